@@ -1,0 +1,163 @@
+package pcap4py.helper;
+
+import com.sun.jna.Memory;
+import com.sun.jna.Pointer;
+import java.lang.reflect.Field;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import org.pcap4j.core.NotOpenException;
+import org.pcap4j.core.PcapDumper;
+import org.pcap4j.core.PcapHandle;
+import org.pcap4j.core.PcapHandle.TimestampPrecision;
+
+/**
+ * Moves packets from one Pcap4J handle into buffers that Python owns, many per call.
+ *
+ * <p>Python calls {@link #fill} once per batch (one JPype crossing for hundreds of packets). For
+ * each packet it appends an 80-byte record (see {@link Summary}) to {@code meta} and the frame
+ * bytes to {@code data}. With a dumper attached, every packet is also written by libpcap's own
+ * pcap_dump from the native buffers, and with {@code copy} off nothing else is done per packet:
+ * that is the {@code -w} path, as cheap as tcpdump's.
+ *
+ * <p>A reader is used by one thread at a time.
+ */
+public final class BatchReader {
+
+  /** {@link #fill} stops early once fewer than this many bytes remain for frame data. */
+  private static final int MAX_FRAME = 262144;
+
+  private final PcapHandle handle;
+  private final Pointer pcap;
+  private final int dlt;
+  private final boolean nanoseconds;
+  private final int sourceIndex;
+  private final Memory out = new Memory(16); // pcap_next_ex's two out-parameters
+  private final Pointer outData = out.share(8);
+  private final byte[] frame = new byte[MAX_FRAME];
+
+  private Pointer dumper;
+  private boolean copy = true;
+  private boolean eof;
+  private String error;
+  private long total;
+
+  public BatchReader(PcapHandle handle, int sourceIndex) {
+    this.handle = handle;
+    this.pcap = (Pointer) privateField(PcapHandle.class, handle, "handle");
+    this.dlt = handle.getDlt().value();
+    this.nanoseconds = handle.getTimestampPrecision() == TimestampPrecision.NANO;
+    this.sourceIndex = sourceIndex;
+  }
+
+  /** Writes every packet read from now on to this dumper too (null to stop). */
+  public void setDumper(PcapDumper d) {
+    this.dumper = d == null ? null : (Pointer) privateField(PcapDumper.class, d, "dumper");
+  }
+
+  /** Whether packets are copied into the batch buffers (off: count and dump only). */
+  public void setCopy(boolean copy) {
+    this.copy = copy;
+  }
+
+  public void flushDumper() {
+    if (dumper != null) {
+      Libpcap.pcap_dump_flush(dumper);
+    }
+  }
+
+  /** The descriptor to poll for readability, or -1 where libpcap offers none. */
+  public int selectableFd() {
+    return Libpcap.pcap_get_selectable_fd(pcap);
+  }
+
+  public int snapshot() {
+    return Libpcap.pcap_snapshot(pcap);
+  }
+
+  public int linkType() {
+    return dlt;
+  }
+
+  public boolean isEof() {
+    return eof;
+  }
+
+  /** libpcap's message for the last failed read, or null. */
+  public String error() {
+    return error;
+  }
+
+  public long total() {
+    return total;
+  }
+
+  /**
+   * Reads packets until none is ready now (live, non-blocking), the end of a file, an error, {@code
+   * maxPackets}, or the buffers are full. Returns how many were read; records start at offset 0 of
+   * {@code meta} and frames at offset 0 of {@code data}.
+   */
+  public int fill(ByteBuffer meta, ByteBuffer data, int maxPackets) {
+    meta.order(ByteOrder.LITTLE_ENDIAN);
+    int count = 0;
+    int rec = 0;
+    int pos = 0;
+    int metaCap = meta.capacity();
+    int dataCap = data.capacity();
+    while (count < maxPackets
+        && (!copy || (rec + Summary.RECORD_SIZE <= metaCap && dataCap - pos >= MAX_FRAME))) {
+      int rc = Libpcap.pcap_next_ex(pcap, out, outData);
+      if (rc != 1) {
+        if (rc == -2) {
+          eof = true;
+        } else if (rc == -1) {
+          error = lastError();
+        }
+        break;
+      }
+      Pointer hdr = out.getPointer(0);
+      Pointer bytes = out.getPointer(8);
+      if (dumper != null) {
+        Libpcap.pcap_dump(dumper, hdr, bytes);
+      }
+      count++;
+      if (!copy) {
+        continue;
+      }
+      long sec = hdr.getLong(0);
+      long frac = hdr.getLong(8);
+      int caplen = Math.min(hdr.getInt(16), MAX_FRAME);
+      int origlen = hdr.getInt(20);
+      bytes.read(0, frame, 0, caplen);
+      meta.putLong(rec, sec * 1_000_000_000L + (nanoseconds ? frac : frac * 1000L));
+      meta.putInt(rec + 8, caplen);
+      meta.putInt(rec + 12, origlen);
+      meta.putInt(rec + 16, pos);
+      Summary.decode(frame, caplen, dlt, meta, rec);
+      meta.put(rec + 32, (byte) sourceIndex);
+      data.position(pos);
+      data.put(frame, 0, caplen);
+      pos += caplen;
+      rec += Summary.RECORD_SIZE;
+    }
+    total += count;
+    return count;
+  }
+
+  private String lastError() {
+    try {
+      return handle.getError();
+    } catch (NotOpenException e) {
+      return "handle is closed";
+    }
+  }
+
+  private static Object privateField(Class<?> type, Object target, String name) {
+    try {
+      Field f = type.getDeclaredField(name);
+      f.setAccessible(true);
+      return f.get(target);
+    } catch (ReflectiveOperationException e) {
+      throw new IllegalStateException("incompatible Pcap4J: no field " + name + " in " + type, e);
+    }
+  }
+}

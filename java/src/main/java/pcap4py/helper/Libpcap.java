@@ -1,0 +1,36 @@
+package pcap4py.helper;
+
+import com.sun.jna.Native;
+import com.sun.jna.NativeLibrary;
+import com.sun.jna.Platform;
+import com.sun.jna.Pointer;
+
+/**
+ * The few libpcap calls on the per-packet path, bound with JNA direct mapping.
+ *
+ * <p>Pcap4J's own per-packet path costs about 10 us (it allocates a header, a timestamp and a
+ * byte array per packet); direct-mapped calls on the handle's native pointer cost well under one.
+ * The library is the one Pcap4J loads, so both share one libpcap.
+ */
+final class Libpcap {
+
+  static {
+    String name =
+        System.getProperty("org.pcap4j.core.pcapLibName", Platform.isWindows() ? "wpcap" : "pcap");
+    Native.register(Libpcap.class, NativeLibrary.getInstance(name));
+  }
+
+  private Libpcap() {}
+
+  /** pcap_next_ex: 1 packet, 0 none yet (timeout or non-blocking), -1 error, -2 end of file. */
+  static native int pcap_next_ex(Pointer pcap, Pointer headerOut, Pointer dataOut);
+
+  /** pcap_dump: the first argument is the pcap_dumper_t, passed as u_char *. */
+  static native void pcap_dump(Pointer dumper, Pointer header, Pointer data);
+
+  static native int pcap_dump_flush(Pointer dumper);
+
+  static native int pcap_get_selectable_fd(Pointer pcap);
+
+  static native int pcap_snapshot(Pointer pcap);
+}

@@ -1,0 +1,197 @@
+package pcap4py.helper;
+
+import java.nio.ByteBuffer;
+
+/**
+ * Decodes the few fields every packet listing needs (L3/L4 protocol, addresses, ports, TCP flags,
+ * where the payload starts) straight from the frame bytes, with no allocation.
+ *
+ * <p>The record layout is shared with {@code pcap4py/batch.py}; change both together. Offsets are
+ * relative to the record's start; all integers little-endian.
+ *
+ * <pre>
+ *  0 i64 timestamp, ns        20 u16 ethertype (0 unknown)   32 u8  source index
+ *  8 u32 captured length      22 u8  IP protocol (255 none)  33 u8  IP version (0, 4, 6)
+ * 12 u32 original length      23 u8  TCP flags               34 u16 VLAN id (0 none)
+ * 16 u32 offset in data area  24 u16 src port / ICMP id      36 u32 TCP seq
+ *                             26 u16 dst port / ICMP seq     40 u32 TCP ack
+ *                             28 u16 payload offset in frame 44 u32 payload length (per IP header)
+ *                             30 u8  ICMP type, 31 u8 code   48 16B src address, 64 16B dst
+ * </pre>
+ */
+final class Summary {
+
+  static final int RECORD_SIZE = 80;
+
+  static final int DLT_NULL = 0;
+  static final int DLT_EN10MB = 1;
+  static final int DLT_RAW_OPENBSD = 12;
+  static final int DLT_RAW_BSDOS = 14;
+  static final int DLT_RAW = 101;
+  static final int DLT_LOOP = 108;
+  static final int DLT_LINUX_SLL = 113;
+  static final int DLT_LINUX_SLL2 = 276;
+
+  private static final int NO_PROTO = 255;
+
+  private Summary() {}
+
+  /** Writes the protocol part of the record at {@code rec} (bytes 20..79); zeroes what is absent. */
+  static void decode(byte[] f, int len, int dlt, ByteBuffer meta, int rec) {
+    for (int i = 20; i < RECORD_SIZE; i += 4) {
+      meta.putInt(rec + i, 0);
+    }
+    meta.put(rec + 22, (byte) NO_PROTO);
+    int off;
+    int type;
+    switch (dlt) {
+      case DLT_EN10MB:
+        if (len < 14) return;
+        type = u16(f, 12);
+        off = 14;
+        while ((type == 0x8100 || type == 0x88a8) && off + 4 <= len) {
+          meta.putShort(rec + 34, (short) (u16(f, off) & 0x0fff));
+          type = u16(f, off + 2);
+          off += 4;
+        }
+        break;
+      case DLT_LINUX_SLL:
+        if (len < 16) return;
+        type = u16(f, 14);
+        off = 16;
+        break;
+      case DLT_LINUX_SLL2:
+        if (len < 20) return;
+        type = u16(f, 0);
+        off = 20;
+        break;
+      case DLT_RAW:
+      case DLT_RAW_OPENBSD:
+      case DLT_RAW_BSDOS:
+        off = 0;
+        type = ethertypeOfVersion(f, len, 0);
+        break;
+      case DLT_NULL:
+      case DLT_LOOP:
+        if (len < 4) return;
+        off = 4;
+        type = ethertypeOfVersion(f, len, 4);
+        break;
+      default:
+        return;
+    }
+    meta.putShort(rec + 20, (short) type);
+    if (type == 0x0800) {
+      ipv4(f, len, off, meta, rec);
+    } else if (type == 0x86dd) {
+      ipv6(f, len, off, meta, rec);
+    } else if (type == 0x0806) {
+      arp(f, len, off, meta, rec);
+    }
+  }
+
+  private static int ethertypeOfVersion(byte[] f, int len, int off) {
+    if (off >= len) return 0;
+    int version = (f[off] & 0xff) >> 4;
+    return version == 4 ? 0x0800 : version == 6 ? 0x86dd : 0;
+  }
+
+  private static void ipv4(byte[] f, int len, int off, ByteBuffer meta, int rec) {
+    if (off + 20 > len) return;
+    int ihl = (f[off] & 0x0f) * 4;
+    int total = u16(f, off + 2);
+    int proto = f[off + 9] & 0xff;
+    meta.put(rec + 33, (byte) 4);
+    meta.put(rec + 22, (byte) proto);
+    copy(f, off + 12, 4, meta, rec + 48);
+    copy(f, off + 16, 4, meta, rec + 64);
+    boolean laterFragment = (u16(f, off + 6) & 0x1fff) != 0;
+    if (laterFragment) {
+      meta.putShort(rec + 28, (short) (off + ihl));
+      meta.putInt(rec + 44, Math.max(0, total - ihl));
+      return;
+    }
+    transport(f, len, off + ihl, Math.max(0, total - ihl), proto, meta, rec);
+  }
+
+  private static void ipv6(byte[] f, int len, int off, ByteBuffer meta, int rec) {
+    if (off + 40 > len) return;
+    int remaining = u16(f, off + 4);
+    int next = f[off + 6] & 0xff;
+    meta.put(rec + 33, (byte) 6);
+    copy(f, off + 8, 16, meta, rec + 48);
+    copy(f, off + 24, 16, meta, rec + 64);
+    int p = off + 40;
+    // hop-by-hop, routing, fragment and destination options precede the transport header
+    while ((next == 0 || next == 43 || next == 44 || next == 60) && p + 8 <= len) {
+      int extLen = next == 44 ? 8 : ((f[p + 1] & 0xff) + 1) * 8;
+      next = f[p] & 0xff;
+      p += extLen;
+      remaining -= extLen;
+    }
+    meta.put(rec + 22, (byte) next);
+    transport(f, len, p, Math.max(0, remaining), next, meta, rec);
+  }
+
+  private static void transport(
+      byte[] f, int len, int p, int l4len, int proto, ByteBuffer meta, int rec) {
+    switch (proto) {
+      case 6: // TCP
+        if (p + 20 > len) break;
+        int dataOff = ((f[p + 12] & 0xff) >> 4) * 4;
+        meta.putShort(rec + 24, (short) u16(f, p));
+        meta.putShort(rec + 26, (short) u16(f, p + 2));
+        meta.putInt(rec + 36, u32(f, p + 4));
+        meta.putInt(rec + 40, u32(f, p + 8));
+        meta.put(rec + 23, f[p + 13]);
+        meta.putShort(rec + 28, (short) Math.min(p + dataOff, 0xffff));
+        meta.putInt(rec + 44, Math.max(0, l4len - dataOff));
+        return;
+      case 17: // UDP
+      case 136: // UDP-Lite
+        if (p + 8 > len) break;
+        meta.putShort(rec + 24, (short) u16(f, p));
+        meta.putShort(rec + 26, (short) u16(f, p + 2));
+        meta.putShort(rec + 28, (short) Math.min(p + 8, 0xffff));
+        meta.putInt(rec + 44, Math.max(0, l4len - 8));
+        return;
+      case 1: // ICMP
+      case 58: // ICMPv6
+        if (p + 4 > len) break;
+        meta.put(rec + 30, f[p]);
+        meta.put(rec + 31, f[p + 1]);
+        if (p + 8 <= len) {
+          meta.putShort(rec + 24, (short) u16(f, p + 4)); // echo id
+          meta.putShort(rec + 26, (short) u16(f, p + 6)); // echo sequence
+        }
+        meta.putShort(rec + 28, (short) Math.min(p, 0xffff));
+        meta.putInt(rec + 44, l4len);
+        return;
+      default:
+        break;
+    }
+    meta.putShort(rec + 28, (short) Math.min(p, 0xffff));
+    meta.putInt(rec + 44, l4len);
+  }
+
+  private static void arp(byte[] f, int len, int off, ByteBuffer meta, int rec) {
+    if (off + 28 > len || u16(f, off + 2) != 0x0800) return;
+    meta.putShort(rec + 24, (short) u16(f, off + 6)); // opcode
+    copy(f, off + 14, 4, meta, rec + 48);
+    copy(f, off + 24, 4, meta, rec + 64);
+  }
+
+  private static void copy(byte[] f, int from, int n, ByteBuffer meta, int to) {
+    for (int i = 0; i < n; i++) {
+      meta.put(to + i, f[from + i]);
+    }
+  }
+
+  private static int u16(byte[] f, int i) {
+    return ((f[i] & 0xff) << 8) | (f[i + 1] & 0xff);
+  }
+
+  private static int u32(byte[] f, int i) {
+    return ((f[i] & 0xff) << 24) | ((f[i + 1] & 0xff) << 16) | ((f[i + 2] & 0xff) << 8) | (f[i + 3] & 0xff);
+  }
+}

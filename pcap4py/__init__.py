@@ -1,0 +1,51 @@
+"""pcap4py: container-aware packet capture for Python, on Pcap4J.
+
+Importing pcap4py starts no JVM and imports neither Docker nor netlink code;
+each piece loads on first use::
+
+    import pcap4py
+    with pcap4py.open_live("eth0", filter="icmp") as handle:
+        for pkt in handle:
+            print(pkt)
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+from .errors import *  # noqa: F401,F403  (the exception hierarchy is public API)
+from .errors import __all__ as _error_names  # type: ignore[attr-defined]
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it; loaded on first attribute access
+_LAZY = {
+    "open_live": "handle",
+    "open_offline": "handle",
+    "Handle": "handle",
+    "Stats": "handle",
+    "interfaces": "devices",
+    "Interface": "devices",
+    "Packet": "packet",
+    "Capture": "capture",
+    "wait_for_ping": "trigger",
+    "compile_filter": "bpf",
+    "Container": "container",
+    "containers": "container",
+    "attach": "attach",
+    "detach": "attach",
+    "mirror_build": "mirror",
+    "mirror_teardown": "mirror",
+}
+
+__all__ = ["__version__", *_LAZY, *_error_names]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pcap4py' has no attribute {name!r}")
+    value = getattr(import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value

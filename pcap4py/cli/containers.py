@@ -1,0 +1,1 @@
+"""``pcap4py containers``: placeholder until the containers work lands."""

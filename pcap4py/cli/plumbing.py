@@ -1,0 +1,1 @@
+"""``pcap4py attach|detach|mirror``: placeholder until the plumbing work lands."""

@@ -1,0 +1,122 @@
+"""pcap4py's exception hierarchy.
+
+Every error pcap4py raises on purpose derives from :class:`Pcap4pyError`, so a
+caller can catch one class; the subclasses say what went wrong, in the style of
+the Docker SDK (``NotFound``, ``APIError``).  Each message is one line that a
+user can act on; the CLI prints it as ``pcap4py: <message>`` and exits non-zero.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "Pcap4pyError",
+    "NotFound",
+    "InterfaceNotFound",
+    "ContainerNotFound",
+    "JarsNotFound",
+    "NoJavaFound",
+    "PermissionDenied",
+    "FilterError",
+    "CaptureFileError",
+    "CaptureError",
+    "TimeoutExpired",
+    "DockerError",
+    "DockerUnavailable",
+    "ContainerNotRunning",
+    "HostNetworkContainer",
+    "NetlinkError",
+    "AddressError",
+]
+
+
+class Pcap4pyError(Exception):
+    """Base class of every pcap4py error."""
+
+    #: process exit status the CLI uses for this kind of error
+    exit_code = 1
+
+
+class NotFound(Pcap4pyError):
+    """Something named by the user does not exist."""
+
+
+class InterfaceNotFound(NotFound):
+    """No network interface of that name (in the namespace that was searched)."""
+
+
+class ContainerNotFound(NotFound):
+    """No Docker container matches the name or id prefix."""
+
+
+class JarsNotFound(NotFound):
+    """The Pcap4J jars are missing (not built, or ``PCAP4PY_JARS`` points nowhere)."""
+
+
+class NoJavaFound(NotFound):
+    """No Java runtime could be found to start the JVM."""
+
+
+class PermissionDenied(Pcap4pyError):
+    """The process lacks a privilege (usually ``CAP_NET_RAW`` or ``CAP_NET_ADMIN``)."""
+
+    exit_code = 2
+
+
+class FilterError(Pcap4pyError):
+    """A BPF filter expression does not compile.
+
+    ``expression`` is the filter, ``position`` the 0-based character offset of
+    the token where it stops making sense (or ``None``), ``reason`` libpcap's own
+    message.
+    """
+
+    def __init__(self, expression: str, reason: str, position: int | None = None):
+        self.expression = expression
+        self.reason = reason
+        self.position = position
+        where = f" at column {position + 1}" if position is not None else ""
+        super().__init__(f"bad filter expression {expression!r}{where}: {reason}")
+
+    def caret_line(self) -> str:
+        """The expression with a ``^`` under the offending token, for terminals."""
+        if self.position is None:
+            return self.expression
+        return f"{self.expression}\n{' ' * self.position}^"
+
+
+class CaptureFileError(Pcap4pyError):
+    """A capture file cannot be read or written (missing, unreadable, not pcap)."""
+
+
+class CaptureError(Pcap4pyError):
+    """libpcap refused an operation on an open handle."""
+
+
+class TimeoutExpired(Pcap4pyError):
+    """A wait (for example :func:`pcap4py.wait_for_ping`) ran out of time."""
+
+    exit_code = 3
+
+
+class DockerError(Pcap4pyError):
+    """Base class of Docker-related errors."""
+
+
+class DockerUnavailable(DockerError):
+    """The Docker daemon cannot be reached."""
+
+
+class ContainerNotRunning(DockerError):
+    """The container exists but is not running, so it has no network namespace."""
+
+
+class HostNetworkContainer(DockerError):
+    """The container shares the host's network namespace."""
+
+
+class NetlinkError(Pcap4pyError):
+    """A netlink operation (attach, detach, mirror) failed."""
+
+
+class AddressError(Pcap4pyError, ValueError):
+    """An IP address, prefix, gateway or MAC given by the user is malformed or inconsistent."""
