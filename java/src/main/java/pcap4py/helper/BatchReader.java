@@ -97,12 +97,14 @@ public final class BatchReader {
    * {@code meta} and frames at offset 0 of {@code data}.
    */
   public int fill(ByteBuffer meta, ByteBuffer data, int maxPackets) {
-    meta.order(ByteOrder.LITTLE_ENDIAN);
     int count = 0;
     int rec = 0;
     int pos = 0;
-    int metaCap = meta.capacity();
-    int dataCap = data.capacity();
+    int metaCap = copy ? meta.capacity() : 0;
+    int dataCap = copy ? data.capacity() : 0;
+    if (copy) {
+      meta.order(ByteOrder.LITTLE_ENDIAN);
+    }
     while (count < maxPackets
         && (!copy || (rec + Summary.RECORD_SIZE <= metaCap && dataCap - pos >= MAX_FRAME))) {
       int rc = Libpcap.pcap_next_ex(pcap, out, outData);

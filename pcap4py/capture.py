@@ -1,0 +1,236 @@
+"""A capture: one or more handles read together until a count, a duration or stop().
+
+Live handles are non-blocking and polled (with a wake-up pipe that
+:meth:`Capture.stop` writes to, so a stop from a signal handler or another
+thread takes effect at once, even on an idle interface).  Packets from several
+handles are merged in timestamp order within each read round.
+"""
+
+from __future__ import annotations
+
+import os
+import select
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Optional, Sequence
+
+from .batch import Batch
+from .handle import Handle, Stats
+from .packet import Packet
+
+POLL_MS = 250  # longest sleep between checks of the duration
+
+
+@dataclass
+class LocalView:
+    """Whose point of view sets ``Packet.direction``: a container's MACs and IPs."""
+
+    macs: set = field(default_factory=set)
+    ips: set = field(default_factory=set)
+
+    def direction_of(self, pkt: Packet) -> Optional[str]:
+        src_mac, dst_mac = pkt.eth_src, pkt.eth_dst
+        if src_mac in self.macs:
+            return "out"
+        if dst_mac in self.macs:
+            return "in"
+        if pkt.src in self.ips:
+            return "out"
+        if pkt.dst in self.ips:
+            return "in"
+        return None
+
+
+class Capture:
+    """Read ``handles`` together.
+
+    ``count`` stops after that many packets in all, ``duration`` after that
+    many seconds; ``local`` (anything with ``.macs`` and ``.ips``) sets each
+    packet's ``direction``.  Iterating yields :class:`Packet` records; the
+    handles are closed when the capture is closed (or left by ``with``).
+    """
+
+    def __init__(self, handles: Sequence[Handle], *, count: Optional[int] = None,
+                 duration: Optional[float] = None, local: object = None):
+        if not handles:
+            raise ValueError("a capture needs at least one handle")
+        self.handles = list(handles)
+        self.count = count
+        self.duration = duration
+        self.local = local
+        self.sources = [h.source for h in self.handles]
+        self._seen = 0
+        self._stopped = False
+        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._batches = [Batch() for _ in self.handles]
+
+    # --- control ---------------------------------------------------------------------------
+    def stop(self) -> None:
+        """End the capture soon; safe from signal handlers and other threads."""
+        self._stopped = True
+        try:
+            os.write(self._wake_w, b"x")
+        except OSError:
+            pass  # the pipe is full or closed: the flag alone will do
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped
+
+    def _remaining(self) -> Optional[int]:
+        return None if self.count is None else self.count - self._seen
+
+    # --- reading rounds ---------------------------------------------------------------------
+    def _rounds(self, read: Callable[[int, Handle, Optional[int]], int]) -> Iterator[None]:
+        """Call ``read(i, handle, limit)`` whenever handle ``i`` may have packets; yield after each round."""
+        deadline = None if self.duration is None else time.monotonic() + self.duration
+        live = [i for i, h in enumerate(self.handles) if h.live]
+        files = [i for i, h in enumerate(self.handles) if not h.live]
+        poller = select.poll()
+        poller.register(self._wake_r, select.POLLIN)
+        by_fd = {}
+        for i in live:
+            by_fd[self.handles[i].fileno()] = i
+            poller.register(self.handles[i].fileno(), select.POLLIN)
+        hot = set(live)  # read once before sleeping: packets may already be buffered
+        while not self._stopped and self._remaining() != 0:
+            if files:
+                i = files[0]
+                if read(i, self.handles[i], self._remaining()) == 0 and self.handles[i].eof:
+                    files.pop(0)
+                yield
+                continue
+            if not live:
+                return
+            now = time.monotonic()
+            if deadline is not None and now >= deadline:
+                return
+            if not hot:
+                wait = POLL_MS if deadline is None else min(POLL_MS, max(0, int((deadline - now) * 1000)) + 1)
+                for fd, _ in poller.poll(wait):
+                    if fd in by_fd:
+                        hot.add(by_fd[fd])
+                if self._stopped:
+                    return
+            ready, hot = sorted(hot), set()
+            for i in ready:
+                if self._remaining() == 0:
+                    break
+                if read(i, self.handles[i], self._remaining()) > 0:
+                    hot.add(i)  # a full batch may leave packets in libpcap's current block
+            yield
+
+    def batches(self) -> Iterator[list[Packet]]:
+        """Lists of packets, one per read round, merged in timestamp order."""
+        got: list[list[Packet]] = []
+
+        def read(i: int, handle: Handle, limit: Optional[int]) -> int:
+            batch = self._batches[i]
+            n = handle.read_batch(batch, limit)
+            if n:
+                got.append(list(batch.packets(self.sources)))
+                self._seen += n
+            return n
+
+        for _ in self._rounds(read):
+            if not got:
+                continue
+            packets = got[0] if len(got) == 1 else sorted((p for g in got for p in g), key=_ts)
+            got.clear()
+            if self.local is not None:
+                for p in packets:
+                    p.direction = self.local.direction_of(p)
+            yield packets
+
+    def __iter__(self) -> Iterator[Packet]:
+        if len(self.handles) == 1 and self.local is None:
+            return self._single()
+        return (p for packets in self.batches() for p in packets)
+
+    def _single(self) -> Iterator[Packet]:
+        """One handle: stream straight out of the batch buffer, no lists, no sorting."""
+        batch, sources, pending = self._batches[0], self.sources, [0]
+
+        def read(i: int, handle: Handle, limit: Optional[int]) -> int:
+            n = handle.read_batch(batch, limit)
+            self._seen += n
+            pending[0] = n
+            return n
+
+        for _ in self._rounds(read):
+            if pending[0]:
+                pending[0] = 0
+                yield from batch.packets(sources)
+
+    def raw(self) -> Iterator[tuple[int, int, bytes]]:
+        """``(ts_ns, original_length, frame_bytes)`` per packet, with the least work per packet."""
+        batches: list[Batch] = []
+
+        def read(i: int, handle: Handle, limit: Optional[int]) -> int:
+            n = handle.read_batch(self._batches[i], limit)
+            if n:
+                batches.append(self._batches[i])
+                self._seen += n
+            return n
+
+        for _ in self._rounds(read):
+            for batch in batches:
+                yield from batch.raw()
+            batches.clear()
+
+    def drain(self, progress: Optional[Callable[[int], None]] = None) -> int:
+        """Read until the end without building packets (the handles' dumpers still write them).
+
+        ``progress`` is called with the running total after each round that read
+        something.  Returns the number of packets read.
+        """
+        def read(i: int, handle: Handle, limit: Optional[int]) -> int:
+            n = handle.read_uncopied(4096 if limit is None else min(limit, 4096))
+            self._seen += n
+            return n
+
+        last = 0
+        for _ in self._rounds(read):
+            if progress is not None and self._seen != last:
+                last = self._seen
+                progress(last)
+        return self._seen
+
+    # --- results and closing ------------------------------------------------------------------
+    @property
+    def seen(self) -> int:
+        """Packets delivered so far."""
+        return self._seen
+
+    def stats(self) -> Stats:
+        """The handles' counters added up."""
+        total = Stats(0)
+        for h in self.handles:
+            total = total + h.stats()
+        return total
+
+    def flush(self) -> None:
+        for h in self.handles:
+            h.flush()
+
+    def close(self) -> None:
+        """Close every handle (flushing dump files) and the wake-up pipe."""
+        for h in self.handles:
+            h.close()
+        for fd in (self._wake_r, self._wake_w):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self._wake_r = self._wake_w = -1
+
+    def __enter__(self) -> "Capture":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _ts(p: Packet) -> int:
+    return p.ts_ns
+

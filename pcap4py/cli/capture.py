@@ -1,0 +1,232 @@
+"""``pcap4py capture``, ``pcap4py read`` and ``pcap4py interfaces``: tcpdump's habits, on Pcap4J."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from contextlib import contextmanager
+from typing import Iterator, Optional
+
+import click
+
+from ..capture import Capture
+from ..output import FORMATS, Writer
+from . import main
+
+LINKTYPE_NAMES = {0: "NULL (BSD loopback)", 1: "EN10MB (Ethernet)", 101: "RAW (Raw IP)",
+                  113: "LINUX_SLL (Linux cooked v1)", 276: "LINUX_SLL2 (Linux cooked v2)"}
+
+
+def _output_options(f):
+    """Options shared by capture and read."""
+    for option in reversed([
+        click.option("-c", "--count", type=click.IntRange(min=1), help="Stop after COUNT packets."),
+        click.option("-w", "--write", "write_path", metavar="FILE",
+                     help="Write packets to a pcap file ('-' for stdout) instead of printing them."),
+        click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
+                     help="How to print packets."),
+        click.option("--json", "as_json", is_flag=True, help="Same as --format json (one JSON array at the end)."),
+        click.option("-n", "numeric", is_flag=True, help="Accepted for tcpdump habits: pcap4py never resolves names."),
+        click.option("-f", "--filter", "filter_opt", metavar="EXPRESSION", help="BPF capture filter."),
+    ]):
+        f = option(f)
+    return f
+
+
+@main.command(context_settings={"ignore_unknown_options": False})
+@click.argument("args", nargs=-1)
+@click.option("-i", "--interface", "iface_opt", metavar="IFACE", help="Interface to capture on.")
+@_output_options
+@click.option("-s", "--snaplen", type=click.IntRange(min=1, max=262144), default=262144, show_default=True,
+              help="Bytes to capture per packet.")
+@click.option("-B", "--buffer-size", type=click.IntRange(min=1), metavar="KiB", help="Kernel buffer size in KiB.")
+@click.option("-Q", "--direction", type=click.Choice(["in", "out", "inout"]),
+              help="Capture packets received, sent, or both.")
+@click.option("-p", "--no-promiscuous-mode", "no_promisc", is_flag=True, help="Do not put the interface in promiscuous mode.")
+@click.option("--immediate", is_flag=True, help="Deliver each packet as soon as it arrives.")
+@click.option("--nano", is_flag=True, help="Nanosecond time stamps (and a nanosecond pcap file).")
+@click.option("--duration", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS", help="Stop after SECONDS.")
+@click.option("--wait-ping", is_flag=True, help="Start only when an ICMP echo request arrives on --wait-iface.")
+@click.option("--wait-iface", default="eth0", show_default=True, help="Interface that --wait-ping listens on.")
+@click.option("--wait-timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="Give up waiting for the ping after SECONDS (exit status 3).")
+@click.option("--container", metavar="NAME", help="Capture a Docker container (name or id prefix).")
+@click.option("--via", type=click.Choice(["netns", "veth", "bridge"]), default="netns", show_default=True,
+              help="With --container: inside its namespace, on its host-side veth, or on its bridge.")
+@click.option("--capture", "capture_dirs", default="egress,ingress", show_default=True,
+              help="With --container: egress, ingress or both (comma-separated).")
+@click.option("-Z", "--relinquish-privileges", "user", metavar="USER",
+              help="Drop to USER once handles and files are open (default with --container as root: nobody).")
+def capture(args, iface_opt, count, write_path, fmt, as_json, numeric, filter_opt, snaplen, buffer_size,
+            direction, no_promisc, immediate, nano, duration, wait_ping, wait_iface, wait_timeout,
+            container, via, capture_dirs, user):
+    """Capture packets live: capture IFACE [EXPRESSION...] (or -i IFACE, or --container NAME)."""
+    iface, expression = _split_args(args, iface_opt, filter_opt, need_iface=container is None)
+    if wait_ping:
+        _wait_for_trigger(wait_iface, wait_timeout)
+    live = dict(snaplen=snaplen, promisc=not no_promisc, immediate=immediate, nanosecond=nano,
+                buffer_size=buffer_size * 1024 if buffer_size else None)
+    if container is not None:
+        cap = _open_container(container, via, capture_dirs, expression, live, count, duration)
+        if user is None and _is_root():
+            user = "nobody"
+    else:
+        from ..handle import open_live
+
+        cap = Capture([open_live(iface, filter=expression, direction=direction, **live)],
+                      count=count, duration=duration)
+    _run(cap, fmt="json" if as_json else fmt, write_path=write_path, user=user, live=True)
+
+
+@main.command()
+@click.argument("path", metavar="FILE")
+@click.argument("expression", nargs=-1)
+@_output_options
+def read(path, expression, count, write_path, fmt, as_json, numeric, filter_opt):
+    """Read a pcap or pcapng file: read FILE [EXPRESSION...]."""
+    from ..handle import open_offline
+
+    expr = _join_filter(filter_opt, expression)
+    cap = Capture([open_offline(path, filter=expr)], count=count)
+    _run(cap, fmt="json" if as_json else fmt, write_path=write_path, user=None, live=False)
+
+
+@main.command()
+def interfaces():
+    """List the interfaces pcap4py can capture on (like tcpdump -D)."""
+    from ..devices import interfaces as list_interfaces
+
+    for n, dev in enumerate(list_interfaces(), 1):
+        flags = [f for f, on in (("Up", dev.up), ("Running", dev.running), ("Loopback", dev.loopback)) if on]
+        addresses = f" {', '.join(dev.addresses)}" if dev.addresses else ""
+        click.echo(f"{n}.{dev.name} [{', '.join(flags)}]{addresses}")
+
+
+# --- helpers ---------------------------------------------------------------------------------
+def _split_args(args: tuple, iface_opt: Optional[str], filter_opt: Optional[str], need_iface: bool):
+    """tcpdump accepts the interface by -i; pcap4py also takes it as the first word."""
+    words = list(args)
+    iface = iface_opt
+    if iface is None and need_iface:
+        if not words:
+            raise click.UsageError("name an interface: capture IFACE [EXPRESSION...] (see 'pcap4py interfaces')")
+        iface = words.pop(0)
+    return iface, _join_filter(filter_opt, tuple(words))
+
+
+def _join_filter(filter_opt: Optional[str], words: tuple) -> Optional[str]:
+    if filter_opt and words:
+        raise click.UsageError("give the filter either with -f or as trailing words, not both")
+    return filter_opt or (" ".join(words) if words else None)
+
+
+def _wait_for_trigger(iface: str, timeout: Optional[float]) -> None:
+    from ..trigger import wait_for_ping
+
+    click.echo(f"waiting for a ping on {iface}...", err=True)
+    pkt = wait_for_ping(iface, timeout=timeout)
+    click.echo(f"triggered by an echo request from {pkt.src} on {iface}", err=True)
+
+
+def _open_container(name, via, capture_dirs, expression, live, count, duration) -> Capture:
+    from ..container import open_container
+
+    dirs = tuple(d.strip() for d in capture_dirs.split(",") if d.strip())
+    bad = [d for d in dirs if d not in ("egress", "ingress")]
+    if bad or not dirs:
+        raise click.BadParameter(f"expected egress, ingress or both, got {capture_dirs!r}", param_hint="--capture")
+    return open_container(name, via=via, filter=expression, capture=dirs, count=count, duration=duration, **live)
+
+
+def _is_root() -> bool:
+    import os
+
+    return os.geteuid() == 0
+
+
+@contextmanager
+def _stop_on_signals(cap: Capture) -> Iterator[list]:
+    """SIGINT and SIGTERM end the capture cleanly (files flushed, stats printed)."""
+    received: list = []
+
+    def handler(signum, frame):
+        received.append(signum)
+        cap.stop()
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield received
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def _run(cap: Capture, *, fmt: str, write_path: Optional[str], user: Optional[str], live: bool) -> None:
+    """Open the output, drop privileges, read until done, then flush, print stats and close."""
+    writer = None
+    try:
+        if write_path:
+            dumper = None
+            for h in cap.handles:
+                dumper = h.dump(write_path, dumper)
+        else:
+            writer = Writer(sys.stdout, fmt, with_interface=len(cap.handles) > 1)
+        if user:
+            from ..privileges import drop_privileges
+
+            drop_privileges(user)
+        if live:
+            _announce(cap)
+        with _stop_on_signals(cap):
+            try:
+                if writer is None:
+                    cap.drain(_progress_counter() if sys.stderr.isatty() else None)
+                else:
+                    for packets in cap.batches():
+                        for pkt in packets:
+                            writer.write(pkt)
+                        writer.flush()
+            except BrokenPipeError:
+                cap.stop()
+            finally:
+                stats = cap.stats()
+                cap.flush()
+    finally:
+        if writer is not None:
+            _close_quietly(writer)
+        cap.close()
+    _print_stats(stats, live)
+
+
+def _announce(cap: Capture) -> None:
+    for h in cap.handles:
+        link = LINKTYPE_NAMES.get(h.linktype, f"DLT {h.linktype}")
+        click.echo(f"listening on {h.name}, link-type {link}", err=True)
+
+
+def _progress_counter():
+    def show(total: int) -> None:
+        sys.stderr.write(f"\rGot {total}")
+        sys.stderr.flush()
+
+    return show
+
+
+def _close_quietly(writer: Writer) -> None:
+    try:
+        writer.close()
+    except BrokenPipeError:
+        pass
+
+
+def _print_stats(stats, live: bool) -> None:
+    if sys.stderr.isatty():
+        sys.stderr.write("\n")
+    lines = [f"{stats.captured} packets captured"]
+    if live and stats.received is not None:
+        lines += [f"{stats.received} packets received by filter", f"{stats.dropped} packets dropped by kernel",
+                  f"{stats.if_dropped} packets dropped by interface"]
+    click.echo("\n".join(lines), err=True)
+
+
+

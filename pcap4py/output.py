@@ -1,0 +1,163 @@
+"""Packet writers: text (tcpdump's summary line), hexdump, JSON, JSON lines, Pcap4J's rendering.
+
+pcap files are not written here: libpcap's own dumper writes them from the
+native buffers (see :meth:`pcap4py.handle.Handle.dump`).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import IO, Callable
+
+from .packet import ETHERTYPE_ARP, Packet
+
+FORMATS = ("text", "hexdump", "json", "jsonl", "pcap4j")
+ICMP_TYPES = {0: "echo reply", 3: "unreachable", 5: "redirect", 8: "echo request", 11: "time exceeded"}
+ICMP6_TYPES = {1: "destination unreachable", 2: "packet too big", 3: "time exceeded", 128: "echo request",
+               129: "echo reply", 133: "router solicitation", 134: "router advertisement",
+               135: "neighbor solicitation", 136: "neighbor advertisement"}
+
+
+# --- text ----------------------------------------------------------------------------------
+def clock(ts_ns: int) -> str:
+    """tcpdump's default time stamp: local wall-clock time with microseconds."""
+    seconds, ns = divmod(ts_ns, 1_000_000_000)
+    return time.strftime("%H:%M:%S", time.localtime(seconds)) + f".{ns // 1000:06d}"
+
+
+def _endpoint(addr: str | None, port: int | None) -> str:
+    return f"{addr}.{port}" if port is not None else str(addr)
+
+
+def summary(pkt: Packet) -> str:
+    """What follows the time stamp on a tcpdump -n line, e.g. ``IP 10.0.0.1.5 > 10.0.0.2.80: Flags [S], ...``."""
+    if pkt.ethertype == ETHERTYPE_ARP:
+        return _arp_summary(pkt)
+    if pkt.ip_version is None:
+        name = pkt.proto or f"link-type {pkt.linktype}"
+        return f"{name}, length {pkt.length}"
+    family = "IP" if pkt.ip_version == 4 else "IP6"
+    head = f"{family} {_endpoint(pkt.src, pkt.sport)} > {_endpoint(pkt.dst, pkt.dport)}:"
+    proto = pkt.proto
+    if proto == "TCP":
+        return (f"{head} Flags [{pkt.tcp_flag_string}], seq {pkt.seq}, ack {pkt.ack}, "
+                f"length {pkt.payload_length}")
+    if proto in ("UDP", "UDPLite"):
+        return f"{head} {proto}, length {pkt.payload_length}"
+    if proto == "ICMP":
+        return f"{head} ICMP {_icmp_text(pkt, ICMP_TYPES)}, length {pkt.payload_length}"
+    if proto == "ICMPv6":
+        return f"{head} ICMP6, {_icmp_text(pkt, ICMP6_TYPES)}, length {pkt.payload_length}"
+    return f"{head} {proto}, length {pkt.payload_length}"
+
+
+def _icmp_text(pkt: Packet, names: dict) -> str:
+    text = names.get(pkt.icmp_type, f"type {pkt.icmp_type}")
+    echo = pkt.icmp_echo
+    return f"{text}, id {echo[0]}, seq {echo[1]}" if echo else text
+
+
+def _arp_summary(pkt: Packet) -> str:
+    if pkt.arp_op == 1:
+        return f"ARP, Request who-has {pkt.dst} tell {pkt.src}, length {pkt.length - 14}"
+    if pkt.arp_op == 2:
+        return f"ARP, Reply {pkt.src} is-at {pkt.eth_src}, length {pkt.length - 14}"
+    return f"ARP, op {pkt.arp_op}, length {pkt.length}"
+
+
+def text_line(pkt: Packet, with_interface: bool = False) -> str:
+    """One tcpdump-style line (with the interface name first when several are captured)."""
+    where = f"{pkt.interface} " if with_interface else ""
+    arrow = {"in": "In  ", "out": "Out "}.get(pkt.direction or "", "")
+    return f"{clock(pkt.ts_ns)} {where}{arrow}{summary(pkt)}"
+
+
+# --- hexdump -------------------------------------------------------------------------------
+_RULE = "+-------------------------------------------------+----------------+"
+_RULER = "  " + " ".join(f"{i:02d}" for i in range(16))
+
+
+def _ascii(chunk: bytes) -> str:
+    return "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
+
+
+def payload_table(payload: bytes) -> list[str]:
+    """docker-network-capture's 16-column hex and ASCII table (no lines for an empty payload)."""
+    if not payload:
+        return []
+    rows = [_RULER, _RULE]
+    for i in range(0, len(payload), 16):
+        chunk = payload[i:i + 16]
+        rows.append(f"| {' '.join(f'{b:02X}' for b in chunk):<47} |{_ascii(chunk):<16}|")
+    rows.append(_RULE)
+    return rows
+
+
+def frame_dump(data: bytes) -> list[str]:
+    """tcpdump -X style: offset, 16 bytes in hex, ASCII."""
+    rows = []
+    for i in range(0, len(data), 16):
+        chunk = data[i:i + 16]
+        words = " ".join(chunk[j:j + 2].hex() for j in range(0, len(chunk), 2))
+        rows.append(f"\t0x{i:04x}:  {words:<39}  {_ascii(chunk)}")
+    return rows
+
+
+def hexdump_lines(pkt: Packet, with_interface: bool = False) -> list[str]:
+    """From a container's point of view, ``OUT: peer:port`` / ``IN:  peer:port`` and the payload
+    table (document 004's layout); otherwise the text line and the whole frame in hex."""
+    if pkt.direction == "out":
+        return [f"OUT: {_peer(pkt.dst, pkt.dport)}", *payload_table(pkt.payload)]
+    if pkt.direction == "in":
+        return [f"IN:  {_peer(pkt.src, pkt.sport)}", *payload_table(pkt.payload)]
+    return [text_line(pkt, with_interface), *frame_dump(pkt.data)]
+
+
+def _peer(addr: str | None, port: int | None) -> str:
+    return f"{addr}:{port}" if port is not None else str(addr)
+
+
+# --- writers -------------------------------------------------------------------------------
+class Writer:
+    """Writes packets to a text stream in one of :data:`FORMATS`."""
+
+    def __init__(self, stream: IO[str], fmt: str = "text", with_interface: bool = False):
+        if fmt not in FORMATS:
+            raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
+        self.stream = stream
+        self.fmt = fmt
+        self.with_interface = with_interface
+        self._buffered: list[dict] = []
+        self._emit: Callable[[Packet], None] = getattr(self, f"_write_{fmt}")
+
+    def write(self, pkt: Packet) -> None:
+        self._emit(pkt)
+
+    def _write_text(self, pkt: Packet) -> None:
+        self.stream.write(text_line(pkt, self.with_interface) + "\n")
+
+    def _write_hexdump(self, pkt: Packet) -> None:
+        self.stream.write("\n".join(hexdump_lines(pkt, self.with_interface)) + "\n")
+
+    def _write_jsonl(self, pkt: Packet) -> None:
+        self.stream.write(json.dumps(pkt.to_dict()) + "\n")
+
+    def _write_json(self, pkt: Packet) -> None:
+        self._buffered.append(pkt.to_dict())  # docker-network-capture's -j: one array at the end
+
+    def _write_pcap4j(self, pkt: Packet) -> None:
+        from .pcap4j_parse import render
+
+        self.stream.write(f"{clock(pkt.ts_ns)}\n{render(pkt.pcap4j)}\n")
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def close(self) -> None:
+        """Write what was buffered (the JSON array) and flush."""
+        if self.fmt == "json":
+            json.dump(self._buffered, self.stream, indent=2)
+            self.stream.write("\n")
+            self._buffered.clear()
+        self.stream.flush()

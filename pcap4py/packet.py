@@ -1,0 +1,226 @@
+"""The packet record: what one captured frame looks like from Python.
+
+A :class:`Packet` holds the fixed-size summary record the Java helper decoded
+(see ``pcap4py/batch.py``), the frame bytes and where it came from.  Addresses
+and names are formatted on access; the Pcap4J parse happens only when
+``pkt.pcap4j`` or ``pkt.layers`` is asked for.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Optional
+
+ETHERTYPE_IPV4 = 0x0800
+ETHERTYPE_IPV6 = 0x86DD
+ETHERTYPE_ARP = 0x0806
+NO_PROTO = 255
+
+IP_PROTOCOLS = {1: "ICMP", 2: "IGMP", 6: "TCP", 17: "UDP", 47: "GRE", 50: "ESP", 58: "ICMPv6",
+                132: "SCTP", 136: "UDPLite"}
+ETHERTYPES = {ETHERTYPE_IPV4: "IPv4", ETHERTYPE_IPV6: "IPv6", ETHERTYPE_ARP: "ARP", 0x88CC: "LLDP",
+              0x8035: "RARP", 0x8847: "MPLS"}
+TCP_FLAG_LETTERS = ((0x01, "F"), (0x02, "S"), (0x04, "R"), (0x08, "P"), (0x10, "."), (0x20, "U"),
+                    (0x40, "E"), (0x80, "W"))
+DLT_EN10MB = 1
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where packets come from: one open handle (interface or file) and its link type."""
+
+    name: str
+    linktype: int
+    index: int = 0
+
+
+class Packet:
+    """One captured frame.
+
+    Attributes: ``ts_ns`` (capture time, integer nanoseconds since the epoch),
+    ``caplen`` (bytes captured), ``length`` (bytes on the wire), ``interface``,
+    ``linktype`` (DLT number), ``data`` (the captured bytes), the summary
+    fields (``proto``, ``src``, ``dst``, ``sport``, ``dport``, ``tcp_flags``,
+    ``seq``, ``ack``, ``icmp_type``, ``icmp_code``, ``payload``) and
+    ``direction`` ('in', 'out' or None) when the capture knows whose point of
+    view to take.  Checksums are not verified: a container's outgoing packets
+    often carry offloaded, not-yet-computed checksums.
+    """
+
+    __slots__ = ("_rec", "data", "source", "direction")
+
+    def __init__(self, rec: tuple, data: bytes, source: Source, direction: Optional[str] = None):
+        self._rec = rec
+        self.data = data
+        self.source = source
+        self.direction = direction
+
+    # --- record fields (order fixed by batch.RECORD) ---------------------------------------
+    ts_ns = property(lambda self: self._rec[0], doc="capture time, ns since the epoch")
+    caplen = property(lambda self: self._rec[1], doc="bytes captured")
+    length = property(lambda self: self._rec[2], doc="bytes on the wire")
+    ethertype = property(lambda self: self._rec[4], doc="ethertype of the L3 payload, 0 if unknown")
+    ip_proto = property(lambda self: None if self._rec[5] == NO_PROTO else self._rec[5])
+    tcp_flags = property(lambda self: self._rec[6] if self._rec[5] == 6 else None)
+    vlan = property(lambda self: self._rec[14] or None)
+    ip_version = property(lambda self: self._rec[13] or None)
+
+    @property
+    def interface(self) -> str:
+        return self.source.name
+
+    @property
+    def linktype(self) -> int:
+        return self.source.linktype
+
+    @property
+    def time(self) -> datetime:
+        """Capture time as an aware UTC datetime (microsecond resolution)."""
+        return datetime.fromtimestamp(self.ts_ns // 1000 / 1e6, tz=timezone.utc)
+
+    @property
+    def proto(self) -> Optional[str]:
+        """'TCP', 'UDP', 'ICMP', 'ICMPv6', 'ARP', ... or None when nothing was recognised."""
+        proto = self._rec[5]
+        if proto != NO_PROTO:
+            return IP_PROTOCOLS.get(proto, f"ip-proto-{proto}")
+        ethertype = self._rec[4]
+        if ethertype:
+            return ETHERTYPES.get(ethertype, f"ethertype-0x{ethertype:04x}")
+        return None
+
+    @property
+    def src(self) -> Optional[str]:
+        return self._address(self._rec[18])
+
+    @property
+    def dst(self) -> Optional[str]:
+        return self._address(self._rec[19])
+
+    def _address(self, raw: bytes) -> Optional[str]:
+        version = self._rec[13]
+        if version == 4 or self._rec[4] == ETHERTYPE_ARP:
+            return socket.inet_ntop(socket.AF_INET, raw[:4]) if (version or any(raw[:4])) else None
+        if version == 6:
+            return socket.inet_ntop(socket.AF_INET6, raw)
+        return None
+
+    @property
+    def sport(self) -> Optional[int]:
+        """TCP/UDP source port (None for other protocols)."""
+        return self._rec[7] if self._rec[5] in (6, 17, 136) else None
+
+    @property
+    def dport(self) -> Optional[int]:
+        return self._rec[8] if self._rec[5] in (6, 17, 136) else None
+
+    @property
+    def seq(self) -> Optional[int]:
+        return self._rec[15] if self._rec[5] == 6 else None
+
+    @property
+    def ack(self) -> Optional[int]:
+        return self._rec[16] if self._rec[5] == 6 else None
+
+    @property
+    def icmp_type(self) -> Optional[int]:
+        return self._rec[10] if self._rec[5] in (1, 58) else None
+
+    @property
+    def icmp_code(self) -> Optional[int]:
+        return self._rec[11] if self._rec[5] in (1, 58) else None
+
+    @property
+    def icmp_echo(self) -> Optional[tuple[int, int]]:
+        """(id, sequence) of an ICMP/ICMPv6 echo request or reply, else None."""
+        if (self._rec[5], self._rec[10]) in ((1, 8), (1, 0), (58, 128), (58, 129)):
+            return self._rec[7], self._rec[8]
+        return None
+
+    @property
+    def arp_op(self) -> Optional[int]:
+        return self._rec[7] if self._rec[4] == ETHERTYPE_ARP else None
+
+    @property
+    def payload_offset(self) -> int:
+        """Where the L4 payload (or, for ICMP and unknown protocols, the L4 header) starts."""
+        return self._rec[9]
+
+    @property
+    def payload_length(self) -> int:
+        """Payload length according to the IP header (may exceed what was captured)."""
+        return self._rec[17]
+
+    @property
+    def payload(self) -> bytes:
+        """The captured part of the transport payload (empty if none)."""
+        start = self._rec[9]
+        if not start:
+            return b""
+        return self.data[start:start + self._rec[17]]
+
+    @property
+    def eth_src(self) -> Optional[str]:
+        return _mac(self.data[6:12]) if self.source.linktype == DLT_EN10MB and self.caplen >= 14 else None
+
+    @property
+    def eth_dst(self) -> Optional[str]:
+        return _mac(self.data[0:6]) if self.source.linktype == DLT_EN10MB and self.caplen >= 14 else None
+
+    @property
+    def tcp_flag_string(self) -> Optional[str]:
+        """tcpdump's rendering of the TCP flags: 'S', 'S.', 'P.', 'F.', ..."""
+        flags = self.tcp_flags
+        if flags is None:
+            return None
+        return "".join(letter for bit, letter in TCP_FLAG_LETTERS if flags & bit) or "none"
+
+    # --- Pcap4J, on request -----------------------------------------------------------------
+    @property
+    def pcap4j(self) -> Any:
+        """The frame parsed by Pcap4J (an ``org.pcap4j.packet.Packet``); starts the JVM if needed."""
+        from . import pcap4j_parse
+
+        return pcap4j_parse.parse(self.data, self.source.linktype)
+
+    @property
+    def layers(self) -> list[str]:
+        """Layer names from Pcap4J's parse, outermost first, e.g. ``['Ethernet', 'IPv4', 'Tcp']``."""
+        from . import pcap4j_parse
+
+        return pcap4j_parse.layer_names(self.pcap4j)
+
+    def to_dict(self) -> dict:
+        """Named fields for JSON output (``payload`` as hex, as docker-network-capture does)."""
+        return {
+            "timestamp": self.time.isoformat(timespec="microseconds").replace("+00:00", "Z"),
+            "ts_ns": self.ts_ns,
+            "interface": self.interface,
+            "direction": self.direction,
+            "length": self.length,
+            "caplen": self.caplen,
+            "eth_src": self.eth_src,
+            "eth_dst": self.eth_dst,
+            "protocol": self.proto,
+            "src": self.src,
+            "src_port": self.sport,
+            "dst": self.dst,
+            "dst_port": self.dport,
+            "tcp_flags": self.tcp_flag_string,
+            "seqnum": self.seq,
+            "acknum": self.ack,
+            "icmp_type": self.icmp_type,
+            "icmp_code": self.icmp_code,
+            "payload": self.payload.hex(),
+        }
+
+    def __repr__(self) -> str:
+        where = f"{self.src}:{self.sport}" if self.sport is not None else self.src
+        to = f"{self.dst}:{self.dport}" if self.dport is not None else self.dst
+        return f"<Packet {self.interface} {self.proto} {where} > {to} len={self.length}>"
+
+
+def _mac(raw: bytes) -> str:
+    return raw.hex(":")
