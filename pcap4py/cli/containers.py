@@ -1,1 +1,49 @@
-"""``pcap4py containers``: placeholder until the containers work lands."""
+"""``pcap4py containers``: the running containers, with what a capture of each needs.
+
+One line per container interface: name, id, PID, interface inside the
+container, its host-side veth peer, its addresses, the Docker network and that
+network's bridge.  ``--json`` prints the full records instead.
+"""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from . import main
+
+
+def _rows(c) -> list[list[str]]:
+    """Table rows for one container: one per interface (loopback last), networks matched by interface."""
+    if c.network_mode == "host":
+        return [[c.name, c.short_id, str(c.pid), "(host network)", "-", "-", "host", "-"]]
+    nets = {n.interface: n for n in c.networks}
+    rows = []
+    for iface in sorted(c.interfaces, key=lambda i: (i.loopback, i.index)):
+        if not iface.up and not iface.addresses:
+            continue  # tunnel stubs some kernels put in every namespace
+        net = nets.get(iface.name)
+        rows.append([
+            c.name, c.short_id, str(c.pid), iface.name, iface.host_peer or "-",
+            ",".join(str(a) for a in iface.addresses) or "-",
+            net.name if net else "-", (net.bridge or "-") if net else "-",
+        ])
+    return rows or [[c.name, c.short_id, str(c.pid), "-", "-", "-", "-", "-"]]
+
+
+@main.command("containers")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array of full records.")
+def containers_command(as_json: bool) -> None:
+    """List running containers: PID, interfaces, host veth peers, IPs, networks, bridges."""
+    from ..container import containers
+
+    found = containers()
+    if as_json:
+        click.echo(json.dumps([c.to_dict() for c in found], indent=2))
+        return
+    header = ["NAME", "ID", "PID", "INTERFACE", "VETH PEER", "ADDRESSES", "NETWORK", "BRIDGE"]
+    rows = [r for c in found for r in _rows(c)]
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    for r in [header, *rows]:
+        click.echo("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip())

@@ -1,0 +1,92 @@
+"""Dropping root once every capture handle and output file is open.
+
+Like tcpdump's ``-Z USER``: the process takes USER's uid and USER's *own*
+primary group from the password database (Debian's ``nobody`` has group
+``nogroup``, not ``nobody``), drops every supplementary group, and ends with no
+capabilities at all.  Open handles and files keep working: the kernel checked
+the privilege when they were opened.
+
+Load the JVM, JNA's native stub and open every handle *before* the drop:
+JNA unpacks a library into a temporary directory on first use.
+"""
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+from dataclasses import dataclass
+from typing import Union
+
+from .errors import NotFound, PermissionDenied, Pcap4pyError
+
+__all__ = ["DroppedTo", "drop_privileges", "capabilities"]
+
+DEFAULT_USER = "nobody"
+
+
+@dataclass(frozen=True)
+class DroppedTo:
+    """Who the process is after :func:`drop_privileges`."""
+
+    user: str
+    uid: int
+    group: str
+    gid: int
+
+
+def _lookup(user: Union[str, int]) -> pwd.struct_passwd:
+    try:
+        if isinstance(user, int) or (isinstance(user, str) and user.isdigit()):
+            return pwd.getpwuid(int(user))
+        return pwd.getpwnam(user)
+    except KeyError:
+        raise NotFound(f"cannot drop privileges: no such user {user!r}") from None
+
+
+def _group_name(gid: int) -> str:
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)
+
+
+def capabilities() -> dict[str, int]:
+    """The calling thread's capability sets (CapInh, CapPrm, CapEff, CapBnd, CapAmb) as integers."""
+    caps = {}
+    with open("/proc/thread-self/status") as f:
+        for line in f:
+            if line.startswith("Cap"):
+                key, value = line.split(":", 1)
+                caps[key] = int(value.strip(), 16)
+    return caps
+
+
+def drop_privileges(user: Union[str, int] = DEFAULT_USER) -> DroppedTo:
+    """Become ``user`` (a name or uid) for good: no supplementary groups, its primary group, no capabilities.
+
+    Raises :class:`NotFound` for an unknown user, :class:`PermissionDenied` when
+    the process may not change its ids (not root), :class:`Pcap4pyError` if any
+    capability survives.  Dropping to the user the process already is changes
+    nothing.
+    """
+    entry = _lookup(user)
+    uid, gid = entry.pw_uid, entry.pw_gid
+    target = DroppedTo(entry.pw_name, uid, _group_name(gid), gid)
+    if os.getresuid() == (uid, uid, uid) and os.getresgid() == (gid, gid, gid):
+        return target
+    try:
+        # groups first, then gid, then uid: after setuid nothing else may change
+        # (glibc applies each call to every thread of the process, JVM threads included)
+        os.setgroups([])
+        os.setresgid(gid, gid, gid)
+        os.setresuid(uid, uid, uid)
+    except PermissionError:
+        raise PermissionDenied(
+            f"cannot drop privileges to {entry.pw_name}: this process (uid {os.getuid()}) "
+            f"may not change its user and groups (run as root)") from None
+    if uid != 0:
+        left = {k: v for k, v in capabilities().items() if k in ("CapPrm", "CapEff", "CapAmb") and v}
+        if left:  # e.g. SECBIT_KEEP_CAPS was set by someone: refuse to carry on privileged
+            raise Pcap4pyError(f"capabilities survived the drop to {entry.pw_name}: {left}")
+    return target
