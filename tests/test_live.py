@@ -1,0 +1,123 @@
+"""Live capture through the Python API on a veth pair into a namespace the test made."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+import pcap4py
+
+
+def _capture_while(handle, action, count=None, duration=5.0):
+    """Start reading ``handle`` on a thread, run ``action``, and return what was captured."""
+    got = []
+    cap = pcap4py.Capture([handle], count=count, duration=duration)
+
+    def reader():
+        got.extend(cap)
+
+    t = threading.Thread(target=reader)
+    t.start()
+    time.sleep(0.3)
+    action()
+    t.join(duration + 5)
+    _capture_while.last_stats = cap.stats()
+    cap.close()
+    return got
+
+
+def test_udp_datagrams_are_captured_with_their_fields(veth):
+    handle = pcap4py.open_live(veth.host_if, filter="udp port 5555", immediate=True)
+    payloads = [f"hello-{i}".encode() for i in range(5)]
+
+    def send():
+        for p in payloads:
+            veth.send_udp(veth.host_ip, 5555, p, src_port=40001)
+
+    got = _capture_while(handle, send, count=5)
+    assert [p.payload for p in got] == payloads
+    for p in got:
+        assert (p.proto, p.src, p.dst, p.sport, p.dport) == ("UDP", veth.peer_ip, veth.host_ip, 40001, 5555)
+        assert p.interface == veth.host_if
+        assert p.length == p.caplen == 14 + 20 + 8 + len(p.payload)
+        assert p.ip_version == 4 and p.linktype == 1
+        assert abs(p.ts_ns / 1e9 - time.time()) < 60
+    assert got == sorted(got, key=lambda p: p.ts_ns)
+
+
+def test_filter_excludes_what_it_should(veth):
+    # the UDP below also draws ICMP port-unreachable replies: the filter must leave those out too
+    handle = pcap4py.open_live(veth.host_if, filter="icmp[icmptype] == icmp-echo or icmp[icmptype] == icmp-echoreply",
+                               immediate=True)
+
+    def traffic():
+        veth.send_udp(veth.host_ip, 5555, b"not-icmp", count=3)
+        veth.ns.ping(veth.host_ip, 2)
+
+    got = _capture_while(handle, traffic, duration=3)
+    assert {p.proto for p in got} == {"ICMP"}
+    kinds = sorted(p.icmp_type for p in got)
+    assert kinds == [0, 0, 8, 8]  # two requests, two replies
+
+
+def test_direction_in_keeps_only_received_packets(veth):
+    handle = pcap4py.open_live(veth.host_if, filter="icmp", direction="in", immediate=True)
+    got = _capture_while(handle, lambda: veth.ns.ping(veth.host_ip, 3), duration=3)
+    assert len(got) == 3
+    assert all(p.icmp_type == 8 and p.src == veth.peer_ip for p in got)
+
+
+def test_direction_out_keeps_only_sent_packets(veth):
+    handle = pcap4py.open_live(veth.host_if, filter="icmp", direction="out", immediate=True)
+    got = _capture_while(handle, lambda: veth.ns.ping(veth.host_ip, 3), duration=3)
+    assert len(got) == 3
+    assert all(p.icmp_type == 0 and p.src == veth.host_ip for p in got)
+
+
+def test_ipv6_echo_is_decoded(veth):
+    handle = pcap4py.open_live(veth.host_if, filter="icmp6 and ip6[40] == 128", immediate=True)
+    got = _capture_while(handle, lambda: veth.ns.ping(veth.host_ip6, 2), count=2)
+    assert [(p.proto, p.src, p.dst, p.ip_version) for p in got] == [("ICMPv6", veth.peer_ip6, veth.host_ip6, 6)] * 2
+    assert [p.icmp_echo[1] for p in got] == [1, 2]
+
+
+def test_handle_inside_a_namespace_sees_that_namespace(veth):
+    """Opened via netns=, the handle captures the namespace's interface; this thread stays home."""
+    before = pcap4py.netns.thread_netns_id()
+    handle = pcap4py.open_live(veth.peer_if, filter="icmp", netns=veth.ns.name, immediate=True)
+    assert pcap4py.netns.thread_netns_id() == before
+    got = _capture_while(handle, lambda: veth.ns.ping(veth.host_ip, 1), count=2)
+    assert [p.interface for p in got] == [veth.peer_if] * 2
+    assert sorted(p.icmp_type for p in got) == [0, 8]
+
+
+def test_pcap4j_parse_gives_real_layers(veth):
+    handle = pcap4py.open_live(veth.host_if, filter="udp port 5555", immediate=True)
+    got = _capture_while(handle, lambda: veth.send_udp(veth.host_ip, 5555, b"layers"), count=1)
+    assert got[0].layers[:3] == ["Ethernet", "IpV4", "Udp"]
+    assert "Destination port: 5555" in str(got[0].pcap4j.toString())
+
+
+def test_stats_count_received_and_dropped(veth):
+    handle = pcap4py.open_live(veth.host_if, filter="icmp", immediate=True)
+    got = _capture_while(handle, lambda: veth.ns.ping(veth.host_ip, 2), count=4)
+    stats = _capture_while.last_stats
+    assert len(got) == 4
+    assert stats.captured == 4 and stats.received >= 4 and stats.dropped == 0
+
+
+def test_interfaces_lists_loopback():
+    names = {i.name: i for i in pcap4py.interfaces()}
+    assert names["lo"].loopback and "127.0.0.1" in names["lo"].addresses
+
+
+def test_interfaces_inside_a_namespace(veth):
+    names = {i.name for i in pcap4py.interfaces(netns=veth.ns.name)}
+    assert veth.peer_if in names and veth.host_if not in names
+
+
+def test_unknown_interface_is_named():
+    with pytest.raises(pcap4py.InterfaceNotFound, match="no such interface: 'nope0'"):
+        pcap4py.open_live("nope0")
