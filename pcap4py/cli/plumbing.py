@@ -1,1 +1,68 @@
-"""``pcap4py attach|detach|mirror``: placeholder until the plumbing work lands."""
+"""``pcap4py attach|detach|mirror build|mirror teardown``: network plumbing through netlink."""
+
+from __future__ import annotations
+
+import click
+
+from . import main
+
+
+@main.command()
+@click.argument("host_iface")
+@click.argument("container")
+@click.argument("address", metavar="IP/PREFIX[@GATEWAY]")
+@click.option("-i", "--interface", "name", default="eth1", show_default=True,
+              help="Name of the new interface inside the container.")
+@click.option("--mac", default=None, help="MAC address of the new interface (default: random).")
+@click.option("--promisc", is_flag=True, help="Turn promiscuous mode on on HOST_IFACE (needed on some VMs).")
+def attach(host_iface: str, container: str, address: str, name: str, mac: str | None, promisc: bool) -> None:
+    """Attach CONTAINER to HOST_IFACE's LAN with a bridge-mode macvlan (pipework style).
+
+    CONTAINER is a container name or id, a PID, a name under /run/netns or a
+    namespace path.  With @GATEWAY the container's default route goes through it.
+    Any failure rolls back every step; running it twice changes nothing.
+    """
+    from ..attach import attach as do_attach
+
+    click.echo(str(do_attach(host_iface, container, address, name=name, mac=mac, promisc=promisc)))
+
+
+@main.command()
+@click.argument("container")
+@click.option("-i", "--interface", "name", default="eth1", show_default=True,
+              help="Name of the interface that attach made.")
+def detach(container: str, name: str) -> None:
+    """Remove the interface that `pcap4py attach` made in CONTAINER, and restore its routes."""
+    from ..attach import detach as do_detach
+
+    click.echo(str(do_detach(container, name)))
+
+
+@main.group()
+def mirror() -> None:
+    """Mirror an interface's traffic (both directions) into a bridge with tc."""
+
+
+@mirror.command("build")
+@click.argument("src_iface")
+@click.argument("bridge")
+@click.option("--docker-network", default=None, metavar="NAME",
+              help="Also create an internal Docker network NAME on BRIDGE for sniffing containers.")
+def mirror_build(src_iface: str, bridge: str, docker_network: str | None) -> None:
+    """Mirror SRC_IFACE's ingress and egress into BRIDGE (made if missing, MAC learning off)."""
+    from ..mirror import mirror_build as build
+
+    result = build(src_iface, bridge, docker_network=docker_network)
+    for warning in result.warnings:
+        click.echo(f"pcap4py: warning: {warning}", err=True)
+    click.echo(str(result))
+
+
+@mirror.command("teardown")
+@click.argument("src_iface")
+@click.argument("bridge")
+def mirror_teardown(src_iface: str, bridge: str) -> None:
+    """Remove the mirror of SRC_IFACE into BRIDGE, and what `mirror build` created for it."""
+    from ..mirror import mirror_teardown as teardown
+
+    click.echo(str(teardown(src_iface, bridge)))

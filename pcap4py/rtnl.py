@@ -1,0 +1,85 @@
+"""Small netlink helpers shared by attach and mirror: sockets per namespace, lookups, errors.
+
+pyroute2's own ``IPRoute(netns=...)`` forks a helper process to open its
+socket, which is unsafe once a JVM runs in the process; pcap4py instead opens
+the netlink socket on a short-lived thread inside the namespace
+(:func:`pcap4py.netns.run_in_netns`) and hands it to ``IPRoute(use_socket=)``:
+a socket keeps the namespace it was born in.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from contextlib import contextmanager
+from typing import Iterator, Optional
+
+from .errors import NetlinkError, NotFound, PermissionDenied
+from .netns import NetnsRef, netns_path, run_in_netns
+
+NETLINK_ROUTE = 0
+IFF_UP = 0x1
+IFF_LOOPBACK = 0x8
+IFF_PROMISC = 0x100
+
+
+def _route_socket() -> socket.socket:
+    return socket.socket(socket.AF_NETLINK, socket.SOCK_DGRAM, NETLINK_ROUTE)
+
+
+@contextmanager
+def rtnl(ref: Optional[NetnsRef] = None) -> Iterator["IPRoute"]:  # noqa: F821
+    """An ``IPRoute`` bound to namespace ``ref`` (None: the calling thread's namespace)."""
+    from pyroute2 import IPRoute
+
+    sock = _route_socket() if ref is None else run_in_netns(ref, _route_socket)
+    ipr = IPRoute(use_socket=sock)
+    try:
+        yield ipr
+    finally:
+        ipr.close()
+        sock.close()
+
+
+def netns_key(ref: Optional[NetnsRef] = None) -> tuple[int, int]:
+    """(device, inode) of a namespace: equal keys mean the same namespace."""
+    st = os.stat(netns_path(ref) if ref is not None else "/proc/thread-self/ns/net")
+    return st.st_dev, st.st_ino
+
+
+def link_by_name(ipr, name: str):
+    """The link message for ``name``, or None."""
+    found = ipr.link_lookup(ifname=name)
+    return ipr.get_links(found[0])[0] if found else None
+
+
+def link_by_index(ipr, index: int):
+    """The link message for ``index``, or None."""
+    try:
+        return ipr.get_links(index)[0]
+    except Exception as e:  # pyroute2 raises NetlinkError(ENODEV) for a missing index
+        if getattr(e, "code", None) == 19:
+            return None
+        raise
+
+
+def set_promisc(ipr, index: int, on: bool) -> None:
+    """Set or clear IFF_PROMISC (pyroute2 has no keyword for it: flags with a mask)."""
+    ipr.link("set", index=index, flags=IFF_PROMISC if on else 0, mask=IFF_PROMISC)
+
+
+def link_kind(link) -> Optional[str]:
+    info = link.get_attr("IFLA_LINKINFO")
+    return info.get_attr("IFLA_INFO_KIND") if info else None
+
+
+def netlink_error(what: str, err: BaseException) -> Exception:
+    """Turn a pyroute2/OS error into a pcap4py error with one clear line."""
+    code = getattr(err, "code", None) or getattr(err, "errno", None)
+    if code in (1, 13):  # EPERM, EACCES
+        return PermissionDenied(f"{what}: operation not permitted (needs CAP_NET_ADMIN)")
+    if code == 19:  # ENODEV
+        return NotFound(f"{what}: no such device")
+    reason = os.strerror(code) if isinstance(code, int) else str(err)
+    return NetlinkError(f"{what}: {reason}")
+
