@@ -57,6 +57,7 @@ __all__ = [
     "Address",
     "ContainerInterface",
     "ContainerNetwork",
+    "ContainerView",
     "Container",
     "containers",
     "docker_client",
@@ -73,6 +74,7 @@ DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
 IFF_UP = 0x1
 IFF_LOOPBACK = 0x8
+ZERO_MAC = "00:00:00:00:00:00"  # loopback's
 
 
 # --------------------------------------------------------------------------- records
@@ -150,11 +152,30 @@ class ContainerNetwork:
 
 
 @dataclass(frozen=True)
-class LocalAddresses:
-    """The container's own MACs and IPs: what makes a packet 'out' (sent by it)."""
+class ContainerView:
+    """The container's own MACs and IPs, and the direction of a packet from its point of view.
+
+    Handed to :class:`pcap4py.Capture` as ``local``.  On an Ethernet interface
+    of the container (or its veth peer, or its bridge after the ``host`` filter)
+    a frame it did not send is one it received, broadcasts and multicasts
+    included: ``'out'`` when the source MAC is the container's, ``'in'``
+    otherwise.  Loopback frames (all-zero MACs) and frames without a link
+    header go by IP: sent from one of its addresses is ``'out'``, so its
+    loopback traffic, sent and received by itself, is ``'out'``.
+    """
 
     macs: frozenset
     ips: frozenset
+
+    def direction_of(self, pkt: Any) -> Optional[str]:
+        mac = pkt.eth_src
+        if mac is not None and mac != ZERO_MAC:
+            return "out" if mac in self.macs else "in"
+        if pkt.src in self.ips:
+            return "out"
+        if pkt.dst in self.ips:
+            return "in"
+        return None
 
 
 # --------------------------------------------------------------------------- Docker
@@ -449,9 +470,9 @@ class Container:
         return frozenset(ips)
 
     @property
-    def local(self) -> LocalAddresses:
-        """The container's MACs and IPs, for :class:`pcap4py.Capture`'s ``local``."""
-        return LocalAddresses(self.macs, self.ips)
+    def local(self) -> ContainerView:
+        """Its MACs and IPs and the direction rule, for :class:`pcap4py.Capture`'s ``local``."""
+        return ContainerView(self.macs, self.ips)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready summary."""
@@ -580,17 +601,11 @@ def open_container(
         live_kwargs["promisc"] = True
     handles = _open_all(plans, live_kwargs)
     try:
-        return Capture(handles, count=count, duration=duration, local=_local_view(container))
+        return Capture(handles, count=count, duration=duration, local=container.local)
     except BaseException:
         for h in handles:
             h.close()
         raise
-
-
-def _local_view(container: Container):
-    from .capture import LocalView
-
-    return LocalView(macs=set(container.macs), ips=set(container.ips))
 
 
 @dataclass(frozen=True)

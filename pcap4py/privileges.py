@@ -7,7 +7,9 @@ capabilities at all.  Open handles and files keep working: the kernel checked
 the privilege when they were opened.
 
 Load the JVM, JNA's native stub and open every handle *before* the drop:
-JNA unpacks a library into a temporary directory on first use.
+JNA unpacks a library into a temporary directory on first use.  Likewise any
+Python module imported after the drop must be readable by USER; pcap4py
+imports what its exit path needs before dropping.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import grp
 import os
 import pwd
+import sys
 from dataclasses import dataclass
 from typing import Union
 
@@ -62,6 +65,18 @@ def capabilities() -> dict[str, int]:
     return caps
 
 
+def _preload() -> None:
+    """Import now what would be imported lazily later, from places USER may not read.
+
+    Python may live where only root can look (``/root/.pyenv``, a root-owned
+    virtualenv).  JPype's exit hook imports ``jpype.config``: failing there,
+    after the drop, aborts the JVM (SIGABRT, "exception not rethrown") as the
+    capture ends.
+    """
+    if "jpype" in sys.modules:
+        import jpype.config  # noqa: F401
+
+
 def drop_privileges(user: Union[str, int] = DEFAULT_USER) -> DroppedTo:
     """Become ``user`` (a name or uid) for good: no supplementary groups, its primary group, no capabilities.
 
@@ -75,6 +90,7 @@ def drop_privileges(user: Union[str, int] = DEFAULT_USER) -> DroppedTo:
     target = DroppedTo(entry.pw_name, uid, _group_name(gid), gid)
     if os.getresuid() == (uid, uid, uid) and os.getresgid() == (gid, gid, gid):
         return target
+    _preload()
     try:
         # groups first, then gid, then uid: after setuid nothing else may change
         # (glibc applies each call to every thread of the process, JVM threads included)
