@@ -37,6 +37,10 @@ def _run_section(name: str, cfg: Config) -> Section:
     return sec
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="small run (100k frames) to smoke-test the suite")
@@ -46,10 +50,14 @@ def main(argv: list[str] | None = None) -> int:
         print("bench: the live, startup and memory sections need root (netns, veth, capture)", file=sys.stderr)
         return 2
     # SIGTERM unwinds like Ctrl-C, so every section's finally (veth and namespace removal) runs
-    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    signal.signal(signal.SIGTERM, _interrupt)
     cfg = Config.make(args.quick)
     meta = {**machine(), "quick": cfg.quick, "config": {k: str(v) for k, v in vars(cfg).items()}}
-    sections = [_run_section(name, cfg) for name in SECTIONS if not args.only or name in args.only]
+    try:
+        sections = [_run_section(name, cfg) for name in SECTIONS if not args.only or name in args.only]
+    except KeyboardInterrupt:
+        print("\nbench: interrupted (the veth pair and namespace are removed)", file=sys.stderr)
+        return 130
     print()
     print(table(sections))
     path = write_json(sections, meta)

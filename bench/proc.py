@@ -120,6 +120,14 @@ class Proc:
 
     def wait(self, timeout: float) -> Done:
         """Waits for exit; after `timeout` seconds sends SIGTERM, then SIGKILL (marked timed_out)."""
+        try:
+            return self._wait(timeout)
+        except BaseException:  # Ctrl-C: no measured program outlives the bench
+            self.send(signal.SIGKILL)
+            self._reap(block=True)
+            raise
+
+    def _wait(self, timeout: float) -> Done:
         deadline = time.monotonic() + timeout
         timed_out = False
         for sig, grace in ((None, 0.0), (signal.SIGTERM, 5.0), (signal.SIGKILL, 5.0)):
