@@ -33,8 +33,8 @@ _LAZY = {
     "compile_filter": "bpf",
     "Container": "container",
     "containers": "container",
-    "attach": "attach",
-    "detach": "attach",
+    "attach": "macvlan",  # not "attach": importing a submodule of that name would shadow the function
+    "detach": "macvlan",
     "mirror_build": "mirror",
     "mirror_teardown": "mirror",
 }

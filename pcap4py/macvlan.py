@@ -394,7 +394,7 @@ def attach(host_iface: str, target: Target, address: Union[str, AddressSpec], *,
                     args = _route_args(guest, af, route)
                     if args:
                         guest.route("del", **args)
-                undo.append(lambda: _restore_routes(guest, af, prev))
+                undo.append(lambda: _unreplace_default(guest, af, gidx, prev))
                 guest.route("replace", dst="default", family=af, gateway=str(spec.gateway), oif=gidx,
                             table=RT_TABLE_MAIN)
             _run_hooks(step)
@@ -425,6 +425,15 @@ def _step_error(step: str, name: str, host_iface: str, path: str, err: BaseExcep
         "gateway": "replace the default route",
     }.get(step, step)
     return netlink_error(f"attach failed, rolled back: cannot {what}", err)
+
+
+def _unreplace_default(ipr, af: int, gidx: int, prev: list[dict]) -> None:
+    # ours first: the kernel refuses a second default route of the same metric
+    for r in ipr.get_routes(family=af, table=RT_TABLE_MAIN):
+        if r["dst_len"] == 0 and r.get_attr("RTA_OIF") == gidx:
+            ipr.route("del", dst="default", family=af, oif=gidx, table=RT_TABLE_MAIN,
+                      gateway=r.get_attr("RTA_GATEWAY"))
+    _restore_routes(ipr, af, prev)
 
 
 def _delete_quietly(ipr, index: int) -> None:

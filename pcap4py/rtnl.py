@@ -76,7 +76,7 @@ def link_kind(link) -> Optional[str]:
 def netlink_error(what: str, err: BaseException) -> Exception:
     """Turn a pyroute2/OS error into a pcap4py error with one clear line."""
     code = getattr(err, "code", None) or getattr(err, "errno", None)
-    if code in (1, 13):  # EPERM, EACCES
+    if code == 1:  # EPERM (EACCES also means "refused by configuration", e.g. IPv6 disabled)
         return PermissionDenied(f"{what}: operation not permitted (needs CAP_NET_ADMIN)")
     if code == 19:  # ENODEV
         return NotFound(f"{what}: no such device")

@@ -22,7 +22,7 @@ def attach(host_iface: str, container: str, address: str, name: str, mac: str | 
     namespace path.  With @GATEWAY the container's default route goes through it.
     Any failure rolls back every step; running it twice changes nothing.
     """
-    from ..attach import attach as do_attach
+    from ..macvlan import attach as do_attach
 
     click.echo(str(do_attach(host_iface, container, address, name=name, mac=mac, promisc=promisc)))
 
@@ -33,7 +33,7 @@ def attach(host_iface: str, container: str, address: str, name: str, mac: str | 
               help="Name of the interface that attach made.")
 def detach(container: str, name: str) -> None:
     """Remove the interface that `pcap4py attach` made in CONTAINER, and restore its routes."""
-    from ..attach import detach as do_detach
+    from ..macvlan import detach as do_detach
 
     click.echo(str(do_detach(container, name)))
 

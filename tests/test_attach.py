@@ -1,0 +1,387 @@
+"""attach/detach: pipework-style macvlan on a fake LAN, never on the host's uplink.
+
+The fake LAN is the ``veth`` fixture: ``veth.host_if`` (in the test's own
+namespace) is the "host interface", its peer lives in the "router" namespace
+``veth.ns`` with address .2, which plays the gateway.  The attach target is a
+namespace made by the test (or a real container) that already has an ``eth0``
+and a default route of its own, so that detach has something to restore.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import subprocess
+import sys
+import threading
+
+import pytest
+
+import pcap4py
+import pcap4py.macvlan as attach_mod
+from pcap4py.macvlan import AddressSpec, attach, detach, parse_address, parse_mac
+from pcap4py.errors import AddressError, HostNetworkContainer, InterfaceNotFound, NetlinkError, NotFound
+from tests.fixtures.netlab import make_namespace, delete_namespace, sh
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _links(prefix: tuple[str, ...] = ()) -> list[dict]:
+    return json.loads(sh(*prefix, "ip", "-j", "-d", "link", "show").stdout or "[]")
+
+
+def ns_snapshot(ns_name: str) -> dict:
+    """What a user compares: interfaces (name, kind, flags, MAC, MTU, alias) and routes of both families."""
+    prefix = ("ip", "netns", "exec", ns_name)
+    links = sorted(
+        (l["ifname"], (l.get("linkinfo") or {}).get("info_kind"), tuple(sorted(l["flags"])), l.get("address"),
+         l["mtu"], l.get("ifalias"))
+        for l in _links(prefix))
+    routes = {fam: sh(*prefix, "ip", fam, "route", "show", "table", "all").stdout for fam in ("-4", "-6")}
+    return {"links": links, "routes": routes}
+
+
+def host_snapshot(host_if: str) -> dict:
+    """The host interface's state, and every macvlan on it or temporary attach link left in the host."""
+    links = _links()
+    me = next(l for l in links if l["ifname"] == host_if)
+    leftovers = sorted(l["ifname"] for l in links
+                       if l["ifname"].startswith("p4m") or
+                       ((l.get("linkinfo") or {}).get("info_kind") == "macvlan" and l.get("link") == host_if))
+    return {"flags": tuple(sorted(me["flags"])), "promiscuity": me.get("promiscuity"), "mtu": me["mtu"],
+            "leftovers": leftovers}
+
+
+def macvlans_on(host_if: str, ns_names: list[str]) -> list[str]:
+    """Every macvlan anywhere (host and the given namespaces) whose lower device is ``host_if``'s index."""
+    idx = next(l["ifindex"] for l in _links() if l["ifname"] == host_if)
+    found = [l["ifname"] for l in _links() if (l.get("linkinfo") or {}).get("info_kind") == "macvlan"
+             and l.get("link") == host_if]
+    for ns in ns_names:
+        for l in _links(("ip", "netns", "exec", ns)):
+            if (l.get("linkinfo") or {}).get("info_kind") == "macvlan" and l.get("link_index") == idx:
+                found.append(f"{ns}:{l['ifname']}")
+    return found
+
+
+class Guest:
+    """An attach target: a namespace with eth0 (10.232.N.2/24) and a default route via 10.232.N.1."""
+
+    def __init__(self, n: int):
+        self.ns = make_namespace("p4g")
+        self.path = self.ns.path
+        # no IPv6 duplicate address detection: link-local routes appear at once, so snapshots are stable
+        for conf in ("all", "default"):
+            self.ns.run("sysctl", "-q", "-w", f"net.ipv6.conf.{conf}.accept_dad=0")
+        self.ns.run("ip", "link", "add", "eth0", "type", "veth", "peer", "name", "stub0")
+        for dev in ("eth0", "stub0"):
+            self.ns.run("ip", "link", "set", dev, "up")
+        self.ns.run("ip", "addr", "add", f"10.232.{n}.2/24", "dev", "eth0")
+        self.ns.run("ip", "route", "add", "default", "via", f"10.232.{n}.1", "dev", "eth0")
+
+    def default_route(self, family: str = "-4") -> str:
+        return self.ns.run("ip", family, "route", "show", "default").stdout.strip()
+
+
+@pytest.fixture
+def guest(veth):
+    g = Guest(veth.subnet)
+    try:
+        yield g
+    finally:
+        delete_namespace(g.ns)
+
+
+@pytest.fixture
+def lan(veth):
+    """(host_if, router namespace, gateway address, a free address for the guest) on the fake LAN."""
+    veth.ns.run("sysctl", "-q", "-w", "net.ipv4.ip_forward=1")
+    return veth, veth.peer_ip, f"10.231.{veth.subnet}.77"
+
+
+# --------------------------------------------------------------------------- grammar
+
+
+@pytest.mark.parametrize("spec,iface,gw", [
+    ("192.168.1.200/24@192.168.1.1", "192.168.1.200/24", "192.168.1.1"),
+    ("192.168.1.200/24", "192.168.1.200/24", None),
+    ("10.0.0.1/31@10.0.0.0", "10.0.0.1/31", "10.0.0.0"),
+    ("fd00::5/64@fd00::1", "fd00::5/64", "fd00::1"),
+    (" 172.16.3.4/16@172.16.0.1 ", "172.16.3.4/16", "172.16.0.1"),
+])
+def test_parse_address_accepts_pipework_grammar(spec, iface, gw):
+    parsed = parse_address(spec)
+    assert parsed.interface == ipaddress.ip_interface(iface)
+    assert parsed.gateway == (ipaddress.ip_address(gw) if gw else None)
+    assert str(parsed) == (f"{iface}@{gw}" if gw else iface)
+
+
+@pytest.mark.parametrize("spec,words", [
+    ("192.168.1.200", "needs a prefix length"),
+    ("192.168.1.200/33", "bad prefix length /33"),
+    ("192.168.1.200/x", "bad prefix length"),
+    ("192.168.1.300/24", "not an IPv4 or IPv6 address"),
+    ("192.168.1.200/24@192.168.2.1", "outside the subnet 192.168.1.0/24"),
+    ("192.168.1.200/24@fd00::1", "is IPv6 but the address"),
+    ("192.168.1.200/24@192.168.1.200", "own address"),
+    ("192.168.1.200/24@", "empty gateway"),
+    ("192.168.1.200/24@gw", "gateway 'gw' is not"),
+    ("192.168.1.0/24", "network address"),
+    ("192.168.1.255/24", "broadcast address"),
+    ("fd00::5/129", "bad prefix length /129"),
+])
+def test_parse_address_rejects_with_a_clear_message(spec, words):
+    with pytest.raises(AddressError, match=words.replace("(", r"\(")):
+        parse_address(spec)
+
+
+def test_parse_address_gateway_given_separately():
+    assert parse_address("10.1.2.3/24", "10.1.2.1").gateway == ipaddress.ip_address("10.1.2.1")
+    with pytest.raises(AddressError, match="gateway given twice"):
+        parse_address("10.1.2.3/24@10.1.2.1", "10.1.2.254")
+
+
+def test_parse_mac():
+    assert parse_mac("02:42:AC:11:00:99") == "02:42:ac:11:00:99"
+    assert parse_mac("02-42-ac-11-00-99") == "02:42:ac:11:00:99"
+    assert parse_mac("0242ac110099") == "02:42:ac:11:00:99"
+    for bad, words in [("01:00:5e:00:00:01", "multicast"), ("00:00:00:00:00:00", "cannot be"),
+                       ("02:42:ac:11:00", "not a MAC"), ("02:42-ac:11:00:99", "not a MAC")]:
+        with pytest.raises(AddressError, match=words):
+            parse_mac(bad)
+
+
+# --------------------------------------------------------------------------- attach on a namespace
+
+
+def _capture_pings(netns: str, iface: str, action) -> list:
+    """Open a pcap4py handle on ``iface`` inside ``netns``, run ``action``, return the ICMP packets seen."""
+    with pcap4py.open_live(iface, netns=netns, filter="icmp", immediate=True, timeout_ms=50) as handle:
+        action()
+        return list(handle.packets(count=8, duration=5))
+
+
+def test_attach_namespace_ping_both_ways_capture_and_detach(lan, guest):
+    veth, gw, ip = lan
+    before_ns, before_host = ns_snapshot(guest.ns.name), host_snapshot(veth.host_if)
+
+    att = attach(veth.host_if, guest.path, f"{ip}/24@{gw}", mac="02:00:0a:e7:00:4d")
+    assert not att.already and att.name == "eth1" and att.mac == "02:00:0a:e7:00:4d"
+    assert str(att.address) == f"{ip}/24" and str(att.gateway) == gw
+
+    # what document 000 shows by hand: a bridge-mode macvlan, up, addressed, the default route through GW
+    link = json.loads(guest.ns.run("ip", "-j", "-d", "link", "show", "eth1").stdout)[0]
+    assert link["linkinfo"]["info_kind"] == "macvlan"
+    assert link["linkinfo"]["info_data"]["mode"] == "bridge"
+    assert link["address"] == "02:00:0a:e7:00:4d" and "UP" in link["flags"]
+    assert f"inet {ip}/24" in guest.ns.run("ip", "-4", "addr", "show", "eth1").stdout
+    assert guest.default_route() == f"default via {gw} dev eth1 proto static"
+    assert f"via {gw} dev eth1" in guest.ns.run("ip", "route", "get", "198.51.100.1").stdout
+
+    def pings():
+        veth.ns.ping(ip, 2)   # the router pings the guest
+        guest.ns.ping(gw, 2)  # the guest pings the router
+
+    packets = _capture_pings(guest.path, "eth1", pings)
+    seen = {(p.src, p.dst) for p in packets if p.proto == "ICMP"}
+    assert {(gw, ip), (ip, gw)} <= seen, seen
+    assert all(p.interface == "eth1" for p in packets)
+
+    det = detach(guest.path)
+    assert det.removed and det.restored_routes
+    assert ns_snapshot(guest.ns.name) == before_ns
+    assert host_snapshot(veth.host_if) == before_host
+    assert guest.default_route() == f"default via 10.232.{veth.subnet}.1 dev eth0"
+
+
+def test_attach_twice_is_a_noop_and_detach_twice_too(lan, guest):
+    veth, gw, ip = lan
+    before = ns_snapshot(guest.ns.name)
+    first = attach(veth.host_if, guest.ns.name, f"{ip}/24@{gw}")
+    state = ns_snapshot(guest.ns.name)
+    second = attach(veth.host_if, guest.ns.name, f"{ip}/24@{gw}")
+    assert second.already and "already attached" in str(second)
+    assert second.mac == first.mac and second.ifindex == first.ifindex
+    assert ns_snapshot(guest.ns.name) == state
+    # same name, other settings: refused, nothing changed
+    with pytest.raises(NetlinkError, match="already exists .* other settings"):
+        attach(veth.host_if, guest.ns.name, f"10.231.{veth.subnet}.78/24@{gw}")
+    assert ns_snapshot(guest.ns.name) == state
+    assert detach(guest.ns.name).removed
+    again = detach(guest.ns.name)
+    assert not again.removed and "nothing to detach" in str(again)
+    assert ns_snapshot(guest.ns.name) == before
+
+
+def test_attach_without_gateway_keeps_routes_and_promisc_is_restored(lan, guest):
+    veth, gw, ip = lan
+    host_before = host_snapshot(veth.host_if)
+    assert "PROMISC" not in host_before["flags"]
+    att = attach(veth.host_if, guest.path, f"{ip}/24", name="lan0", promisc=True)
+    assert att.promisc_set and att.gateway is None
+    assert "PROMISC" in host_snapshot(veth.host_if)["flags"]
+    assert guest.default_route() == f"default via 10.232.{veth.subnet}.1 dev eth0"
+    guest.ns.ping(gw, 1)
+    det = detach(guest.path, name="lan0")
+    assert det.promisc_cleared and not det.restored_routes
+    assert host_snapshot(veth.host_if) == host_before
+
+
+def test_promisc_already_on_is_left_on(lan, guest):
+    veth, gw, ip = lan
+    sh("ip", "link", "set", veth.host_if, "promisc", "on")
+    att = attach(veth.host_if, guest.path, f"{ip}/24", promisc=True)
+    assert not att.promisc_set
+    assert not detach(guest.path).promisc_cleared
+    assert "PROMISC" in host_snapshot(veth.host_if)["flags"]
+
+
+# --------------------------------------------------------------------------- errors
+
+
+def test_errors_are_clear_and_leave_nothing(lan, guest, netns):
+    veth, gw, ip = lan
+    before = ns_snapshot(guest.ns.name), host_snapshot(veth.host_if)
+    with pytest.raises(InterfaceNotFound, match="no host interface 'p4nosuch0'"):
+        attach("p4nosuch0", guest.path, f"{ip}/24@{gw}")
+    with pytest.raises(AddressError, match="outside the subnet"):
+        attach(veth.host_if, guest.path, f"{ip}/24@10.9.9.9")
+    with pytest.raises(AddressError, match="needs a prefix"):
+        attach(veth.host_if, guest.path, ip)
+    with pytest.raises(AddressError, match="multicast"):
+        attach(veth.host_if, guest.path, f"{ip}/24", mac="01:00:5e:00:00:01")
+    with pytest.raises(NotFound, match="no process 4194304"):
+        attach(veth.host_if, 4194304, f"{ip}/24")
+    with pytest.raises(NotFound, match="no network namespace at /run/netns/p4-none"):
+        attach(veth.host_if, "/run/netns/p4-none", f"{ip}/24")
+    with pytest.raises(HostNetworkContainer, match="shares this host's network namespace"):
+        attach(veth.host_if, "/proc/self/ns/net", f"{ip}/24")
+    with pytest.raises(NetlinkError, match="loopback"):
+        attach("lo", guest.path, f"{ip}/24")
+    # the name is taken by an interface pcap4py did not make: refused, and detach will not remove it
+    with pytest.raises(NetlinkError, match="interface eth0 already exists .*not made by pcap4py"):
+        attach(veth.host_if, guest.path, f"{ip}/24", name="eth0")
+    with pytest.raises(NetlinkError, match="not made by pcap4py attach"):
+        detach(guest.path, name="eth0")
+    assert (ns_snapshot(guest.ns.name), host_snapshot(veth.host_if)) == before
+
+
+STEPS = ["promisc", "create", "move", "name", "mac", "up", "address", "gateway"]
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_failure_after_each_step_rolls_everything_back(lan, guest, step):
+    veth, gw, ip = lan
+    before = ns_snapshot(guest.ns.name), host_snapshot(veth.host_if)
+    reached = []
+
+    def hook(name):
+        reached.append(name)
+        if name == step:
+            # prove the step really happened on the kernel before failing
+            if name in ("move", "name", "up", "address", "gateway"):
+                assert macvlans_on(veth.host_if, [guest.ns.name]), "no macvlan in the guest at " + name
+            raise RuntimeError(f"forced failure after {name}")
+
+    attach_mod.STEP_HOOKS.append(hook)
+    try:
+        with pytest.raises(RuntimeError, match=f"forced failure after {step}"):
+            attach(veth.host_if, guest.path, f"{ip}/24@{gw}", mac="02:00:0a:e7:00:4e", promisc=True)
+    finally:
+        attach_mod.STEP_HOOKS.remove(hook)
+    assert reached == STEPS[:STEPS.index(step) + 1]
+    assert macvlans_on(veth.host_if, [guest.ns.name]) == []
+    assert (ns_snapshot(guest.ns.name), host_snapshot(veth.host_if)) == before
+
+
+def test_kernel_refusals_after_the_move_roll_back(lan, guest):
+    """Real kernel errors, no hook raising: the name taken meanwhile, IPv6 disabled in the guest."""
+    veth, gw, ip = lan
+
+    def take_name(step):
+        if step == "move":  # someone creates eth1 in the guest between our check and our rename
+            guest.ns.run("ip", "link", "add", "eth1", "type", "veth", "peer", "name", "eth1peer")
+
+    before = ns_snapshot(guest.ns.name), host_snapshot(veth.host_if)
+    attach_mod.STEP_HOOKS.append(take_name)
+    try:
+        with pytest.raises(NetlinkError, match="interface eth1 already exists"):
+            attach(veth.host_if, guest.path, f"{ip}/24@{gw}", promisc=True)
+    finally:
+        attach_mod.STEP_HOOKS.remove(take_name)
+    assert macvlans_on(veth.host_if, [guest.ns.name]) == []
+    guest.ns.run("ip", "link", "del", "eth1")
+    assert (ns_snapshot(guest.ns.name), host_snapshot(veth.host_if)) == before
+
+    guest.ns.run("sysctl", "-q", "-w", "net.ipv6.conf.default.disable_ipv6=1")
+    before = ns_snapshot(guest.ns.name), host_snapshot(veth.host_if)
+    with pytest.raises(NetlinkError, match="rolled back: cannot add the address to eth1"):
+        attach(veth.host_if, guest.path, f"fd31:{veth.subnet}::77/64@{veth.peer_ip6}")
+    assert macvlans_on(veth.host_if, [guest.ns.name]) == []
+    assert (ns_snapshot(guest.ns.name), host_snapshot(veth.host_if)) == before
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pcap4py", *args], capture_output=True, text=True, timeout=60)
+
+
+def test_cli_attach_detach(lan, guest):
+    veth, gw, ip = lan
+    before = ns_snapshot(guest.ns.name)
+    out = _cli("attach", veth.host_if, guest.ns.name, f"{ip}/24@{gw}", "-i", "lan1", "--mac", "02:00:0a:e7:00:4f")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("attached: lan1 (02:00:0a:e7:00:4f)")
+    out = _cli("attach", veth.host_if, guest.ns.name, f"{ip}/24@{gw}", "-i", "lan1")
+    assert out.returncode == 0 and out.stdout.startswith("already attached"), out
+    guest.ns.ping(gw, 1)
+    bad = _cli("attach", veth.host_if, guest.ns.name, f"{ip}/24@10.0.0.1")
+    assert bad.returncode == 1 and bad.stderr.strip() == \
+        f"pcap4py: gateway 10.0.0.1 is outside the subnet 10.231.{veth.subnet}.0/24 of {ip}/24"
+    out = _cli("detach", guest.ns.name, "-i", "lan1")
+    assert out.returncode == 0 and out.stdout.startswith("detached: lan1"), out
+    assert ns_snapshot(guest.ns.name) == before
+
+
+# --------------------------------------------------------------------------- a real container
+
+
+def _container_snapshot(pid: int) -> dict:
+    prefix = ("nsenter", "-t", str(pid), "-n")
+    links = sorted((l["ifname"], tuple(sorted(l["flags"])), l.get("address")) for l in _links(prefix))
+    routes = sh(*prefix, "ip", "-4", "route", "show", "table", "all").stdout
+    return {"links": links, "routes": routes}
+
+
+@pytest.mark.docker
+def test_attach_real_container(lan, dockerlab):
+    veth, gw, ip = lan
+    box = dockerlab.run("attach")
+    pid = box.pid
+    before, host_before = _container_snapshot(pid), host_snapshot(veth.host_if)
+    docker_gw = box.networks()["bridge"]["Gateway"]
+
+    att = attach(veth.host_if, box.name, f"{ip}/24@{gw}")
+    assert att.netns == f"/proc/{pid}/ns/net" and att.replaced_routes
+    code, out = box.exec("ip", "route")
+    assert code == 0 and f"default via {gw} dev eth1" in out and docker_gw not in out.split("\n")[0]
+
+    def pings():
+        veth.ns.ping(ip, 2)
+        code, out = box.exec("ping", "-c", "2", "-W", "2", gw)
+        assert code == 0, out
+
+    packets = _capture_pings(pid, "eth1", pings)
+    seen = {(p.src, p.dst) for p in packets if p.proto == "ICMP"}
+    assert {(gw, ip), (ip, gw)} <= seen, seen
+
+    assert attach(veth.host_if, box.name, f"{ip}/24@{gw}").already
+    det = detach(box.name)
+    assert det.removed
+    assert _container_snapshot(pid) == before
+    assert host_snapshot(veth.host_if) == host_before
+    code, out = box.exec("ip", "route")
+    assert f"default via {docker_gw} dev eth0" in out
