@@ -47,6 +47,13 @@ class Batch:
         self.count = int(reader.fill(self._jmeta, self._jdata, limit))
         return self.count
 
+    def swap(self, other: "Batch") -> None:
+        """Exchange buffers and contents with ``other`` (how a prefetched batch is handed over)."""
+        for name in ("meta", "data", "_jmeta", "_jdata", "count", "capacity"):
+            mine, theirs = getattr(self, name), getattr(other, name)
+            setattr(self, name, theirs)
+            setattr(other, name, mine)
+
     def records(self) -> Iterator[tuple]:
         """The raw record tuples of the packets in the batch (field order of :data:`RECORD`)."""
         return RECORD.iter_unpack(memoryview(self.meta)[: self.count * RECORD.size])

@@ -9,7 +9,9 @@ writing a file goes through libpcap's own ``pcap_dump``.
 from __future__ import annotations
 
 import os
+import queue
 import socket
+import threading
 from dataclasses import dataclass
 from typing import Any, Iterator, Optional
 
@@ -65,6 +67,7 @@ class Handle:
         self.source = Source(name, self.linktype, index)
         self.filter: Optional[str] = None
         self._dumper: Any = None
+        self._prefetcher: Optional[_Prefetcher] = None
         self._closed = False
 
     # --- reading -------------------------------------------------------------------------
@@ -73,7 +76,18 @@ class Handle:
         return int(self._reader.selectableFd())
 
     def read_batch(self, batch: Batch, max_packets: Optional[int] = None) -> int:
-        """Fill ``batch`` with what is ready now (live) or the next packets (file)."""
+        """Fill ``batch`` with what is ready now (live) or the next packets (file).
+
+        Reading a whole file (no ``max_packets``), the next batch is read on a
+        second thread while the caller works through this one.
+        """
+        if not self.live and max_packets is None:
+            if self._prefetcher is None:
+                self._prefetcher = _Prefetcher(self)
+            return self._prefetcher.take(batch)
+        return self._fill(batch, max_packets)
+
+    def _fill(self, batch: Batch, max_packets: Optional[int] = None) -> int:
         n = batch.fill(self._reader, max_packets)
         if n == 0 and self._reader.error() is not None:
             raise self._read_error(str(self._reader.error()))
@@ -182,6 +196,8 @@ class Handle:
         if self._closed:
             return
         self._closed = True
+        if self._prefetcher is not None:
+            self._prefetcher.stop()
         if self._dumper is not None:
             self._reader.flushDumper()
             self._dumper.close()
@@ -196,6 +212,50 @@ class Handle:
     def __repr__(self) -> str:
         kind = "live" if self.live else "file"
         return f"<Handle {kind} {self.name!r} linktype={self.linktype}>"
+
+
+class _Prefetcher:
+    """Reads a file's next batch on a worker thread (JPype releases the GIL inside Java), so
+    reading and the caller's per-packet work run on two cores."""
+
+    def __init__(self, handle: Handle):
+        self._handle = handle
+        self._free: "queue.Queue[Optional[Batch]]" = queue.Queue()
+        self._full: "queue.Queue[tuple[Optional[Batch], Optional[BaseException]]]" = queue.Queue()
+        self._free.put(Batch())
+        self._thread = threading.Thread(target=self._work, name=f"pcap4py-read-{handle.name}", daemon=True)
+        self._thread.start()
+
+    def _work(self) -> None:
+        while True:
+            batch = self._free.get()
+            if batch is None:
+                return
+            try:
+                n = self._handle._fill(batch)
+            except BaseException as e:  # noqa: BLE001 - handed to the reading thread
+                self._full.put((None, e))
+                return
+            self._full.put((batch, None))
+            if n == 0:
+                return  # end of file: nothing more to read ahead
+
+    def take(self, batch: Batch) -> int:
+        """Swap the next read-ahead batch into ``batch`` and start reading the one after."""
+        ready, error = self._full.get()
+        if error is not None:
+            self._full.put((None, error))  # every later call fails the same way
+            raise error
+        batch.swap(ready)
+        if batch.count:
+            self._free.put(ready)
+        else:
+            self._full.put((ready, None))  # at the end: keep answering "no more"
+        return batch.count
+
+    def stop(self) -> None:
+        self._free.put(None)
+        self._thread.join(timeout=5)
 
 
 def open_live(
