@@ -20,6 +20,9 @@ from typing import Any
 from .errors import JarsNotFound, NoJavaFound
 
 JARS_ENV = "PCAP4PY_JARS"
+OPTIONS_ENV = "PCAP4PY_JVM_OPTIONS"  # extra JVM options, space-separated
+# Packets live in Python-owned buffers, so Java needs little heap; a small one keeps RSS flat.
+DEFAULT_OPTIONS = ("-Xrs", "-Xms16m", "-Xmx256m", "-XX:+UseSerialGC")
 _HELPER_JAR_GLOB = "pcap4py-helper-*.jar"
 _lock = threading.Lock()
 
@@ -94,12 +97,11 @@ def start() -> Any:
         if not jpype.isJVMStarted():
             cp = classpath()
             libjvm = str(find_libjvm())
+            # -Xrs leaves SIGINT/SIGTERM to Python's handlers
+            options = [*DEFAULT_OPTIONS, *os.environ.get(OPTIONS_ENV, "").split()]
             jpype.startJVM(
                 libjvm,
-                "-Xrs",  # leave SIGINT/SIGTERM to Python's handlers
-                "-Xss2m",
-                "-XX:+UseSerialGC",  # 2 small heaps beat a parallel collector here
-                "-Xshare:auto",
+                *options,
                 classpath=cp,
                 convertStrings=False,
                 interrupt=False,
