@@ -34,6 +34,8 @@ public final class BatchReader {
   private final Memory out = new Memory(16); // pcap_next_ex's two out-parameters
   private final Pointer outData = out.share(8);
   private final byte[] frame = new byte[MAX_FRAME];
+  private final long[] addrs = new long[2];
+  private final long[] header = new long[3];
 
   private Pointer dumper;
   private boolean copy = true;
@@ -116,8 +118,10 @@ public final class BatchReader {
         }
         break;
       }
-      Pointer hdr = out.getPointer(0);
-      Pointer bytes = out.getPointer(8);
+      // one native read each for the two out-pointers and the 24-byte pcap_pkthdr (x86-64 / arm64)
+      out.read(0, addrs, 0, 2);
+      Pointer hdr = new Pointer(addrs[0]);
+      Pointer bytes = new Pointer(addrs[1]);
       if (dumper != null) {
         Libpcap.pcap_dump(dumper, hdr, bytes);
       }
@@ -125,10 +129,11 @@ public final class BatchReader {
       if (!copy) {
         continue;
       }
-      long sec = hdr.getLong(0);
-      long frac = hdr.getLong(8);
-      int caplen = Math.min(hdr.getInt(16), MAX_FRAME);
-      int origlen = hdr.getInt(20);
+      hdr.read(0, header, 0, 3);
+      long sec = header[0];
+      long frac = header[1];
+      int caplen = Math.min((int) header[2], MAX_FRAME);
+      int origlen = (int) (header[2] >>> 32);
       bytes.read(0, frame, 0, caplen);
       meta.putLong(rec, sec * 1_000_000_000L + (nanoseconds ? frac : frac * 1000L));
       meta.putInt(rec + 8, caplen);
