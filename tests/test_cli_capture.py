@@ -163,3 +163,40 @@ def test_version_and_help():
     for flag in ("-i", "-f", "-c", "-w", "-s", "-B", "-Q", "--immediate", "-n", "--duration", "--format",
                  "--wait-ping", "--container", "-Z"):
         assert f" {flag}" in helptext
+
+
+def test_live_counter_on_a_terminal_while_writing(veth, tmp_path):
+    """With stderr on a terminal, -w shows a running 'Got N' counter, and the stats at the end."""
+    import os
+    import pty
+
+    master, slave = pty.openpty()
+    proc = start_cli("capture", veth.host_if, "-c", "5", "-w", str(tmp_path / "t.pcap"), "udp", stderr=slave)
+    os.close(slave)
+    seen = b""
+    deadline = time.monotonic() + 30
+    while b"listening on" not in seen and time.monotonic() < deadline:
+        seen += os.read(master, 4096)
+    veth.send_udp(veth.host_ip, 5555, b"tty", count=5)
+    while proc.poll() is None or b"packets captured" not in seen:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    os.close(master)
+    assert proc.wait(timeout=30) == 0
+    text = seen.decode()
+    assert "Got 5" in text and "5 packets captured" in text
+
+
+def test_dash_r_reads_a_file_like_tcpdump(veth, tmp_path):
+    path = tmp_path / "r.pcap"
+    rc, _, err = capture_during(veth, [veth.host_if, "-c", "2", "-w", str(path), "udp"],
+                                lambda: veth.send_udp(veth.host_ip, 5555, b"r", count=2))
+    assert rc == 0, err
+    proc = run_cli("capture", "-r", str(path), "--format", "jsonl")
+    assert proc.returncode == 0, proc.stderr
+    assert [json.loads(line)["dst_port"] for line in proc.stdout.splitlines()] == [5555, 5555]

@@ -36,6 +36,7 @@ def _output_options(f):
 @main.command(context_settings={"ignore_unknown_options": False})
 @click.argument("args", nargs=-1)
 @click.option("-i", "--interface", "iface_opt", metavar="IFACE", help="Interface to capture on.")
+@click.option("-r", "--read-file", metavar="FILE", help="Read packets from a capture file instead (as 'read FILE').")
 @_output_options
 @click.option("-s", "--snaplen", type=click.IntRange(min=1, max=262144), default=262144, show_default=True,
               help="Bytes to capture per packet.")
@@ -57,10 +58,12 @@ def _output_options(f):
               help="With --container: egress, ingress or both (comma-separated).")
 @click.option("-Z", "--relinquish-privileges", "user", metavar="USER",
               help="Drop to USER once handles and files are open (default with --container as root: nobody).")
-def capture(args, iface_opt, count, write_path, fmt, as_json, numeric, filter_opt, snaplen, buffer_size,
+def capture(args, iface_opt, read_file, count, write_path, fmt, as_json, numeric, filter_opt, snaplen, buffer_size,
             direction, no_promisc, immediate, nano, duration, wait_ping, wait_iface, wait_timeout,
             container, via, capture_dirs, user):
     """Capture packets live: capture IFACE [EXPRESSION...] (or -i IFACE, or --container NAME)."""
+    if read_file:
+        return _read(read_file, _join_filter(filter_opt, args), count, write_path, "json" if as_json else fmt)
     iface, expression = _split_args(args, iface_opt, filter_opt, need_iface=container is None)
     if wait_ping:
         _wait_for_trigger(wait_iface, wait_timeout)
@@ -84,11 +87,7 @@ def capture(args, iface_opt, count, write_path, fmt, as_json, numeric, filter_op
 @_output_options
 def read(path, expression, count, write_path, fmt, as_json, numeric, filter_opt):
     """Read a pcap or pcapng file: read FILE [EXPRESSION...]."""
-    from ..handle import open_offline
-
-    expr = _join_filter(filter_opt, expression)
-    cap = Capture([open_offline(path, filter=expr)], count=count)
-    _run(cap, fmt="json" if as_json else fmt, write_path=write_path, user=None, live=False)
+    _read(path, _join_filter(filter_opt, expression), count, write_path, "json" if as_json else fmt)
 
 
 @main.command()
@@ -103,6 +102,13 @@ def interfaces():
 
 
 # --- helpers ---------------------------------------------------------------------------------
+def _read(path: str, expression: Optional[str], count: Optional[int], write_path: Optional[str], fmt: str) -> None:
+    from ..handle import open_offline
+
+    cap = Capture([open_offline(path, filter=expression)], count=count)
+    _run(cap, fmt=fmt, write_path=write_path, user=None, live=False)
+
+
 def _split_args(args: tuple, iface_opt: Optional[str], filter_opt: Optional[str], need_iface: bool):
     """tcpdump accepts the interface by -i; pcap4py also takes it as the first word."""
     words = list(args)
