@@ -33,6 +33,8 @@ _LAZY = {
     "compile_filter": "bpf",
     "Container": "container",
     "containers": "container",
+    "open_container": "container",
+    "drop_privileges": "privileges",
     "attach": "macvlan",  # not "attach": importing a submodule of that name would shadow the function
     "detach": "macvlan",
     "mirror_build": "mirror",
