@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import select
 import time
-from dataclasses import dataclass, field
 from typing import Callable, Iterator, Optional, Sequence
 
 from .batch import Batch
@@ -21,31 +20,12 @@ from .packet import Packet
 POLL_MS = 250  # longest sleep between checks of the duration
 
 
-@dataclass
-class LocalView:
-    """Whose point of view sets ``Packet.direction``: a container's MACs and IPs."""
-
-    macs: set = field(default_factory=set)
-    ips: set = field(default_factory=set)
-
-    def direction_of(self, pkt: Packet) -> Optional[str]:
-        src_mac, dst_mac = pkt.eth_src, pkt.eth_dst
-        if src_mac in self.macs:
-            return "out"
-        if dst_mac in self.macs:
-            return "in"
-        if pkt.src in self.ips:
-            return "out"
-        if pkt.dst in self.ips:
-            return "in"
-        return None
-
-
 class Capture:
     """Read ``handles`` together.
 
     ``count`` stops after that many packets in all, ``duration`` after that
-    many seconds; ``local`` (anything with ``.macs`` and ``.ips``) sets each
+    many seconds; ``local`` (anything with a ``direction_of(packet)`` method,
+    such as a container's :class:`~pcap4py.container.ContainerView`) sets each
     packet's ``direction``.  Iterating yields :class:`Packet` records; the
     handles are closed when the capture is closed (or left by ``with``).
     """
