@@ -136,15 +136,15 @@ def measure(cfg: Config) -> Section:
     w = dropped("pcap4py capture -w")
     it = dropped("pcap4py iterator")
     sec.rows += [
-        Row("live", "capture -w: dropped", "pkts", w, "tcpdump -w", td, higher_is_better=False,
+        Row("live", "capture -w: dropped", "pkts", w, "tcpdump -w", td, higher_is_better=False, compare=False,
             target="0 where tcpdump drops 0", met=None if w is None or td is None else (w == 0 if td == 0 else w <= td),
             note=err("pcap4py capture -w")),
         Row("live", "capture -w: offered rate", "pkt/s", rate("pcap4py capture -w"), "tcpdump -w", rate("tcpdump -w")),
-        Row("live", "iterator: dropped", "pkts", it, "scapy sniff", dropped("scapy sniff"), higher_is_better=False,
+        Row("live", "iterator: dropped", "pkts", it, "scapy sniff", dropped("scapy sniff"), higher_is_better=False, compare=False,
             target="0", met=None if it is None else it == 0, note=err("pcap4py iterator") or err("scapy sniff")),
         Row("live", "iterator: offered rate", "pkt/s", rate("pcap4py iterator"), "scapy sniff", rate("scapy sniff")),
         Row("live", "jsonl: dropped", "pkts", dropped("pcap4py --format jsonl"), "tcpdump -n (text)",
-            dropped("tcpdump -n (text)"), higher_is_better=False, note=err("pcap4py --format jsonl")),
+            dropped("tcpdump -n (text)"), higher_is_better=False, compare=False, note=err("pcap4py --format jsonl")),
         Row("live", "jsonl: offered rate", "pkt/s", rate("pcap4py --format jsonl"), "tcpdump -n (text)",
             rate("tcpdump -n (text)")),
     ]

@@ -43,7 +43,7 @@ def measure(cfg: Config) -> Section:
                 target="<=150 MB", met=None if peak is None else peak <= 150,
                 note=sec.raw[f"{label} @{hi}"].get("error") or ""),
             Row("memory", f"{short}: RSS growth {k_lo}->{k}", "MB", grow, "tcpdump -w", growth("tcpdump -w"),
-                higher_is_better=False, target=f"flat (<={FLAT_MB:g} MB)",
+                higher_is_better=False, compare=False, target=f"flat (<={FLAT_MB:g} MB)",
                 met=None if grow is None else grow <= FLAT_MB),
         ]
     for label in WHO:

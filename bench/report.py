@@ -17,7 +17,8 @@ class Row:
     """One figure of pcap4py beside one peer's, measured in the same run.
 
     `ours`/`theirs` are None when that side could not be measured (the note says why).
-    `higher_is_better` picks how the ratio reads; `ratio` is ours/theirs.
+    `higher_is_better` tells how to read the figure; `ratio` is ours/theirs, shown only for
+    `compare` rows (not for counts such as drops or growth, where 0 vs 0 or a negative is normal).
     """
 
     section: str
@@ -30,10 +31,11 @@ class Row:
     target: str = ""
     met: bool | None = None
     note: str = ""
+    compare: bool = True
 
     @property
     def ratio(self) -> float | None:
-        if self.ours is None or self.theirs is None or self.theirs == 0:
+        if not self.compare or self.ours is None or self.theirs is None or self.theirs <= 0:
             return None
         return self.ours / self.theirs
 
@@ -74,7 +76,7 @@ def table(sections: list[Section]) -> str:
     def render(row) -> str:
         return "  ".join(c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths)))
 
-    out = [render(head), render(tuple("-" * w for w in widths))]
+    out = ["ratio = pcap4py / peer", render(head), render(tuple("-" * w for w in widths))]
     out += [render(row) for row in lines]
     for s in sections:
         for r in s.rows:
