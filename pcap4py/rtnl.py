@@ -12,10 +12,13 @@ from __future__ import annotations
 import os
 import socket
 from contextlib import contextmanager
-from typing import Iterator, Optional
+from typing import TYPE_CHECKING, Iterator, Optional
 
 from .errors import NetlinkError, NotFound, PermissionDenied
 from .netns import NetnsRef, netns_path, run_in_netns
+
+if TYPE_CHECKING:
+    from pyroute2 import IPRoute
 
 NETLINK_ROUTE = 0
 IFF_UP = 0x1
@@ -28,7 +31,7 @@ def _route_socket() -> socket.socket:
 
 
 @contextmanager
-def rtnl(ref: Optional[NetnsRef] = None) -> Iterator["IPRoute"]:  # noqa: F821
+def rtnl(ref: Optional[NetnsRef] = None) -> Iterator["IPRoute"]:
     """An ``IPRoute`` bound to namespace ``ref`` (None: the calling thread's namespace)."""
     from pyroute2 import IPRoute
 

@@ -13,14 +13,13 @@ import ipaddress
 import json
 import subprocess
 import sys
-import threading
 
 import pytest
 
 import pcap4py
 import pcap4py.macvlan as attach_mod
-from pcap4py.macvlan import AddressSpec, attach, detach, parse_address, parse_mac
-from pcap4py.errors import AddressError, HostNetworkContainer, InterfaceNotFound, NetlinkError, NotFound
+from pcap4py.macvlan import attach, detach, parse_address, parse_mac
+from pcap4py.errors import AddressError, ContainerNotRunning, HostNetworkContainer, InterfaceNotFound, NetlinkError, NotFound
 from tests.fixtures.netlab import make_namespace, delete_namespace, sh
 
 
@@ -237,6 +236,20 @@ def test_promisc_already_on_is_left_on(lan, guest):
     assert "PROMISC" in host_snapshot(veth.host_if)["flags"]
 
 
+def test_attach_ipv6_with_gateway(lan, guest):
+    veth, gw, ip = lan
+    before = ns_snapshot(guest.ns.name)
+    ip6, gw6 = f"fd31:{veth.subnet}::77", veth.peer_ip6
+    att = attach(veth.host_if, guest.path, f"{ip6}/64@{gw6}")
+    assert att.address.version == 6 and str(att.gateway) == gw6
+    assert guest.default_route("-6").startswith(f"default via {gw6} dev eth1")
+    assert guest.default_route("-4") == f"default via 10.232.{veth.subnet}.1 dev eth0"  # IPv4 untouched
+    veth.ns.ping(ip6, 1)
+    guest.ns.ping(gw6, 1)
+    assert detach(guest.path).removed
+    assert ns_snapshot(guest.ns.name) == before
+
+
 # --------------------------------------------------------------------------- errors
 
 
@@ -385,3 +398,13 @@ def test_attach_real_container(lan, dockerlab):
     assert host_snapshot(veth.host_if) == host_before
     code, out = box.exec("ip", "route")
     assert f"default via {docker_gw} dev eth0" in out
+
+
+@pytest.mark.docker
+def test_attach_stopped_container_is_refused(lan, dockerlab):
+    veth, gw, ip = lan
+    box = dockerlab.run("stopped")
+    box.sdk.stop(timeout=1)
+    with pytest.raises(ContainerNotRunning):
+        attach(veth.host_if, box.name, f"{ip}/24@{gw}")
+    assert host_snapshot(veth.host_if)["leftovers"] == []

@@ -264,7 +264,12 @@ def test_mirror_docker_network_two_unprivileged_containers(lan, dockerlab):
         for box in boxes:
             hc = box.reload().sdk.attrs["HostConfig"]
             assert not hc.get("Privileged") and not hc.get("CapAdd")
+        def rx() -> list[int]:  # read by each container itself, without privileges
+            return [int(box.exec("cat", "/sys/class/net/eth0/statistics/rx_packets")[1]) for box in boxes]
+
+        rx_before = rx()
         got = capture_all([(box.pid, "eth0") for box in boxes], lan.traffic, expect=6)
+        assert all(after - first >= 6 for first, after in zip(rx_before, rx()))
         for packets in got:
             seen = payloads(packets)
             assert seen.count((lan.a_ip, lan.b_ip, b"p4-a-to-b")) == 3, seen
