@@ -147,8 +147,15 @@ def test_bridge_mode_on_a_user_defined_network_uses_its_br_bridge(dockerlab):
 
 def test_netns_mode_sees_the_container_loopback(dockerlab):
     web = dockerlab.httpd()
+    home = os.stat("/proc/self/ns/net").st_ino
     cap = open_container(web.name, via="netns", filter="tcp port 80")
     assert sorted(h.name for h in cap.handles) == ["eth0", "lo"]
+    # the handles were opened on a thread that entered the container's namespace and came back,
+    # and no thread (of Python or of the JVM, such as JNA's) was born there and stayed
+    theirs = os.stat(f"/proc/{web.pid}/ns/net").st_ino
+    assert theirs != home == os.stat("/proc/thread-self/ns/net").st_ino
+    tasks = {t: os.stat(f"/proc/self/task/{t}/ns/net").st_ino for t in os.listdir("/proc/self/task")}
+    assert [t for t, ino in tasks.items() if ino == theirs] == []
     code, out = web.exec("wget", "-q", "-O-", "http://127.0.0.1/")
     assert code == 0 and out.encode() == INDEX_HTML
     pkts = collect(cap)
