@@ -7,7 +7,9 @@
 3. name it (``eth1``) and set its MAC if one was given,
 4. bring it up,
 5. add the address,
-6. with a gateway: replace the target's default route by one through the gateway on the new link.
+6. with a gateway: replace the target's default route by one through the gateway on the new link,
+
+then, for IPv4, a gratuitous ARP so that the LAN learns the new address at once (as pipework does).
 
 If any step fails, every earlier step is undone in reverse order: no half-made
 interface is left in the host or in the target, the default route and the host
@@ -30,13 +32,14 @@ import ipaddress
 import json
 import os
 import re
+import socket
 import uuid
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Union
 
-from .errors import (AddressError, ContainerNotFound, HostNetworkContainer, InterfaceNotFound,
+from .errors import (AddressError, ContainerNotFound, DockerUnavailable, HostNetworkContainer, InterfaceNotFound,
                      NetlinkError, NotFound, Pcap4pyError)
-from .netns import netns_path
+from .netns import netns_path, run_in_netns
 from .rtnl import (IFF_LOOPBACK, IFF_PROMISC, link_by_index, link_by_name, link_kind, netlink_error, netns_key,
                    rtnl, set_promisc)
 
@@ -158,7 +161,11 @@ def resolve_target(target: Target) -> str:
         from .container import Container
     except ImportError:  # pragma: no cover - the containers module is part of the package
         raise ContainerNotFound(f"no network namespace or container named {target!r}") from None
-    container = Container(target)  # ContainerNotFound / ContainerNotRunning / HostNetworkContainer
+    try:
+        container = Container(target)  # ContainerNotFound / ContainerNotRunning / HostNetworkContainer
+    except DockerUnavailable as e:
+        # most likely a mistyped namespace name: say both places we looked
+        raise ContainerNotFound(f"no network namespace /run/netns/{target}, and no container: {e}") from None
     return f"/proc/{container.pid}/ns/net"
 
 
@@ -399,6 +406,8 @@ def attach(host_iface: str, target: Target, address: Union[str, AddressSpec], *,
                             table=RT_TABLE_MAIN)
             _run_hooks(step)
             final = guest.get_links(gidx)[0]
+            if spec.interface.version == 4:
+                _gratuitous_arp(path, name, final.get_attr("IFLA_ADDRESS"), spec.interface.ip)
         except BaseException as e:
             _rollback(undo)
             if isinstance(e, Pcap4pyError):
@@ -408,6 +417,22 @@ def attach(host_iface: str, target: Target, address: Union[str, AddressSpec], *,
             raise
     return Attachment(host_iface, path, name, spec.interface, spec.gateway, final.get_attr("IFLA_ADDRESS"),
                       gidx, promisc_set=promisc_set, replaced_routes=prev)
+
+
+def _gratuitous_arp(path: str, name: str, mac: str, ip: IPAddress) -> None:
+    """Announce the new address on the LAN, as pipework does (best effort: a lost announcement is harmless)."""
+    hw = bytes.fromhex(mac.replace(":", ""))
+    frame = (b"\xff" * 6 + hw + b"\x08\x06"                      # Ethernet: broadcast, ARP
+             + b"\x00\x01\x08\x00\x06\x04\x00\x01"               # Ethernet/IPv4, request
+             + hw + ip.packed + b"\x00" * 6 + ip.packed)           # who-has IP tell IP (gratuitous)
+    try:
+        # a packet socket keeps the namespace it was created in; bind by name resolves there
+        sock = run_in_netns(path, socket.socket, socket.AF_PACKET, socket.SOCK_RAW, 0)
+        with sock:
+            sock.bind((name, 0))
+            sock.send(frame)
+    except OSError:
+        pass
 
 
 def _step_error(step: str, name: str, host_iface: str, path: str, err: BaseException) -> Exception:

@@ -194,6 +194,19 @@ def test_attach_namespace_ping_both_ways_capture_and_detach(lan, guest):
     assert guest.default_route() == f"default via 10.232.{veth.subnet}.1 dev eth0"
 
 
+def test_attach_announces_itself_with_a_gratuitous_arp(lan, guest):
+    veth, gw, ip = lan
+    mac = "02:00:0a:e7:00:50"
+    with pcap4py.open_live(veth.peer_if, netns=veth.ns.name, filter="arp", immediate=True, timeout_ms=50) as h:
+        attach(veth.host_if, guest.path, f"{ip}/24", mac=mac)
+        frames = [p for p in h.packets(count=1, duration=3)]
+    assert frames and frames[0].eth_src == mac and frames[0].eth_dst == "ff:ff:ff:ff:ff:ff"
+    arp = frames[0].data[14:42]
+    packed = ipaddress.ip_address(ip).packed
+    assert arp[6:8] == b"\x00\x01" and arp[14:18] == packed and arp[24:28] == packed  # who-has IP tell IP
+    detach(guest.path)
+
+
 def test_attach_twice_is_a_noop_and_detach_twice_too(lan, guest):
     veth, gw, ip = lan
     before = ns_snapshot(guest.ns.name)

@@ -280,3 +280,16 @@ def test_mirror_docker_network_two_unprivileged_containers(lan, dockerlab):
     assert not client.networks.list(names=[net_name])
     assert not link_exists(lan.mirror_bridge)
     assert tc_state(lan.src) == before
+
+
+def test_build_rolls_back_when_docker_is_unreachable(lan, monkeypatch, tmp_path):
+    """The Docker step fails for real (no daemon on that socket): the tc rules and bridge made before go too."""
+    from pcap4py.errors import DockerUnavailable
+
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-docker.sock")
+    before = tc_state(lan.src)
+    with pytest.raises(DockerUnavailable, match="no-docker.sock"):
+        mirror_build(lan.src, lan.mirror_bridge, docker_network=f"p4t-span-{lan.tag}")
+    assert tc_state(lan.src) == before
+    assert not link_exists(lan.mirror_bridge)
+    assert not state_path(lan.src, lan.mirror_bridge).exists()
