@@ -23,8 +23,7 @@ import org.pcap4j.core.PcapHandle.TimestampPrecision;
  */
 public final class BatchReader {
 
-  /** {@link #fill} stops early once fewer than this many bytes remain for frame data. */
-  private static final int MAX_FRAME = 262144;
+  private static final int MAX_FRAME = Summary.MAX_FRAME;
 
   private final PcapHandle handle;
   private final Pointer pcap;
@@ -135,14 +134,8 @@ public final class BatchReader {
       int caplen = Math.min((int) header[2], MAX_FRAME);
       int origlen = (int) (header[2] >>> 32);
       bytes.read(0, frame, 0, caplen);
-      meta.putLong(rec, sec * 1_000_000_000L + (nanoseconds ? frac : frac * 1000L));
-      meta.putInt(rec + 8, caplen);
-      meta.putInt(rec + 12, origlen);
-      meta.putInt(rec + 16, pos);
-      Summary.decode(frame, caplen, dlt, meta, rec);
-      meta.put(rec + 32, (byte) sourceIndex);
-      data.position(pos);
-      data.put(frame, 0, caplen);
+      long ts = sec * 1_000_000_000L + (nanoseconds ? frac : frac * 1000L);
+      Summary.append(meta, rec, data, pos, frame, caplen, origlen, ts, dlt, sourceIndex);
       pos += caplen;
       rec += Summary.RECORD_SIZE;
     }

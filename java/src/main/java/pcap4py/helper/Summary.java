@@ -23,6 +23,9 @@ final class Summary {
 
   static final int RECORD_SIZE = 80;
 
+  /** Readers stop a batch once fewer than this many bytes remain for frame data. */
+  static final int MAX_FRAME = 262144;
+
   static final int DLT_NULL = 0;
   static final int DLT_EN10MB = 1;
   static final int DLT_RAW_OPENBSD = 12;
@@ -35,6 +38,20 @@ final class Summary {
   private static final int NO_PROTO = 255;
 
   private Summary() {}
+
+  /** Appends one packet: its record at {@code rec} of {@code meta}, its bytes at {@code pos} of {@code data}. */
+  static void append(
+      ByteBuffer meta, int rec, ByteBuffer data, int pos, byte[] frame, int caplen, int origlen,
+      long tsNs, int dlt, int sourceIndex) {
+    meta.putLong(rec, tsNs);
+    meta.putInt(rec + 8, caplen);
+    meta.putInt(rec + 12, origlen);
+    meta.putInt(rec + 16, pos);
+    decode(frame, caplen, dlt, meta, rec);
+    meta.put(rec + 32, (byte) sourceIndex);
+    data.position(pos);
+    data.put(frame, 0, caplen);
+  }
 
   /** Writes the protocol part of the record at {@code rec} (bytes 20..79); zeroes what is absent. */
   static void decode(byte[] f, int len, int dlt, ByteBuffer meta, int rec) {

@@ -1,0 +1,131 @@
+package pcap4py.helper;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.file.Paths;
+import java.nio.file.StandardOpenOption;
+
+/**
+ * Reads a classic pcap file straight from disk into the batch buffers, with the same {@code fill}
+ * contract as {@link BatchReader}.
+ *
+ * <p>Going through libpcap costs one JNA call and several native reads per packet; a whole-file
+ * read with no filter needs none of that. Filters, pcapng and dumping still go through libpcap.
+ * Errors mirror libpcap's wording, so a truncated file reads the same either way.
+ */
+public final class PcapFileReader {
+
+  private static final int HEADER = 24;
+  private static final int RECORD_HEADER = 16;
+
+  private final FileChannel channel;
+  private final ByteBuffer in = ByteBuffer.allocate(4 << 20);
+  private final byte[] frame = new byte[Summary.MAX_FRAME];
+  private final int dlt;
+  private final int sourceIndex;
+  private final boolean nanoseconds;
+  private boolean eof;
+  private String error;
+  private long total;
+
+  /** Opens {@code path}; {@code dlt} is the link type libpcap reported for it. */
+  public PcapFileReader(String path, int dlt, int sourceIndex) throws IOException {
+    this.channel = FileChannel.open(Paths.get(path), StandardOpenOption.READ);
+    this.dlt = dlt;
+    this.sourceIndex = sourceIndex;
+    in.limit(0);
+    if (!ensure(HEADER)) {
+      throw new IOException("truncated pcap file header");
+    }
+    int magic = in.order(ByteOrder.LITTLE_ENDIAN).getInt(0);
+    if (magic == 0xa1b2c3d4 || magic == 0xa1b23c4d) {
+      in.order(ByteOrder.LITTLE_ENDIAN);
+    } else if (Integer.reverseBytes(magic) == 0xa1b2c3d4 || Integer.reverseBytes(magic) == 0xa1b23c4d) {
+      in.order(ByteOrder.BIG_ENDIAN);
+      magic = Integer.reverseBytes(magic);
+    } else {
+      throw new IOException("not a classic pcap file");
+    }
+    this.nanoseconds = magic == 0xa1b23c4d;
+    in.position(in.position() + HEADER);
+  }
+
+  public boolean isEof() {
+    return eof;
+  }
+
+  public String error() {
+    return error;
+  }
+
+  public long total() {
+    return total;
+  }
+
+  public void close() throws IOException {
+    channel.close();
+  }
+
+  /** See {@link BatchReader#fill}. */
+  public int fill(ByteBuffer meta, ByteBuffer data, int maxPackets) {
+    meta.order(ByteOrder.LITTLE_ENDIAN);
+    int count = 0;
+    int rec = 0;
+    int pos = 0;
+    try {
+      while (count < maxPackets
+          && rec + Summary.RECORD_SIZE <= meta.capacity()
+          && data.capacity() - pos >= Summary.MAX_FRAME) {
+        if (!ensure(RECORD_HEADER)) {
+          if (in.remaining() > 0) {
+            error = "truncated dump file; tried to read " + RECORD_HEADER + " header bytes, only got " + in.remaining();
+          } else {
+            eof = true;
+          }
+          break;
+        }
+        int p = in.position();
+        long sec = in.getInt(p) & 0xffffffffL;
+        long frac = in.getInt(p + 4) & 0xffffffffL;
+        int caplen = in.getInt(p + 8);
+        int origlen = in.getInt(p + 12);
+        if (caplen < 0 || caplen > Summary.MAX_FRAME) {
+          error = "invalid packet capture length " + (caplen & 0xffffffffL) + ", bigger than the maximum of " + Summary.MAX_FRAME;
+          break;
+        }
+        if (!ensure(RECORD_HEADER + caplen)) {
+          error = "truncated dump file; tried to read " + caplen + " captured bytes, only got " + (in.remaining() - RECORD_HEADER);
+          break;
+        }
+        in.position(in.position() + RECORD_HEADER); // ensure() may have moved the record
+        in.get(frame, 0, caplen);
+        long ts = sec * 1_000_000_000L + (nanoseconds ? frac : frac * 1000L);
+        Summary.append(meta, rec, data, pos, frame, caplen, origlen, ts, dlt, sourceIndex);
+        pos += caplen;
+        rec += Summary.RECORD_SIZE;
+        count++;
+      }
+    } catch (IOException e) {
+      error = e.getMessage();
+    }
+    total += count;
+    return count;
+  }
+
+  /** Makes at least {@code n} unread bytes available at the buffer's position; false at end of file. */
+  private boolean ensure(int n) throws IOException {
+    if (in.remaining() >= n) {
+      return true;
+    }
+    in.compact();
+    while (in.position() < n) {
+      if (channel.read(in) < 0) {
+        break;
+      }
+    }
+    in.flip();
+    return in.remaining() >= n;
+  }
+}
