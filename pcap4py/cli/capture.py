@@ -40,7 +40,8 @@ def _output_options(f):
 @_output_options
 @click.option("-s", "--snaplen", type=click.IntRange(min=1, max=262144), default=262144, show_default=True,
               help="Bytes to capture per packet.")
-@click.option("-B", "--buffer-size", type=click.IntRange(min=1), metavar="KiB", help="Kernel buffer size in KiB.")
+@click.option("-B", "--buffer-size", type=click.IntRange(min=1), metavar="KiB",
+              help="Kernel buffer size in KiB (default 32768).")
 @click.option("-Q", "--direction", type=click.Choice(["in", "out", "inout"]),
               help="Capture packets received, sent, or both.")
 @click.option("-p", "--no-promiscuous-mode", "no_promisc", is_flag=True, help="Do not put the interface in promiscuous mode.")
@@ -67,8 +68,9 @@ def capture(args, iface_opt, read_file, count, write_path, fmt, as_json, numeric
     iface, expression = _split_args(args, iface_opt, filter_opt, need_iface=container is None)
     if wait_ping:
         _wait_for_trigger(wait_iface, wait_timeout)
-    live = dict(snaplen=snaplen, promisc=not no_promisc, immediate=immediate, nanosecond=nano,
-                buffer_size=buffer_size * 1024 if buffer_size else None)
+    live = dict(snaplen=snaplen, promisc=not no_promisc, immediate=immediate, nanosecond=nano)
+    if buffer_size:
+        live["buffer_size"] = buffer_size * 1024
     if container is not None:
         cap = _open_container(container, via, capture_dirs, expression, live, count, duration)
         if user is None and _is_root():
