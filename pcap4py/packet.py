@@ -9,7 +9,9 @@ and names are formatted on access; the Pcap4J parse happens only when
 from __future__ import annotations
 
 import socket
+import time
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime, timezone
 from typing import Any, Optional
 
@@ -194,25 +196,30 @@ class Packet:
 
     def to_dict(self) -> dict:
         """Named fields for JSON output (``payload`` as hex, as docker-network-capture does)."""
+        rec = self._rec
+        proto = rec[5]
+        ports = proto in (6, 17, 136)
+        icmp = proto in (1, 58)
+        tcp = proto == 6
         return {
-            "timestamp": self.time.isoformat(timespec="microseconds").replace("+00:00", "Z"),
-            "ts_ns": self.ts_ns,
-            "interface": self.interface,
+            "timestamp": iso_utc(rec[0]),
+            "ts_ns": rec[0],
+            "interface": self.source.name,
             "direction": self.direction,
-            "length": self.length,
-            "caplen": self.caplen,
+            "length": rec[2],
+            "caplen": rec[1],
             "eth_src": self.eth_src,
             "eth_dst": self.eth_dst,
             "protocol": self.proto,
             "src": self.src,
-            "src_port": self.sport,
+            "src_port": rec[7] if ports else None,
             "dst": self.dst,
-            "dst_port": self.dport,
-            "tcp_flags": self.tcp_flag_string,
-            "seqnum": self.seq,
-            "acknum": self.ack,
-            "icmp_type": self.icmp_type,
-            "icmp_code": self.icmp_code,
+            "dst_port": rec[8] if ports else None,
+            "tcp_flags": self.tcp_flag_string if tcp else None,
+            "seqnum": rec[15] if tcp else None,
+            "acknum": rec[16] if tcp else None,
+            "icmp_type": rec[10] if icmp else None,
+            "icmp_code": rec[11] if icmp else None,
             "payload": self.payload.hex(),
         }
 
@@ -224,3 +231,15 @@ class Packet:
 
 def _mac(raw: bytes) -> str:
     return raw.hex(":")
+
+
+@lru_cache(maxsize=4)
+def _iso_second(seconds: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
+
+
+def iso_utc(ts_ns: int) -> str:
+    """ISO 8601 UTC with microseconds, e.g. ``2026-11-22T22:31:05.123456Z`` (cheap for a stream of
+    packets: the part up to the second is reused)."""
+    seconds, ns = divmod(ts_ns, 1_000_000_000)
+    return f"{_iso_second(seconds)}.{ns // 1000:06d}Z"
