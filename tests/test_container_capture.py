@@ -370,3 +370,20 @@ def test_cli_errors_are_one_clear_line(dockerlab, tmp_path):
         assert res.returncode == 1, (args, res.stderr)
         assert res.stderr.startswith("pcap4py: ") and message in res.stderr, res.stderr
         assert "Traceback" not in res.stderr and res.stderr.count("\n") == 1, res.stderr
+
+
+def test_cli_writes_a_pcap_opened_before_the_drop(trio, tmp_path):
+    import dpkt
+
+    os.chmod(tmp_path, 0o700)  # only root may create files here: the file must be open before the drop
+    out = tmp_path / "client.pcap"
+    cap = CaptureProcess("--container", trio.client.name, "-Z", "nobody", "-w", str(out), "tcp port 80", handles=2)
+    assert _ids(cap.proc.pid)[0]["Uid"] == ["65534"] * 4
+    trio.exchange()
+    _, err = cap.stop()
+    assert cap.proc.returncode == 0, err
+    with open(out, "rb") as f:
+        frames = [bytes(buf) for _, buf in dpkt.pcap.Reader(f)]
+    payloads = [dpkt.ethernet.Ethernet(b).data.data.data for b in frames]
+    assert sum(p.startswith(GET) for p in payloads) == 1
+    assert any(p.startswith(OK) for p in payloads)
