@@ -362,6 +362,14 @@ def _interfaces(netns_path: str) -> list[ContainerInterface]:
     return result
 
 
+def _is_own_namespace(path: str) -> bool:
+    """Whether ``path`` is the calling thread's own network namespace (e.g. joined from a host-mode container)."""
+    try:
+        return os.stat(path).st_ino == os.stat("/proc/thread-self/ns/net").st_ino
+    except OSError:  # not ours to look at: entering it will say why
+        return False
+
+
 def _norm_ip(ip: str) -> str:
     """One spelling per address (the one ``inet_ntop`` and packets use)."""
     return ipaddress.ip_address(ip.split("%")[0]).compressed
@@ -405,6 +413,7 @@ class Container:
         self.pid: Optional[int] = state.get("Pid") or None
         self.network_mode: str = (attrs.get("HostConfig") or {}).get("NetworkMode", "")
         self.netns_path: Optional[str] = f"/proc/{self.pid}/ns/net" if self.pid else None
+        self.host_network: bool = False  # shares the host's (our) network namespace
         self.interfaces: tuple[ContainerInterface, ...] = ()
         self.networks: tuple[ContainerNetwork, ...] = ()
         if not state.get("Running") or not self.pid:
@@ -413,10 +422,11 @@ class Container:
                     f"container {self.name} is not running (state: {self.state}): "
                     f"it has no network namespace to capture; start it first")
             return
-        if self.network_mode == "host":
+        self.host_network = self.network_mode == "host" or _is_own_namespace(self.netns_path)
+        if self.host_network:
             if strict:
                 raise HostNetworkContainer(
-                    f"container {self.name} uses the host's network (network mode 'host'): "
+                    f"container {self.name} uses the host's network (network mode '{self.network_mode}'): "
                     f"there is nothing container-specific to capture; capture the host interface "
                     f"instead, e.g. `python -m pcap4py capture <host interface>`")
             return
@@ -484,6 +494,7 @@ class Container:
             "pid": self.pid,
             "netns": self.netns_path,
             "network_mode": self.network_mode,
+            "host_network": self.host_network,
             "interfaces": [
                 {**asdict(i), "addresses": [str(a) for a in i.addresses]} for i in self.interfaces
             ],

@@ -118,6 +118,13 @@ def test_host_network_container_is_an_error_that_points_to_the_host_interface(do
         Container(box.name)
 
 
+def test_container_joined_to_a_host_network_container_is_an_error_too(dockerlab):
+    hostnet = dockerlab.run("hostnet", network="host")
+    joined = dockerlab.run("joined", network=f"container:{hostnet.id}")
+    with pytest.raises(pcap4py.HostNetworkContainer, match=rf"{joined.name} uses the host's network"):
+        Container(joined.name)
+
+
 def test_dead_daemon_is_an_error_that_says_where_it_looked(docker_engine, tmp_path, monkeypatch):
     # a socket file that nobody listens on: what a crashed daemon leaves behind
     path = tmp_path / "dead.sock"
@@ -142,7 +149,8 @@ def test_listing_shows_running_containers_only(dockerlab):
     assert web.name in listed and hostnet.name in listed and stopped.name not in listed
     assert listed[web.name].pid == web.pid
     assert listed[web.name].interface("eth0").host_peer
-    assert listed[hostnet.name].network_mode == "host" and listed[hostnet.name].interfaces == ()
+    assert listed[hostnet.name].host_network and listed[hostnet.name].interfaces == ()
+    assert listed[hostnet.name].network_mode == "host"
 
 
 def test_containers_command(dockerlab):

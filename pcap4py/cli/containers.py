@@ -16,7 +16,7 @@ from . import main
 
 def _rows(c) -> list[list[str]]:
     """Table rows for one container: one per interface (loopback last), networks matched by interface."""
-    if c.network_mode == "host":
+    if c.host_network:
         return [[c.name, c.short_id, str(c.pid), "(host network)", "-", "-", "host", "-"]]
     nets = {n.interface: n for n in c.networks}
     rows = []
