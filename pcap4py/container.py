@@ -661,26 +661,9 @@ def _plan_bridge(c: Container, user: Optional[str], capture) -> list[_Plan]:
     return plans
 
 
-def _warm_up_at_home() -> None:
-    """Load libpcap through JNA in this (home) namespace before any handle opens elsewhere.
-
-    The first native call makes JNA run ``ldconfig -p`` (starting Java's
-    "process reaper" thread) and start its "JNA Cleaner" thread.  New threads
-    inherit the namespace of the thread that creates them: made on the thread
-    that entered the container's namespace, those two would live there for
-    good.  Seen here; the test of loopback capture checks every thread.
-    """
-    from . import jvm
-
-    jvm.start()
-    jvm.jclass("org.pcap4j.core.Pcaps").libVersion()
-
-
 def _open_all(plans: list[_Plan], live_kwargs: dict) -> list:
     from .handle import open_live
 
-    if any(plan.netns for plan in plans):
-        _warm_up_at_home()
     handles = []
     try:
         for n, plan in enumerate(plans):

@@ -106,6 +106,11 @@ def start() -> Any:
                 convertStrings=False,
                 interrupt=False,
             )
+            # Load libpcap through JNA now, at home: JNA's first load starts helper threads (its
+            # cleaner, the reaper of an ldconfig it runs), and a thread starts in the network
+            # namespace of the thread that makes it; a first load inside a container's namespace
+            # would leave them there for good.
+            jpype.JClass("org.pcap4j.core.Pcaps").libVersion()
     return jpype
 
 
