@@ -37,10 +37,10 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Union
 
-from .errors import (AddressError, ContainerNotFound, DockerUnavailable, HostNetworkContainer, InterfaceNotFound,
+from .errors import (AddressError, ContainerNotFound, DockerUnavailable, HostNetworkContainer,
                      NetlinkError, NotFound, Pcap4pyError)
 from .netns import netns_path, run_in_netns
-from .rtnl import (IFF_LOOPBACK, IFF_PROMISC, link_by_index, link_by_name, link_kind, netlink_error, netns_key,
+from .rtnl import (IFF_PROMISC, ethernet_link, link_by_index, link_by_name, link_kind, netlink_error, netns_key,
                    rtnl, set_promisc)
 
 __all__ = ["Attachment", "Detachment", "AddressSpec", "parse_address", "parse_mac", "attach", "detach",
@@ -330,11 +330,8 @@ def attach(host_iface: str, target: Target, address: Union[str, AddressSpec], *,
     af = 2 if family == 4 else 10
 
     with rtnl() as host, rtnl(path) as guest:
-        hlink = link_by_name(host, host_iface)
-        if hlink is None:
-            raise InterfaceNotFound(f"no host interface {host_iface!r}")
-        if hlink["flags"] & IFF_LOOPBACK:
-            raise NetlinkError(f"cannot attach a macvlan to the loopback interface {host_iface}")
+        hlink = ethernet_link(host, host_iface, missing="no host interface {name!r}",
+                              loopback="cannot attach a macvlan to the loopback interface {name}")
         hidx = hlink["index"]
         existing = link_by_name(guest, name)
         if existing is not None:

@@ -36,8 +36,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
-from .errors import DockerError, InterfaceNotFound, NetlinkError, Pcap4pyError
-from .rtnl import IFF_LOOPBACK, IFF_PROMISC, IFF_UP, link_by_name, link_kind, netlink_error, rtnl, set_promisc
+from .errors import DockerError, NetlinkError, Pcap4pyError
+from .rtnl import IFF_PROMISC, IFF_UP, ethernet_link, link_by_name, link_kind, netlink_error, rtnl, set_promisc
 
 __all__ = ["Mirror", "MirrorTeardown", "mirror_build", "mirror_teardown", "mirror_filters"]
 
@@ -235,11 +235,8 @@ def mirror_build(src_iface: str, bridge: str, docker_network: Optional[str] = No
     result = Mirror(src_iface, bridge, {}, docker_network)
     undo: list[Callable[[], None]] = []
     with rtnl() as ipr:
-        src = link_by_name(ipr, src_iface)
-        if src is None:
-            raise InterfaceNotFound(f"no interface {src_iface!r} to mirror")
-        if src["flags"] & IFF_LOOPBACK:
-            raise NetlinkError(f"cannot mirror the loopback interface {src_iface}")
+        src = ethernet_link(ipr, src_iface, missing="no interface {name!r} to mirror",
+                            loopback="cannot mirror the loopback interface {name}")
         sidx = src["index"]
         try:
             bidx = _ensure_bridge(ipr, bridge, src, state, result, undo)

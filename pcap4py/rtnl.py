@@ -56,6 +56,19 @@ def link_by_name(ipr, name: str):
     return ipr.get_links(found[0])[0] if found else None
 
 
+def ethernet_link(ipr, name: str, *, missing: str, loopback: str):
+    """The link ``name``, which must exist and not be loopback; the two messages (formatted with
+    ``name``) say what it was wanted for."""
+    from .errors import InterfaceNotFound
+
+    link = link_by_name(ipr, name)
+    if link is None:
+        raise InterfaceNotFound(missing.format(name=name))
+    if link["flags"] & IFF_LOOPBACK:
+        raise NetlinkError(loopback.format(name=name))
+    return link
+
+
 def link_by_index(ipr, index: int):
     """The link message for ``index``, or None."""
     try:

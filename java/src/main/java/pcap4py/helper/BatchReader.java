@@ -21,7 +21,7 @@ import org.pcap4j.core.PcapHandle.TimestampPrecision;
  *
  * <p>A reader is used by one thread at a time.
  */
-public final class BatchReader {
+public final class BatchReader extends BatchSource {
 
   private static final int MAX_FRAME = Summary.MAX_FRAME;
 
@@ -38,9 +38,6 @@ public final class BatchReader {
 
   private Pointer dumper;
   private boolean copy = true;
-  private boolean eof;
-  private String error;
-  private long total;
 
   public BatchReader(PcapHandle handle, int sourceIndex) {
     this.handle = handle;
@@ -79,24 +76,7 @@ public final class BatchReader {
     return dlt;
   }
 
-  public boolean isEof() {
-    return eof;
-  }
-
-  /** libpcap's message for the last failed read, or null. */
-  public String error() {
-    return error;
-  }
-
-  public long total() {
-    return total;
-  }
-
-  /**
-   * Reads packets until none is ready now (live, non-blocking), the end of a file, an error, {@code
-   * maxPackets}, or the buffers are full. Returns how many were read; records start at offset 0 of
-   * {@code meta} and frames at offset 0 of {@code data}.
-   */
+  @Override
   public int fill(ByteBuffer meta, ByteBuffer data, int maxPackets) {
     int count = 0;
     int rec = 0;

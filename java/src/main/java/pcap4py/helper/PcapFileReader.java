@@ -15,7 +15,7 @@ import java.nio.file.StandardOpenOption;
  * read with no filter needs none of that. Filters, pcapng and dumping still go through libpcap.
  * Errors mirror libpcap's wording, so a truncated file reads the same either way.
  */
-public final class PcapFileReader {
+public final class PcapFileReader extends BatchSource {
 
   private static final int HEADER = 24;
   private static final int RECORD_HEADER = 16;
@@ -26,9 +26,6 @@ public final class PcapFileReader {
   private final int dlt;
   private final int sourceIndex;
   private final boolean nanoseconds;
-  private boolean eof;
-  private String error;
-  private long total;
 
   /** Opens {@code path}; {@code dlt} is the link type libpcap reported for it. */
   public PcapFileReader(String path, int dlt, int sourceIndex) throws IOException {
@@ -52,23 +49,11 @@ public final class PcapFileReader {
     in.position(in.position() + HEADER);
   }
 
-  public boolean isEof() {
-    return eof;
-  }
-
-  public String error() {
-    return error;
-  }
-
-  public long total() {
-    return total;
-  }
-
   public void close() throws IOException {
     channel.close();
   }
 
-  /** See {@link BatchReader#fill}. */
+  @Override
   public int fill(ByteBuffer meta, ByteBuffer data, int maxPackets) {
     meta.order(ByteOrder.LITTLE_ENDIAN);
     int count = 0;
