@@ -87,6 +87,27 @@ def find_libjvm() -> Path:
     )
 
 
+def java_major(libjvm: Path) -> int | None:
+    """The Java feature version (17, 21, 25...) of the runtime around ``libjvm``, from its
+    ``release`` file; None if there is none."""
+    for home in list(libjvm.parents)[:5]:
+        release = home / "release"
+        if release.is_file():
+            for line in release.read_text(errors="replace").splitlines():
+                if line.startswith("JAVA_VERSION="):
+                    version = line.split("=", 1)[1].strip('"')
+                    first = version.split(".")[0]
+                    return int(first) if first.isdigit() else None
+    return None
+
+
+def _version_options(libjvm: Path) -> list[str]:
+    # JNA calls System.load, a "restricted method" since Java 22: allow it rather than let
+    # Java 24+ print warnings to the user on every start (the flag exists since Java 17)
+    major = java_major(libjvm)
+    return ["--enable-native-access=ALL-UNNAMED"] if major is not None and major >= 17 else []
+
+
 def start() -> Any:
     """Start the JVM if it is not running yet, and return the ``jpype`` module."""
     import jpype
@@ -96,11 +117,11 @@ def start() -> Any:
     with _lock:
         if not jpype.isJVMStarted():
             cp = classpath()
-            libjvm = str(find_libjvm())
+            libjvm = find_libjvm()
             # -Xrs leaves SIGINT/SIGTERM to Python's handlers
-            options = [*DEFAULT_OPTIONS, *os.environ.get(OPTIONS_ENV, "").split()]
+            options = [*DEFAULT_OPTIONS, *_version_options(libjvm), *os.environ.get(OPTIONS_ENV, "").split()]
             jpype.startJVM(
-                libjvm,
+                str(libjvm),
                 *options,
                 classpath=cp,
                 convertStrings=False,

