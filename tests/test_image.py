@@ -94,7 +94,7 @@ def test_document_000_wait_attach_ping_then_capture(run_image, veth):
     log = wait_log(box, "waiting for a ping on eth0")
     eth0_ip = bridge_ip(box)
     assert re.search(r"^\d+ NIF\(s\) found: .*\beth0\b", log, re.M)
-    assert f"eth0 (" in log and f"IP address: {eth0_ip}\n" in log
+    assert "eth0 (" in log and f"IP address: {eth0_ip}\n" in log
 
     attached = run_cli("attach", veth.host_if, box.name, f"{lan_ip}/24")
     assert attached.returncode == 0, attached.stderr
@@ -120,7 +120,7 @@ def test_document_000_wait_attach_ping_then_capture(run_image, veth):
     out = logs(box)
     assert status == 0, out
     after = out.split("triggered by an echo request from", 1)[1]
-    assert f"eth1 (" in after and f"IP address: {lan_ip}\n" in after
+    assert "eth1 (" in after and f"IP address: {lan_ip}\n" in after
     packets = after.split(PACKET_HEADER)[1:]
     assert len(packets) == count, out
     for block in packets:
