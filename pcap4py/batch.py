@@ -18,9 +18,6 @@ from .packet import Packet, Source
 # icmp_type icmp_code source_index ip_version vlan seq ack payload_len src dst
 RECORD = struct.Struct("<qIIIHBBHHHBBBBHIII16s16s")
 assert RECORD.size == 80
-# the first four fields only: what raw iteration needs, without building 16 other objects per packet
-RAW_RECORD = struct.Struct("<qIII60x")
-assert RAW_RECORD.size == RECORD.size
 
 DEFAULT_BATCH_PACKETS = 4096
 DEFAULT_DATA_BYTES = 8 << 20  # room for the helper's 256 KiB per-frame reserve, many times over
@@ -67,7 +64,17 @@ class Batch:
             yield Packet(rec, bytes(data[off:off + rec[1]]), single or sources[rec[12]])
 
     def raw(self) -> list[tuple[int, int, bytes]]:
-        """``(ts_ns, original_length, frame_bytes)`` per packet: the cheapest way to iterate."""
-        data = memoryview(self.data)
-        records = RAW_RECORD.iter_unpack(memoryview(self.meta)[: self.count * RECORD.size])
-        return [(ts, orig, bytes(data[off:off + cap])) for ts, cap, orig, off in records]
+        """``(ts_ns, original_length, frame_bytes)`` per packet: the cheapest way to iterate.
+
+        Columns come out of the records with strided casts (C loops, no tuple per record), and
+        the frames are sliced from one copy of the data area.
+        """
+        if not self.count:
+            return []
+        meta = memoryview(self.meta)[: self.count * RECORD.size]
+        words, longs = meta.cast("I"), meta.cast("q")
+        step = RECORD.size // 4
+        ts = longs[:: RECORD.size // 8].tolist()
+        caplen, origlen, offset = (words[i::step].tolist() for i in (2, 3, 4))
+        blob = bytes(memoryview(self.data)[: offset[-1] + caplen[-1]])
+        return list(zip(ts, origlen, [blob[o:o + c] for o, c in zip(offset, caplen)]))

@@ -171,3 +171,14 @@ def test_java_file_reader_agrees_with_libpcap(tmp_path, byte_order):
     assert len(java) == 300 and java == libpcap
     assert all(cap == 40 < length for _, cap, length, *_ in java if length > 40)
     assert len(tcpdump_view(path)[0]) == 300
+
+
+def test_raw_iteration_gives_the_same_frames_as_packets(tmp_path):
+    path = tmp_path / "raw.pcap"
+    write_pcap(path, 1, [FRAMERS[1](ip, et) for ip, et in frames()] * 1000)
+    with pcap4py.open_offline(str(path)) as handle:
+        raw = list(handle.raw())
+    with pcap4py.open_offline(str(path)) as handle:
+        packets = [(p.ts_ns, p.length, p.data) for p in handle]
+    assert len(raw) == 6000 and raw == packets
+    assert all(isinstance(frame, bytes) for _, _, frame in raw[:10])
