@@ -57,11 +57,18 @@ class Batch:
 
     def packets(self, sources: list[Source]) -> Iterator[Packet]:
         """:class:`Packet` objects for the batch; their bytes are copied out of the buffer."""
-        data = self.data
-        single = sources[0] if len(sources) == 1 else None
-        for rec in self.records():
-            off = rec[3]
-            yield Packet(rec, bytes(data[off:off + rec[1]]), single or sources[rec[12]])
+        if not self.count:
+            return
+        records = list(self.records())
+        last = records[-1]
+        blob = bytes(memoryview(self.data)[: last[3] + last[1]])  # one copy, then a slice per frame
+        if len(sources) == 1:
+            source = sources[0]
+            for rec in records:
+                yield Packet(rec, blob[rec[3]:rec[3] + rec[1]], source)
+        else:
+            for rec in records:
+                yield Packet(rec, blob[rec[3]:rec[3] + rec[1]], sources[rec[12]])
 
     def raw(self) -> list[tuple[int, int, bytes]]:
         """``(ts_ns, original_length, frame_bytes)`` per packet: the cheapest way to iterate.
