@@ -97,3 +97,8 @@ def _run_without_caps(caps, *args):
     drop = ",".join(f"-{c}" for c in caps)
     cmd = ["setpriv", f"--bounding-set={drop}", sys.executable, "-m", "pcap4py", *args]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd="/")
+
+
+def test_container_with_interface_or_direction_is_a_usage_error():
+    proc = run_cli("capture", "--container", "web", "-Q", "in")
+    assert proc.returncode == 2 and "use --via and --capture" in proc.stderr

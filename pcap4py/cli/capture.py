@@ -65,6 +65,9 @@ def capture(args, iface_opt, read_file, count, write_path, fmt, as_json, numeric
     """Capture packets live: capture IFACE [EXPRESSION...] (or -i IFACE, or --container NAME)."""
     if read_file:
         return _read(read_file, _join_filter(filter_opt, args), count, write_path, "json" if as_json else fmt)
+    if container is not None and (iface_opt or direction):
+        raise click.UsageError("--container picks its own interfaces and directions: "
+                               "drop -i/-Q and use --via and --capture")
     iface, expression = _split_args(args, iface_opt, filter_opt, need_iface=container is None)
     if wait_ping:
         _wait_for_trigger(wait_iface, wait_timeout)
