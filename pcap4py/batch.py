@@ -8,6 +8,7 @@ Python then unpacks all records with one ``struct.iter_unpack``.
 
 from __future__ import annotations
 
+import itertools
 import struct
 from typing import Any, Iterator
 
@@ -58,30 +59,30 @@ class Batch:
     def packets(self, sources: list[Source]) -> Iterator[Packet]:
         """:class:`Packet` objects for the batch; their bytes are copied out of the buffer."""
         if not self.count:
-            return
+            return iter(())
         records = list(self.records())
-        last = records[-1]
-        blob = bytes(memoryview(self.data)[: last[3] + last[1]])  # one copy, then a slice per frame
+        frames = self._frames([r[3] for r in records], [r[1] for r in records])
         if len(sources) == 1:
-            source = sources[0]
-            for rec in records:
-                yield Packet(rec, blob[rec[3]:rec[3] + rec[1]], source)
-        else:
-            for rec in records:
-                yield Packet(rec, blob[rec[3]:rec[3] + rec[1]], sources[rec[12]])
+            return map(Packet, records, frames, itertools.repeat(sources[0]))
+        return map(Packet, records, frames, [sources[r[12]] for r in records])
 
-    def raw(self) -> list[tuple[int, int, bytes]]:
+    def _frames(self, offsets: list[int], lengths: list[int]) -> list[bytes]:
+        """The frames as ``bytes``, sliced from one copy of the data area."""
+        blob = bytes(memoryview(self.data)[: offsets[-1] + lengths[-1]])
+        return [blob[o:o + n] for o, n in zip(offsets, lengths)]
+
+    def raw(self) -> Iterator[tuple[int, int, bytes]]:
         """``(ts_ns, original_length, frame_bytes)`` per packet: the cheapest way to iterate.
 
         Columns come out of the records with strided casts (C loops, no tuple per record), and
-        the frames are sliced from one copy of the data area.
+        the frames are sliced from one copy of the data area.  The result holds its own copies,
+        so it stays valid after the batch is refilled.
         """
         if not self.count:
-            return []
+            return iter(())
         meta = memoryview(self.meta)[: self.count * RECORD.size]
         words, longs = meta.cast("I"), meta.cast("q")
         step = RECORD.size // 4
         ts = longs[:: RECORD.size // 8].tolist()
         caplen, origlen, offset = (words[i::step].tolist() for i in (2, 3, 4))
-        blob = bytes(memoryview(self.data)[: offset[-1] + caplen[-1]])
-        return list(zip(ts, origlen, [blob[o:o + c] for o, c in zip(offset, caplen)]))
+        return zip(ts, origlen, self._frames(offset, caplen))

@@ -8,6 +8,7 @@ handles are merged in timestamp order within each read round.
 
 from __future__ import annotations
 
+import itertools
 import os
 import select
 import time
@@ -129,21 +130,32 @@ class Capture:
 
     def _single(self) -> Iterator[Packet]:
         """One handle: stream straight out of the batch buffer, no lists, no sorting."""
-        batch, sources, pending = self._batches[0], self.sources, [0]
+        batch, sources, fresh = self._batches[0], self.sources, [False]
+
+        def batches() -> Iterator[Iterator[Packet]]:
+            for _ in self._rounds(read):
+                if fresh[0]:  # a round may pass without a read (poll timeout)
+                    fresh[0] = False
+                    yield batch.packets(sources)
 
         def read(i: int, handle: Handle, limit: Optional[int]) -> int:
             n = handle.read_batch(batch, limit)
             self._seen += n
-            pending[0] = n
+            fresh[0] = n > 0
             return n
 
-        for _ in self._rounds(read):
-            if pending[0]:
-                pending[0] = 0
-                yield from batch.packets(sources)
+        # chain keeps the per-packet step in C; Python code runs once per batch
+        return itertools.chain.from_iterable(batches())
 
     def raw(self) -> Iterator[tuple[int, int, bytes]]:
-        """``(ts_ns, original_length, frame_bytes)`` per packet, with the least work per packet."""
+        """``(ts_ns, original_length, frame_bytes)`` per packet, with the least work per packet.
+
+        Several handles are not merged in time order here (use iteration for that).
+        """
+        # chain + zip keep the per-packet step in C; Python code runs once per batch
+        return itertools.chain.from_iterable(self._raw_batches())
+
+    def _raw_batches(self) -> Iterator[Iterator[tuple[int, int, bytes]]]:
         batches: list[Batch] = []
 
         def read(i: int, handle: Handle, limit: Optional[int]) -> int:
@@ -155,7 +167,7 @@ class Capture:
 
         for _ in self._rounds(read):
             for batch in batches:
-                yield from batch.raw()
+                yield batch.raw()
             batches.clear()
 
     def drain(self, progress: Optional[Callable[[int], None]] = None) -> int:

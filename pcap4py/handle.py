@@ -9,9 +9,7 @@ writing a file goes through libpcap's own ``pcap_dump``.
 from __future__ import annotations
 
 import os
-import queue
 import socket
-import threading
 from dataclasses import dataclass
 from typing import Any, Iterator, Optional
 
@@ -91,11 +89,11 @@ class Handle:
         if not self.live and max_packets is None:
             if self._prefetcher is None:
                 self._prefetcher = _Prefetcher(self)
-            return self._prefetcher.take(batch)
-        return self._fill(batch, max_packets)
+            return self._raise_on_error(self._prefetcher.take(batch))
+        return self._raise_on_error(batch.fill(self._copier, max_packets))
 
-    def _fill(self, batch: Batch, max_packets: Optional[int] = None) -> int:
-        n = batch.fill(self._copier, max_packets)
+    def _raise_on_error(self, n: int) -> int:
+        """Pass a read's count through, or raise if the read stopped on an error."""
         if n == 0 and self._copier.error() is not None:
             raise self._read_error(str(self._copier.error()))
         return n
@@ -240,47 +238,48 @@ class Handle:
 
 
 class _Prefetcher:
-    """Reads a file's next batch on a worker thread (JPype releases the GIL inside Java), so
-    reading and the caller's per-packet work run on two cores."""
+    """Reads a file ahead on a Java thread (``pcap4py.helper.ReadAhead``) into a ring of batches,
+    so reading and the caller's per-packet work run on two cores.
+
+    The caller's batch is lent a filled slot by swapping buffers with it, and swapped back (and
+    the slot handed back to Java) at the next :meth:`take`.
+    """
+
+    SLOTS = 2  # Java fills faster than Python consumes: one slot lent, one being filled
 
     def __init__(self, handle: Handle):
-        self._handle = handle
-        self._free: "queue.Queue[Optional[Batch]]" = queue.Queue()
-        self._full: "queue.Queue[tuple[Optional[Batch], Optional[BaseException]]]" = queue.Queue()
-        self._free.put(Batch())
-        self._thread = threading.Thread(target=self._work, name=f"pcap4py-read-{handle.name}", daemon=True)
-        self._thread.start()
-
-    def _work(self) -> None:
-        while True:
-            batch = self._free.get()
-            if batch is None:
-                return
-            try:
-                n = self._handle._fill(batch)
-            except BaseException as e:  # noqa: BLE001 - handed to the reading thread
-                self._full.put((None, e))
-                return
-            self._full.put((batch, None))
-            if n == 0:
-                return  # end of file: nothing more to read ahead
+        self._slots = [Batch() for _ in range(self.SLOTS)]
+        metas = jvm.jclass("java.nio.ByteBuffer")[:]([b._jmeta for b in self._slots])
+        datas = jvm.jclass("java.nio.ByteBuffer")[:]([b._jdata for b in self._slots])
+        self._ahead = jvm.jclass("pcap4py.helper.ReadAhead")(
+            handle._copier, metas, datas, self._slots[0].capacity, f"pcap4py-read-{handle.name}")
+        self._lent: Optional[int] = None
+        self._finished = False
 
     def take(self, batch: Batch) -> int:
-        """Swap the next read-ahead batch into ``batch`` and start reading the one after."""
-        ready, error = self._full.get()
-        if error is not None:
-            self._full.put((None, error))  # every later call fails the same way
-            raise error
-        batch.swap(ready)
-        if batch.count:
-            self._free.put(ready)
-        else:
-            self._full.put((ready, None))  # at the end: keep answering "no more"
+        """Give back the slot ``batch`` holds, then swap the next filled one into it."""
+        self._give_back(batch)
+        if self._finished:
+            batch.count = 0
+            return 0
+        slot = int(self._ahead.next())
+        batch.swap(self._slots[slot])
+        batch.count = int(self._ahead.count(slot))
+        self._lent = slot
+        if batch.count == 0:
+            self._finished = True  # Java's thread has stopped; nothing more will be filled
         return batch.count
 
+    def _give_back(self, batch: Batch) -> None:
+        if self._lent is not None:
+            batch.swap(self._slots[self._lent])
+            if not self._finished:
+                self._ahead.release(self._lent)
+            self._lent = None
+
     def stop(self) -> None:
-        self._free.put(None)
-        self._thread.join(timeout=5)
+        """Stop the Java thread (waiting for it) before the slots' buffers can be freed."""
+        self._ahead.close()
 
 
 def open_live(

@@ -104,9 +104,9 @@ class Packet:
     def _address(self, raw: bytes) -> Optional[str]:
         version = self._rec[13]
         if version == 4 or self._rec[4] == ETHERTYPE_ARP:
-            return socket.inet_ntop(socket.AF_INET, raw[:4]) if (version or any(raw[:4])) else None
+            return _address_text(raw, _IPV4_TEXT, socket.AF_INET, 4) if (version or any(raw[:4])) else None
         if version == 6:
-            return socket.inet_ntop(socket.AF_INET6, raw)
+            return _address_text(raw, _IPV6_TEXT, socket.AF_INET6, 16)
         return None
 
     @property
@@ -227,6 +227,21 @@ class Packet:
         where = f"{self.src}:{self.sport}" if self.sport is not None else self.src
         to = f"{self.dst}:{self.dport}" if self.dport is not None else self.dst
         return f"<Packet {self.interface} {self.proto} {where} > {to} len={self.length}>"
+
+
+# Addresses repeat from packet to packet: formatting each once is most of what src/dst cost.
+_IPV4_TEXT: dict[bytes, str] = {}
+_IPV6_TEXT: dict[bytes, str] = {}
+_ADDRESS_CACHE_SIZE = 1 << 16
+
+
+def _address_text(raw: bytes, cache: dict[bytes, str], family: int, size: int) -> str:
+    text = cache.get(raw)
+    if text is None:
+        if len(cache) >= _ADDRESS_CACHE_SIZE:
+            cache.clear()
+        text = cache[raw] = socket.inet_ntop(family, raw[:size])
+    return text
 
 
 def _mac(raw: bytes) -> str:

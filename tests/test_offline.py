@@ -182,3 +182,44 @@ def test_raw_iteration_gives_the_same_frames_as_packets(tmp_path):
         packets = [(p.ts_ns, p.length, p.data) for p in handle]
     assert len(raw) == 6000 and raw == packets
     assert all(isinstance(frame, bytes) for _, _, frame in raw[:10])
+
+
+def _read_ahead_threads() -> list[str]:
+    from pcap4py import jvm
+
+    threads = jvm.jclass("java.lang.Thread").getAllStackTraces().keySet()
+    return [str(t.getName()) for t in threads if str(t.getName()).startswith("pcap4py-read-")]
+
+
+def test_read_ahead_over_many_batches_matches_libpcap_and_tcpdump(tmp_path):
+    """Whole-file reads go through a Java read-ahead thread and a ring of batch slots; packets
+    must come out complete and in order across many refills of the ring."""
+    path = tmp_path / "many.pcap"
+    count = 6 * 5000  # ~7 batches of 4096
+    stamps = write_pcap(path, 1, [FRAMERS[1](ip, et) for ip, et in frames()] * 5000)
+    read_ahead, libpcap = _records(path), _records(path, filter="len >= 0")
+    assert len(read_ahead) == count and read_ahead == libpcap
+    assert [ts for ts, *_ in read_ahead] == stamps
+    assert len(tcpdump_view(path)[0]) == count
+
+
+def test_read_ahead_truncated_file_yields_every_complete_record_then_fails(tmp_path):
+    path = tmp_path / "cut-many.pcap"
+    write_pcap(path, 1, [FRAMERS[1](ip, et) for ip, et in frames()] * 2000, truncate_last=5)
+    got = 0
+    with pytest.raises(pcap4py.CaptureFileError, match="truncated"):
+        with pcap4py.open_offline(str(path)) as handle:
+            for _ in handle.raw():
+                got += 1
+    assert got == 6 * 2000 - 1 == len(tcpdump_view(path)[0])
+
+
+def test_leaving_a_read_early_stops_the_read_ahead_thread(tmp_path):
+    path = tmp_path / "early.pcap"
+    write_pcap(path, 1, [FRAMERS[1](ip, et) for ip, et in frames()] * 5000)
+    with pcap4py.open_offline(str(path)) as handle:
+        for n, _ in enumerate(handle, 1):
+            if n == 5000:
+                break
+        assert _read_ahead_threads() == [f"pcap4py-read-{path}"]
+    assert _read_ahead_threads() == []
