@@ -40,7 +40,7 @@ class Batch:
         self.count = 0
 
     def fill(self, reader: Any, max_packets: int | None = None) -> int:
-        """Let ``reader`` (a Java BatchReader) fill the buffers; returns the packet count."""
+        """Let ``reader`` (a Java ``BatchSource``) fill the buffers; returns the packet count."""
         limit = self.capacity if max_packets is None else min(self.capacity, max_packets)
         self.count = int(reader.fill(self._jmeta, self._jdata, limit))
         return self.count

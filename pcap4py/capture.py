@@ -101,23 +101,27 @@ class Capture:
                     hot.add(i)  # a full batch may leave packets in libpcap's current block
             yield
 
-    def batches(self) -> Iterator[list[Packet]]:
-        """Lists of packets, one per read round, merged in timestamp order."""
-        got: list[list[Packet]] = []
+    def _filled(self) -> Iterator[list[Batch]]:
+        """The batches filled in each read round; each stays valid until the next round."""
+        filled: list[Batch] = []
 
         def read(i: int, handle: Handle, limit: Optional[int]) -> int:
-            batch = self._batches[i]
-            n = handle.read_batch(batch, limit)
+            n = handle.read_batch(self._batches[i], limit)
             if n:
-                got.append(list(batch.packets(self.sources)))
+                filled.append(self._batches[i])
                 self._seen += n
             return n
 
         for _ in self._rounds(read):
-            if not got:
-                continue
+            if filled:  # a round may pass without a read (poll timeout)
+                yield filled
+                filled.clear()
+
+    def batches(self) -> Iterator[list[Packet]]:
+        """Lists of packets, one per read round, merged in timestamp order."""
+        for filled in self._filled():
+            got = [list(batch.packets(self.sources)) for batch in filled]
             packets = got[0] if len(got) == 1 else sorted((p for g in got for p in g), key=_ts)
-            got.clear()
             if self.local is not None:
                 for p in packets:
                     p.direction = self.local.direction_of(p)
@@ -125,50 +129,19 @@ class Capture:
 
     def __iter__(self) -> Iterator[Packet]:
         if len(self.handles) == 1 and self.local is None:
-            return self._single()
+            # one handle: straight out of each batch, no lists, no sorting; chain keeps the
+            # per-packet step in C, Python code runs once per batch
+            return itertools.chain.from_iterable(
+                filled[0].packets(self.sources) for filled in self._filled())
         return (p for packets in self.batches() for p in packets)
-
-    def _single(self) -> Iterator[Packet]:
-        """One handle: stream straight out of the batch buffer, no lists, no sorting."""
-        batch, sources, fresh = self._batches[0], self.sources, [False]
-
-        def batches() -> Iterator[Iterator[Packet]]:
-            for _ in self._rounds(read):
-                if fresh[0]:  # a round may pass without a read (poll timeout)
-                    fresh[0] = False
-                    yield batch.packets(sources)
-
-        def read(i: int, handle: Handle, limit: Optional[int]) -> int:
-            n = handle.read_batch(batch, limit)
-            self._seen += n
-            fresh[0] = n > 0
-            return n
-
-        # chain keeps the per-packet step in C; Python code runs once per batch
-        return itertools.chain.from_iterable(batches())
 
     def raw(self) -> Iterator[tuple[int, int, bytes]]:
         """``(ts_ns, original_length, frame_bytes)`` per packet, with the least work per packet.
 
         Several handles are not merged in time order here (use iteration for that).
         """
-        # chain + zip keep the per-packet step in C; Python code runs once per batch
-        return itertools.chain.from_iterable(self._raw_batches())
-
-    def _raw_batches(self) -> Iterator[Iterator[tuple[int, int, bytes]]]:
-        batches: list[Batch] = []
-
-        def read(i: int, handle: Handle, limit: Optional[int]) -> int:
-            n = handle.read_batch(self._batches[i], limit)
-            if n:
-                batches.append(self._batches[i])
-                self._seen += n
-            return n
-
-        for _ in self._rounds(read):
-            for batch in batches:
-                yield batch.raw()
-            batches.clear()
+        return itertools.chain.from_iterable(
+            batch.raw() for filled in self._filled() for batch in filled)
 
     def drain(self, progress: Optional[Callable[[int], None]] = None) -> int:
         """Read until the end without building packets (the handles' dumpers still write them).

@@ -92,10 +92,12 @@ class Handle:
             return self._raise_on_error(self._prefetcher.take(batch))
         return self._raise_on_error(batch.fill(self._copier, max_packets))
 
-    def _raise_on_error(self, n: int) -> int:
-        """Pass a read's count through, or raise if the read stopped on an error."""
-        if n == 0 and self._copier.error() is not None:
-            raise self._read_error(str(self._copier.error()))
+    def _raise_on_error(self, n: int, source: Any = None) -> int:
+        """Pass a read's count through, or raise if the read (of ``source``, by default the
+        copier) stopped on an error."""
+        source = self._copier if source is None else source
+        if n == 0 and source.error() is not None:
+            raise self._read_error(str(source.error()))
         return n
 
     def use_file_reader(self, path: str) -> None:
@@ -117,9 +119,7 @@ class Handle:
             n = int(self._reader.fill(None, None, max_packets))
         finally:
             self._reader.setCopy(True)
-        if n == 0 and self._reader.error() is not None:
-            raise self._read_error(str(self._reader.error()))
-        return n
+        return self._raise_on_error(n, self._reader)
 
     def _read_error(self, message: str) -> Pcap4pyError:
         if self.live:

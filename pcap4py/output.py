@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import time
+from functools import lru_cache
 from typing import IO, Callable
 
 from .packet import ETHERTYPE_ARP, Packet
@@ -20,10 +21,16 @@ ICMP6_TYPES = {1: "destination unreachable", 2: "packet too big", 3: "time excee
 
 
 # --- text ----------------------------------------------------------------------------------
+@lru_cache(maxsize=4)
+def _local_second(seconds: int) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(seconds))
+
+
 def clock(ts_ns: int) -> str:
-    """tcpdump's default time stamp: local wall-clock time with microseconds."""
+    """tcpdump's default time stamp: local wall-clock time with microseconds (the part up to
+    the second is formatted once per second, not once per packet)."""
     seconds, ns = divmod(ts_ns, 1_000_000_000)
-    return time.strftime("%H:%M:%S", time.localtime(seconds)) + f".{ns // 1000:06d}"
+    return f"{_local_second(seconds)}.{ns // 1000:06d}"
 
 
 def _endpoint(addr: str | None, port: int | None) -> str:
@@ -66,10 +73,13 @@ def _arp_summary(pkt: Packet) -> str:
     return f"ARP, op {pkt.arp_op}, length {pkt.length}"
 
 
+_ARROWS = {"in": "In  ", "out": "Out "}  # tcpdump's In/Out column
+
+
 def text_line(pkt: Packet, with_interface: bool = False) -> str:
     """One tcpdump-style line (with the interface name first when several are captured)."""
     where = f"{pkt.interface} " if with_interface else ""
-    arrow = {"in": "In  ", "out": "Out "}.get(pkt.direction or "", "")
+    arrow = _ARROWS.get(pkt.direction, "")
     return f"{clock(pkt.ts_ns)} {where}{arrow}{summary(pkt)}"
 
 
