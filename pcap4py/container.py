@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Iterable, Optional, Sequence, Union
 
 from .errors import (
@@ -47,6 +47,9 @@ from .errors import (
     NotFound,
     Pcap4pyError,
 )
+from .netns import netns_key, netns_path
+from .packet import DLT_EN10MB
+from .rtnl import IFF_LOOPBACK, IFF_UP, link_kind, rtnl
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import docker
@@ -63,6 +66,7 @@ __all__ = [
     "docker_client",
     "open_container",
     "direction_filter",
+    "parse_directions",
     "combine_filters",
     "VIAS",
     "DIRECTIONS",
@@ -72,9 +76,7 @@ VIAS = ("netns", "veth", "bridge")
 DIRECTIONS = ("egress", "ingress")
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
 BRIDGE_NAME_OPTION = "com.docker.network.bridge.name"
-IFF_UP = 0x1
-IFF_LOOPBACK = 0x8
-ZERO_MAC = "00:00:00:00:00:00"  # loopback's
+ZERO_MAC_BYTES = bytes(6)  # loopback's source MAC
 
 
 # --------------------------------------------------------------------------- records
@@ -86,10 +88,6 @@ class Address:
 
     address: str
     prefixlen: int
-
-    @property
-    def version(self) -> int:
-        return ipaddress.ip_address(self.address).version
 
     def __str__(self) -> str:
         return f"{self.address}/{self.prefixlen}"
@@ -166,11 +164,17 @@ class ContainerView:
 
     macs: frozenset
     ips: frozenset
+    # the MACs as the 6 bytes in a frame: the per-packet test compares bytes, formats nothing
+    _mac_bytes: frozenset = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_mac_bytes", frozenset(bytes.fromhex(m.replace(":", "")) for m in self.macs))
 
     def direction_of(self, pkt: Any) -> Optional[str]:
-        mac = pkt.eth_src
-        if mac is not None and mac != ZERO_MAC:
-            return "out" if mac in self.macs else "in"
+        if pkt.linktype == DLT_EN10MB and pkt.caplen >= 14:
+            mac = pkt.data[6:12]
+            if mac != ZERO_MAC_BYTES:
+                return "out" if mac in self._mac_bytes else "in"
         if pkt.src in self.ips:
             return "out"
         if pkt.dst in self.ips:
@@ -220,9 +224,7 @@ def docker_client() -> "docker.DockerClient":
     try:
         client = docker.from_env()
         client.ping()
-    except docker.errors.DockerException as e:
-        raise _unavailable(_docker_host(), e) from None
-    except Exception as e:  # requests' connection errors, socket errors
+    except Exception as e:  # the SDK's DockerException, requests' connection errors, socket errors
         raise _unavailable(_docker_host(), e) from None
     return client
 
@@ -292,23 +294,16 @@ def _networks(client: "docker.DockerClient", settings: dict) -> list[ContainerNe
 # --------------------------------------------------------------------------- netlink
 
 
-def _kind(link) -> Optional[str]:
-    info = link.get_attr("IFLA_LINKINFO")
-    return info.get_attr("IFLA_INFO_KIND") if info else None
-
-
-def _read_namespace() -> tuple[list[dict], list[tuple[int, str, int]]]:
-    """Links and addresses of the calling thread's namespace, through netlink."""
-    from pyroute2 import IPRoute
-
-    with IPRoute() as ipr:
+def _read_namespace(ref: Optional[str] = None) -> tuple[list[dict], list[tuple[int, str, int]]]:
+    """Links and addresses of namespace ``ref`` (None: the calling thread's), through netlink."""
+    with rtnl(ref) as ipr:
         links = [
             {
                 "index": link["index"],
                 "name": link.get_attr("IFLA_IFNAME"),
                 "mac": link.get_attr("IFLA_ADDRESS"),
                 "flags": link["flags"],
-                "kind": _kind(link),
+                "kind": link_kind(link),
                 "iflink": link.get_attr("IFLA_LINK"),
                 "master": link.get_attr("IFLA_MASTER"),
             }
@@ -331,16 +326,14 @@ def _host_peer(link: dict, host: dict[int, dict]) -> tuple[Optional[dict], Optio
     return peer, master["name"] if master else None
 
 
-def _interfaces(netns_path: str) -> list[ContainerInterface]:
-    from .netns import run_in_netns
-
+def _interfaces(path: str) -> list[ContainerInterface]:
     try:
-        links, addrs = run_in_netns(netns_path, _read_namespace)
+        links, addrs = _read_namespace(path)
         host_links, _ = _read_namespace()
     except Pcap4pyError:
         raise
     except Exception as e:  # pyroute2's NetlinkError and socket errors
-        raise NetlinkError(f"cannot list the interfaces of {netns_path}: {e}") from None
+        raise NetlinkError(f"cannot list the interfaces of {path}: {e}") from None
     host = {link["index"]: link for link in host_links}
     result = []
     for link in sorted(links, key=lambda l: l["index"]):
@@ -365,7 +358,7 @@ def _interfaces(netns_path: str) -> list[ContainerInterface]:
 def _is_own_namespace(path: str) -> bool:
     """Whether ``path`` is the calling thread's own network namespace (e.g. joined from a host-mode container)."""
     try:
-        return os.stat(path).st_ino == os.stat("/proc/thread-self/ns/net").st_ino
+        return netns_key(path) == netns_key()
     except OSError:  # not ours to look at: entering it will say why
         return False
 
@@ -412,7 +405,7 @@ class Container:
         self.state: str = state.get("Status", "unknown")
         self.pid: Optional[int] = state.get("Pid") or None
         self.network_mode: str = (attrs.get("HostConfig") or {}).get("NetworkMode", "")
-        self.netns_path: Optional[str] = f"/proc/{self.pid}/ns/net" if self.pid else None
+        self.netns_path: Optional[str] = netns_path(self.pid) if self.pid else None
         self.host_network: bool = False  # shares the host's (our) network namespace
         self.interfaces: tuple[ContainerInterface, ...] = ()
         self.networks: tuple[ContainerNetwork, ...] = ()
@@ -447,11 +440,6 @@ class Container:
             except (ContainerNotFound, docker.errors.NotFound):
                 return {}
         return self.attrs.get("NetworkSettings") or {}
-
-    def refresh(self) -> "Container":
-        """Inspect the container again (state, PID, interfaces, networks)."""
-        self._load(self.client, _inspect_container(self.client, self.id), strict=True)
-        return self
 
     @property
     def running(self) -> bool:
@@ -531,7 +519,9 @@ def containers(client: "docker.DockerClient | None" = None) -> list[Container]:
 # --------------------------------------------------------------------------- filters
 
 
-def _directions(capture: Union[str, Iterable[str], None]) -> frozenset:
+def parse_directions(capture: Union[str, Iterable[str], None]) -> frozenset:
+    """The directions of ``capture`` ('egress', 'ingress', both; comma-separated or a list;
+    None: both); raises :class:`Pcap4pyError` for anything else."""
     if capture is None:
         return frozenset(DIRECTIONS)
     items = capture.split(",") if isinstance(capture, str) else list(capture)
@@ -558,7 +548,7 @@ def direction_filter(iface: ContainerInterface, capture: Union[str, Iterable[str
     loopback everything is both sent and received: no filter.  An interface
     without a MAC falls back to its IP addresses.
     """
-    wanted = _directions(capture)
+    wanted = parse_directions(capture)
     if iface.loopback or len(wanted) == 2:
         return None
     if iface.mac:
@@ -605,7 +595,7 @@ def open_container(
         container = Container(container)
     if via not in VIAS:
         raise Pcap4pyError(f"unknown capture mode {via!r}: use one of {', '.join(VIAS)}")
-    _directions(capture)  # validate before opening anything
+    parse_directions(capture)  # validate before opening anything
     plans = {"netns": _plan_netns, "veth": _plan_veth, "bridge": _plan_bridge}[via](container, filter, capture)
     if via == "bridge":
         # a bridge device sees frames switched between its ports only in promiscuous mode

@@ -39,9 +39,9 @@ from typing import Callable, Optional, Union
 
 from .errors import (AddressError, ContainerNotFound, DockerUnavailable, HostNetworkContainer,
                      NetlinkError, NotFound, Pcap4pyError)
-from .netns import netns_path, run_in_netns
-from .rtnl import (IFF_PROMISC, ethernet_link, link_by_index, link_by_name, link_kind, netlink_error, netns_key,
-                   rtnl, set_promisc)
+from .netns import netns_key, netns_path, run_in_netns
+from .rtnl import (IFF_PROMISC, check_ifname, ethernet_link, link_by_index, link_by_name, link_kind,
+                   netlink_error, rollback, rtnl, set_promisc)
 
 __all__ = ["Attachment", "Detachment", "AddressSpec", "parse_address", "parse_mac", "attach", "detach",
            "resolve_target"]
@@ -51,7 +51,6 @@ IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
 Target = Union[str, int]
 
 ALIAS_TAG = "pcap4py-attach "
-IFNAMSIZ = 15  # longest interface name the kernel accepts
 RT_TABLE_MAIN = 254
 
 #: Test seam (documented, not a mock): callables run after each attach step with the
@@ -157,16 +156,14 @@ def resolve_target(target: Target) -> str:
         return target
     if os.path.exists(netns_path(target)):
         return netns_path(target)
-    try:
-        from .container import Container
-    except ImportError:  # pragma: no cover - the containers module is part of the package
-        raise ContainerNotFound(f"no network namespace or container named {target!r}") from None
+    from .container import Container
+
     try:
         container = Container(target)  # ContainerNotFound / ContainerNotRunning / HostNetworkContainer
     except DockerUnavailable as e:
         # most likely a mistyped namespace name: say both places we looked
         raise ContainerNotFound(f"no network namespace /run/netns/{target}, and no container: {e}") from None
-    return f"/proc/{container.pid}/ns/net"
+    return container.netns_path
 
 
 # --------------------------------------------------------------------------- results
@@ -321,8 +318,7 @@ def attach(host_iface: str, target: Target, address: Union[str, AddressSpec], *,
     if isinstance(address, AddressSpec) and gateway is not None:
         spec = parse_address(str(address.interface), gateway)
     mac = parse_mac(mac) if mac else None
-    if not name or len(name) > IFNAMSIZ or "/" in name or any(c.isspace() for c in name):
-        raise NetlinkError(f"bad interface name {name!r} (1-{IFNAMSIZ} characters, no '/' or spaces)")
+    check_ifname(name)
     path = resolve_target(target)
     if netns_key(path) == netns_key():
         raise HostNetworkContainer(f"{target} shares this host's network namespace: nothing to attach into")
@@ -406,7 +402,7 @@ def attach(host_iface: str, target: Target, address: Union[str, AddressSpec], *,
             if spec.interface.version == 4:
                 _gratuitous_arp(path, name, final.get_attr("IFLA_ADDRESS"), spec.interface.ip)
         except BaseException as e:
-            _rollback(undo)
+            rollback(undo)
             if isinstance(e, Pcap4pyError):
                 raise
             if isinstance(e, Exception) and (hasattr(e, "code") or isinstance(e, OSError)):
@@ -461,15 +457,6 @@ def _unreplace_default(ipr, af: int, gidx: int, prev: list[dict]) -> None:
 def _delete_quietly(ipr, index: int) -> None:
     if link_by_index(ipr, index) is not None:
         ipr.link("del", index=index)
-
-
-def _rollback(undo: list[Callable[[], None]]) -> None:
-    # best effort, newest first; one failing undo must not stop the others
-    for fn in reversed(undo):
-        try:
-            fn()
-        except Exception:  # noqa: BLE001
-            pass
 
 
 # --------------------------------------------------------------------------- detach

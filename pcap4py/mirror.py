@@ -36,8 +36,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
+from .container import BRIDGE_NAME_OPTION, docker_client
 from .errors import DockerError, NetlinkError, Pcap4pyError
-from .rtnl import IFF_PROMISC, IFF_UP, ethernet_link, link_by_name, link_kind, netlink_error, rtnl, set_promisc
+from .rtnl import (IFF_PROMISC, IFF_UP, check_ifname, ethernet_link, link_by_name, link_kind, netlink_error, rollback,
+                   rtnl, set_promisc)
 
 __all__ = ["Mirror", "MirrorTeardown", "mirror_build", "mirror_teardown", "mirror_filters"]
 
@@ -46,7 +48,6 @@ ETH_P_ALL_BE = 0x0300  # as it appears in the low half of tcmsg.info (network or
 TC_H_CLSACT = 0xFFFFFFF1
 HOOKS = {"ingress": 0xFFFFFFF2, "egress": 0xFFFFFFF3}
 TCA_EGRESS_MIRROR = 2
-DOCKER_BRIDGE_OPTION = "com.docker.network.bridge.name"
 
 
 def _run_dir() -> Path:
@@ -178,12 +179,6 @@ def _qdisc_kinds(ipr, src_index: int) -> dict:
 # --------------------------------------------------------------------------- docker
 
 
-def _docker():
-    from .container import docker_client
-
-    return docker_client()
-
-
 def _docker_error(what: str, e: Exception) -> Pcap4pyError:
     if isinstance(e, Pcap4pyError):
         return e
@@ -201,11 +196,11 @@ def _ensure_network(client, name: str, bridge: str):
     if net is not None:
         net.reload()
         opts = net.attrs.get("Options") or {}
-        if net.attrs.get("Driver") != "bridge" or opts.get(DOCKER_BRIDGE_OPTION) != bridge:
+        if net.attrs.get("Driver") != "bridge" or opts.get(BRIDGE_NAME_OPTION) != bridge:
             raise DockerError(f"Docker network {name} already exists and is not on bridge {bridge}")
         return net, False
     net = client.networks.create(name, driver="bridge", internal=True,
-                                 options={DOCKER_BRIDGE_OPTION: bridge})
+                                 options={BRIDGE_NAME_OPTION: bridge})
     return net, True
 
 
@@ -214,8 +209,7 @@ def _ensure_network(client, name: str, bridge: str):
 
 def _check_names(src_iface: str, bridge: str) -> None:
     for n in (src_iface, bridge):
-        if not n or len(n) > 15 or "/" in n or any(c.isspace() for c in n):
-            raise NetlinkError(f"bad interface name {n!r} (1-15 characters, no '/' or spaces)")
+        check_ifname(n)
     if src_iface == bridge:
         raise NetlinkError(f"cannot mirror {src_iface} into itself")
 
@@ -243,7 +237,7 @@ def mirror_build(src_iface: str, bridge: str, docker_network: Optional[str] = No
             _ensure_src_flags(ipr, src, state, result, undo)
             _ensure_filters(ipr, sidx, bidx, state, result, undo)
             if docker_network:
-                client = _docker()
+                client = docker_client()
                 try:
                     net, created = _ensure_network(client, docker_network, bridge)
                 except Exception as e:
@@ -255,11 +249,7 @@ def mirror_build(src_iface: str, bridge: str, docker_network: Optional[str] = No
                 state.docker_network, state.docker_network_id = docker_network, net.id
             state.save()
         except BaseException as e:
-            for fn in reversed(undo):
-                try:
-                    fn()
-                except Exception:  # noqa: BLE001 - best effort; keep undoing the rest
-                    pass
+            rollback(undo)
             if old is None:
                 state.forget()
             if isinstance(e, Exception) and not isinstance(e, Pcap4pyError) and hasattr(e, "code"):
@@ -396,7 +386,7 @@ def _restore_src(ipr, src, state: MirrorState, out: MirrorTeardown) -> None:
 
 def _remove_network(state: MirrorState, out: MirrorTeardown) -> None:
     try:
-        client = _docker()
+        client = docker_client()
         net = _find_network(client, state.docker_network)
         if net is None or (state.docker_network_id and net.id != state.docker_network_id):
             return  # gone already, or replaced by someone else's network of that name

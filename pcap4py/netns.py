@@ -9,7 +9,6 @@ ends: the interpreter's and the JVM's other threads never leave home.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import os
 import threading
 from contextlib import contextmanager
@@ -22,7 +21,10 @@ CLONE_NEWNET = 0x40000000
 T = TypeVar("T")
 NetnsRef = Union[str, int]  # a path such as /run/netns/NAME or /proc/PID/ns/net, or a PID
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+SELF = "/proc/thread-self/ns/net"  # the calling thread's own namespace
+
+# the process's own symbols (libc is linked in): no find_library, which runs ldconfig at import
+_libc = ctypes.CDLL(None, use_errno=True)
 
 
 def netns_path(ref: NetnsRef) -> str:
@@ -55,14 +57,14 @@ def entered(ref: NetnsRef) -> Iterator[None]:
         raise NotFound(f"no network namespace at {path}") from None
     except PermissionError:
         raise PermissionDenied(f"cannot open {path}: permission denied (run as root)") from None
-    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY | os.O_CLOEXEC)
+    home = os.open(SELF, os.O_RDONLY | os.O_CLOEXEC)
     try:
         _setns(target, path)
         try:
             yield
         finally:
             # failing to return home would leave this thread capturing the wrong world
-            _setns(home, "of origin (/proc/thread-self/ns/net)")
+            _setns(home, f"of origin ({SELF})")
     finally:
         os.close(target)
         os.close(home)
@@ -91,6 +93,13 @@ def run_in_netns(ref: NetnsRef, fn: Callable[..., T], *args, **kwargs) -> T:
     return box["result"]
 
 
+def netns_key(ref: NetnsRef | None = None) -> tuple[int, int]:
+    """(device, inode) of namespace ``ref`` (None: the calling thread's); equal keys mean the
+    same namespace."""
+    st = os.stat(netns_path(ref) if ref is not None else SELF)
+    return st.st_dev, st.st_ino
+
+
 def thread_netns_id() -> int:
     """The inode of the calling thread's network namespace (to compare two namespaces)."""
-    return os.stat("/proc/thread-self/ns/net").st_ino
+    return netns_key()[1]

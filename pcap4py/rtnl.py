@@ -12,10 +12,10 @@ from __future__ import annotations
 import os
 import socket
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Iterator, Optional
+from typing import TYPE_CHECKING, Callable, Iterator, Optional
 
 from .errors import NetlinkError, NotFound, PermissionDenied
-from .netns import NetnsRef, netns_path, run_in_netns
+from .netns import NetnsRef, run_in_netns
 
 if TYPE_CHECKING:
     from pyroute2 import IPRoute
@@ -24,6 +24,7 @@ NETLINK_ROUTE = 0
 IFF_UP = 0x1
 IFF_LOOPBACK = 0x8
 IFF_PROMISC = 0x100
+IFNAMSIZ = 15  # longest interface name the kernel accepts
 
 
 def _route_socket() -> socket.socket:
@@ -42,12 +43,6 @@ def rtnl(ref: Optional[NetnsRef] = None) -> Iterator["IPRoute"]:
     finally:
         ipr.close()
         sock.close()
-
-
-def netns_key(ref: Optional[NetnsRef] = None) -> tuple[int, int]:
-    """(device, inode) of a namespace: equal keys mean the same namespace."""
-    st = os.stat(netns_path(ref) if ref is not None else "/proc/thread-self/ns/net")
-    return st.st_dev, st.st_ino
 
 
 def link_by_name(ipr, name: str):
@@ -99,3 +94,17 @@ def netlink_error(what: str, err: BaseException) -> Exception:
     reason = os.strerror(code) if isinstance(code, int) else str(err)
     return NetlinkError(f"{what}: {reason}")
 
+
+def check_ifname(name: str) -> None:
+    """Refuse a name the kernel would not take as an interface name."""
+    if not name or len(name) > IFNAMSIZ or "/" in name or any(c.isspace() for c in name):
+        raise NetlinkError(f"bad interface name {name!r} (1-{IFNAMSIZ} characters, no '/' or spaces)")
+
+
+def rollback(undo: list[Callable[[], None]]) -> None:
+    """Run the undo steps newest first, best effort: one failing step must not stop the others."""
+    for fn in reversed(undo):
+        try:
+            fn()
+        except Exception:  # noqa: BLE001
+            pass

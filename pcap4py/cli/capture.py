@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import signal
 import sys
-from contextlib import contextmanager
-from typing import Iterator, Optional
+from typing import TYPE_CHECKING, Optional
 
 import click
 
-from ..capture import Capture
+from ..container import VIAS, parse_directions
+from ..errors import Pcap4pyError
 from ..output import FORMATS, Writer
 from . import main
+from .signals import stopping
+
+if TYPE_CHECKING:
+    from ..capture import Capture
 
 LINKTYPE_NAMES = {0: "NULL (BSD loopback)", 1: "EN10MB (Ethernet)", 101: "RAW (Raw IP)",
                   113: "LINUX_SLL (Linux cooked v1)", 276: "LINUX_SLL2 (Linux cooked v2)"}
@@ -53,7 +56,7 @@ def _output_options(f):
 @click.option("--wait-timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
               help="Give up waiting for the ping after SECONDS (exit status 3).")
 @click.option("--container", metavar="NAME", help="Capture a Docker container (name or id prefix).")
-@click.option("--via", type=click.Choice(["netns", "veth", "bridge"]), default="netns", show_default=True,
+@click.option("--via", type=click.Choice(VIAS), default=VIAS[0], show_default=True,
               help="With --container: inside its namespace, on its host-side veth, or on its bridge.")
 @click.option("--capture", "capture_dirs", default="egress,ingress", show_default=True,
               help="With --container: egress, ingress or both (comma-separated).")
@@ -79,6 +82,7 @@ def capture(args, iface_opt, read_file, count, write_path, fmt, as_json, numeric
         if user is None and _is_root():
             user = "nobody"
     else:
+        from ..capture import Capture
         from ..handle import open_live
 
         cap = Capture([open_live(iface, filter=expression, direction=direction, **live)],
@@ -108,6 +112,7 @@ def interfaces():
 
 # --- helpers ---------------------------------------------------------------------------------
 def _read(path: str, expression: Optional[str], count: Optional[int], write_path: Optional[str], fmt: str) -> None:
+    from ..capture import Capture
     from ..handle import open_offline
 
     cap = Capture([open_offline(path, filter=expression)], count=count)
@@ -142,10 +147,10 @@ def _wait_for_trigger(iface: str, timeout: Optional[float]) -> None:
 def _open_container(name, via, capture_dirs, expression, live, count, duration) -> Capture:
     from ..container import open_container
 
-    dirs = tuple(d.strip() for d in capture_dirs.split(",") if d.strip())
-    bad = [d for d in dirs if d not in ("egress", "ingress")]
-    if bad or not dirs:
-        raise click.BadParameter(f"expected egress, ingress or both, got {capture_dirs!r}", param_hint="--capture")
+    try:
+        dirs = parse_directions(capture_dirs)
+    except Pcap4pyError as e:
+        raise click.BadParameter(str(e), param_hint="--capture") from None
     return open_container(name, via=via, filter=expression, capture=dirs, count=count, duration=duration, **live)
 
 
@@ -153,23 +158,6 @@ def _is_root() -> bool:
     import os
 
     return os.geteuid() == 0
-
-
-@contextmanager
-def _stop_on_signals(cap: Capture) -> Iterator[list]:
-    """SIGINT and SIGTERM end the capture cleanly (files flushed, stats printed)."""
-    received: list = []
-
-    def handler(signum, frame):
-        received.append(signum)
-        cap.stop()
-
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield received
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
 
 
 def _run(cap: Capture, *, fmt: str, write_path: Optional[str], user: Optional[str], live: bool) -> None:
@@ -188,7 +176,7 @@ def _run(cap: Capture, *, fmt: str, write_path: Optional[str], user: Optional[st
             drop_privileges(user)
         if live:
             _announce(cap)
-        with _stop_on_signals(cap):
+        with stopping(cap):
             try:
                 if writer is None:
                     cap.drain(_progress_counter() if sys.stderr.isatty() else None)

@@ -13,14 +13,13 @@ SIGTERM (``docker stop``) ends the capture with the stats printed.
 
 from __future__ import annotations
 
-import signal
 import sys
-from contextlib import contextmanager
-from typing import Iterator, Optional
+from typing import Optional
 
 import click
 
 from . import main
+from .signals import exiting, stopping
 
 TRIGGER_IFACE = "eth0"  # the original always waited on eth0, whatever IFACE was
 
@@ -60,7 +59,7 @@ def sample(iface: str, wait: bool, filter_words: tuple, count: int, snaplen: int
         if expression:
             _check_filter(expression)  # fail now, not after somebody has pinged
         _describe(TRIGGER_IFACE, found)
-        with _exit_on_signals():
+        with exiting():
             _wait(wait_timeout)
         found = interfaces()  # IFACE is often attached while we wait
     _describe(iface, found)
@@ -68,7 +67,7 @@ def sample(iface: str, wait: bool, filter_words: tuple, count: int, snaplen: int
     handle = open_live(iface, filter=expression, snaplen=snaplen, promisc=True, timeout_ms=read_timeout,
                        buffer_size=buffer_size)
     writer = Writer(sys.stdout, "pcap4j")
-    with Capture([handle], count=count) as cap, _stop_on_signals(cap):
+    with Capture([handle], count=count) as cap, stopping(cap):
         for pkt in cap:
             writer.write(pkt)
             writer.flush()
@@ -106,28 +105,3 @@ def _wait(timeout: Optional[float]) -> None:
     say(f"waiting for a ping on {TRIGGER_IFACE}...")
     pkt = wait_for_ping(TRIGGER_IFACE, timeout=timeout)
     say(f"triggered by an echo request from {pkt.src} on {TRIGGER_IFACE}")
-
-
-@contextmanager
-def _exit_on_signals() -> Iterator[None]:
-    """While waiting, SIGINT/SIGTERM end the program (as PID 1 in a container they would be ignored)."""
-    def handler(signum, frame):
-        raise SystemExit(128 + signum)
-
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
-
-
-@contextmanager
-def _stop_on_signals(cap) -> Iterator[None]:
-    """While capturing, SIGINT/SIGTERM stop the capture so that the stats are still printed."""
-    previous = {s: signal.signal(s, lambda signum, frame: cap.stop()) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
