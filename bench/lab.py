@@ -22,7 +22,7 @@ NS = "p4bench"
 HOST_IF = "p4bh0"
 NS_IF = "p4bn0"
 HOST_ADDR = "10.232.0.1/24"
-NS_ADDR = "10.232.0.2/24"
+NS_ADDR = f"{gen.LIVE_SRC_IP}/24"
 FILTER = f"udp dst port {gen.LIVE_DPORT}"
 
 

@@ -16,26 +16,18 @@ from typing import Callable
 
 from . import gen, lab
 from .config import Config
-from .proc import Proc, python, wait_capturing, worker
+from .proc import Proc, packet_sockets, python, wait_capturing, worker
 from .report import Row, Section
 
 READY_TIMEOUT = 30.0  # JVM start and handle open
 SETTLE = 1.0  # after the replay, before SIGINT: rings and socket buffers drain
 DRAIN_MAX = 10.0
+LIMIT_S = 120.0  # the longest one capture run may take
 
 
 def _rmem(pid: int) -> int:
     """Bytes queued in the receive buffers of the packet sockets of `pid` (non-ring readers: scapy)."""
-    from .proc import _socket_inodes
-
-    inodes = _socket_inodes(pid)
-    total = 0
-    with open("/proc/net/packet") as f:
-        for line in f.readlines()[1:]:
-            cols = line.split()
-            if cols[-1] in inodes:
-                total += int(cols[6])
-    return total
+    return sum(int(cols[6]) for cols in packet_sockets(pid))
 
 
 def _drain(proc: Proc) -> None:
@@ -49,11 +41,11 @@ def _drain(proc: Proc) -> None:
 Parser = Callable[[object, Path], dict]
 
 
-def _parse_stats(done, out: Path) -> dict:
+def _parse_stats(done, _written: Path | None) -> dict:
     return lab.tcpdump_stats(done.stderr)
 
 
-def _parse_worker(done, out: Path) -> dict:
+def _parse_worker(done, _written: Path | None) -> dict:
     res = done.json()
     stats = res.get("stats") or {}
     return {"captured": res.get("count"), "received": stats.get("received"),
@@ -112,7 +104,7 @@ def run_one(label: str, spec, replay_file: Path, count: int, limit_s: float) -> 
 def measure(cfg: Config) -> Section:
     sec = Section("live")
     replay_file = lab.ensure_replay_file(cfg.out, cfg.live_file_frames)
-    limit_s = 120.0
+    limit_s = LIMIT_S
     with lab.Lab():
         sec.raw["generator alone"] = base = lab.replay(replay_file, cfg.live_frames, limit_s)
         sec.notes.append(f"generator alone (no capturer): {base.get('pps') or 0:,} pkt/s offered, "

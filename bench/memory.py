@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from . import lab
 from .config import Config
-from .live import capturers, run_one
+from .live import LIMIT_S, capturers, run_one
 from .report import Row, Section
 
 FLAT_MB = 5.0  # "flat": at most this much higher at the large count than at the small one
@@ -20,12 +20,12 @@ def measure(cfg: Config) -> Section:
     sec = Section("memory")
     replay_file = lab.ensure_replay_file(cfg.out, cfg.live_file_frames)
     lo, hi = cfg.memory_counts
-    specs = capturers(cfg.out, 120.0)
+    specs = capturers(cfg.out, LIMIT_S)
     rss: dict[tuple[str, int], float | None] = {}
     with lab.Lab():
         for count in (lo, hi):
             for label in WHO:
-                res = run_one(label, specs[label], replay_file, count, 120.0)
+                res = run_one(label, specs[label], replay_file, count, LIMIT_S)
                 sec.raw[f"{label} @{count}"] = res
                 rss[label, count] = res.get("maxrss_mb") if not res.get("error") and res.get("maxrss_mb") else None
 

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent  # the checkout: python -m pcap4py / bench work from here
@@ -32,7 +32,6 @@ class Done:
     stdout: str
     stderr: str
     timed_out: bool = False
-    extra: dict = field(default_factory=dict)
 
     def json(self) -> dict:
         """The last line of stdout that parses as a JSON object (what the workers print)."""
@@ -189,11 +188,19 @@ def _children(pid: int) -> list[int]:
         return []
 
 
+def packet_sockets(pid: int) -> list[list[str]]:
+    """The /proc/net/packet rows (columns split) of the AF_PACKET sockets `pid` or a child holds."""
+    inodes: set[str] = set()
+    for p in [pid, *_children(pid)]:
+        inodes |= _socket_inodes(p)
+    with open("/proc/net/packet") as f:
+        rows = [line.split() for line in f.readlines()[1:]]
+    return [cols for cols in rows if cols[-1] in inodes]
+
+
 def has_packet_socket(pid: int) -> bool:
     """Whether `pid` (or a child of it) holds an AF_PACKET socket, i.e. libpcap has opened a handle."""
-    with open("/proc/net/packet") as f:
-        packet_inodes = {line.split()[-1] for line in f.readlines()[1:]}
-    return any(_socket_inodes(p) & packet_inodes for p in [pid, *_children(pid)])
+    return bool(packet_sockets(pid))
 
 
 def wait_capturing(proc: Proc, timeout: float, settle: float = 0.5) -> bool:

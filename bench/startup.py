@@ -18,16 +18,13 @@ from .report import Row, Section
 TIMEOUT = 30.0
 
 
-def _times(cmd: list[str], runs: int, sink: list[dict]) -> list[float]:
-    out = []
-    for _ in range(runs):
-        done = run(cmd, TIMEOUT)
-        ok = done.rc == 0 and not done.timed_out and done.stdout.strip() != ""
-        sink.append({"wall_s": round(done.wall, 3), "rc": done.rc, "ok": ok,
-                     **({} if ok else {"error": done.brief()})})
-        if ok:
-            out.append(done.wall)
-    return out
+def _time(cmd: list[str], sink: list[dict]) -> list[float]:
+    """One run's wall time (an empty list if it failed); the run's record goes to `sink`."""
+    done = run(cmd, TIMEOUT)
+    ok = done.rc == 0 and not done.timed_out and done.stdout.strip() != ""
+    sink.append({"wall_s": round(done.wall, 3), "rc": done.rc, "ok": ok,
+                 **({} if ok else {"error": done.brief()})})
+    return [done.wall] if ok else []
 
 
 def measure(cfg: Config) -> Section:
@@ -46,9 +43,9 @@ def measure(cfg: Config) -> Section:
     try:
         for i in range(cfg.startup_runs):
             print(f"  startup: run {i + 1}/{cfg.startup_runs}", file=sys.stderr, flush=True)
-            theirs += _times(peer_cmd, 1, runs["tcpdump"])
-            fast += _times(fast_cmd, 1, runs["tcpdump --immediate-mode"])
-            ours += _times(ours_cmd, 1, runs["pcap4py"])
+            theirs += _time(peer_cmd, runs["tcpdump"])
+            fast += _time(fast_cmd, runs["tcpdump --immediate-mode"])
+            ours += _time(ours_cmd, runs["pcap4py"])
     finally:
         ping.stop()
     sec.raw.update(runs=runs, cmd={"pcap4py": " ".join(ours_cmd), "tcpdump": " ".join(peer_cmd),
