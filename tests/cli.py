@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import select
 import subprocess
 import sys
+import time
 from typing import Optional
 
 PYTHON = sys.executable
@@ -14,18 +16,14 @@ def pcap4py_cmd(*args: str) -> list[str]:
     return [PYTHON, "-m", "pcap4py", *args]
 
 
-def run_cli(*args: str, timeout: float = 60, env: Optional[dict] = None, netns: Optional[str] = None,
-            input: Optional[bytes] = None, text: bool = True) -> subprocess.CompletedProcess:
-    """Run the CLI to completion; ``netns`` runs it inside that ``ip netns`` namespace."""
-    cmd = pcap4py_cmd(*args)
-    if netns:
-        cmd = ["ip", "netns", "exec", netns, *cmd]
-    full_env = {**os.environ, **(env or {})}
-    return subprocess.run(cmd, capture_output=True, timeout=timeout, env=full_env, input=input, text=text)
+def run_cli(*args: str, timeout: float = 60, env: Optional[dict] = None) -> subprocess.CompletedProcess:
+    """Run the CLI to completion (text output captured); ``env`` is merged over ``os.environ``."""
+    return subprocess.run(pcap4py_cmd(*args), capture_output=True, timeout=timeout, text=True,
+                          env={**os.environ, **(env or {})})
 
 
 def start_cli(*args: str, netns: Optional[str] = None, env: Optional[dict] = None, **kw) -> subprocess.Popen:
-    """Start the CLI in the background (stdout and stderr piped)."""
+    """Start the CLI in the background (stdout and stderr piped); ``netns`` runs it in that ``ip netns``."""
     cmd = pcap4py_cmd(*args)
     if netns:
         cmd = ["ip", "netns", "exec", netns, *cmd]
@@ -34,14 +32,17 @@ def start_cli(*args: str, netns: Optional[str] = None, env: Optional[dict] = Non
     return subprocess.Popen(cmd, env={**os.environ, **(env or {})}, **kw)
 
 
-def wait_listening(proc: subprocess.Popen, timeout: float = 30) -> str:
-    """Read the child's stderr until it says 'listening on' (the handles are open); returns what it read."""
-    import select
-    import time
+def wait_output(proc: subprocess.Popen, needle: str, stream: str = "stderr", timeout: float = 30) -> str:
+    """Read the child's ``stream`` ("stdout" or "stderr") until ``needle`` appears; returns what it read.
 
+    Reads the pipe's file descriptor directly, polled with a deadline, so that a
+    silent child cannot block the test past ``timeout``.  Call it before any
+    buffered read of that stream: what it reads is no longer in the pipe.
+    """
     deadline = time.monotonic() + timeout
+    want = needle.encode()
     seen = b""
-    fd = proc.stderr.fileno()
+    fd = getattr(proc, stream).fileno()
     while time.monotonic() < deadline:
         ready, _, _ = select.select([fd], [], [], 0.2)
         if ready:
@@ -49,8 +50,14 @@ def wait_listening(proc: subprocess.Popen, timeout: float = 30) -> str:
             if not chunk:
                 break
             seen += chunk
-            if b"listening on" in seen:
+            if want in seen:
                 return seen.decode()
         elif proc.poll() is not None:
             break
-    raise AssertionError(f"capture did not start listening: {seen.decode()!r}")
+    raise AssertionError(f"{needle!r} did not appear on the child's {stream} within {timeout}s "
+                         f"(exit code {proc.poll()}): {seen.decode(errors='replace')!r}")
+
+
+def wait_listening(proc: subprocess.Popen, timeout: float = 30) -> str:
+    """Read the child's stderr until it says 'listening on' (the handles are open); returns what it read."""
+    return wait_output(proc, "listening on", timeout=timeout)

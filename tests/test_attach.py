@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import subprocess
-import sys
 
 import pytest
 
@@ -20,6 +18,7 @@ import pcap4py
 import pcap4py.macvlan as attach_mod
 from pcap4py.macvlan import attach, detach, parse_address, parse_mac
 from pcap4py.errors import AddressError, ContainerNotRunning, HostNetworkContainer, InterfaceNotFound, NetlinkError, NotFound
+from tests.cli import run_cli
 from tests.fixtures.netlab import make_namespace, delete_namespace, sh
 
 
@@ -266,7 +265,7 @@ def test_attach_ipv6_with_gateway(lan, guest):
 # --------------------------------------------------------------------------- errors
 
 
-def test_errors_are_clear_and_leave_nothing(lan, guest, netns):
+def test_errors_are_clear_and_leave_nothing(lan, guest):
     veth, gw, ip = lan
     before = ns_snapshot(guest.ns.name), host_snapshot(veth.host_if)
     with pytest.raises(InterfaceNotFound, match="no host interface 'p4nosuch0'"):
@@ -351,23 +350,19 @@ def test_kernel_refusals_after_the_move_roll_back(lan, guest):
 # --------------------------------------------------------------------------- CLI
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pcap4py", *args], capture_output=True, text=True, timeout=60)
-
-
 def test_cli_attach_detach(lan, guest):
     veth, gw, ip = lan
     before = ns_snapshot(guest.ns.name)
-    out = _cli("attach", veth.host_if, guest.ns.name, f"{ip}/24@{gw}", "-i", "lan1", "--mac", "02:00:0a:e7:00:4f")
+    out = run_cli("attach", veth.host_if, guest.ns.name, f"{ip}/24@{gw}", "-i", "lan1", "--mac", "02:00:0a:e7:00:4f")
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("attached: lan1 (02:00:0a:e7:00:4f)")
-    out = _cli("attach", veth.host_if, guest.ns.name, f"{ip}/24@{gw}", "-i", "lan1")
+    out = run_cli("attach", veth.host_if, guest.ns.name, f"{ip}/24@{gw}", "-i", "lan1")
     assert out.returncode == 0 and out.stdout.startswith("already attached"), out
     guest.ns.ping(gw, 1)
-    bad = _cli("attach", veth.host_if, guest.ns.name, f"{ip}/24@10.0.0.1")
+    bad = run_cli("attach", veth.host_if, guest.ns.name, f"{ip}/24@10.0.0.1")
     assert bad.returncode == 1 and bad.stderr.strip() == \
         f"pcap4py: gateway 10.0.0.1 is outside the subnet 10.231.{veth.subnet}.0/24 of {ip}/24"
-    out = _cli("detach", guest.ns.name, "-i", "lan1")
+    out = run_cli("detach", guest.ns.name, "-i", "lan1")
     assert out.returncode == 0 and out.stdout.startswith("detached: lan1"), out
     assert ns_snapshot(guest.ns.name) == before
 

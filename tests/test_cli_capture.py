@@ -8,7 +8,7 @@ import signal
 import subprocess
 import time
 
-from .cli import pcap4py_cmd, run_cli, start_cli, wait_listening
+from .cli import run_cli, start_cli, wait_listening, wait_output
 
 
 def tcpdump_lines(path) -> list[str]:
@@ -24,7 +24,7 @@ def tshark_fields(path, *fields: str) -> list[list[str]]:
     return [line.split("\t") for line in proc.stdout.splitlines()]
 
 
-def capture_during(veth, args, action, timeout=30):
+def capture_during(args, action, timeout=30):
     """Start ``pcap4py capture``, wait until it listens, run ``action``, and collect its output."""
     proc = start_cli("capture", *args, text=False)
     head = wait_listening(proc)
@@ -34,7 +34,7 @@ def capture_during(veth, args, action, timeout=30):
 
 
 def test_text_lines_and_stats(veth):
-    rc, out, err = capture_during(veth, [veth.host_if, "-c", "3", "udp", "port", "5555"],
+    rc, out, err = capture_during([veth.host_if, "-c", "3", "udp", "port", "5555"],
                                   lambda: veth.send_udp(veth.host_ip, 5555, b"abc", count=3))
     assert rc == 0, err
     lines = out.decode().splitlines()
@@ -46,19 +46,19 @@ def test_text_lines_and_stats(veth):
 
 def test_jsonl_and_json_fields(veth):
     send = lambda: veth.send_udp(veth.host_ip, 5555, b"GET / HTTP/1.1", count=2)  # noqa: E731
-    rc, out, err = capture_during(veth, [veth.host_if, "-c", "2", "--format", "jsonl", "udp"], send)
+    rc, out, err = capture_during([veth.host_if, "-c", "2", "--format", "jsonl", "udp"], send)
     assert rc == 0, err
     rows = [json.loads(line) for line in out.decode().splitlines()]
     assert len(rows) == 2
     assert rows[0]["src"] == veth.peer_ip and rows[0]["dst_port"] == 5555 and rows[0]["protocol"] == "UDP"
     assert bytes.fromhex(rows[0]["payload"]) == b"GET / HTTP/1.1"
-    rc, out, err = capture_during(veth, [veth.host_if, "-c", "2", "--json", "udp"], send)
+    rc, out, err = capture_during([veth.host_if, "-c", "2", "--json", "udp"], send)
     array = json.loads(out.decode())
     assert [r["src_port"] for r in array] == [40000, 40000] and array[1]["interface"] == veth.host_if
 
 
 def test_hexdump_shows_offsets_hex_and_ascii(veth):
-    rc, out, err = capture_during(veth, [veth.host_if, "-c", "1", "--format", "hexdump", "udp"],
+    rc, out, err = capture_during([veth.host_if, "-c", "1", "--format", "hexdump", "udp"],
                                   lambda: veth.send_udp(veth.host_ip, 5555, b"hexdump-me"))
     text = out.decode()
     assert rc == 0, err
@@ -67,7 +67,7 @@ def test_hexdump_shows_offsets_hex_and_ascii(veth):
 
 def test_pcap_file_matches_tcpdump_and_tshark(veth, tmp_path):
     path = tmp_path / "out.pcap"
-    rc, out, err = capture_during(veth, [veth.host_if, "-c", "6", "-w", str(path), "icmp"],
+    rc, out, err = capture_during([veth.host_if, "-c", "6", "-w", str(path), "icmp"],
                                   lambda: veth.ns.ping(veth.host_ip, 3))
     assert rc == 0, err
     assert "6 packets captured" in err
@@ -133,10 +133,7 @@ def test_sigterm_leaves_a_complete_file_and_prints_stats(veth, tmp_path):
 def test_wait_ping_starts_only_after_the_ping(veth):
     proc = start_cli("capture", veth.host_if, "-c", "1", "--wait-ping", "--wait-iface", veth.host_if,
                      "--immediate", "udp", "port", "5555")
-    deadline = time.monotonic() + 20
-    waiting = b""
-    while b"waiting for a ping" not in waiting and time.monotonic() < deadline:
-        waiting += proc.stderr.read1(4096)
+    waiting = wait_output(proc, "waiting for a ping", timeout=20)
     time.sleep(1.0)  # the trigger's handle is open once the JVM has started
     veth.send_udp(veth.host_ip, 5555, b"before-ping", count=3)
     time.sleep(0.5)
@@ -145,7 +142,7 @@ def test_wait_ping_starts_only_after_the_ping(veth):
     time.sleep(2.0)  # let the capture handle open
     veth.send_udp(veth.host_ip, 5555, b"after-ping")
     out, err = proc.communicate(timeout=30)
-    err = waiting.decode() + err.decode()
+    err = waiting + err.decode()
     assert proc.returncode == 0, err
     assert f"triggered by an echo request from {veth.peer_ip}" in err
     assert len(out.splitlines()) == 1 and b"length 10" in out  # len(b"after-ping") == 10, not 11
@@ -159,7 +156,7 @@ def test_wait_ping_timeout_exits_nonzero(veth):
 
 def test_version_and_help():
     assert run_cli("--version").stdout.startswith("pcap4py, version ")
-    helptext = subprocess.run(pcap4py_cmd("capture", "--help"), capture_output=True, text=True).stdout
+    helptext = run_cli("capture", "--help").stdout
     for flag in ("-i", "-f", "-c", "-w", "-s", "-B", "-Q", "--immediate", "-n", "--duration", "--format",
                  "--wait-ping", "--container", "-Z"):
         assert f" {flag}" in helptext
@@ -169,23 +166,28 @@ def test_live_counter_on_a_terminal_while_writing(veth, tmp_path):
     """With stderr on a terminal, -w shows a running 'Got N' counter, and the stats at the end."""
     import os
     import pty
+    import select
 
     master, slave = pty.openpty()
     proc = start_cli("capture", veth.host_if, "-c", "5", "-w", str(tmp_path / "t.pcap"), "udp", stderr=slave)
     os.close(slave)
-    seen = b""
-    deadline = time.monotonic() + 30
-    while b"listening on" not in seen and time.monotonic() < deadline:
-        seen += os.read(master, 4096)
+
+    def read_until(needle: bytes, seen: bytes) -> bytes:
+        deadline = time.monotonic() + 30  # a silent child must not hang the test
+        while needle not in seen and time.monotonic() < deadline:
+            if select.select([master], [], [], 0.5)[0]:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:  # the child closed its side
+                    break
+                if not chunk:
+                    break
+                seen += chunk
+        return seen
+
+    seen = read_until(b"listening on", b"")
     veth.send_udp(veth.host_ip, 5555, b"tty", count=5)
-    while proc.poll() is None or b"packets captured" not in seen:
-        try:
-            chunk = os.read(master, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        seen += chunk
+    seen = read_until(b"packets captured", seen)
     os.close(master)
     assert proc.wait(timeout=30) == 0
     text = seen.decode()
@@ -194,7 +196,7 @@ def test_live_counter_on_a_terminal_while_writing(veth, tmp_path):
 
 def test_dash_r_reads_a_file_like_tcpdump(veth, tmp_path):
     path = tmp_path / "r.pcap"
-    rc, _, err = capture_during(veth, [veth.host_if, "-c", "2", "-w", str(path), "udp"],
+    rc, _, err = capture_during([veth.host_if, "-c", "2", "-w", str(path), "udp"],
                                 lambda: veth.send_udp(veth.host_ip, 5555, b"r", count=2))
     assert rc == 0, err
     proc = run_cli("capture", "-r", str(path), "--format", "jsonl")

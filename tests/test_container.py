@@ -5,13 +5,12 @@ from __future__ import annotations
 import json
 import os
 import socket
-import subprocess
-import sys
 
 import pytest
 
 import pcap4py
 from pcap4py.container import Container, containers
+from tests.cli import run_cli
 
 pytestmark = pytest.mark.docker
 
@@ -19,11 +18,6 @@ pytestmark = pytest.mark.docker
 def _sysfs(iface: str, attr: str) -> int:
     with open(f"/sys/class/net/{iface}/{attr}") as f:
         return int(f.read())
-
-
-def _cli(*args: str, env: dict | None = None, timeout: float = 60) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pcap4py", *args], capture_output=True, text=True,
-                          timeout=timeout, env=env)
 
 
 def test_resolves_a_container_on_the_default_bridge(dockerlab):
@@ -158,13 +152,13 @@ def test_containers_command(dockerlab):
     c = Container(web.name)
     eth0 = c.interface("eth0")
 
-    text = _cli("containers")
+    text = run_cli("containers")
     assert text.returncode == 0, text.stderr
     line = next(l for l in text.stdout.splitlines() if l.startswith(web.name))
     for word in (web.id[:12], str(web.pid), "eth0", eth0.host_peer, f"{web.ip()}/16", "docker0"):
         assert word in line
 
-    js = _cli("containers", "--json")
+    js = run_cli("containers", "--json")
     assert js.returncode == 0, js.stderr
     mine = next(d for d in json.loads(js.stdout) if d["name"] == web.name)
     assert mine["pid"] == web.pid
@@ -173,8 +167,7 @@ def test_containers_command(dockerlab):
 
 
 def test_containers_command_with_daemon_down(tmp_path):
-    env = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/none.sock"}
-    res = _cli("containers", env=env)
+    res = run_cli("containers", env={"DOCKER_HOST": f"unix://{tmp_path}/none.sock"})
     assert res.returncode == 1
     assert res.stderr.startswith(f"pcap4py: cannot reach the Docker daemon at unix://{tmp_path}/none.sock (DOCKER_HOST)")
     assert "Traceback" not in res.stderr

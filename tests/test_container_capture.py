@@ -13,7 +13,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ import pytest
 
 import pcap4py
 from pcap4py.container import Container, open_container
+from tests.cli import run_cli, start_cli
 from tests.fixtures.dockerlab import INDEX_HTML, LabContainer
 
 pytestmark = pytest.mark.docker
@@ -166,11 +166,22 @@ def test_netns_mode_sees_the_container_loopback(dockerlab):
     assert any(INDEX_HTML in p.payload for p in pkts)
 
 
-def test_veth_mode_does_not_see_the_loopback(dockerlab):
-    web = dockerlab.httpd()
+def test_veth_mode_does_not_see_the_loopback(trio):
+    """The loopback fetch inside web is missing from a veth capture of web; client's fetch over eth0 is there."""
+    web, client_ip, web_ip = trio.web, trio.client.ip(), trio.web.ip()
+    host_peer = Container(web.name).interface("eth0").host_peer
     cap = open_container(web.name, via="veth", filter="tcp port 80")
-    assert web.exec("wget", "-q", "-O-", "http://127.0.0.1/")[0] == 0
-    assert collect(cap, linger=1.0) == []
+    code, out = web.exec("wget", "-q", "-O-", "http://127.0.0.1/")
+    assert code == 0 and out.encode() == INDEX_HTML, out
+    trio.fetch(trio.client)  # the positive control: the same capture sees the veth
+    pkts = collect(cap, linger=1.0)
+
+    assert find(pkts, lambda p: "127.0.0.1" in (p.src, p.dst)) == []
+    assert pkts and {p.interface for p in pkts} == {host_peer}
+    assert all({p.src, p.dst} == {client_ip, web_ip} for p in pkts), pkts[:5]
+    (get,) = find(pkts, lambda p: p.payload.startswith(GET))
+    assert (get.src, get.dst, get.dport, get.direction) == (client_ip, web_ip, 80, "in")
+    assert any(INDEX_HTML in p.payload and p.direction == "out" for p in pkts)
 
 
 @pytest.mark.parametrize("via", ["netns", "veth", "bridge"])
@@ -202,8 +213,7 @@ class CaptureProcess:
 
     def __init__(self, *args: str, handles: int):
         self.args = args
-        self.proc = subprocess.Popen([sys.executable, "-m", "pcap4py", "capture", *args],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.proc = start_cli("capture", *args, text=True)
         self.out: list[str] = []
         self.err: list[str] = []
         self._readers = [threading.Thread(target=self._pump, args=(s, b), daemon=True)
@@ -243,11 +253,6 @@ class CaptureProcess:
         for t in self._readers:
             t.join(5)
         return "".join(self.out), "".join(self.err)
-
-
-def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "pcap4py", "capture", *args], capture_output=True,
-                          text=True, timeout=60, env=env)
 
 
 def _table_text(rows: list[str]) -> bytes:
@@ -349,7 +354,7 @@ def test_cli_drops_to_nobody_and_keeps_capturing(trio, flag):
 
 
 def test_cli_unknown_user_for_Z(trio):
-    res = _cli("--container", trio.client.name, "-Z", "p4t-no-such-user", "--duration", "1")
+    res = run_cli("capture", "--container", trio.client.name, "-Z", "p4t-no-such-user", "--duration", "1")
     assert res.returncode == 1
     assert "pcap4py: cannot drop privileges: no such user 'p4t-no-such-user'" in res.stderr
 
@@ -358,7 +363,7 @@ def test_cli_errors_are_one_clear_line(dockerlab, tmp_path):
     stopped = dockerlab.run("stopped", "true")
     stopped.sdk.wait(timeout=30)
     hostnet = dockerlab.run("hostnet", network="host")
-    dead = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/gone.sock"}
+    dead = {"DOCKER_HOST": f"unix://{tmp_path}/gone.sock"}
     cases = [
         (("--container", f"p4t-missing-{dockerlab.tag}"), None, f"no such container: p4t-missing-{dockerlab.tag}"),
         (("--container", stopped.name), None, f"container {stopped.name} is not running (state: exited)"),
@@ -366,7 +371,7 @@ def test_cli_errors_are_one_clear_line(dockerlab, tmp_path):
         (("--container", "web"), dead, f"cannot reach the Docker daemon at unix://{tmp_path}/gone.sock (DOCKER_HOST)"),
     ]
     for args, env, message in cases:
-        res = _cli(*args, "--duration", "1", env=env)
+        res = run_cli("capture", *args, "--duration", "1", env=env)
         assert res.returncode == 1, (args, res.stderr)
         assert res.stderr.startswith("pcap4py: ") and message in res.stderr, res.stderr
         assert "Traceback" not in res.stderr and res.stderr.count("\n") == 1, res.stderr

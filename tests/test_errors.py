@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 
 import pytest
 
 import pcap4py
 
-from .cli import run_cli
+from .cli import pcap4py_cmd, run_cli
 
 
 def assert_one_line_error(proc, *needles, code=None):
@@ -85,8 +84,7 @@ def _as_nobody(*args):
     import subprocess
 
     cmd = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups",
-           "--inh-caps=+dac_read_search", "--ambient-caps=+dac_read_search",
-           sys.executable, "-m", "pcap4py", *args]
+           "--inh-caps=+dac_read_search", "--ambient-caps=+dac_read_search", *pcap4py_cmd(*args)]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd="/")
 
 
@@ -95,7 +93,7 @@ def _run_without_caps(caps, *args):
     import subprocess
 
     drop = ",".join(f"-{c}" for c in caps)
-    cmd = ["setpriv", f"--bounding-set={drop}", sys.executable, "-m", "pcap4py", *args]
+    cmd = ["setpriv", f"--bounding-set={drop}", *pcap4py_cmd(*args)]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=60, cwd="/")
 
 

