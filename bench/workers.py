@@ -137,7 +137,7 @@ def scapy_sniff(iface: str, bpf: str, limit_s: str) -> None:
 
 def _pcap4py_jvm() -> float:
     """Starts the JVM outside the timed loop; returns how long it took."""
-    from pcap4py import jvm
+    from pcap4py.engine import jvm
 
     t0 = time.perf_counter()
     jvm.start()

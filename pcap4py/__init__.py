@@ -21,24 +21,24 @@ __version__ = "0.1.0"
 
 # public name -> module that defines it; loaded on first attribute access
 _LAZY = {
-    "open_live": "handle",
-    "open_offline": "handle",
-    "Handle": "handle",
-    "Stats": "handle",
-    "interfaces": "devices",
-    "Interface": "devices",
-    "Packet": "packet",
-    "Capture": "capture",
-    "wait_for_ping": "trigger",
-    "compile_filter": "bpf",
+    "open_live": "engine.handle",
+    "open_offline": "engine.handle",
+    "Handle": "engine.handle",
+    "Stats": "engine.handle",
+    "interfaces": "engine.devices",
+    "Interface": "engine.devices",
+    "Packet": "engine.packet",
+    "Capture": "engine.capture",
+    "wait_for_ping": "engine.trigger",
+    "compile_filter": "engine.bpf",
     "Container": "container",
     "containers": "container",
     "open_container": "container",
     "drop_privileges": "privileges",
-    "attach": "macvlan",  # not "attach": importing a submodule of that name would shadow the function
-    "detach": "macvlan",
-    "mirror_build": "mirror",
-    "mirror_teardown": "mirror",
+    "attach": "plumbing.macvlan",  # not "attach": importing a submodule of that name would shadow the function
+    "detach": "plumbing.macvlan",
+    "mirror_build": "plumbing.mirror",
+    "mirror_teardown": "plumbing.mirror",
 }
 
 __all__ = ["__version__", *_LAZY, *_error_names]

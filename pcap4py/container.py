@@ -48,13 +48,13 @@ from .errors import (
     Pcap4pyError,
 )
 from .netns import netns_key, netns_path
-from .packet import DLT_EN10MB
-from .rtnl import IFF_LOOPBACK, IFF_UP, link_kind, rtnl
+from .engine.packet import DLT_EN10MB
+from .plumbing.rtnl import IFF_LOOPBACK, IFF_UP, link_kind, rtnl
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import docker
 
-    from .capture import Capture
+    from .engine.capture import Capture
 
 __all__ = [
     "Address",
@@ -589,7 +589,7 @@ def open_container(
     go to :func:`pcap4py.open_live` for each handle.  Every packet's
     ``direction`` is set from the container's point of view.
     """
-    from .capture import Capture
+    from .engine.capture import Capture
 
     if isinstance(container, str):
         container = Container(container)
@@ -652,7 +652,7 @@ def _plan_bridge(c: Container, user: Optional[str], capture) -> list[_Plan]:
 
 
 def _open_all(plans: list[_Plan], live_kwargs: dict) -> list:
-    from .handle import open_live
+    from .engine.handle import open_live
 
     handles = []
     try:

@@ -189,7 +189,7 @@ def test_raw_iteration_gives_the_same_frames_as_packets(tmp_path):
 
 
 def _read_ahead_threads() -> list[str]:
-    from pcap4py import jvm
+    from pcap4py.engine import jvm
 
     threads = jvm.jclass("java.lang.Thread").getAllStackTraces().keySet()
     return [str(t.getName()) for t in threads if str(t.getName()).startswith("pcap4py-read-")]

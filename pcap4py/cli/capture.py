@@ -9,12 +9,12 @@ import click
 
 from ..container import VIAS, parse_directions
 from ..errors import Pcap4pyError
-from ..output import FORMATS, Writer
+from ..sinks.writer import FORMATS, Writer
 from . import main
 from .signals import stopping
 
 if TYPE_CHECKING:
-    from ..capture import Capture
+    from ..engine.capture import Capture
 
 LINKTYPE_NAMES = {0: "NULL (BSD loopback)", 1: "EN10MB (Ethernet)", 101: "RAW (Raw IP)",
                   113: "LINUX_SLL (Linux cooked v1)", 276: "LINUX_SLL2 (Linux cooked v2)"}
@@ -82,8 +82,8 @@ def capture(args, iface_opt, read_file, count, write_path, fmt, as_json, numeric
         if user is None and _is_root():
             user = "nobody"
     else:
-        from ..capture import Capture
-        from ..handle import open_live
+        from ..engine.capture import Capture
+        from ..engine.handle import open_live
 
         cap = Capture([open_live(iface, filter=expression, direction=direction, **live)],
                       count=count, duration=duration)
@@ -102,7 +102,7 @@ def read(path, expression, count, write_path, fmt, as_json, numeric, filter_opt)
 @main.command()
 def interfaces():
     """List the interfaces pcap4py can capture on (like tcpdump -D)."""
-    from ..devices import interfaces as list_interfaces
+    from ..engine.devices import interfaces as list_interfaces
 
     for n, dev in enumerate(list_interfaces(), 1):
         flags = [f for f, on in (("Up", dev.up), ("Running", dev.running), ("Loopback", dev.loopback)) if on]
@@ -112,8 +112,8 @@ def interfaces():
 
 # --- helpers ---------------------------------------------------------------------------------
 def _read(path: str, expression: Optional[str], count: Optional[int], write_path: Optional[str], fmt: str) -> None:
-    from ..capture import Capture
-    from ..handle import open_offline
+    from ..engine.capture import Capture
+    from ..engine.handle import open_offline
 
     cap = Capture([open_offline(path, filter=expression)], count=count)
     _run(cap, fmt=fmt, write_path=write_path, user=None, live=False)
@@ -137,7 +137,7 @@ def _join_filter(filter_opt: Optional[str], words: tuple) -> Optional[str]:
 
 
 def _wait_for_trigger(iface: str, timeout: Optional[float]) -> None:
-    from ..trigger import wait_for_ping
+    from ..engine.trigger import wait_for_ping
 
     click.echo(f"waiting for a ping on {iface}...", err=True)
     pkt = wait_for_ping(iface, timeout=timeout)

@@ -22,7 +22,7 @@ def attach(host_iface: str, container: str, address: str, name: str, mac: str | 
     namespace path.  With @GATEWAY the container's default route goes through it.
     Any failure rolls back every step; running it twice changes nothing.
     """
-    from ..macvlan import attach as do_attach
+    from ..plumbing.macvlan import attach as do_attach
 
     click.echo(str(do_attach(host_iface, container, address, name=name, mac=mac, promisc=promisc)))
 
@@ -33,7 +33,7 @@ def attach(host_iface: str, container: str, address: str, name: str, mac: str | 
               help="Name of the interface that attach made.")
 def detach(container: str, name: str) -> None:
     """Remove the interface that `pcap4py attach` made in CONTAINER, and restore its routes."""
-    from ..macvlan import detach as do_detach
+    from ..plumbing.macvlan import detach as do_detach
 
     click.echo(str(do_detach(container, name)))
 
@@ -50,7 +50,7 @@ def mirror() -> None:
               help="Also create an internal Docker network NAME on BRIDGE for sniffing containers.")
 def mirror_build(src_iface: str, bridge: str, docker_network: str | None) -> None:
     """Mirror SRC_IFACE's ingress and egress into BRIDGE (made if missing, MAC learning off)."""
-    from ..mirror import mirror_build as build
+    from ..plumbing.mirror import mirror_build as build
 
     result = build(src_iface, bridge, docker_network=docker_network)
     for warning in result.warnings:
@@ -63,6 +63,6 @@ def mirror_build(src_iface: str, bridge: str, docker_network: str | None) -> Non
 @click.argument("bridge")
 def mirror_teardown(src_iface: str, bridge: str) -> None:
     """Remove the mirror of SRC_IFACE into BRIDGE, and what `mirror build` created for it."""
-    from ..mirror import mirror_teardown as teardown
+    from ..plumbing.mirror import mirror_teardown as teardown
 
     click.echo(str(teardown(src_iface, bridge)))

@@ -47,8 +47,8 @@ def sample(iface: str, wait: bool, filter_words: tuple, count: int, snaplen: int
     container), then capture on IFACE.
     """
     from .. import interfaces, open_live
-    from ..capture import Capture
-    from ..output import Writer
+    from ..engine.capture import Capture
+    from ..sinks.writer import Writer
 
     expression = " ".join(filter_words) or None
     say(f"count: {count}, snaplen: {snaplen}, read timeout: {read_timeout} ms, "
@@ -94,13 +94,13 @@ def _describe(name: str, found: list) -> None:
 
 
 def _check_filter(expression: str) -> None:
-    from ..bpf import compile_filter
+    from ..engine.bpf import compile_filter
 
     compile_filter(expression)
 
 
 def _wait(timeout: Optional[float]) -> None:
-    from ..trigger import wait_for_ping
+    from ..engine.trigger import wait_for_ping
 
     say(f"waiting for a ping on {TRIGGER_IFACE}...")
     pkt = wait_for_ping(TRIGGER_IFACE, timeout=timeout)

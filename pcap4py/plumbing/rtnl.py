@@ -14,8 +14,8 @@ import socket
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Callable, Iterator, Optional
 
-from .errors import NetlinkError, NotFound, PermissionDenied
-from .netns import NetnsRef, run_in_netns
+from ..errors import NetlinkError, NotFound, PermissionDenied
+from ..netns import NetnsRef, run_in_netns
 
 if TYPE_CHECKING:
     from pyroute2 import IPRoute
@@ -54,7 +54,7 @@ def link_by_name(ipr, name: str):
 def ethernet_link(ipr, name: str, *, missing: str, loopback: str):
     """The link ``name``, which must exist and not be loopback; the two messages (formatted with
     ``name``) say what it was wanted for."""
-    from .errors import InterfaceNotFound
+    from ..errors import InterfaceNotFound
 
     link = link_by_name(ipr, name)
     if link is None:

@@ -36,8 +36,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
 
-from .container import BRIDGE_NAME_OPTION, docker_client
-from .errors import DockerError, NetlinkError, Pcap4pyError
+from ..container import BRIDGE_NAME_OPTION, docker_client
+from ..errors import DockerError, NetlinkError, Pcap4pyError
 from .rtnl import (IFF_PROMISC, IFF_UP, check_ifname, ethernet_link, link_by_name, link_kind, netlink_error, rollback,
                    rtnl, set_promisc)
 

@@ -15,9 +15,9 @@ from typing import Any, Iterator, Optional
 
 from . import bpf, jvm
 from .batch import Batch
-from .errors import (CaptureError, CaptureFileError, InterfaceNotFound, PermissionDenied,
+from ..errors import (CaptureError, CaptureFileError, InterfaceNotFound, PermissionDenied,
                      Pcap4pyError)
-from .netns import NetnsRef, run_in_netns
+from ..netns import NetnsRef, run_in_netns
 from .packet import Packet, Source
 
 DIRECTIONS = {"in": "IN", "out": "OUT", "inout": "INOUT"}

@@ -17,7 +17,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from .errors import JarsNotFound, NoJavaFound
+from ..errors import JarsNotFound, NoJavaFound
 
 JARS_ENV = "PCAP4PY_JARS"
 OPTIONS_ENV = "PCAP4PY_JVM_OPTIONS"  # extra JVM options, space-separated
@@ -30,7 +30,7 @@ _lock = threading.Lock()
 def jar_dir() -> Path:
     """The folder holding the Pcap4J, JNA, slf4j and helper jars."""
     override = os.environ.get(JARS_ENV)
-    return Path(override) if override else Path(__file__).with_name("jars")
+    return Path(override) if override else Path(__file__).resolve().parent.parent / "jars"
 
 
 def classpath() -> list[str]:

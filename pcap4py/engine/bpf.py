@@ -13,8 +13,8 @@ from functools import lru_cache
 from typing import Any, Optional
 
 from . import jvm
-from .errors import FilterError
-from .pcap4j_parse import data_link_type
+from ..errors import FilterError
+from .parse import data_link_type
 
 DLT_EN10MB = 1
 _COMPLETIONS = ("", " tcp", " 1", " host 1")

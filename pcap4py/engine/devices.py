@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from . import jvm
-from .netns import NetnsRef, run_in_netns
+from ..netns import NetnsRef, run_in_netns
 
 
 @dataclass(frozen=True)

@@ -37,9 +37,9 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Union
 
-from .errors import (AddressError, ContainerNotFound, DockerUnavailable, HostNetworkContainer,
+from ..errors import (AddressError, ContainerNotFound, DockerUnavailable, HostNetworkContainer,
                      NetlinkError, NotFound, Pcap4pyError)
-from .netns import netns_key, netns_path, run_in_netns
+from ..netns import netns_key, netns_path, run_in_netns
 from .rtnl import (IFF_PROMISC, check_ifname, ethernet_link, link_by_index, link_by_name, link_kind,
                    netlink_error, rollback, rtnl, set_promisc)
 
@@ -156,7 +156,7 @@ def resolve_target(target: Target) -> str:
         return target
     if os.path.exists(netns_path(target)):
         return netns_path(target)
-    from .container import Container
+    from ..container import Container
 
     try:
         container = Container(target)  # ContainerNotFound / ContainerNotRunning / HostNetworkContainer

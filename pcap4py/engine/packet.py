@@ -183,16 +183,16 @@ class Packet:
     @property
     def pcap4j(self) -> Any:
         """The frame parsed by Pcap4J (an ``org.pcap4j.packet.Packet``); starts the JVM if needed."""
-        from . import pcap4j_parse
+        from .parse import parse
 
-        return pcap4j_parse.parse(self.data, self.source.linktype)
+        return parse(self.data, self.source.linktype)
 
     @property
     def layers(self) -> list[str]:
         """Layer names from Pcap4J's parse, outermost first, e.g. ``['Ethernet', 'IPv4', 'Tcp']``."""
-        from . import pcap4j_parse
+        from .parse import layer_names
 
-        return pcap4j_parse.layer_names(self.pcap4j)
+        return layer_names(self.pcap4j)
 
     def to_dict(self) -> dict:
         """Named fields for JSON output (``payload`` as hex, as docker-network-capture does)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Optional
 
 from .capture import Capture
-from .errors import TimeoutExpired
+from ..errors import TimeoutExpired
 from .handle import open_live
 from .packet import Packet
 

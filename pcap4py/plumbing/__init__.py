@@ -1,0 +1,1 @@
+"""Network plumbing through netlink: macvlan attachment (pipework) and tc mirroring."""
