@@ -31,20 +31,24 @@ _LAZY = {
     "Capture": "engine.capture",
     "wait_for_ping": "engine.trigger",
     "compile_filter": "engine.bpf",
-    "Container": "container",
-    "containers": "container",
-    "open_container": "container",
+    "Container": "containers.model",
+    "open_container": "containers.capture",
     "drop_privileges": "privileges",
-    "attach": "plumbing.macvlan",  # not "attach": importing a submodule of that name would shadow the function
-    "detach": "plumbing.macvlan",
-    "mirror_build": "plumbing.mirror",
-    "mirror_teardown": "plumbing.mirror",
+    # with containers accepted as targets and Docker networks on mirror bridges
+    "attach": "containers.plumbing",
+    "detach": "containers.plumbing",
+    "mirror_build": "containers.plumbing",
+    "mirror_teardown": "containers.plumbing",
 }
+# public names that are subpackages: pcap4py.containers (callable: it lists the running containers)
+_SUBPACKAGES = ("containers",)
 
-__all__ = ["__version__", *_LAZY, *_error_names]
+__all__ = ["__version__", *_LAZY, *_SUBPACKAGES, *_error_names]
 
 
 def __getattr__(name: str) -> Any:
+    if name in _SUBPACKAGES:
+        return import_module(f".{name}", __name__)
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'pcap4py' has no attribute {name!r}")

@@ -9,7 +9,9 @@ ends: the interpreter's and the JVM's other threads never leave home.
 from __future__ import annotations
 
 import ctypes
+import errno
 import os
+import stat
 import threading
 from contextlib import contextmanager
 from typing import Callable, Iterator, TypeVar, Union
@@ -19,7 +21,7 @@ from .errors import NotFound, PermissionDenied, Pcap4pyError
 CLONE_NEWNET = 0x40000000
 
 T = TypeVar("T")
-NetnsRef = Union[str, int]  # a path such as /run/netns/NAME or /proc/PID/ns/net, or a PID
+NetnsRef = Union[str, int]  # a PID (int or digits), a name under /run/netns, or a namespace file path
 
 SELF = "/proc/thread-self/ns/net"  # the calling thread's own namespace
 
@@ -28,18 +30,95 @@ _libc = ctypes.CDLL(None, use_errno=True)
 
 
 def netns_path(ref: NetnsRef) -> str:
-    """The namespace file for a PID, a name under /run/netns, or a path."""
-    if isinstance(ref, int):
-        return f"/proc/{ref}/ns/net"
+    """The namespace file for a PID (an int or a string of digits), a name under /run/netns, or a path.
+
+    Pure: it looks at nothing; :func:`resolve_netns` checks the file.
+    """
+    if isinstance(ref, int) or ref.isdigit():
+        return f"/proc/{int(ref)}/ns/net"
     if os.sep not in ref:
         return f"/run/netns/{ref}"
     return ref
 
 
+def _nsfs_device() -> int:
+    """The device of the kernel's namespace filesystem: every namespace file (/proc/PID/ns/*, and the
+    bind mounts of ``ip netns`` under /run/netns) is an inode on it."""
+    return os.stat(SELF).st_dev
+
+
+def _file_kind(mode: int) -> str:
+    for test, word in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a directory"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return word
+    return "an ordinary file"
+
+
+def _missing(ref: NetnsRef, path: str) -> NotFound:
+    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
+        return NotFound(f"no process {int(ref)} (so no network namespace {path})")
+    return NotFound(f"no network namespace at {path}")
+
+
+def _check_namespace_file(st: os.stat_result, path: str) -> None:
+    if not stat.S_ISREG(st.st_mode) or st.st_dev != _nsfs_device():
+        raise Pcap4pyError(f"{path} is not a network namespace ({_file_kind(st.st_mode)}): "
+                           f"give a PID, a name under /run/netns or a namespace file such as /proc/PID/ns/net")
+
+
+def _os_failure(ref: NetnsRef, path: str, err: OSError) -> Pcap4pyError:
+    if err.errno == errno.ENOENT or err.errno == errno.ESRCH:
+        return _missing(ref, path)
+    if err.errno in (errno.EACCES, errno.EPERM):
+        return PermissionDenied(f"cannot open {path}: permission denied (run as root)")
+    return Pcap4pyError(f"cannot open {path}: {err.strerror}")
+
+
+def resolve_netns(ref: NetnsRef) -> str:
+    """The checked namespace file of ``ref`` (see :func:`netns_path`).
+
+    Only ``stat`` is used, never ``open``, so a FIFO or a device named by mistake
+    is refused at once instead of blocking or acting.  Raises :class:`NotFound`
+    (no such process or file), :class:`PermissionDenied` (EACCES: the file
+    exists but is not ours to look at) or :class:`Pcap4pyError` (not a
+    namespace file).
+    """
+    if not isinstance(ref, (int, str)) or isinstance(ref, bool) or ref == "":
+        raise NotFound(f"bad network namespace {ref!r}: give a PID, a name under /run/netns or a path")
+    path = netns_path(ref)
+    try:
+        st = os.stat(path)
+    except OSError as e:
+        raise _os_failure(ref, path, e) from e
+    _check_namespace_file(st, path)
+    return path
+
+
+def open_netns(ref: NetnsRef) -> int:
+    """A read-only file descriptor on the namespace ``ref`` (checked by :func:`resolve_netns`).
+
+    The open is non-blocking and the descriptor is checked again with ``fstat``,
+    so a file swapped for a FIFO between the two looks still cannot hang it.
+    The caller closes the descriptor.
+    """
+    path = resolve_netns(ref)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+    except OSError as e:
+        raise _os_failure(ref, path, e) from e
+    try:
+        _check_namespace_file(os.fstat(fd), path)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
 def _setns(fd: int, what: str) -> None:
     if _libc.setns(fd, CLONE_NEWNET) != 0:
         err = ctypes.get_errno()
-        if err == 1:  # EPERM
+        if err == errno.EPERM:
             raise PermissionDenied(f"cannot enter network namespace {what}: CAP_SYS_ADMIN is missing")
         raise Pcap4pyError(f"cannot enter network namespace {what}: {os.strerror(err)}")
 
@@ -51,12 +130,7 @@ def entered(ref: NetnsRef) -> Iterator[None]:
     Prefer :func:`run_in_netns`, which confines the switch to a thread of its own.
     """
     path = netns_path(ref)
-    try:
-        target = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except FileNotFoundError:
-        raise NotFound(f"no network namespace at {path}") from None
-    except PermissionError:
-        raise PermissionDenied(f"cannot open {path}: permission denied (run as root)") from None
+    target = open_netns(ref)
     home = os.open(SELF, os.O_RDONLY | os.O_CLOEXEC)
     try:
         _setns(target, path)

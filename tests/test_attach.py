@@ -16,7 +16,8 @@ import pytest
 
 import pcap4py
 import pcap4py.plumbing.macvlan as attach_mod
-from pcap4py.plumbing.macvlan import attach, detach, parse_address, parse_mac
+from pcap4py.containers.plumbing import attach, detach
+from pcap4py.plumbing.macvlan import parse_address, parse_mac
 from pcap4py.errors import AddressError, ContainerNotRunning, HostNetworkContainer, InterfaceNotFound, NetlinkError, NotFound
 from tests.cli import run_cli
 from tests.fixtures.netlab import make_namespace, delete_namespace, sh

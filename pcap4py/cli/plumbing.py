@@ -1,10 +1,32 @@
-"""``pcap4py attach|detach|mirror build|mirror teardown``: network plumbing through netlink."""
+"""``pcap4py attach|detach|mirror build|mirror teardown``: network plumbing through netlink.
+
+A container named as a target is turned into its namespace by the container
+layer (:mod:`pcap4py.containers.plumbing`); the plumbing itself works on
+namespaces.  SIGINT and SIGTERM are deferred from the start of each command:
+one that arrives while the kernel is being changed lets the current step
+finish, then rolls everything back (attach, mirror build) or finishes
+(detach, teardown), and the command exits 128+signal with one line saying so.
+"""
 
 from __future__ import annotations
+
+import functools
+from typing import Callable
 
 import click
 
 from . import main
+
+
+def _deferring_signals(command: Callable) -> Callable:
+    """Run ``command`` with SIGINT/SIGTERM deferred (recorded, acted on at the next step boundary)."""
+    @functools.wraps(command)
+    def run(*args, **kwargs):
+        from ..plumbing.transaction import deferred_stop_signals
+
+        with deferred_stop_signals():
+            return command(*args, **kwargs)
+    return run
 
 
 @main.command()
@@ -15,6 +37,7 @@ from . import main
               help="Name of the new interface inside the container.")
 @click.option("--mac", default=None, help="MAC address of the new interface (default: random).")
 @click.option("--promisc", is_flag=True, help="Turn promiscuous mode on on HOST_IFACE (needed on some VMs).")
+@_deferring_signals
 def attach(host_iface: str, container: str, address: str, name: str, mac: str | None, promisc: bool) -> None:
     """Attach CONTAINER to HOST_IFACE's LAN with a bridge-mode macvlan (pipework style).
 
@@ -22,7 +45,7 @@ def attach(host_iface: str, container: str, address: str, name: str, mac: str | 
     namespace path.  With @GATEWAY the container's default route goes through it.
     Any failure rolls back every step; running it twice changes nothing.
     """
-    from ..plumbing.macvlan import attach as do_attach
+    from ..containers.plumbing import attach as do_attach
 
     click.echo(str(do_attach(host_iface, container, address, name=name, mac=mac, promisc=promisc)))
 
@@ -31,9 +54,10 @@ def attach(host_iface: str, container: str, address: str, name: str, mac: str | 
 @click.argument("container")
 @click.option("-i", "--interface", "name", default="eth1", show_default=True,
               help="Name of the interface that attach made.")
+@_deferring_signals
 def detach(container: str, name: str) -> None:
     """Remove the interface that `pcap4py attach` made in CONTAINER, and restore its routes."""
-    from ..plumbing.macvlan import detach as do_detach
+    from ..containers.plumbing import detach as do_detach
 
     click.echo(str(do_detach(container, name)))
 
@@ -48,9 +72,10 @@ def mirror() -> None:
 @click.argument("bridge")
 @click.option("--docker-network", default=None, metavar="NAME",
               help="Also create an internal Docker network NAME on BRIDGE for sniffing containers.")
+@_deferring_signals
 def mirror_build(src_iface: str, bridge: str, docker_network: str | None) -> None:
     """Mirror SRC_IFACE's ingress and egress into BRIDGE (made if missing, MAC learning off)."""
-    from ..plumbing.mirror import mirror_build as build
+    from ..containers.plumbing import mirror_build as build
 
     result = build(src_iface, bridge, docker_network=docker_network)
     for warning in result.warnings:
@@ -61,8 +86,9 @@ def mirror_build(src_iface: str, bridge: str, docker_network: str | None) -> Non
 @mirror.command("teardown")
 @click.argument("src_iface")
 @click.argument("bridge")
+@_deferring_signals
 def mirror_teardown(src_iface: str, bridge: str) -> None:
     """Remove the mirror of SRC_IFACE into BRIDGE, and what `mirror build` created for it."""
-    from ..plumbing.mirror import mirror_teardown as teardown
+    from ..containers.plumbing import mirror_teardown as teardown
 
     click.echo(str(teardown(src_iface, bridge)))

@@ -1,6 +1,7 @@
 """pipework-style macvlan attachment of a container (or any network namespace) to a host interface.
 
-:func:`attach` does document 000's six steps through netlink, in pipework's order:
+:func:`attach` does, through netlink and in pipework's order, the six steps of the manual
+macvlan recipe (the one the kaitoy/pcap4j README runs with ``ip link`` and pipework):
 
 1. create a macvlan in bridge mode on the host interface (temporary name, the host's MTU),
 2. move it into the target's network namespace,
@@ -11,9 +12,10 @@
 
 then, for IPv4, a gratuitous ARP so that the LAN learns the new address at once (as pipework does).
 
-If any step fails, every earlier step is undone in reverse order: no half-made
-interface is left in the host or in the target, the default route and the host
-interface's promiscuous flag are as they were.
+The steps run as one :class:`~pcap4py.plumbing.transaction.Transaction`: if
+any step fails, or SIGINT/SIGTERM arrives, every earlier step is undone in
+reverse order: no half-made interface is left in the host or in the target, the
+default route and the host interface's promiscuous flag are as they were.
 
 What attach changed is recorded on the new interface itself, as its ``ifalias``
 (``pcap4py-attach {json}``): host interface, the default routes it replaced,
@@ -22,12 +24,15 @@ interface, so it can never go stale; :func:`detach` reads it to remove exactly
 what attach made, and a second identical :func:`attach` recognises its own work
 and does nothing.
 
-Targets: a container name or id (resolved through Docker), a PID, a name under
-``/run/netns``, or a namespace file path.
+Targets are network namespaces: a PID, a name under ``/run/netns``, or a
+namespace file path (:func:`pcap4py.netns.resolve_netns`).  Containers are
+resolved to their namespace above this layer
+(:func:`pcap4py.containers.plumbing.namespace_of`).
 """
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import json
 import os
@@ -35,29 +40,24 @@ import re
 import socket
 import uuid
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Union
+from typing import Optional, Union
 
-from ..errors import (AddressError, ContainerNotFound, DockerUnavailable, HostNetworkContainer,
-                     NetlinkError, NotFound, Pcap4pyError)
-from ..netns import netns_key, netns_path, run_in_netns
-from .rtnl import (IFF_PROMISC, check_ifname, ethernet_link, link_by_index, link_by_name, link_kind,
-                   netlink_error, rollback, rtnl, set_promisc)
+from ..errors import AddressError, HostNetworkContainer, NetlinkError
+from ..netns import NetnsRef, netns_key, open_netns, resolve_netns, run_in_netns
+from .rtnl import IFF_PROMISC, check_ifname, ethernet_link, link_by_index, link_by_name, link_kind, rtnl, set_promisc
+from .transaction import HOOKS, Transaction
 
-__all__ = ["Attachment", "Detachment", "AddressSpec", "parse_address", "parse_mac", "attach", "detach",
-           "resolve_target"]
+__all__ = ["Attachment", "Detachment", "AddressSpec", "parse_address", "parse_mac", "attach", "detach"]
 
 IPInterface = Union[ipaddress.IPv4Interface, ipaddress.IPv6Interface]
 IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
-Target = Union[str, int]
-
 ALIAS_TAG = "pcap4py-attach "
 RT_TABLE_MAIN = 254
 
-#: Test seam (documented, not a mock): callables run after each attach step with the
-#: step's name ("promisc", "create", "move", "name", "mac", "up", "address", "gateway").
-#: One that raises makes attach fail right there, on real kernel objects, so tests
-#: can check that the rollback leaves nothing behind.
-STEP_HOOKS: list[Callable[[str], None]] = []
+#: The transaction's test seam (:data:`pcap4py.plumbing.transaction.HOOKS`): callables run
+#: after each step with its name; attach's steps are "promisc", "create", "move", "name",
+#: "mac", "up", "address", "gateway", "announce"; detach's "delete", "routes", "promisc".
+STEP_HOOKS = HOOKS
 
 
 # --------------------------------------------------------------------------- grammar
@@ -133,37 +133,6 @@ def parse_mac(mac: str) -> str:
     if hexes == "0" * 12:
         raise AddressError("00:00:00:00:00:00 cannot be an interface's MAC address")
     return norm
-
-
-# --------------------------------------------------------------------------- targets
-
-
-def resolve_target(target: Target) -> str:
-    """The network-namespace file of ``target``: PID, /run/netns name, path, or container name/id.
-
-    A name under ``/run/netns`` wins over a container of the same name.
-    """
-    if isinstance(target, int) or (isinstance(target, str) and target.isdigit()):
-        path = netns_path(int(target))
-        if not os.path.exists(path):
-            raise NotFound(f"no process {target} (so no network namespace {path})")
-        return path
-    if not isinstance(target, str) or not target:
-        raise NotFound(f"bad attach target {target!r}: give a container, a PID or a namespace")
-    if os.sep in target:
-        if not os.path.exists(target):
-            raise NotFound(f"no network namespace at {target}")
-        return target
-    if os.path.exists(netns_path(target)):
-        return netns_path(target)
-    from ..container import Container
-
-    try:
-        container = Container(target)  # ContainerNotFound / ContainerNotRunning / HostNetworkContainer
-    except DockerUnavailable as e:
-        # most likely a mistyped namespace name: say both places we looked
-        raise ContainerNotFound(f"no network namespace /run/netns/{target}, and no container: {e}") from None
-    return container.netns_path
 
 
 # --------------------------------------------------------------------------- results
@@ -279,11 +248,6 @@ def _restore_routes(ipr, family: int, routes: list[dict]) -> list[dict]:
 # --------------------------------------------------------------------------- attach
 
 
-def _run_hooks(step: str) -> None:
-    for hook in list(STEP_HOOKS):
-        hook(step)
-
-
 def _check_existing(link, host: str, hidx: int, spec: AddressSpec, mac: Optional[str], ipr,
                     name: str, where: str) -> dict:
     """The record of an identical earlier attach, or raise: the name is taken."""
@@ -302,114 +266,158 @@ def _check_existing(link, host: str, hidx: int, spec: AddressSpec, mac: Optional
     return rec
 
 
-def attach(host_iface: str, target: Target, address: Union[str, AddressSpec], *,
+def _spec_of(address: Union[str, AddressSpec], gateway: Optional[str]) -> AddressSpec:
+    if isinstance(address, AddressSpec):
+        return parse_address(str(address.interface), gateway) if gateway is not None else address
+    return parse_address(address, gateway)
+
+
+@dataclass
+class _Attach:
+    """One attach under way: both netlink sockets and what the steps need from each other."""
+
+    host: object  # IPRoute in the host namespace
+    guest: object  # IPRoute in the target namespace
+    path: str
+    host_iface: str
+    hlink: object
+    name: str
+    spec: AddressSpec
+    mac: Optional[str]
+    prev: list
+    tmp: str = field(default_factory=lambda: f"p4m{uuid.uuid4().hex[:8]}")
+
+    @property
+    def hidx(self) -> int:
+        return self.hlink["index"]
+
+    @property
+    def af(self) -> int:
+        return socket.AF_INET if self.spec.interface.version == 4 else socket.AF_INET6
+
+    # each _ensure_* is one step; its undo follows it
+
+    def ensure_promisc(self, wanted: bool) -> bool:
+        """Turn promiscuous mode on on the host interface if wanted and off; True if this call did."""
+        if not wanted or self.hlink["flags"] & IFF_PROMISC:
+            return False
+        set_promisc(self.host, self.hidx, True)
+        return True
+
+    def undo_promisc(self, was_set: bool) -> None:
+        if was_set:
+            set_promisc(self.host, self.hidx, False)
+
+    def ensure_macvlan(self) -> None:
+        """A bridge-mode macvlan on the host interface, with its MTU, under a temporary name."""
+        self.host.link("add", ifname=self.tmp, kind="macvlan", link=self.hidx, macvlan_mode="bridge",
+                       mtu=self.hlink.get_attr("IFLA_MTU"))
+
+    def undo_macvlan(self, _: None) -> None:
+        # by name, on both sides: wherever a move cut short left it
+        for ipr in (self.host, self.guest):
+            found = ipr.link_lookup(ifname=self.tmp)
+            if found:
+                ipr.link("del", index=found[0])
+
+    def ensure_moved(self) -> int:
+        """Move the macvlan into the target namespace; its index there."""
+        fd = open_netns(self.path)
+        try:
+            self.host.link("set", index=self.host.link_lookup(ifname=self.tmp)[0], net_ns_fd=fd)
+        finally:
+            os.close(fd)
+        found = self.guest.link_lookup(ifname=self.tmp)
+        if not found:
+            raise NetlinkError(f"the new macvlan {self.tmp} did not arrive in {self.path}")
+        return found[0]
+
+    def undo_moved(self, gidx: int) -> None:
+        # by the index inside the target: the temporary name may have been replaced by the final one
+        link = link_by_index(self.guest, gidx)
+        if link is not None and link_kind(link) == "macvlan":
+            self.guest.link("del", index=gidx)
+
+    def ensure_routed(self, gidx: int) -> None:
+        """pipework's order: delete the default route, then add one through the gateway on the new link."""
+        if not self.spec.gateway:
+            return
+        for route in self.prev:
+            args = _route_args(self.guest, self.af, route)
+            if args:
+                self.guest.route("del", **args)
+        try:
+            self.guest.route("replace", dst="default", family=self.af, gateway=str(self.spec.gateway), oif=gidx,
+                             table=RT_TABLE_MAIN)
+        except BaseException:
+            _restore_routes(self.guest, self.af, self.prev)  # the step failed half-way: undo its first half
+            raise
+
+    def undo_routed(self, gidx: int) -> None:
+        if self.spec.gateway:
+            _unreplace_default(self.guest, self.af, gidx, self.prev)
+
+    def announce(self, gidx: int) -> str:
+        """The new interface's MAC, announced with a gratuitous ARP for IPv4."""
+        mac = self.guest.get_links(gidx)[0].get_attr("IFLA_ADDRESS")
+        if self.spec.interface.version == 4:
+            _gratuitous_arp(self.path, self.name, mac, self.spec.interface.ip)
+        return mac
+
+
+def attach(host_iface: str, target: NetnsRef, address: Union[str, AddressSpec], *,
            gateway: Optional[str] = None, name: str = "eth1", mac: Optional[str] = None,
            promisc: bool = False) -> Attachment:
-    """Attach ``target`` to the LAN of ``host_iface`` with a bridge-mode macvlan named ``name``.
+    """Attach namespace ``target`` to the LAN of ``host_iface`` with a bridge-mode macvlan named ``name``.
 
+    ``target`` is a PID, a name under /run/netns or a namespace path.
     ``address`` is ``IP/PREFIX`` or pipework's ``IP/PREFIX@GATEWAY`` (or give ``gateway=``);
     with a gateway, the target's default route goes through it on the new interface.
     ``mac`` sets the interface's MAC; ``promisc`` turns promiscuous mode on on the
     host interface (needed on some VMs) if it is off.  Running the same attach
-    again changes nothing and returns ``already=True``.  Any failure undoes every
-    earlier step and raises a :class:`~pcap4py.errors.Pcap4pyError`.
+    again changes nothing and returns ``already=True``.  Any failure, and SIGINT or
+    SIGTERM, undoes every earlier step and raises a :class:`~pcap4py.errors.Pcap4pyError`.
     """
-    spec = address if isinstance(address, AddressSpec) else parse_address(address, gateway)
-    if isinstance(address, AddressSpec) and gateway is not None:
-        spec = parse_address(str(address.interface), gateway)
+    spec = _spec_of(address, gateway)
     mac = parse_mac(mac) if mac else None
     check_ifname(name)
-    path = resolve_target(target)
+    path = resolve_netns(target)
     if netns_key(path) == netns_key():
         raise HostNetworkContainer(f"{target} shares this host's network namespace: nothing to attach into")
-    family = 4 if spec.interface.version == 4 else 6
-    af = 2 if family == 4 else 10
 
     with rtnl() as host, rtnl(path) as guest:
         hlink = ethernet_link(host, host_iface, missing="no host interface {name!r}",
                               loopback="cannot attach a macvlan to the loopback interface {name}")
-        hidx = hlink["index"]
         existing = link_by_name(guest, name)
         if existing is not None:
-            rec = _check_existing(existing, host_iface, hidx, spec, mac, guest, name, str(target))
+            rec = _check_existing(existing, host_iface, hlink["index"], spec, mac, guest, name, str(target))
             return Attachment(host_iface, path, name, spec.interface, spec.gateway,
                               existing.get_attr("IFLA_ADDRESS"), existing["index"],
                               promisc_set=bool(rec.get("promisc")), already=True,
                               replaced_routes=rec.get("prev") or [])
-        prev = _default_routes(guest, af) if spec.gateway else []
-        undo: list[Callable[[], None]] = []
-        step = "check"
-        try:
-            step = "promisc"
-            promisc_set = bool(promisc and not hlink["flags"] & IFF_PROMISC)
-            if promisc_set:
-                set_promisc(host, hidx, True)
-                undo.append(lambda: set_promisc(host, hidx, False))
-            _run_hooks(step)
-
-            step = "create"
-            tmp = f"p4m{uuid.uuid4().hex[:8]}"
-            host.link("add", ifname=tmp, kind="macvlan", link=hidx, macvlan_mode="bridge",
-                      mtu=hlink.get_attr("IFLA_MTU"))
-            idx = host.link_lookup(ifname=tmp)[0]
-            state = {"ns": host, "index": idx}
-            undo.append(lambda: _delete_quietly(state["ns"], state["index"]))
-            _run_hooks(step)
-
-            step = "move"
-            fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-            try:
-                host.link("set", index=idx, net_ns_fd=fd)
-            finally:
-                os.close(fd)
-            found = guest.link_lookup(ifname=tmp)
-            if not found:
-                raise NetlinkError(f"the new macvlan {tmp} did not arrive in {path}")
-            state.update(ns=guest, index=found[0])
-            gidx = found[0]
-            _run_hooks(step)
-
-            step = "name"
-            guest.link("set", index=gidx, ifname=name,
-                       ifalias=_record(host_iface, hidx, spec, prev, promisc_set))
-            _run_hooks(step)
-
-            step = "mac"
-            if mac:
-                guest.link("set", index=gidx, address=mac)
-            _run_hooks(step)
-
-            step = "up"
-            guest.link("set", index=gidx, state="up")
-            _run_hooks(step)
-
-            step = "address"
-            guest.addr("add", index=gidx, address=str(spec.interface.ip), prefixlen=spec.interface.network.prefixlen)
-            _run_hooks(step)
-
-            step = "gateway"
-            if spec.gateway:
-                # pipework: delete the default route, then add one through the gateway
-                for route in prev:
-                    args = _route_args(guest, af, route)
-                    if args:
-                        guest.route("del", **args)
-                undo.append(lambda: _unreplace_default(guest, af, gidx, prev))
-                guest.route("replace", dst="default", family=af, gateway=str(spec.gateway), oif=gidx,
-                            table=RT_TABLE_MAIN)
-            _run_hooks(step)
-            final = guest.get_links(gidx)[0]
-            if spec.interface.version == 4:
-                _gratuitous_arp(path, name, final.get_attr("IFLA_ADDRESS"), spec.interface.ip)
-        except BaseException as e:
-            rollback(undo)
-            if isinstance(e, Pcap4pyError):
-                raise
-            if isinstance(e, Exception) and (hasattr(e, "code") or isinstance(e, OSError)):
-                raise _step_error(step, name, host_iface, path, e) from None
-            raise
-    return Attachment(host_iface, path, name, spec.interface, spec.gateway, final.get_attr("IFLA_ADDRESS"),
-                      gidx, promisc_set=promisc_set, replaced_routes=prev)
+        job = _Attach(host, guest, path, host_iface, hlink, name, spec, mac,
+                      _default_routes(guest, socket.AF_INET if spec.interface.version == 4 else socket.AF_INET6)
+                      if spec.gateway else [])
+        with Transaction("attach", "attach failed, rolled back") as tx:
+            promisc_set = tx.step("promisc", lambda: job.ensure_promisc(promisc), job.undo_promisc,
+                                  doing=f"turn promiscuous mode on on {host_iface}")
+            tx.step("create", job.ensure_macvlan, job.undo_macvlan, doing=f"create a macvlan on {host_iface}")
+            gidx = tx.step("move", job.ensure_moved, job.undo_moved, doing=f"move the macvlan into {path}")
+            record = _record(host_iface, job.hidx, spec, job.prev, promisc_set)
+            tx.step("name", lambda: guest.link("set", index=gidx, ifname=name, ifalias=record),
+                    doing=f"rename the macvlan to {name}",
+                    messages={errno.EEXIST: f"interface {name} already exists in {path}"})
+            tx.step("mac", lambda: mac and guest.link("set", index=gidx, address=mac),
+                    doing=f"set the MAC address of {name}")
+            tx.step("up", lambda: guest.link("set", index=gidx, state="up"), doing=f"bring {name} up")
+            tx.step("address", lambda: guest.addr("add", index=gidx, address=str(spec.interface.ip),
+                                                  prefixlen=spec.interface.network.prefixlen),
+                    doing=f"add the address to {name}")
+            tx.step("gateway", lambda: job.ensure_routed(gidx), lambda _: job.undo_routed(gidx),
+                    doing="replace the default route")
+            final_mac = tx.step("announce", lambda: job.announce(gidx), doing=f"read back {name}")
+    return Attachment(host_iface, path, name, spec.interface, spec.gateway, final_mac, gidx,
+                      promisc_set=promisc_set, replaced_routes=job.prev)
 
 
 def _gratuitous_arp(path: str, name: str, mac: str, ip: IPAddress) -> None:
@@ -428,23 +436,6 @@ def _gratuitous_arp(path: str, name: str, mac: str, ip: IPAddress) -> None:
         pass
 
 
-def _step_error(step: str, name: str, host_iface: str, path: str, err: BaseException) -> Exception:
-    code = getattr(err, "code", None) or getattr(err, "errno", None)
-    if step == "name" and code == 17:  # EEXIST: someone took the name meanwhile
-        return NetlinkError(f"interface {name} already exists in {path}")
-    what = {
-        "promisc": f"turn promiscuous mode on on {host_iface}",
-        "create": f"create a macvlan on {host_iface}",
-        "move": f"move the macvlan into {path}",
-        "name": f"rename the macvlan to {name}",
-        "mac": f"set the MAC address of {name}",
-        "up": f"bring {name} up",
-        "address": f"add the address to {name}",
-        "gateway": "replace the default route",
-    }.get(step, step)
-    return netlink_error(f"attach failed, rolled back: cannot {what}", err)
-
-
 def _unreplace_default(ipr, af: int, gidx: int, prev: list[dict]) -> None:
     # ours first: the kernel refuses a second default route of the same metric
     for r in ipr.get_routes(family=af, table=RT_TABLE_MAIN):
@@ -454,23 +445,33 @@ def _unreplace_default(ipr, af: int, gidx: int, prev: list[dict]) -> None:
     _restore_routes(ipr, af, prev)
 
 
-def _delete_quietly(ipr, index: int) -> None:
-    if link_by_index(ipr, index) is not None:
-        ipr.link("del", index=index)
-
-
 # --------------------------------------------------------------------------- detach
 
 
-def detach(target: Target, name: str = "eth1") -> Detachment:
-    """Remove what :func:`attach` made: the interface ``name`` in ``target``, and nothing else.
+def _clear_promisc(rec: dict) -> bool:
+    """Turn promiscuous mode off on the host interface if attach turned it on and it is still that one."""
+    if not rec.get("promisc"):
+        return False
+    with rtnl() as host:
+        hlink = link_by_index(host, rec.get("hidx") or 0)
+        # only if it is still the same interface and still promiscuous
+        if hlink is None or hlink.get_attr("IFLA_IFNAME") != rec.get("host") or not hlink["flags"] & IFF_PROMISC:
+            return False
+        set_promisc(host, hlink["index"], False)
+        return True
+
+
+def detach(target: NetnsRef, name: str = "eth1") -> Detachment:
+    """Remove what :func:`attach` made: the interface ``name`` in namespace ``target``, and nothing else.
 
     Restores the default routes attach replaced and, if attach turned it on, the
     host interface's promiscuous mode.  Refuses to remove an interface that
     pcap4py did not attach.  Detaching when nothing is attached is a no-op
-    (``removed=False``).
+    (``removed=False``).  SIGINT or SIGTERM during detach let it finish (a
+    removed interface cannot be put back as it was), then it reports the
+    interruption.
     """
-    path = resolve_target(target)
+    path = resolve_netns(target)
     with rtnl(path) as guest:
         link = link_by_name(guest, name)
         if link is None:
@@ -478,22 +479,12 @@ def detach(target: Target, name: str = "eth1") -> Detachment:
         rec = _read_record(link)
         if rec is None or link_kind(link) != "macvlan":
             raise NetlinkError(f"{name} in {target} was not made by pcap4py attach; not removing it")
-        af = 10 if ":" in (rec.get("addr") or "") else 2
-        try:
-            guest.link("del", index=link["index"])
-            restored = _restore_routes(guest, af, rec.get("prev") or [])
-        except Exception as e:
-            if isinstance(e, Pcap4pyError):
-                raise
-            raise netlink_error(f"detach of {name} in {path}", e) from None
-    cleared = False
-    if rec.get("promisc"):
-        with rtnl() as host:
-            hlink = link_by_index(host, rec.get("hidx") or 0)
-            # only if it is still the same interface and still promiscuous
-            if hlink is not None and hlink.get_attr("IFLA_IFNAME") == rec.get("host") and \
-                    hlink["flags"] & IFF_PROMISC:
-                set_promisc(host, hlink["index"], False)
-                cleared = True
+        af = socket.AF_INET6 if ":" in (rec.get("addr") or "") else socket.AF_INET
+        with Transaction("detach", f"detach of {name} in {path}", on_signal="finish") as tx:
+            tx.step("delete", lambda: guest.link("del", index=link["index"]), doing=f"remove {name}")
+            restored = tx.step("routes", lambda: _restore_routes(guest, af, rec.get("prev") or []),
+                               doing="restore the default routes")
+            cleared = tx.step("promisc", lambda: _clear_promisc(rec),
+                              doing=f"turn promiscuous mode off on {rec.get('host')}")
     return Detachment(path, name, removed=True, host_iface=rec.get("host"), restored_routes=restored,
                       promisc_cleared=cleared)

@@ -1,13 +1,23 @@
-"""Mirror an interface's traffic, both directions, into a bridge with tc (document 003, tc-mirror).
+"""Mirror an interface's traffic, both directions, into a bridge with tc (a port mirror, as tc-mirror does).
 
 :func:`mirror_build` makes (if missing) a bridge with MAC learning off
 (``ageing_time 0``), so it floods every frame to every port, and copies every
 frame that SRC receives or sends into it with a u32 match-all filter and a
-``mirred egress mirror`` action.  With ``docker_network`` it also creates an
-internal Docker network on that bridge: containers connected to it see the
-mirrored traffic on their ``eth`` without any privilege, several at once.
+``mirred egress mirror`` action.  With ``network`` it also has a network laid
+on that bridge by a container engine (``networks``, e.g.
+:class:`pcap4py.containers.docker.DockerBridgeNetworks`, an internal Docker
+network): containers connected to it see the mirrored traffic on their ``eth``
+without any privilege, several at once.  This module knows no container
+engine: it calls ``networks.ensure(name, bridge)`` and ``networks.remove(name, id)``.
 
-Differences from tc-mirror, on purpose:
+Build and teardown each run as one
+:class:`~pcap4py.plumbing.transaction.Transaction`: a failure, SIGINT or
+SIGTERM during build undoes everything build did; teardown, interrupted,
+finishes first.
+
+Differences from tc-mirror (the classic recipe: an ``ingress`` qdisc and a
+``prio`` root qdisc on SRC, each with a u32 match-all filter whose action is
+``mirred egress mirror dev BRIDGE``), on purpose:
 
 * Hooks: tc-mirror uses an ``ingress`` qdisc plus a ``prio`` root qdisc.  pcap4py
   uses one ``clsact`` qdisc, whose ingress and egress hooks take the two filters:
@@ -20,7 +30,7 @@ Differences from tc-mirror, on purpose:
 * Exact teardown: build records what it created in a state file,
   ``/run/pcap4py/mirror/SRC@BRIDGE.json`` (``$PCAP4PY_RUN_DIR`` overrides
   ``/run/pcap4py``; /run is emptied at boot, like the tc rules themselves).
-  Teardown removes the mirror filters, and the clsact qdisc, Docker network,
+  Teardown removes the mirror filters, and the clsact qdisc, network,
   bridge, promiscuous mode and link state only when build created or changed
   them.  Without a state file it removes only the mirror filters.
 * Each filter gets its own preference, unused on both hooks: u32 filters of
@@ -34,14 +44,14 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional, Protocol
 
-from ..container import BRIDGE_NAME_OPTION, docker_client
-from ..errors import DockerError, NetlinkError, Pcap4pyError
-from .rtnl import (IFF_PROMISC, IFF_UP, check_ifname, ethernet_link, link_by_name, link_kind, netlink_error, rollback,
-                   rtnl, set_promisc)
+from ..errors import NetlinkError, Pcap4pyError
+from .rtnl import IFF_PROMISC, IFF_UP, check_ifname, ethernet_link, link_by_name, link_kind, rtnl, set_promisc
+from .transaction import Transaction
 
-__all__ = ["Mirror", "MirrorTeardown", "mirror_build", "mirror_teardown", "mirror_filters"]
+__all__ = ["Mirror", "MirrorTeardown", "BridgeNetworks", "mirror_build", "mirror_teardown", "mirror_filters",
+           "state_path"]
 
 ETH_P_ALL = 0x0003
 ETH_P_ALL_BE = 0x0300  # as it appears in the low half of tcmsg.info (network order)
@@ -70,8 +80,8 @@ class MirrorState:
     promisc_set: bool = False
     up_set: bool = False
     prefs: dict = field(default_factory=dict)  # hook -> u32 preference of our filter
-    docker_network: Optional[str] = None
-    docker_network_id: Optional[str] = None
+    network: Optional[str] = None
+    network_id: Optional[str] = None
     created_network: bool = False
 
     @classmethod
@@ -101,9 +111,10 @@ class Mirror:
     src_iface: str
     bridge: str
     prefs: dict
-    docker_network: Optional[str]
+    network: Optional[str]
     created: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
+    network_kind: str = "network"  # what kind of network, in words ("Docker network")
 
     @property
     def already(self) -> bool:
@@ -111,7 +122,7 @@ class Mirror:
         return not self.created
 
     def __str__(self) -> str:
-        net = f", Docker network {self.docker_network}" if self.docker_network else ""
+        net = f", {self.network_kind} {self.network}" if self.network else ""
         if self.already:
             return f"mirror {self.src_iface} -> {self.bridge} already in place{net}: nothing to do"
         return f"mirror {self.src_iface} -> {self.bridge} built{net} (created: {', '.join(self.created)})"
@@ -176,32 +187,19 @@ def _qdisc_kinds(ipr, src_index: int) -> dict:
     return {q["parent"]: q.get_attr("TCA_KIND") for q in ipr.get_qdiscs(src_index)}
 
 
-# --------------------------------------------------------------------------- docker
+# --------------------------------------------------------------------------- networks on the bridge
 
 
-def _docker_error(what: str, e: Exception) -> Pcap4pyError:
-    if isinstance(e, Pcap4pyError):
-        return e
-    return DockerError(f"{what}: {getattr(e, 'explanation', None) or e}")
+class BridgeNetworks(Protocol):
+    """A container engine's networks laid on a bridge (e.g. :class:`pcap4py.containers.docker.DockerBridgeNetworks`)."""
 
+    kind: str  # in words, for messages: "Docker network"
 
-def _find_network(client, name: str):
-    nets = [n for n in client.networks.list(names=[name]) if n.name == name]
-    return nets[0] if nets else None
+    def ensure(self, name: str, bridge: str) -> tuple[str, bool]:
+        """(id, created) of network ``name`` on ``bridge``, made if missing."""
 
-
-def _ensure_network(client, name: str, bridge: str):
-    """(network, created) for an internal bridge network named ``name`` on ``bridge``."""
-    net = _find_network(client, name)
-    if net is not None:
-        net.reload()
-        opts = net.attrs.get("Options") or {}
-        if net.attrs.get("Driver") != "bridge" or opts.get(BRIDGE_NAME_OPTION) != bridge:
-            raise DockerError(f"Docker network {name} already exists and is not on bridge {bridge}")
-        return net, False
-    net = client.networks.create(name, driver="bridge", internal=True,
-                                 options={BRIDGE_NAME_OPTION: bridge})
-    return net, True
+    def remove(self, name: str, net_id: Optional[str]) -> bool:
+        """Remove network ``name`` if its id is still ``net_id``; whether it did."""
 
 
 # --------------------------------------------------------------------------- build
@@ -214,57 +212,46 @@ def _check_names(src_iface: str, bridge: str) -> None:
         raise NetlinkError(f"cannot mirror {src_iface} into itself")
 
 
-def mirror_build(src_iface: str, bridge: str, docker_network: Optional[str] = None) -> Mirror:
+def mirror_build(src_iface: str, bridge: str, network: Optional[str] = None, *,
+                 networks: Optional[BridgeNetworks] = None) -> Mirror:
     """Mirror ``src_iface``'s ingress and egress into ``bridge``; see the module notes.
 
     Creates ``bridge`` if missing (learning off, STP off, up).  Turns promiscuous
     mode on on ``src_iface`` (a SPAN port receives frames for other MACs) and
-    brings it up, recording both to undo them at teardown.  With
-    ``docker_network``, creates that internal Docker network on the bridge.
-    Running it again adds nothing.  A failure undoes what this call did.
+    brings it up, recording both to undo them at teardown.  With ``network``,
+    has ``networks`` lay that network on the bridge.  Running it again adds
+    nothing.  A failure, SIGINT or SIGTERM undoes what this call did.
     """
     _check_names(src_iface, bridge)
+    if network and networks is None:
+        raise Pcap4pyError(f"network {network} on {bridge}: no container engine given to make it "
+                           f"(use pcap4py.mirror_build, which makes Docker networks)")
     old = MirrorState.load(src_iface, bridge)
     state = old or MirrorState(src_iface, bridge)
-    result = Mirror(src_iface, bridge, {}, docker_network)
-    undo: list[Callable[[], None]] = []
+    result = Mirror(src_iface, bridge, {}, network, network_kind=networks.kind if networks else "network")
     with rtnl() as ipr:
         src = ethernet_link(ipr, src_iface, missing="no interface {name!r} to mirror",
                             loopback="cannot mirror the loopback interface {name}")
-        sidx = src["index"]
-        try:
-            bidx = _ensure_bridge(ipr, bridge, src, state, result, undo)
-            _ensure_src_flags(ipr, src, state, result, undo)
-            _ensure_filters(ipr, sidx, bidx, state, result, undo)
-            if docker_network:
-                client = docker_client()
-                try:
-                    net, created = _ensure_network(client, docker_network, bridge)
-                except Exception as e:
-                    raise _docker_error(f"cannot create Docker network {docker_network} on {bridge}", e) from None
-                if created:
-                    undo.append(lambda: net.remove())
-                    result.created.append(f"Docker network {docker_network}")
-                    state.created_network = True
-                state.docker_network, state.docker_network_id = docker_network, net.id
-            state.save()
-        except BaseException as e:
-            rollback(undo)
-            if old is None:
-                state.forget()
-            if isinstance(e, Exception) and not isinstance(e, Pcap4pyError) and hasattr(e, "code"):
-                raise netlink_error(f"mirror build {src_iface} -> {bridge} failed, rolled back", e) from None
-            raise
+        with Transaction("mirror build", f"mirror build {src_iface} -> {bridge} failed, rolled back") as tx:
+            bidx = _ensure_bridge(tx, ipr, bridge, src, state, result)
+            _ensure_src_flags(tx, ipr, src, state, result)
+            _ensure_filters(tx, ipr, src["index"], bidx, state, result)
+            if network:
+                _ensure_network(tx, networks, network, bridge, state, result)
+            tx.step("state", state.save, None if old else lambda _: state.forget(),
+                    doing=f"record the mirror in {state_path(src_iface, bridge)}")
     result.prefs = dict(state.prefs)
     return result
 
 
-def _ensure_bridge(ipr, bridge: str, src, state: MirrorState, result: Mirror, undo: list) -> int:
+def _ensure_bridge(tx: Transaction, ipr, bridge: str, src, state: MirrorState, result: Mirror) -> int:
     link = link_by_name(ipr, bridge)
     if link is None:
-        ipr.link("add", ifname=bridge, kind="bridge", br_ageing_time=0, br_stp_state=0, br_forward_delay=0)
-        bidx = ipr.link_lookup(ifname=bridge)[0]
-        undo.append(lambda: ipr.link("del", index=bidx))
+        def create() -> int:
+            ipr.link("add", ifname=bridge, kind="bridge", br_ageing_time=0, br_stp_state=0, br_forward_delay=0)
+            return ipr.link_lookup(ifname=bridge)[0]
+
+        bidx = tx.step("bridge", create, lambda bidx: ipr.link("del", index=bidx), doing=f"create bridge {bridge}")
         state.created_bridge = True
         result.created.append(f"bridge {bridge}")
         link = ipr.get_links(bidx)[0]
@@ -278,33 +265,33 @@ def _ensure_bridge(ipr, bridge: str, src, state: MirrorState, result: Mirror, un
     bidx = link["index"]
     if src.get_attr("IFLA_MASTER") == bidx:
         raise NetlinkError(f"{src.get_attr('IFLA_IFNAME')} is a port of {bridge}: mirroring it there would loop")
-    if not link["flags"] & IFF_UP:
-        ipr.link("set", index=bidx, state="up")  # mirred drops frames to a device that is down
+    if not link["flags"] & IFF_UP:  # mirred drops frames to a device that is down
+        tx.step("bridge up", lambda: ipr.link("set", index=bidx, state="up"), doing=f"bring {bridge} up")
     return bidx
 
 
-def _ensure_src_flags(ipr, src, state: MirrorState, result: Mirror, undo: list) -> None:
+def _ensure_src_flags(tx: Transaction, ipr, src, state: MirrorState, result: Mirror) -> None:
     sidx = src["index"]
     if not src["flags"] & IFF_PROMISC:
-        set_promisc(ipr, sidx, True)
-        undo.append(lambda: set_promisc(ipr, sidx, False))
+        tx.step("promisc", lambda: set_promisc(ipr, sidx, True), lambda _: set_promisc(ipr, sidx, False),
+                doing=f"turn promiscuous mode on on {state.src}")
         state.promisc_set = True
         result.created.append("promiscuous mode")
     if not src["flags"] & IFF_UP:
-        ipr.link("set", index=sidx, state="up")
-        undo.append(lambda: ipr.link("set", index=sidx, state="down"))
+        tx.step("up", lambda: ipr.link("set", index=sidx, state="up"),
+                lambda _: ipr.link("set", index=sidx, state="down"), doing=f"bring {state.src} up")
         state.up_set = True
         result.created.append("link up")
 
 
-def _ensure_filters(ipr, sidx: int, bidx: int, state: MirrorState, result: Mirror, undo: list) -> None:
+def _ensure_filters(tx: Transaction, ipr, sidx: int, bidx: int, state: MirrorState, result: Mirror) -> None:
     kinds = _qdisc_kinds(ipr, sidx)
     if kinds.get(TC_H_CLSACT) not in (None, "clsact"):
         raise NetlinkError(f"{state.src} has an '{kinds[TC_H_CLSACT]}' qdisc; pcap4py mirrors through "
                            f"clsact, which cannot sit beside it: remove it first")
     if TC_H_CLSACT not in kinds:
-        ipr.tc("add", "clsact", sidx)
-        undo.append(lambda: ipr.tc("del", "clsact", sidx))
+        tx.step("clsact", lambda: ipr.tc("add", "clsact", sidx), lambda _: ipr.tc("del", "clsact", sidx),
+                doing=f"add a clsact qdisc to {state.src}")
         state.created_clsact = True
         result.created.append("clsact qdisc")
     existing = mirror_filters(ipr, sidx, bidx)
@@ -316,11 +303,29 @@ def _ensure_filters(ipr, sidx: int, bidx: int, state: MirrorState, result: Mirro
             continue
         pref = next(p for p in range(1, 0xFFFF) if p not in used)
         used.add(pref)
-        ipr.tc("add-filter", "u32", sidx, parent=parent, prio=pref, protocol=ETH_P_ALL,
-               keys=["0x0/0x0+0"], target=0x10000, action=action)
-        undo.append(lambda parent=parent, pref=pref: _del_filter(ipr, sidx, parent, pref))
+
+        def add(parent=parent, pref=pref) -> None:
+            ipr.tc("add-filter", "u32", sidx, parent=parent, prio=pref, protocol=ETH_P_ALL,
+                   keys=["0x0/0x0+0"], target=0x10000, action=action)
+
+        tx.step(f"{hook} filter", add, lambda _, parent=parent, pref=pref: _del_filter(ipr, sidx, parent, pref),
+                doing=f"add the {hook} mirror filter to {state.src}")
         state.prefs[hook] = pref
         result.created.append(f"{hook} filter")
+
+
+def _ensure_network(tx: Transaction, networks: BridgeNetworks, name: str, bridge: str, state: MirrorState,
+                    result: Mirror) -> None:
+    def undo(made: tuple[str, bool]) -> None:
+        if made[1]:
+            networks.remove(name, made[0])
+
+    net_id, created = tx.step("network", lambda: networks.ensure(name, bridge), undo,
+                              doing=f"create {networks.kind} {name} on {bridge}")
+    if created:
+        result.created.append(f"{networks.kind} {name}")
+        state.created_network = True
+    state.network, state.network_id = name, net_id
 
 
 def _del_filter(ipr, sidx: int, parent: int, pref: int) -> None:
@@ -330,71 +335,60 @@ def _del_filter(ipr, sidx: int, parent: int, pref: int) -> None:
 # --------------------------------------------------------------------------- teardown
 
 
-def mirror_teardown(src_iface: str, bridge: str) -> MirrorTeardown:
+def mirror_teardown(src_iface: str, bridge: str, *, networks: Optional[BridgeNetworks] = None) -> MirrorTeardown:
     """Undo :func:`mirror_build` for ``src_iface`` -> ``bridge``: remove what it made, nothing else.
 
-    The mirror filters go always; the clsact qdisc, the Docker network and the
-    bridge go only if build created them; promiscuous mode and link state are
-    restored only if build changed them.  Tearing down a mirror that is not
-    there is a no-op.
+    The mirror filters go always; the clsact qdisc, the network (through
+    ``networks``) and the bridge go only if build created them; promiscuous
+    mode and link state are restored only if build changed them.  Tearing down
+    a mirror that is not there is a no-op.  SIGINT or SIGTERM let it finish,
+    then it reports the interruption.
     """
     _check_names(src_iface, bridge)
     state = MirrorState.load(src_iface, bridge) or MirrorState(src_iface, bridge)
+    if state.created_network and state.network and networks is None:
+        raise Pcap4pyError(f"the mirror {src_iface} -> {bridge} has a network {state.network}: no container "
+                           f"engine given to remove it (use pcap4py.mirror_teardown)")
     out = MirrorTeardown(src_iface, bridge)
-    try:
+    with Transaction("mirror teardown", f"mirror teardown {src_iface} -> {bridge}", on_signal="finish") as tx:
         with rtnl() as ipr:
             src = link_by_name(ipr, src_iface)
             br = link_by_name(ipr, bridge)
             if src is not None and br is not None:
-                found = mirror_filters(ipr, src["index"], br["index"])
-                for hook, prefs in found.items():
-                    for pref in prefs:
-                        _del_filter(ipr, src["index"], HOOKS[hook], pref)
-                        out.removed.append(f"{hook} filter")
+                _remove_filters(tx, ipr, src["index"], br["index"], out)
             if src is not None:
-                _restore_src(ipr, src, state, out)
-        if state.created_network and state.docker_network:
-            _remove_network(state, out)
-        if state.created_bridge:
-            with rtnl() as ipr:
-                br = link_by_name(ipr, bridge)
+                _restore_src(tx, ipr, src, state, out)
+            if state.created_network and state.network:
+                if tx.step("network", lambda: networks.remove(state.network, state.network_id),
+                           doing=f"remove {networks.kind} {state.network}"):
+                    out.removed.append(f"{networks.kind} {state.network}")
+            if state.created_bridge:
+                br = link_by_name(ipr, bridge)  # again: removing the network may have removed it
                 if br is not None and link_kind(br) == "bridge":
-                    ipr.link("del", index=br["index"])
+                    tx.step("bridge", lambda: ipr.link("del", index=br["index"]), doing=f"remove bridge {bridge}")
                     out.removed.append(f"bridge {bridge}")
-    except Exception as e:
-        if isinstance(e, Pcap4pyError) or not hasattr(e, "code"):
-            raise
-        raise netlink_error(f"mirror teardown {src_iface} -> {bridge}", e) from None
-    state.forget()
+        tx.step("state", state.forget, doing=f"remove {state_path(src_iface, bridge)}")
     return out
 
 
-def _restore_src(ipr, src, state: MirrorState, out: MirrorTeardown) -> None:
+def _remove_filters(tx: Transaction, ipr, sidx: int, bidx: int, out: MirrorTeardown) -> None:
+    for hook, prefs in mirror_filters(ipr, sidx, bidx).items():
+        for pref in prefs:
+            tx.step(f"{hook} filter", lambda hook=hook, pref=pref: _del_filter(ipr, sidx, HOOKS[hook], pref),
+                    doing=f"remove the {hook} mirror filter")
+            out.removed.append(f"{hook} filter")
+
+
+def _restore_src(tx: Transaction, ipr, src, state: MirrorState, out: MirrorTeardown) -> None:
     sidx = src["index"]
     if state.created_clsact and _qdisc_kinds(ipr, sidx).get(TC_H_CLSACT) == "clsact":
         others = any(ipr.get_filters(sidx, parent=p) for p in HOOKS.values())
         if not others:  # someone added filters meanwhile: leave their qdisc in place
-            ipr.tc("del", "clsact", sidx)
+            tx.step("clsact", lambda: ipr.tc("del", "clsact", sidx), doing="remove the clsact qdisc")
             out.removed.append("clsact qdisc")
     if state.promisc_set and src["flags"] & IFF_PROMISC:
-        set_promisc(ipr, sidx, False)
+        tx.step("promisc", lambda: set_promisc(ipr, sidx, False), doing="turn promiscuous mode off")
         out.removed.append("promiscuous mode")
     if state.up_set and src["flags"] & IFF_UP:
-        ipr.link("set", index=sidx, state="down")
+        tx.step("up", lambda: ipr.link("set", index=sidx, state="down"), doing=f"bring {state.src} down")
         out.removed.append("link up")
-
-
-def _remove_network(state: MirrorState, out: MirrorTeardown) -> None:
-    try:
-        client = docker_client()
-        net = _find_network(client, state.docker_network)
-        if net is None or (state.docker_network_id and net.id != state.docker_network_id):
-            return  # gone already, or replaced by someone else's network of that name
-        net.reload()
-        # the network is going away: its endpoints go with it
-        for cid in list((net.attrs.get("Containers") or {}).keys()):
-            net.disconnect(cid, force=True)
-        net.remove()
-        out.removed.append(f"Docker network {state.docker_network}")
-    except Exception as e:
-        raise _docker_error(f"cannot remove Docker network {state.docker_network}", e) from None

@@ -1,4 +1,4 @@
-"""Small netlink helpers shared by attach and mirror: sockets per namespace, lookups, errors.
+"""Small netlink helpers shared by attach and mirror: sockets per namespace, lookups, one error boundary.
 
 pyroute2's own ``IPRoute(netns=...)`` forks a helper process to open its
 socket, which is unsafe once a JVM runs in the process; pcap4py instead opens
@@ -9,12 +9,13 @@ a socket keeps the namespace it was born in.
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Callable, Iterator, Optional
+from typing import TYPE_CHECKING, Iterator, Mapping, Optional
 
-from ..errors import NetlinkError, NotFound, PermissionDenied
+from ..errors import NetlinkError, NotFound, Pcap4pyError, PermissionDenied
 from ..netns import NetnsRef, run_in_netns
 
 if TYPE_CHECKING:
@@ -66,10 +67,12 @@ def ethernet_link(ipr, name: str, *, missing: str, loopback: str):
 
 def link_by_index(ipr, index: int):
     """The link message for ``index``, or None."""
+    from pyroute2 import NetlinkError as KernelRefusal
+
     try:
         return ipr.get_links(index)[0]
-    except Exception as e:  # pyroute2 raises NetlinkError(ENODEV) for a missing index
-        if getattr(e, "code", None) == 19:
+    except KernelRefusal as e:  # the kernel answers ENODEV for a missing index
+        if e.code == errno.ENODEV:
             return None
         raise
 
@@ -84,27 +87,47 @@ def link_kind(link) -> Optional[str]:
     return info.get_attr("IFLA_INFO_KIND") if info else None
 
 
-def netlink_error(what: str, err: BaseException) -> Exception:
-    """Turn a pyroute2/OS error into a pcap4py error with one clear line."""
-    code = getattr(err, "code", None) or getattr(err, "errno", None)
-    if code == 1:  # EPERM (EACCES also means "refused by configuration", e.g. IPv6 disabled)
+def _errno_of(err: BaseException) -> Optional[int]:
+    """The errno of a kernel refusal (pyroute2's NetlinkError carries it as ``code``), or None."""
+    from pyroute2 import NetlinkError as KernelRefusal
+
+    if isinstance(err, KernelRefusal):
+        return err.code
+    if isinstance(err, OSError):
+        return err.errno
+    return None
+
+
+def _translate(what: str, code: int, messages: Mapping[int, str]) -> Pcap4pyError:
+    if code in messages:
+        return NetlinkError(messages[code])
+    if code == errno.EPERM:  # (EACCES is not this: it also means "refused by configuration", e.g. IPv6 off)
         return PermissionDenied(f"{what}: operation not permitted (needs CAP_NET_ADMIN)")
-    if code == 19:  # ENODEV
+    if code == errno.ENODEV:
         return NotFound(f"{what}: no such device")
-    reason = os.strerror(code) if isinstance(code, int) else str(err)
-    return NetlinkError(f"{what}: {reason}")
+    return NetlinkError(f"{what}: {os.strerror(code)}")
+
+
+@contextmanager
+def netlink_errors(what: str, messages: Optional[Mapping[int, str]] = None) -> Iterator[None]:
+    """The one boundary between netlink and pcap4py: a kernel refusal (pyroute2's NetlinkError) or
+    an OS error raised in the body becomes a one-line pcap4py error, ``"{what}: {reason}"``.
+
+    ``messages`` maps an errno to a whole message of its own (e.g. ``{errno.EEXIST: "interface
+    eth1 already exists in ..."}``).  pcap4py's own errors and anything else pass through.
+    """
+    try:
+        yield
+    except Pcap4pyError:
+        raise
+    except Exception as e:
+        code = _errno_of(e)
+        if code is None:
+            raise
+        raise _translate(what, code, messages or {}) from e
 
 
 def check_ifname(name: str) -> None:
     """Refuse a name the kernel would not take as an interface name."""
     if not name or len(name) > IFNAMSIZ or "/" in name or any(c.isspace() for c in name):
         raise NetlinkError(f"bad interface name {name!r} (1-{IFNAMSIZ} characters, no '/' or spaces)")
-
-
-def rollback(undo: list[Callable[[], None]]) -> None:
-    """Run the undo steps newest first, best effort: one failing step must not stop the others."""
-    for fn in reversed(undo):
-        try:
-            fn()
-        except Exception:  # noqa: BLE001
-            pass

@@ -1,0 +1,31 @@
+"""Docker containers: discovery, records, capture, and containers as plumbing targets.
+
+One job per module, imports one way (each uses only those below it):
+
+* :mod:`.capture` - capturing a container (plans, direction filters, its point of view); uses the engine;
+* :mod:`.plumbing` - containers as attach targets and Docker networks on mirror bridges;
+* :mod:`.model` - the records and the lookups (:func:`get_container`, :func:`containers`);
+* :mod:`.docker` - the Docker Engine API (the SDK and its errors);
+* :mod:`.inventory` - the netlink inventory of a namespace (links, addresses, veth peers).
+
+The package is callable: ``pcap4py.containers()`` lists the running
+containers, as it did when ``containers`` was only a function; the package
+took its name.
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+
+from .model import Address, Container, ContainerInterface, ContainerNetwork, containers, get_container
+
+__all__ = ["Address", "Container", "ContainerInterface", "ContainerNetwork", "containers", "get_container"]
+
+
+class _CallablePackage(types.ModuleType):
+    def __call__(self, *args, **kwargs):
+        return containers(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallablePackage

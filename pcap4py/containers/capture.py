@@ -1,0 +1,233 @@
+"""Capturing a container: where to listen (``via``), which directions, and the container's point of view.
+
+:func:`open_container` turns a :class:`pcap4py.containers.model.Container` into
+a :class:`pcap4py.Capture` in one of three ways (``via``):
+
+``netns``
+    handles opened inside the container's namespace on every interface that is
+    up, loopback included;
+``veth``
+    the host-side veth peers, from the host namespace;
+``bridge``
+    the Docker networks' bridges, filtered with ``host <container IP>``.
+
+Directions are from the container's point of view: *egress* is what it sends
+(``ether src <its MAC>``), *ingress* what it receives (``not ether src <its
+MAC>``, so broadcasts and multicasts it receives count too, which ``ether dst``
+would miss).  On loopback every packet is both sent and received by the
+container: loopback traffic is kept whichever direction is selected, and its
+packets are tagged ``'out'``.
+
+This module uses the engine (:mod:`pcap4py.engine`) and discovery
+(:mod:`.model`); neither imports it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Iterable, Optional, Sequence, Union
+
+from ..engine.packet import DLT_EN10MB
+from ..errors import Pcap4pyError
+from .inventory import norm_ip
+from .model import Container, ContainerInterface, get_container
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from ..engine.capture import Capture
+
+__all__ = ["ContainerView", "open_container", "direction_filter", "parse_directions", "combine_filters",
+           "VIAS", "DIRECTIONS"]
+
+VIAS = ("netns", "veth", "bridge")
+DIRECTIONS = ("egress", "ingress")
+ZERO_MAC_BYTES = bytes(6)  # loopback's source MAC
+
+
+# --------------------------------------------------------------------------- point of view
+
+
+@dataclass(frozen=True)
+class ContainerView:
+    """The container's own MACs and IPs, and the direction of a packet from its point of view.
+
+    Handed to :class:`pcap4py.Capture` as ``local``.  On an Ethernet interface
+    of the container (or its veth peer, or its bridge after the ``host`` filter)
+    a frame it did not send is one it received, broadcasts and multicasts
+    included: ``'out'`` when the source MAC is the container's, ``'in'``
+    otherwise.  Loopback frames (all-zero MACs) and frames without a link
+    header go by IP: sent from one of its addresses is ``'out'``, so its
+    loopback traffic, sent and received by itself, is ``'out'``.
+    """
+
+    macs: frozenset
+    ips: frozenset
+    # the MACs as the 6 bytes in a frame: the per-packet test compares bytes, formats nothing
+    _mac_bytes: frozenset = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_mac_bytes", frozenset(bytes.fromhex(m.replace(":", "")) for m in self.macs))
+
+    def direction_of(self, pkt: Any) -> Optional[str]:
+        if pkt.linktype == DLT_EN10MB and pkt.caplen >= 14:
+            mac = pkt.data[6:12]
+            if mac != ZERO_MAC_BYTES:
+                return "out" if mac in self._mac_bytes else "in"
+        if pkt.src in self.ips:
+            return "out"
+        if pkt.dst in self.ips:
+            return "in"
+        return None
+
+    @classmethod
+    def of(cls, container: Container) -> "ContainerView":
+        """The view of ``container``: its MACs and IPs."""
+        return cls(container.macs, container.ips)
+
+
+# --------------------------------------------------------------------------- filters
+
+
+def parse_directions(capture: Union[str, Iterable[str], None]) -> frozenset:
+    """The directions of ``capture`` ('egress', 'ingress', both; comma-separated or a list;
+    None: both); raises :class:`Pcap4pyError` for anything else."""
+    if capture is None:
+        return frozenset(DIRECTIONS)
+    items = capture.split(",") if isinstance(capture, str) else list(capture)
+    wanted = frozenset(x.strip().lower() for x in items if x and x.strip())
+    bad = sorted(wanted - set(DIRECTIONS))
+    if bad or not wanted:
+        raise Pcap4pyError(f"capture direction must be egress, ingress or both, not {','.join(bad) or 'nothing'}")
+    return wanted
+
+
+def combine_filters(*parts: Optional[str]) -> Optional[str]:
+    """Join BPF expressions with ``and``, each in parentheses; empty parts drop out."""
+    kept = [p.strip() for p in parts if p and p.strip()]
+    if len(kept) <= 1:
+        return kept[0] if kept else None
+    return " and ".join(f"({p})" for p in kept)
+
+
+def direction_filter(iface: ContainerInterface, capture: Union[str, Iterable[str], None]) -> Optional[str]:
+    """The BPF expression selecting ``capture`` directions of traffic on ``iface``.
+
+    Egress is ``ether src <mac>``; ingress ``not ether src <mac>``, so that
+    broadcasts and multicasts the container receives count as ingress.  On
+    loopback everything is both sent and received: no filter.  An interface
+    without a MAC falls back to its IP addresses.
+    """
+    wanted = parse_directions(capture)
+    if iface.loopback or len(wanted) == 2:
+        return None
+    if iface.mac:
+        sent = f"ether src {iface.mac}"
+    elif iface.addresses:
+        sent = " or ".join(f"src host {a.address}" for a in iface.addresses)
+    else:
+        return None
+    return sent if wanted == {"egress"} else f"not ({sent})"
+
+
+def _host_filter(ips: Sequence[str]) -> Optional[str]:
+    return " or ".join(f"host {ip}" for ip in ips) or None
+
+
+# --------------------------------------------------------------------------- capture
+
+
+def open_container(
+    container: Union[Container, str],
+    *,
+    via: str = "netns",
+    filter: Optional[str] = None,
+    capture: Union[str, Iterable[str], None] = DIRECTIONS,
+    count: Optional[int] = None,
+    duration: Optional[float] = None,
+    **live_kwargs: Any,
+) -> "Capture":
+    """Open a capture of a container's traffic and return a :class:`pcap4py.Capture`.
+
+    ``container`` is a :class:`Container` or a name/id prefix.  ``via`` picks
+    where to listen: ``'netns'`` (every interface that is up inside the
+    container's namespace, loopback included), ``'veth'`` (the host-side veth
+    peers) or ``'bridge'`` (the networks' bridges with ``host <container IP>``).
+    ``filter`` is the user's BPF expression, ANDed with the direction part that
+    ``capture`` (``'egress'``, ``'ingress'`` or both, a list or a comma string)
+    asks for.  ``count``/``duration`` bound the capture; other keyword arguments
+    go to :func:`pcap4py.open_live` for each handle.  Every packet's
+    ``direction`` is set from the container's point of view.
+    """
+    from ..engine.capture import Capture
+
+    if isinstance(container, str):
+        container = get_container(container)
+    if via not in VIAS:
+        raise Pcap4pyError(f"unknown capture mode {via!r}: use one of {', '.join(VIAS)}")
+    parse_directions(capture)  # validate before opening anything
+    plans = {"netns": _plan_netns, "veth": _plan_veth, "bridge": _plan_bridge}[via](container, filter, capture)
+    if via == "bridge":
+        # a bridge device sees frames switched between its ports only in promiscuous mode
+        live_kwargs["promisc"] = True
+    handles = _open_all(plans, live_kwargs)
+    try:
+        return Capture(handles, count=count, duration=duration, local=ContainerView.of(container))
+    except BaseException:
+        for h in handles:
+            h.close()
+        raise
+
+
+@dataclass(frozen=True)
+class _Plan:
+    iface: str
+    filter: Optional[str]
+    netns: Optional[str]
+
+
+def _plan_netns(c: Container, user: Optional[str], capture) -> list[_Plan]:
+    ifaces = [i for i in c.interfaces if i.up]
+    if not ifaces:
+        raise Pcap4pyError(f"container {c.name} has no interface that is up")
+    return [_Plan(i.name, combine_filters(user, direction_filter(i, capture)), c.netns_path) for i in ifaces]
+
+
+def _plan_veth(c: Container, user: Optional[str], capture) -> list[_Plan]:
+    ifaces = [i for i in c.interfaces if i.host_peer]
+    if not ifaces:
+        raise Pcap4pyError(
+            f"container {c.name} has no host-side veth peer (its interfaces: {_describe(c.interfaces)}); "
+            f"use --via netns")
+    return [_Plan(i.host_peer, combine_filters(user, direction_filter(i, capture)), None) for i in ifaces]
+
+
+def _describe(interfaces: Iterable[ContainerInterface]) -> str:
+    return ", ".join(f"{i.name} ({'loopback' if i.loopback else i.kind or 'device'})" for i in interfaces) or "none"
+
+
+def _plan_bridge(c: Container, user: Optional[str], capture) -> list[_Plan]:
+    plans = []
+    for net in c.networks:
+        if not net.bridge:
+            continue
+        iface = next((i for i in c.interfaces if i.name == net.interface), None)
+        ips = iface.ips if iface else [norm_ip(ip) for ip in net.ips]
+        direction = direction_filter(iface, capture) if iface else None
+        plans.append(_Plan(net.bridge, combine_filters(user, _host_filter(ips), direction), None))
+    if not plans:
+        names = ", ".join(f"{n.name} ({n.driver})" for n in c.networks) or "none"
+        raise Pcap4pyError(f"container {c.name} is on no bridge network (networks: {names}); use --via netns")
+    return plans
+
+
+def _open_all(plans: list[_Plan], live_kwargs: dict) -> list:
+    from ..engine.handle import open_live
+
+    handles = []
+    try:
+        for n, plan in enumerate(plans):
+            handles.append(open_live(plan.iface, filter=plan.filter, netns=plan.netns, index=n, **live_kwargs))
+    except BaseException:
+        for h in handles:
+            h.close()
+        raise
+    return handles
