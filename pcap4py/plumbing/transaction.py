@@ -155,8 +155,9 @@ class Transaction:
         if self.on_signal == "finish":
             self._interrupt = self._interrupt or signum  # reported once the last step is done
             return
-        raise Interrupted(f"interrupted by {signal_name(signum)}: {self.what} rolled back, nothing changed",
-                          signum)
+        if not self._undo:
+            raise Interrupted(f"interrupted by {signal_name(signum)} before {self.what} changed anything", signum)
+        raise Interrupted(f"interrupted by {signal_name(signum)}: {self.what} rolled back", signum)
 
     def rollback(self) -> None:
         """Undo every registered step, newest first; a failing undo must not stop the others."""
