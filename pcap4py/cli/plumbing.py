@@ -6,6 +6,9 @@ namespaces.  SIGINT and SIGTERM are deferred from the start of each command:
 one that arrives while the kernel is being changed lets the current step
 finish, then rolls everything back (attach, mirror build) or finishes
 (detach, teardown), and the command exits 128+signal with one line saying so.
+One that arrives before the first change stops the command with nothing
+changed; one that arrives once the change is complete is ignored (the command
+reports its result and exits 0).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 attach, detach, mirror build and mirror teardown each run their kernel changes
 as steps of one :class:`Transaction`::
 
-    with Transaction("attach failed, rolled back") as tx:
+    with Transaction("attach", "attach failed, rolled back") as tx:
         idx = tx.step("create", make_link, undo=delete_link, doing="create a macvlan on eth0")
         tx.step("up", lambda: bring_up(idx), doing="bring eth1 up")
 
@@ -128,7 +128,11 @@ class Transaction:
 
     def __enter__(self) -> "Transaction":
         self._signals.__enter__()
-        self._check_signal()  # a signal that came before the first step: nothing to undo yet
+        try:
+            self._check_signal()  # a signal that came before the first step: nothing to undo yet
+        except BaseException:
+            self._signals.__exit__(None, None, None)  # __exit__ does not run when __enter__ raises
+            raise
         return self
 
     def step(self, name: str, do: Callable[[], T], undo: Optional[Callable[[T], None]] = None, *,
