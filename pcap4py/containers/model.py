@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Optional
 
-from ..errors import ContainerNotFound, ContainerNotRunning, HostNetworkContainer, InterfaceNotFound, NetlinkError, \
-    NotFound
+from ..errors import (ContainerNotFound, ContainerNotRunning, HostNetworkContainer, InterfaceNotFound, NetlinkError,
+                      NotFound)
 from ..netns import netns_path
 from . import docker as discovery
 from . import inventory

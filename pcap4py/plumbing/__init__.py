@@ -1,1 +1,7 @@
-"""Network plumbing through netlink: macvlan attachment (pipework) and tc mirroring."""
+"""Network plumbing through netlink, on namespaces and bridges (no Docker here).
+
+``rtnl`` (sockets per namespace, lookups, the one netlink error boundary),
+``transaction`` (named steps with undos, deferred SIGINT/SIGTERM),
+``macvlan`` (pipework-style attach/detach) and ``mirror`` (tc mirroring).
+Containers become namespaces in :mod:`pcap4py.containers.plumbing`.
+"""
