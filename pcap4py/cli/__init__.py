@@ -40,6 +40,7 @@ def main() -> None:
 def _register() -> None:
     from . import capture  # noqa: F401  (each module adds its commands to main)
     from . import containers  # noqa: F401
+    from . import extcap  # noqa: F401
     from . import plumbing  # noqa: F401
     from . import sample  # noqa: F401
 

@@ -1,0 +1,87 @@
+"""The containers behind the extcap interfaces: the only module here that imports the container layer.
+
+Everything the extcap needs from containers (listing them, the capture modes
+and directions, opening a capture) goes through this module, so that moving
+the container code means changing the imports below and nothing else.
+"""
+
+from __future__ import annotations
+
+from contextlib import ExitStack, contextmanager
+from typing import TYPE_CHECKING, Iterable, Iterator, Optional
+
+from ..container import DIRECTIONS, VIAS, containers, open_container, parse_directions
+from ..errors import Pcap4pyError
+
+if TYPE_CHECKING:
+    from ..engine.capture import Capture
+
+__all__ = ["VIAS", "DIRECTIONS", "PREFIX", "ALL", "interface_name", "running_names", "directions",
+           "open_interface"]
+
+PREFIX = "pcap4py-"
+ALL = PREFIX + "all"  # every running container in one capture
+BOTH = "both"
+
+
+def interface_name(container: str) -> str:
+    """The extcap interface of a container."""
+    return PREFIX + container
+
+
+def running_names() -> list[str]:
+    """Names of the running containers not on the host's network, sorted.
+
+    Asked of the Docker Engine alone: listing needs the Docker socket but, unlike
+    :func:`containers`, no entering of namespaces, so Wireshark shows the
+    interfaces to a user who may lack CAP_SYS_ADMIN (the capture then says so).
+    """
+    import docker
+
+    try:
+        client = docker.from_env()
+        try:
+            found = client.api.containers(filters={"status": "running"})
+        finally:
+            client.close()
+    except Exception as e:  # the SDK's DockerException, requests' connection errors, socket errors
+        raise Pcap4pyError(f"cannot list the containers: {e}") from e
+    return sorted(name.lstrip("/") for c in found if (c.get("HostConfig") or {}).get("NetworkMode") != "host"
+                  for name in (c.get("Names") or [])[:1])
+
+
+def directions(value: Optional[str]) -> frozenset:
+    """The directions of ``value``: 'egress', 'ingress', 'both' (or a comma list of the first two)."""
+    return frozenset(DIRECTIONS) if value in (None, "", BOTH) else parse_directions(value)
+
+
+@contextmanager
+def open_interface(interface: str, *, via: str, capture: Iterable[str], filter: Optional[str],
+                   only: Iterable[str] = (), **live) -> Iterator["Capture"]:
+    """A capture of extcap ``interface`` (one container, or for :data:`ALL` every running one or
+    those named in ``only``), closed with everything it opened when the body ends."""
+    if interface == ALL:
+        with _open_all(set(only), via=via, capture=capture, filter=filter, **live) as cap:
+            yield cap
+        return
+    if not interface.startswith(PREFIX) or interface == PREFIX:
+        raise Pcap4pyError(f"unknown extcap interface {interface!r}: pcap4py's are named {PREFIX}CONTAINER")
+    with open_container(interface[len(PREFIX):], via=via, capture=capture, filter=filter, **live) as cap:
+        yield cap
+
+
+@contextmanager
+def _open_all(only: set, **kwargs) -> Iterator["Capture"]:
+    """One capture reading the handles of every chosen container's capture."""
+    from ..engine.capture import Capture
+
+    chosen = [c for c in containers() if not c.host_network and (not only or c.name in only)]
+    missing = sorted(only - {c.name for c in chosen})
+    if missing:
+        raise Pcap4pyError(f"no running container named {', '.join(missing)}")
+    if not chosen:
+        raise Pcap4pyError("no running container to capture")
+    with ExitStack() as parts:  # closing a part closes its handles and its wake-up pipe
+        handles = [h for c in chosen for h in parts.enter_context(open_container(c, **kwargs)).handles]
+        with Capture(handles) as merged:
+            yield merged
