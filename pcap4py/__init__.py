@@ -31,24 +31,20 @@ _LAZY = {
     "Capture": "engine.capture",
     "wait_for_ping": "engine.trigger",
     "compile_filter": "engine.bpf",
-    "Container": "containers.model",
-    "open_container": "containers.capture",
+    "Container": "container.model",
+    "containers": "container.model",
+    "open_container": "container.capture",
     "drop_privileges": "privileges",
     # with containers accepted as targets and Docker networks on mirror bridges
-    "attach": "containers.plumbing",
-    "detach": "containers.plumbing",
-    "mirror_build": "containers.plumbing",
-    "mirror_teardown": "containers.plumbing",
+    "attach": "container.plumbing",
+    "detach": "container.plumbing",
+    "mirror_build": "container.plumbing",
+    "mirror_teardown": "container.plumbing",
 }
-# public names that are subpackages: pcap4py.containers (callable: it lists the running containers)
-_SUBPACKAGES = ("containers",)
-
-__all__ = ["__version__", *_LAZY, *_SUBPACKAGES, *_error_names]
+__all__ = ["__version__", *_LAZY, *_error_names]
 
 
 def __getattr__(name: str) -> Any:
-    if name in _SUBPACKAGES:
-        return import_module(f".{name}", __name__)
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'pcap4py' has no attribute {name!r}")

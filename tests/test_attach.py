@@ -16,7 +16,7 @@ import pytest
 
 import pcap4py
 import pcap4py.plumbing.macvlan as attach_mod
-from pcap4py.containers.plumbing import attach, detach
+from pcap4py.container.plumbing import attach, detach
 from pcap4py.plumbing.macvlan import parse_address, parse_mac
 from pcap4py.errors import AddressError, ContainerNotRunning, HostNetworkContainer, InterfaceNotFound, NetlinkError, NotFound
 from tests.cli import run_cli

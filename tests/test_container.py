@@ -9,7 +9,7 @@ import socket
 import pytest
 
 import pcap4py
-from pcap4py.containers import Container, containers
+from pcap4py.container import Container, containers
 from tests.cli import run_cli
 
 pytestmark = pytest.mark.docker

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import pytest
 
 import pcap4py
-from pcap4py.containers import Container
-from pcap4py.containers.capture import open_container
+from pcap4py.container import Container
+from pcap4py.container.capture import open_container
 from tests.cli import run_cli, start_cli
 from tests.fixtures.dockerlab import INDEX_HTML, LabContainer
 

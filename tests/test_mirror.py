@@ -17,7 +17,7 @@ import pytest
 
 import pcap4py
 from pcap4py.errors import InterfaceNotFound, NetlinkError
-from pcap4py.containers.plumbing import mirror_build, mirror_teardown
+from pcap4py.container.plumbing import mirror_build, mirror_teardown
 from pcap4py.plumbing.mirror import state_path
 from tests.cli import run_cli
 from tests.fixtures.netlab import Namespace, delete_namespace, make_namespace, next_subnet, send_udp, sh

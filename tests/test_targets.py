@@ -66,7 +66,7 @@ def test_namespace_references(netns):
 # run as root, then become nobody with everything imported (the interpreter may live where nobody cannot read)
 _AS_NOBODY = (
     "import os, sys, pwd\n"
-    "import pcap4py.cli, pcap4py.cli.plumbing, pcap4py.containers.plumbing, pcap4py.plumbing.macvlan\n"
+    "import pcap4py.cli, pcap4py.cli.plumbing, pcap4py.container.plumbing, pcap4py.plumbing.macvlan\n"
     "from pcap4py.netns import resolve_netns\n"
     "nobody = pwd.getpwnam('nobody')\n"
     "os.setgroups([]); os.setresgid(nobody.pw_gid, nobody.pw_gid, nobody.pw_gid)\n"
@@ -116,8 +116,8 @@ def test_layers_import_one_way():
         "import pcap4py.plumbing.macvlan, pcap4py.plumbing.mirror, pcap4py.plumbing.transaction, pcap4py.netns\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('docker', 'requests') "
         "or m.startswith('pcap4py.container'))\n"
-        "import pcap4py.containers.model, pcap4py.engine.capture, pcap4py.engine.handle\n"
-        "bad += [m for m in ('pcap4py.containers.capture', 'pcap4py.containers.plumbing', 'docker') "
+        "import pcap4py.container.model, pcap4py.engine.capture, pcap4py.engine.handle\n"
+        "bad += [m for m in ('pcap4py.container.capture', 'pcap4py.container.plumbing', 'docker') "
         "if m in sys.modules]\n"
         "print(bad)\n")
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
@@ -126,7 +126,7 @@ def test_layers_import_one_way():
 
 @pytest.mark.docker
 def test_run_netns_name_wins_over_a_container_of_the_same_name(dockerlab):
-    from pcap4py.containers.plumbing import namespace_of
+    from pcap4py.container.plumbing import namespace_of
 
     box = dockerlab.run("nsname")
     assert namespace_of(box.name) == f"/proc/{box.pid}/ns/net"

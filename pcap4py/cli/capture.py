@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Optional
 
 import click
 
-from ..containers.capture import VIAS, parse_directions
+from ..container.capture import VIAS, parse_directions
 from ..errors import Pcap4pyError
 from ..sinks.writer import FORMATS, Writer
 from . import main
@@ -145,7 +145,7 @@ def _wait_for_trigger(iface: str, timeout: Optional[float]) -> None:
 
 
 def _open_container(name, via, capture_dirs, expression, live, count, duration) -> Capture:
-    from ..containers.capture import open_container
+    from ..container.capture import open_container
 
     try:
         dirs = parse_directions(capture_dirs)

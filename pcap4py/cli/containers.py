@@ -36,7 +36,7 @@ def _rows(c) -> list[list[str]]:
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of full records.")
 def containers_command(as_json: bool) -> None:
     """List running containers: PID, interfaces, host veth peers, IPs, networks, bridges."""
-    from ..containers import containers
+    from ..container import containers
 
     found = containers()
     if as_json:

@@ -1,7 +1,7 @@
 """``pcap4py attach|detach|mirror build|mirror teardown``: network plumbing through netlink.
 
 A container named as a target is turned into its namespace by the container
-layer (:mod:`pcap4py.containers.plumbing`); the plumbing itself works on
+layer (:mod:`pcap4py.container.plumbing`); the plumbing itself works on
 namespaces.  SIGINT and SIGTERM are deferred from the start of each command:
 one that arrives while the kernel is being changed lets the current step
 finish, then rolls everything back (attach, mirror build) or finishes
@@ -48,7 +48,7 @@ def attach(host_iface: str, container: str, address: str, name: str, mac: str | 
     namespace path.  With @GATEWAY the container's default route goes through it.
     Any failure rolls back every step; running it twice changes nothing.
     """
-    from ..containers.plumbing import attach as do_attach
+    from ..container.plumbing import attach as do_attach
 
     click.echo(str(do_attach(host_iface, container, address, name=name, mac=mac, promisc=promisc)))
 
@@ -60,7 +60,7 @@ def attach(host_iface: str, container: str, address: str, name: str, mac: str | 
 @_deferring_signals
 def detach(container: str, name: str) -> None:
     """Remove the interface that `pcap4py attach` made in CONTAINER, and restore its routes."""
-    from ..containers.plumbing import detach as do_detach
+    from ..container.plumbing import detach as do_detach
 
     click.echo(str(do_detach(container, name)))
 
@@ -78,7 +78,7 @@ def mirror() -> None:
 @_deferring_signals
 def mirror_build(src_iface: str, bridge: str, docker_network: str | None) -> None:
     """Mirror SRC_IFACE's ingress and egress into BRIDGE (made if missing, MAC learning off)."""
-    from ..containers.plumbing import mirror_build as build
+    from ..container.plumbing import mirror_build as build
 
     result = build(src_iface, bridge, docker_network=docker_network)
     for warning in result.warnings:
@@ -92,6 +92,6 @@ def mirror_build(src_iface: str, bridge: str, docker_network: str | None) -> Non
 @_deferring_signals
 def mirror_teardown(src_iface: str, bridge: str) -> None:
     """Remove the mirror of SRC_IFACE into BRIDGE, and what `mirror build` created for it."""
-    from ..containers.plumbing import mirror_teardown as teardown
+    from ..container.plumbing import mirror_teardown as teardown
 
     click.echo(str(teardown(src_iface, bridge)))

@@ -10,7 +10,9 @@ from __future__ import annotations
 from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Iterable, Iterator, Optional
 
-from ..container import DIRECTIONS, VIAS, containers, open_container, parse_directions
+from ..container.capture import DIRECTIONS, VIAS, open_container, parse_directions
+from ..container.docker import docker_client, running_summaries
+from ..container.model import containers
 from ..errors import Pcap4pyError
 
 if TYPE_CHECKING:
@@ -36,16 +38,11 @@ def running_names() -> list[str]:
     :func:`containers`, no entering of namespaces, so Wireshark shows the
     interfaces to a user who may lack CAP_SYS_ADMIN (the capture then says so).
     """
-    import docker
-
+    client = docker_client()
     try:
-        client = docker.from_env()
-        try:
-            found = client.api.containers(filters={"status": "running"})
-        finally:
-            client.close()
-    except Exception as e:  # the SDK's DockerException, requests' connection errors, socket errors
-        raise Pcap4pyError(f"cannot list the containers: {e}") from e
+        found = running_summaries(client)
+    finally:
+        client.close()
     return sorted(name.lstrip("/") for c in found if (c.get("HostConfig") or {}).get("NetworkMode") != "host"
                   for name in (c.get("Names") or [])[:1])
 

@@ -3,5 +3,5 @@
 ``rtnl`` (sockets per namespace, lookups, the one netlink error boundary),
 ``transaction`` (named steps with undos, deferred SIGINT/SIGTERM),
 ``macvlan`` (pipework-style attach/detach) and ``mirror`` (tc mirroring).
-Containers become namespaces in :mod:`pcap4py.containers.plumbing`.
+Containers become namespaces in :mod:`pcap4py.container.plumbing`.
 """

@@ -27,7 +27,7 @@ and does nothing.
 Targets are network namespaces: a PID, a name under ``/run/netns``, or a
 namespace file path (:func:`pcap4py.netns.resolve_netns`).  Containers are
 resolved to their namespace above this layer
-(:func:`pcap4py.containers.plumbing.namespace_of`).
+(:func:`pcap4py.container.plumbing.namespace_of`).
 """
 
 from __future__ import annotations

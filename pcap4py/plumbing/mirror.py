@@ -5,7 +5,7 @@
 frame that SRC receives or sends into it with a u32 match-all filter and a
 ``mirred egress mirror`` action.  With ``network`` it also has a network laid
 on that bridge by a container engine (``networks``, e.g.
-:class:`pcap4py.containers.docker.DockerBridgeNetworks`, an internal Docker
+:class:`pcap4py.container.docker.DockerBridgeNetworks`, an internal Docker
 network): containers connected to it see the mirrored traffic on their ``eth``
 without any privilege, several at once.  This module knows no container
 engine: it calls ``networks.ensure(name, bridge)`` and ``networks.remove(name, id)``.
@@ -191,7 +191,7 @@ def _qdisc_kinds(ipr, src_index: int) -> dict:
 
 
 class BridgeNetworks(Protocol):
-    """A container engine's networks laid on a bridge (e.g. :class:`pcap4py.containers.docker.DockerBridgeNetworks`)."""
+    """A container engine's networks laid on a bridge (e.g. :class:`pcap4py.container.docker.DockerBridgeNetworks`)."""
 
     kind: str  # in words, for messages: "Docker network"
 

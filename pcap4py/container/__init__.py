@@ -7,25 +7,11 @@ One job per module, imports one way (each uses only those below it):
 * :mod:`.model` - the records and the lookups (:func:`get_container`, :func:`containers`);
 * :mod:`.docker` - the Docker Engine API (the SDK and its errors);
 * :mod:`.inventory` - the netlink inventory of a namespace (links, addresses, veth peers).
-
-The package is callable: ``pcap4py.containers()`` lists the running
-containers, as it did when ``containers`` was only a function; the package
-took its name.
 """
 
 from __future__ import annotations
-
-import sys
-import types
 
 from .model import Address, Container, ContainerInterface, ContainerNetwork, containers, get_container
 
 __all__ = ["Address", "Container", "ContainerInterface", "ContainerNetwork", "containers", "get_container"]
 
-
-class _CallablePackage(types.ModuleType):
-    def __call__(self, *args, **kwargs):
-        return containers(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallablePackage

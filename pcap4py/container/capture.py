@@ -1,6 +1,6 @@
 """Capturing a container: where to listen (``via``), which directions, and the container's point of view.
 
-:func:`open_container` turns a :class:`pcap4py.containers.model.Container` into
+:func:`open_container` turns a :class:`pcap4py.container.model.Container` into
 a :class:`pcap4py.Capture` in one of three ways (``via``):
 
 ``netns``

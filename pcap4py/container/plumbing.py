@@ -3,7 +3,7 @@
 The plumbing (:mod:`pcap4py.plumbing`) works on namespaces and bridges and
 knows nothing of Docker; this module is where a container name becomes a
 namespace, and where ``--docker-network`` becomes a
-:class:`~pcap4py.containers.docker.DockerBridgeNetworks`.  The CLI and
+:class:`~pcap4py.container.docker.DockerBridgeNetworks`.  The CLI and
 ``pcap4py.attach``/``detach``/``mirror_build``/``mirror_teardown`` use it.
 """
 

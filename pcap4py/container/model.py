@@ -65,7 +65,7 @@ class ContainerInterface:
 
     @classmethod
     def from_inventory(cls, link: dict) -> "ContainerInterface":
-        """From one entry of :func:`pcap4py.containers.inventory.interfaces`."""
+        """From one entry of :func:`pcap4py.container.inventory.interfaces`."""
         return cls(**{**link, "addresses": tuple(Address(ip, plen) for ip, plen in link["addresses"])})
 
     @property
@@ -78,7 +78,7 @@ class ContainerNetwork:
     """One entry of ``NetworkSettings.Networks``: the container on one Docker network.
 
     ``bridge`` is the network's Linux bridge (see
-    :func:`pcap4py.containers.docker.bridge_of`), ``None`` for drivers without
+    :func:`pcap4py.container.docker.bridge_of`), ``None`` for drivers without
     one.  ``interface`` is the container interface that carries this network
     (matched by MAC).
     """

@@ -124,10 +124,15 @@ def inspect_container(client: "docker.DockerClient", ref: str) -> dict:
         return client.api.inspect_container(ref)
 
 
+def running_summaries(client: "docker.DockerClient") -> list[dict]:
+    """The list records (``Id``, ``Names``, ``HostConfig.NetworkMode``...) of the running containers."""
+    with docker_errors(client):
+        return client.api.containers()
+
+
 def running_container_ids(client: "docker.DockerClient") -> list[str]:
     """The ids of the running containers."""
-    with docker_errors(client):
-        return [summary["Id"] for summary in client.api.containers()]
+    return [summary["Id"] for summary in running_summaries(client)]
 
 
 def inspect_network(client: "docker.DockerClient", ref: str) -> Optional[dict]:
