@@ -1,7 +1,5 @@
 package pcap4py.helper;
 
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.time.ZoneId;
@@ -45,34 +43,45 @@ final class Fields {
   int dlt;
   String direction;
 
-  /** Decodes the record at {@code rec} of {@code meta} (little-endian). */
-  void load(ByteBuffer meta, int rec) {
-    ts = meta.getLong(rec);
-    caplen = meta.getInt(rec + 8);
-    origlen = meta.getInt(rec + 12) & 0xffffffffL;
-    dataOff = meta.getInt(rec + 16);
-    ethertype = meta.getShort(rec + 20) & 0xffff;
-    proto = meta.get(rec + 22) & 0xff;
-    tcpFlags = meta.get(rec + 23) & 0xff;
-    sport = meta.getShort(rec + 24) & 0xffff;
-    dport = meta.getShort(rec + 26) & 0xffff;
-    payloadOff = meta.getShort(rec + 28) & 0xffff;
-    icmpType = meta.get(rec + 30) & 0xff;
-    icmpCode = meta.get(rec + 31) & 0xff;
-    sourceIndex = meta.get(rec + 32) & 0xff;
-    ipVersion = meta.get(rec + 33) & 0xff;
-    seq = meta.getInt(rec + 36) & 0xffffffffL;
-    ack = meta.getInt(rec + 40) & 0xffffffffL;
-    payloadLen = meta.getInt(rec + 44) & 0xffffffffL;
-    for (int i = 0; i < 16; i++) {
-      src[i] = meta.get(rec + 48 + i);
-      dst[i] = meta.get(rec + 64 + i);
-    }
+  /** Decodes the record at {@code rec} of {@code m} (a batch's records copied to an array: plain
+   *  array reads stay cheap before the JIT has compiled this, unlike ByteBuffer's). */
+  void load(byte[] m, int rec) {
+    ts = le64(m, rec);
+    caplen = le32(m, rec + 8);
+    origlen = le32(m, rec + 12) & 0xffffffffL;
+    dataOff = le32(m, rec + 16);
+    ethertype = le16(m, rec + 20);
+    proto = m[rec + 22] & 0xff;
+    tcpFlags = m[rec + 23] & 0xff;
+    sport = le16(m, rec + 24);
+    dport = le16(m, rec + 26);
+    payloadOff = le16(m, rec + 28);
+    icmpType = m[rec + 30] & 0xff;
+    icmpCode = m[rec + 31] & 0xff;
+    sourceIndex = m[rec + 32] & 0xff;
+    ipVersion = m[rec + 33] & 0xff;
+    seq = le32(m, rec + 36) & 0xffffffffL;
+    ack = le32(m, rec + 40) & 0xffffffffL;
+    payloadLen = le32(m, rec + 44) & 0xffffffffL;
+    System.arraycopy(m, rec + 48, src, 0, 16);
+    System.arraycopy(m, rec + 64, dst, 0, 16);
   }
 
   /** Decodes one record given as its 80 bytes. */
   void load(byte[] record) {
-    load(ByteBuffer.wrap(record).order(ByteOrder.LITTLE_ENDIAN), 0);
+    load(record, 0);
+  }
+
+  static int le16(byte[] m, int i) {
+    return (m[i] & 0xff) | ((m[i + 1] & 0xff) << 8);
+  }
+
+  static int le32(byte[] m, int i) {
+    return (m[i] & 0xff) | ((m[i + 1] & 0xff) << 8) | ((m[i + 2] & 0xff) << 16) | ((m[i + 3] & 0xff) << 24);
+  }
+
+  static long le64(byte[] m, int i) {
+    return (le32(m, i) & 0xffffffffL) | ((long) le32(m, i + 4) << 32);
   }
 
   boolean hasPorts() {

@@ -84,9 +84,7 @@ public final class JsonFields {
     o.ascii(", \"icmp_code\": ");
     number(o, f.isIcmp(), f.icmpCode);
     o.ascii(", \"payload\": \"");
-    for (int i = f.payloadStart(), end = f.payloadEnd(); i < end; i++) {
-      o.hexByte(f.frame[i], false);
-    }
+    o.hexBytes(f.frame, f.payloadStart(), f.payloadEnd());
     o.ascii("\"}");
   }
 

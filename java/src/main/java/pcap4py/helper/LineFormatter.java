@@ -3,7 +3,6 @@ package pcap4py.helper;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -45,7 +44,7 @@ public final class LineFormatter {
   private boolean firstRecord = true;
 
   // the round being formatted
-  private ByteBuffer[] metas = new ByteBuffer[0];
+  private byte[][] metas = new byte[0][]; // the records, copied once per round
   private ByteBuffer[] datas = new ByteBuffer[0];
   private int[] counts = new int[0];
   private int[] cursors = new int[0];
@@ -99,10 +98,12 @@ public final class LineFormatter {
 
   /** Starts a round of several batches, to be merged by time stamp. */
   public void begin(ByteBuffer[] metas, ByteBuffer[] datas, int[] counts) {
-    for (ByteBuffer m : metas) {
-      m.order(ByteOrder.LITTLE_ENDIAN);
+    this.metas = new byte[metas.length][];
+    for (int i = 0; i < metas.length; i++) {
+      this.metas[i] = new byte[counts[i] * Summary.RECORD_SIZE];
+      metas[i].position(0);
+      metas[i].get(this.metas[i]);
     }
-    this.metas = metas;
     this.datas = datas;
     this.counts = counts;
     this.cursors = new int[metas.length];
@@ -140,7 +141,7 @@ public final class LineFormatter {
     long bestTs = 0;
     for (int i = 0; i < metas.length; i++) {
       if (cursors[i] < counts[i]) {
-        long ts = metas[i].getLong(cursors[i] * Summary.RECORD_SIZE);
+        long ts = Fields.le64(metas[i], cursors[i] * Summary.RECORD_SIZE);
         if (best < 0 || ts < bestTs) {
           best = i;
           bestTs = ts;
@@ -382,13 +383,14 @@ public final class LineFormatter {
       int n = Math.min(16, f.caplen - i);
       out.ascii("\t0x").hex(i, 4).ascii(":  ");
       int width = 0;
-      for (int j = 0; j < n; j++) {
-        if (j > 0 && j % 2 == 0) {
+      for (int j = 0; j < n; j += 2) {
+        if (j > 0) {
           out.ch(' ');
           width++;
         }
-        out.hexByte(frame[i + j], false);
-        width += 2;
+        int k = Math.min(2, n - j);
+        out.hexBytes(frame, i + j, i + j + k);
+        width += 2 * k;
       }
       out.spaces(39 - width + 2);
       printable(i, n);
