@@ -17,7 +17,7 @@ import traceback
 from .config import Config
 from .report import Section, machine, table, write_json
 
-SECTIONS = ("offline", "live", "startup", "memory")
+SECTIONS = ("offline", "formats", "live", "startup", "memory")
 
 
 def _run_section(name: str, cfg: Config) -> Section:

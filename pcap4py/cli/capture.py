@@ -9,7 +9,7 @@ import click
 
 from ..container.capture import VIAS, parse_directions
 from ..errors import Pcap4pyError
-from ..sinks.writer import FORMATS, Writer
+from ..sinks.writer import FORMATS, open_sink
 from . import main
 from .signals import stopping
 
@@ -169,7 +169,7 @@ def _run(cap: Capture, *, fmt: str, write_path: Optional[str], user: Optional[st
             for h in cap.handles:
                 dumper = h.dump(write_path, dumper)
         else:
-            writer = Writer(sys.stdout, fmt, with_interface=len(cap.handles) > 1)
+            writer = open_sink(fmt, sys.stdout, cap)
         if user:
             from ..privileges import drop_privileges
 
@@ -181,10 +181,7 @@ def _run(cap: Capture, *, fmt: str, write_path: Optional[str], user: Optional[st
                 if writer is None:
                     cap.drain(_progress_counter() if sys.stderr.isatty() else None)
                 else:
-                    for packets in cap.batches():
-                        for pkt in packets:
-                            writer.write(pkt)
-                        writer.flush()
+                    writer.consume(cap)
             except BrokenPipeError:
                 cap.stop()
             finally:
@@ -211,7 +208,7 @@ def _progress_counter():
     return show
 
 
-def _close_quietly(writer: Writer) -> None:
+def _close_quietly(writer) -> None:
     try:
         writer.close()
     except BrokenPipeError:

@@ -52,6 +52,10 @@ class Batch:
             setattr(self, name, theirs)
             setattr(other, name, mine)
 
+    def view(self, sources: list[Source]) -> "BatchView":
+        """A zero-copy view of the packets now in the batch (valid until the batch is refilled)."""
+        return BatchView(self, sources)
+
     def records(self) -> Iterator[tuple]:
         """The raw record tuples of the packets in the batch (field order of :data:`RECORD`)."""
         return RECORD.iter_unpack(memoryview(self.meta)[: self.count * RECORD.size])
@@ -86,3 +90,39 @@ class Batch:
         ts = longs[:: RECORD.size // 8].tolist()
         caplen, origlen, offset = (words[i::step].tolist() for i in (2, 3, 4))
         return zip(ts, origlen, self._frames(offset, caplen))
+
+
+class BatchView:
+    """The packets of one batch as columns over the batch's own buffers: no copy, no object per
+    packet.
+
+    ``ts_ns``, ``caplen``, ``length`` (on the wire), ``offset`` (of each frame in ``data``) and
+    ``source`` (index into ``sources``) are memoryviews, one item per packet (index them, iterate
+    them, ``sum()`` them or ``.tolist()``); ``data`` is the data area and :meth:`frame` one frame's
+    slice of it.
+
+    Lifetime: the view reads the buffers Java refills, so it is valid only until the next batch is
+    asked for (the next step of ``views()``).  Copy what must outlive it (``bytes(view.frame(i))``);
+    using a stale view gives the next batch's bytes, not an error.
+    """
+
+    __slots__ = ("count", "sources", "data", "meta", "ts_ns", "caplen", "length", "offset", "source")
+
+    def __init__(self, batch: Batch, sources: list[Source]):
+        self.count = batch.count
+        self.sources = sources
+        self.meta = memoryview(batch.meta)[: batch.count * RECORD.size]
+        self.data = memoryview(batch.data)
+        words = self.meta.cast("I")
+        step = RECORD.size // 4
+        self.ts_ns = self.meta.cast("q")[:: RECORD.size // 8]
+        self.caplen, self.length, self.offset = (words[i::step] for i in (2, 3, 4))
+        self.source = self.meta[32::RECORD.size]  # the u8 at offset 32 of each record
+
+    def __len__(self) -> int:
+        return self.count
+
+    def frame(self, i: int) -> memoryview:
+        """Packet ``i``'s captured bytes (a slice of the data area, not a copy)."""
+        start = self.offset[i]
+        return self.data[start:start + self.caplen[i]]

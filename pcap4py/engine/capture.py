@@ -14,7 +14,7 @@ import select
 import time
 from typing import Callable, Iterator, Optional, Sequence
 
-from .batch import Batch
+from .batch import Batch, BatchView
 from .handle import Handle, Stats
 from .packet import Packet
 
@@ -134,6 +134,19 @@ class Capture:
             return itertools.chain.from_iterable(
                 filled[0].packets(self.sources) for filled in self._filled())
         return (p for packets in self.batches() for p in packets)
+
+    def rounds(self) -> Iterator[list[Batch]]:
+        """The filled :class:`Batch` objects of each read round, for sinks that format whole
+        batches (see :class:`pcap4py.sinks.lines.LineSink`); valid until the next round."""
+        return self._filled()
+
+    def views(self) -> Iterator[BatchView]:
+        """Zero-copy :class:`~pcap4py.engine.batch.BatchView` per batch (not merged by time).
+
+        Lifetime: a view is valid only until the next one is asked for (the buffers are then
+        refilled); copy what you keep (``bytes(view.frame(i))``).
+        """
+        return (batch.view(self.sources) for filled in self._filled() for batch in filled)
 
     def raw(self) -> Iterator[tuple[int, int, bytes]]:
         """``(ts_ns, original_length, frame_bytes)`` per packet, with the least work per packet.

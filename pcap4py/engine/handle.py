@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Iterator, Optional
 
 from . import bpf, jvm
-from .batch import Batch
+from .batch import Batch, BatchView
 from ..errors import (CaptureError, CaptureFileError, InterfaceNotFound, PermissionDenied,
                      Pcap4pyError)
 from ..netns import NetnsRef, run_in_netns
@@ -154,6 +154,13 @@ class Handle:
         from .capture import Capture
 
         return Capture([self], count=count).raw()
+
+    def views(self, count: Optional[int] = None) -> Iterator["BatchView"]:
+        """Zero-copy views of each batch (see :class:`~pcap4py.engine.batch.BatchView`): no object
+        per packet.  A view is valid only until the next one is asked for."""
+        from .capture import Capture
+
+        return Capture([self], count=count).views()
 
     # --- settings -------------------------------------------------------------------------
     def set_filter(self, expression: str) -> None:

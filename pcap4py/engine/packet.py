@@ -8,10 +8,9 @@ and names are formatted on access; the Pcap4J parse happens only when
 
 from __future__ import annotations
 
+import json
 import socket
-import time
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import datetime, timezone
 from typing import Any, Optional
 
@@ -195,33 +194,18 @@ class Packet:
         return layer_names(self.pcap4j)
 
     def to_dict(self) -> dict:
-        """Named fields for JSON output (``payload`` as hex, as docker-network-capture does)."""
-        rec = self._rec
-        proto = rec[5]
-        ports = proto in (6, 17, 136)
-        icmp = proto in (1, 58)
-        tcp = proto == 6
-        return {
-            "timestamp": iso_utc(rec[0]),
-            "ts_ns": rec[0],
-            "interface": self.source.name,
-            "direction": self.direction,
-            "length": rec[2],
-            "caplen": rec[1],
-            "eth_src": self.eth_src,
-            "eth_dst": self.eth_dst,
-            "protocol": self.proto,
-            "src": self.src,
-            "src_port": rec[7] if ports else None,
-            "dst": self.dst,
-            "dst_port": rec[8] if ports else None,
-            "tcp_flags": self.tcp_flag_string if tcp else None,
-            "seqnum": rec[15] if tcp else None,
-            "acknum": rec[16] if tcp else None,
-            "icmp_type": rec[10] if icmp else None,
-            "icmp_code": rec[11] if icmp else None,
-            "payload": self.payload.hex(),
-        }
+        """Named fields for JSON output (``payload`` as hex, as docker-network-capture does).
+
+        One definition of the JSON record: this is ``json.loads`` of what Java's ``JsonFields``
+        renders for this record, the very text ``--format jsonl`` prints, so the library and the
+        CLI cannot disagree (one JPype call per packet: use the CLI's formats for streams).
+        """
+        from . import jvm
+        from .batch import RECORD
+
+        text = jvm.jclass("pcap4py.helper.JsonFields").render(
+            RECORD.pack(*self._rec), self.data, self.source.name, self.source.linktype, self.direction)
+        return json.loads(str(text))
 
     def __repr__(self) -> str:
         where = f"{self.src}:{self.sport}" if self.sport is not None else self.src
@@ -246,15 +230,3 @@ def _address_text(raw: bytes, cache: dict[bytes, str], family: int, size: int) -
 
 def _mac(raw: bytes) -> str:
     return raw.hex(":")
-
-
-@lru_cache(maxsize=4)
-def _iso_second(seconds: int) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds))
-
-
-def iso_utc(ts_ns: int) -> str:
-    """ISO 8601 UTC with microseconds, e.g. ``2026-11-22T22:31:05.123456Z`` (cheap for a stream of
-    packets: the part up to the second is reused)."""
-    seconds, ns = divmod(ts_ns, 1_000_000_000)
-    return f"{_iso_second(seconds)}.{ns // 1000:06d}Z"

@@ -1,6 +1,6 @@
-"""Where packets go: one module per kind of output.
+"""Where packets go.
 
-``text`` (tcpdump's lines), ``hexdump`` (tcpdump -X rows, document 004's payload tables) and
-``writer`` (the stream writer that picks a format).  pcap files are written by libpcap's own
-dumper from the native buffers (:meth:`pcap4py.engine.handle.Handle.dump`).
+``lines`` (text, hexdump, JSON, JSON lines: formatted in Java a batch at a time) and ``writer``
+(picks the sink for a format; writes Pcap4J's rendering itself).  pcap files are written by
+libpcap's own dumper from the native buffers (:meth:`pcap4py.engine.handle.Handle.dump`).
 """

@@ -1,61 +1,71 @@
-"""The line-oriented sinks: packets written to a text stream as text, hexdump, JSON, JSON lines or
-Pcap4J's rendering.
+"""Choosing the sink for an output format.
 
-pcap files are not written here: libpcap's own dumper writes them from the
-native buffers (see :meth:`pcap4py.engine.handle.Handle.dump`).
+``text``, ``hexdump``, ``json`` and ``jsonl`` are formatted in Java, a batch at a time
+(:class:`~pcap4py.sinks.lines.LineSink`); ``pcap4j`` (Pcap4J's full rendering, slow by nature)
+is written here from :class:`~pcap4py.engine.packet.Packet` records.  pcap files are not written
+here: libpcap's own dumper writes them from the native buffers (see
+:meth:`pcap4py.engine.handle.Handle.dump`).
 """
 
 from __future__ import annotations
 
-import json
-from typing import IO, Callable
+from typing import IO, TYPE_CHECKING, Any, Sequence
 
-from ..engine.packet import Packet
-from .hexdump import hexdump_lines
-from .text import clock, text_line
+from ..engine.packet import Packet, Source
+from .lines import LINE_FORMATS, LineSink, make_formatter
+
+if TYPE_CHECKING:
+    from ..engine.capture import Capture
 
 FORMATS = ("text", "hexdump", "json", "jsonl", "pcap4j")
 
 
 class Writer:
-    """Writes packets to a text stream in one of :data:`FORMATS`."""
+    """Writes packets to a text stream with Pcap4J's rendering, each after tcpdump's time stamp."""
 
-    def __init__(self, stream: IO[str], fmt: str = "text", with_interface: bool = False):
-        if fmt not in FORMATS:
-            raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
+    def __init__(self, stream: IO[str], fmt: str = "pcap4j", sources: Sequence[Source] = ()):
+        if fmt != "pcap4j":
+            raise ValueError(f"Writer writes the pcap4j format; {fmt!r} is a LineSink's (see open_sink)")
         self.stream = stream
         self.fmt = fmt
-        self.with_interface = with_interface
-        self._buffered: list[dict] = []
-        self._emit: Callable[[Packet], None] = getattr(self, f"_write_{fmt}")
+        self._clock: Any = None
 
     def write(self, pkt: Packet) -> None:
-        self._emit(pkt)
-
-    def _write_text(self, pkt: Packet) -> None:
-        self.stream.write(text_line(pkt, self.with_interface) + "\n")
-
-    def _write_hexdump(self, pkt: Packet) -> None:
-        self.stream.write("\n".join(hexdump_lines(pkt, self.with_interface)) + "\n")
-
-    def _write_jsonl(self, pkt: Packet) -> None:
-        self.stream.write(json.dumps(pkt.to_dict()) + "\n")
-
-    def _write_json(self, pkt: Packet) -> None:
-        self._buffered.append(pkt.to_dict())  # docker-network-capture's -j: one array at the end
-
-    def _write_pcap4j(self, pkt: Packet) -> None:
         from ..engine.parse import render
 
-        self.stream.write(f"{clock(pkt.ts_ns)}\n{render(pkt.pcap4j)}\n")
+        if self._clock is None:  # the line formatter's clock: one definition of local time
+            self._clock = make_formatter("text", [pkt.source])
+        self.stream.write(f"{self._clock.clock(pkt.ts_ns)}\n{render(pkt.pcap4j)}\n")
+
+    def consume(self, cap: "Capture") -> None:
+        """Write every packet of ``cap``, flushing after each read round."""
+        for packets in cap.batches():
+            for pkt in packets:
+                self.write(pkt)
+            self.flush()
 
     def flush(self) -> None:
         self.stream.flush()
 
     def close(self) -> None:
-        """Write what was buffered (the JSON array) and flush."""
-        if self.fmt == "json":
-            json.dump(self._buffered, self.stream, indent=2)
-            self.stream.write("\n")
-            self._buffered.clear()
         self.stream.flush()
+
+
+class _CaptureLineSink(LineSink):
+    """A :class:`LineSink` fed by a capture's read rounds."""
+
+    def consume(self, cap: "Capture") -> None:
+        for batches in cap.rounds():
+            self.write_batches(batches)
+
+
+def open_sink(fmt: str, stream: IO[str], cap: "Capture") -> "Writer | LineSink":
+    """The sink for ``fmt`` writing to ``stream`` (a line sink writes to its descriptor), with the
+    interface column when ``cap`` has several handles and directions from ``cap.local``."""
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
+    if fmt not in LINE_FORMATS:
+        return Writer(stream, fmt)
+    stream.flush()  # what was written through the stream goes first
+    return _CaptureLineSink(stream.fileno(), fmt, cap.sources, with_interface=len(cap.handles) > 1,
+                            local=cap.local)

@@ -1,0 +1,308 @@
+package pcap4py.helper;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.time.ZoneId;
+import java.time.zone.ZoneRules;
+
+/**
+ * One packet's fields as every output shows them: the {@link Summary} record decoded once, the
+ * protocol name, addresses in the text {@code inet_ntop} gives, ports only where the protocol has
+ * them, tcpdump's flag letters, and the two clocks (local for text, UTC for JSON).
+ *
+ * <p>A {@code Fields} object is reused from packet to packet ({@link #load}); one per formatter.
+ */
+final class Fields {
+
+  static final int NO_PROTO = 255;
+  static final int ETHERTYPE_ARP = 0x0806;
+
+  // the record (see Summary for the layout)
+  long ts;
+  int caplen;
+  long origlen;
+  int dataOff;
+  int ethertype;
+  int proto;
+  int tcpFlags;
+  int sport;
+  int dport;
+  int payloadOff;
+  int icmpType;
+  int icmpCode;
+  int sourceIndex;
+  int ipVersion;
+  long seq;
+  long ack;
+  long payloadLen;
+  final byte[] src = new byte[16];
+  final byte[] dst = new byte[16];
+
+  // where it came from, and from whose point of view
+  byte[] frame;
+  int dlt;
+  String direction;
+
+  /** Decodes the record at {@code rec} of {@code m} (a batch's records copied to an array: plain
+   *  array reads stay cheap before the JIT has compiled this, unlike ByteBuffer's). */
+  void load(byte[] m, int rec) {
+    ts = le64(m, rec);
+    caplen = le32(m, rec + 8);
+    origlen = le32(m, rec + 12) & 0xffffffffL;
+    dataOff = le32(m, rec + 16);
+    ethertype = le16(m, rec + 20);
+    proto = m[rec + 22] & 0xff;
+    tcpFlags = m[rec + 23] & 0xff;
+    sport = le16(m, rec + 24);
+    dport = le16(m, rec + 26);
+    payloadOff = le16(m, rec + 28);
+    icmpType = m[rec + 30] & 0xff;
+    icmpCode = m[rec + 31] & 0xff;
+    sourceIndex = m[rec + 32] & 0xff;
+    ipVersion = m[rec + 33] & 0xff;
+    seq = le32(m, rec + 36) & 0xffffffffL;
+    ack = le32(m, rec + 40) & 0xffffffffL;
+    payloadLen = le32(m, rec + 44) & 0xffffffffL;
+    System.arraycopy(m, rec + 48, src, 0, 16);
+    System.arraycopy(m, rec + 64, dst, 0, 16);
+  }
+
+  /** Decodes one record given as its 80 bytes. */
+  void load(byte[] record) {
+    load(record, 0);
+  }
+
+  static int le16(byte[] m, int i) {
+    return (m[i] & 0xff) | ((m[i + 1] & 0xff) << 8);
+  }
+
+  static int le32(byte[] m, int i) {
+    return (m[i] & 0xff) | ((m[i + 1] & 0xff) << 8) | ((m[i + 2] & 0xff) << 16) | ((m[i + 3] & 0xff) << 24);
+  }
+
+  static long le64(byte[] m, int i) {
+    return (le32(m, i) & 0xffffffffL) | ((long) le32(m, i + 4) << 32);
+  }
+
+  boolean hasPorts() {
+    return proto == 6 || proto == 17 || proto == 136;
+  }
+
+  boolean isIcmp() {
+    return proto == 1 || proto == 58;
+  }
+
+  boolean isEcho() {
+    return (proto == 1 && (icmpType == 8 || icmpType == 0))
+        || (proto == 58 && (icmpType == 128 || icmpType == 129));
+  }
+
+  boolean hasEthernet() {
+    return dlt == Summary.DLT_EN10MB && caplen >= 14;
+  }
+
+  /** 'TCP', 'UDP', 'ICMP', 'ARP', 'ip-proto-N', 'ethertype-0xNNNN', or null. */
+  String protoName() {
+    if (proto != NO_PROTO) {
+      String name = ipProtoName(proto);
+      return name != null ? name : "ip-proto-" + proto;
+    }
+    if (ethertype != 0) {
+      String name = ethertypeName(ethertype);
+      return name != null ? name : String.format("ethertype-0x%04x", ethertype);
+    }
+    return null;
+  }
+
+  private static String ipProtoName(int p) {
+    switch (p) {
+      case 1: return "ICMP";
+      case 2: return "IGMP";
+      case 6: return "TCP";
+      case 17: return "UDP";
+      case 47: return "GRE";
+      case 50: return "ESP";
+      case 58: return "ICMPv6";
+      case 132: return "SCTP";
+      case 136: return "UDPLite";
+      default: return null;
+    }
+  }
+
+  private static String ethertypeName(int t) {
+    switch (t) {
+      case 0x0800: return "IPv4";
+      case 0x86dd: return "IPv6";
+      case 0x0806: return "ARP";
+      case 0x88cc: return "LLDP";
+      case 0x8035: return "RARP";
+      case 0x8847: return "MPLS";
+      default: return null;
+    }
+  }
+
+  /** Whether src/dst hold an address to print (an ARP sender of 0.0.0.0 counts as none). */
+  boolean hasAddress(byte[] a) {
+    if (ipVersion == 4 || ipVersion == 6) {
+      return true;
+    }
+    return ethertype == ETHERTYPE_ARP && (a[0] | a[1] | a[2] | a[3]) != 0;
+  }
+
+  /** Appends src or dst as inet_ntop writes it, or "None" when there is none (what str(None) prints). */
+  void address(Out o, byte[] a) {
+    if (!hasAddress(a)) {
+      o.ascii("None");
+    } else if (ipVersion == 6) {
+      ipv6(o, a);
+    } else {
+      ipv4(o, a, 0);
+    }
+  }
+
+  static void ipv4(Out o, byte[] a, int at) {
+    o.dec(a[at] & 0xff).ch('.').dec(a[at + 1] & 0xff).ch('.').dec(a[at + 2] & 0xff).ch('.').dec(a[at + 3] & 0xff);
+  }
+
+  /** glibc's inet_ntop for AF_INET6: the first longest run of 2+ zero words as "::", and
+   *  IPv4-compatible and IPv4-mapped addresses with a dotted quad. */
+  static void ipv6(Out o, byte[] a) {
+    int[] w = new int[8];
+    for (int i = 0; i < 8; i++) {
+      w[i] = ((a[2 * i] & 0xff) << 8) | (a[2 * i + 1] & 0xff);
+    }
+    int bestBase = -1, bestLen = 0, curBase = -1, curLen = 0;
+    for (int i = 0; i < 8; i++) {
+      if (w[i] == 0) {
+        if (curBase == -1) {
+          curBase = i;
+          curLen = 1;
+        } else {
+          curLen++;
+        }
+      } else if (curBase != -1) {
+        if (bestBase == -1 || curLen > bestLen) {
+          bestBase = curBase;
+          bestLen = curLen;
+        }
+        curBase = -1;
+      }
+    }
+    if (curBase != -1 && (bestBase == -1 || curLen > bestLen)) {
+      bestBase = curBase;
+      bestLen = curLen;
+    }
+    if (bestBase != -1 && bestLen < 2) {
+      bestBase = -1;
+    }
+    for (int i = 0; i < 8; i++) {
+      if (bestBase != -1 && i >= bestBase && i < bestBase + bestLen) {
+        if (i == bestBase) {
+          o.ch(':');
+        }
+        continue;
+      }
+      if (i != 0) {
+        o.ch(':');
+      }
+      if (i == 6 && bestBase == 0 && (bestLen == 6 || (bestLen == 5 && w[5] == 0xffff))) {
+        ipv4(o, a, 12);
+        return;
+      }
+      o.hex(w[i]);
+    }
+    if (bestBase != -1 && bestBase + bestLen == 8) {
+      o.ch(':');
+    }
+  }
+
+  static void mac(Out o, byte[] f, int at) {
+    for (int i = 0; i < 6; i++) {
+      if (i > 0) {
+        o.ch(':');
+      }
+      o.hexByte(f[at + i], false);
+    }
+  }
+
+  private static final String FLAG_LETTERS = "FSRP.UEW";
+
+  /** tcpdump's flag letters: 'S', 'S.', 'P.', ... or 'none'. */
+  void tcpFlagString(Out o) {
+    if (tcpFlags == 0) {
+      o.ascii("none");
+      return;
+    }
+    for (int bit = 0; bit < 8; bit++) {
+      if ((tcpFlags & (1 << bit)) != 0) {
+        o.ch(FLAG_LETTERS.charAt(bit));
+      }
+    }
+  }
+
+  /** Where the captured part of the transport payload lies in the frame: [start, end). */
+  int payloadStart() {
+    return payloadOff == 0 ? 0 : Math.min(payloadOff, caplen);
+  }
+
+  int payloadEnd() {
+    if (payloadOff == 0) {
+      return 0;
+    }
+    return (int) Math.min((long) payloadOff + payloadLen, caplen);
+  }
+
+  /** A clock that formats the part of a time stamp up to the second once per second. */
+  static final class Clock {
+    private final ZoneRules rules; // null: UTC, ISO 8601 date and time
+    private long second = Long.MIN_VALUE;
+    private final byte[] text;
+
+    /** Local wall-clock time (HH:MM:SS) in {@code zone}. */
+    static Clock local(String zone) {
+      return new Clock(ZoneId.of(zone).getRules(), 8);
+    }
+
+    /** UTC date and time, 'YYYY-MM-DDTHH:MM:SS'. */
+    static Clock utc() {
+      return new Clock(null, 19);
+    }
+
+    private Clock(ZoneRules rules, int width) {
+      this.rules = rules;
+      this.text = new byte[width];
+    }
+
+    /** Appends the time stamp with microseconds (tcpdump's precision). */
+    void append(Out o, long tsNs) {
+      long sec = Math.floorDiv(tsNs, 1_000_000_000L);
+      if (sec != second) {
+        render(sec);
+        second = sec;
+      }
+      o.bytes(text).ch('.').dec(Math.floorMod(tsNs, 1_000_000_000L) / 1000, 6);
+    }
+
+    private void render(long sec) {
+      Out o = new Out(text.length + 8);
+      if (rules == null) {
+        long days = Math.floorDiv(sec, 86400);
+        java.time.LocalDate d = java.time.LocalDate.ofEpochDay(days);
+        o.dec(d.getYear(), 4).ch('-').dec(d.getMonthValue(), 2).ch('-').dec(d.getDayOfMonth(), 2).ch('T');
+        timeOfDay(o, Math.floorMod(sec, 86400));
+      } else {
+        long local = sec + rules.getOffset(Instant.ofEpochSecond(sec)).getTotalSeconds();
+        timeOfDay(o, Math.floorMod(local, 86400));
+      }
+      System.arraycopy(o.buf, 0, text, 0, text.length);
+    }
+
+    private static void timeOfDay(Out o, long s) {
+      o.dec(s / 3600, 2).ch(':').dec(s / 60 % 60, 2).ch(':').dec(s % 60, 2);
+    }
+  }
+
+  static byte[] utf8(String s) {
+    return s.getBytes(StandardCharsets.UTF_8);
+  }
+}

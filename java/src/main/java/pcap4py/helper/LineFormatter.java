@@ -1,0 +1,414 @@
+package pcap4py.helper;
+
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * Formats whole batches as output lines into a buffer Python writes with one {@code os.write}:
+ * tcpdump -n's text lines ({@code text}), tcpdump -X's hex rows or, with a container's point of
+ * view, the OUT:/IN: payload tables ({@code hexdump}), JSON lines ({@code jsonl}) and the records of
+ * one streamed JSON array ({@code json}: Python writes the brackets). No Python object is made per
+ * packet.
+ *
+ * <p>Use: {@link #begin} with one round's batches (several are merged by time stamp), then {@link
+ * #next} until it returns 0; each call fills the output buffer with as many whole packets as fit.
+ * With {@link #setLocal} (a container's MACs and IPs) each packet gets a direction, as {@code
+ * ContainerView.direction_of} decides it in Python: the source MAC on Ethernet (unless all
+ * zero), else the source or destination IP. One thread at a time.
+ */
+public final class LineFormatter {
+
+  private static final int TEXT = 0;
+  private static final int HEXDUMP = 1;
+  private static final int JSONL = 2;
+  private static final int JSON = 3;
+
+  private final int format;
+  private final boolean withInterface;
+  private final byte[][] names; // interface names as text
+  private final byte[][] jsonNames; // and as JSON strings
+  private final int[] linktypes;
+  private final Fields.Clock local;
+  private final Fields.Clock utc = Fields.Clock.utc();
+  private final Fields f = new Fields();
+  private final byte[] frame = new byte[Summary.MAX_FRAME];
+  private final Out out;
+
+  private boolean hasLocal;
+  private final List<byte[]> localMacs = new ArrayList<>();
+  private final List<byte[]> localIps = new ArrayList<>();
+  private boolean firstRecord = true;
+
+  // the round being formatted
+  private byte[][] metas = new byte[0][]; // the records, copied once per round
+  private ByteBuffer[] datas = new ByteBuffer[0];
+  private int[] counts = new int[0];
+  private int[] cursors = new int[0];
+
+  /**
+   * {@code format}: text, hexdump, jsonl or json; {@code interfaces} and {@code linktypes} per
+   * source index; {@code zone}: the time zone of text time stamps (a tz database name or an
+   * offset such as +05:30); {@code outCapacity}: the size of the buffers {@link #next} fills.
+   */
+  public LineFormatter(String format, String[] interfaces, int[] linktypes, boolean withInterface,
+      String zone, int outCapacity) {
+    this.format = Arrays.asList("text", "hexdump", "jsonl", "json").indexOf(format);
+    if (this.format < 0) {
+      throw new IllegalArgumentException("no such line format: " + format);
+    }
+    if (outCapacity < maxBytes(Summary.MAX_FRAME, 4096)) {
+      throw new IllegalArgumentException("output buffer too small for one frame: " + outCapacity);
+    }
+    this.withInterface = withInterface;
+    this.linktypes = linktypes.clone();
+    this.names = new byte[interfaces.length][];
+    this.jsonNames = new byte[interfaces.length][];
+    for (int i = 0; i < interfaces.length; i++) {
+      names[i] = Fields.utf8(interfaces[i]);
+      jsonNames[i] = JsonFields.quoted(interfaces[i]);
+    }
+    this.local = Fields.Clock.local(zone);
+    this.out = new Out(outCapacity);
+  }
+
+  /** Takes the point of view of the owner of these MACs ("aa:bb:..") and IPs (v4 or v6 literals). */
+  public void setLocal(String[] macs, String[] ips) throws UnknownHostException {
+    hasLocal = true;
+    for (String m : macs) {
+      byte[] b = new byte[6];
+      String[] parts = m.split("[:-]");
+      for (int i = 0; i < 6; i++) {
+        b[i] = (byte) Integer.parseInt(parts[i], 16);
+      }
+      localMacs.add(b);
+    }
+    for (String ip : ips) {
+      localIps.add(InetAddress.getByName(ip).getAddress()); // a literal: no name lookup
+    }
+  }
+
+  /** Starts a round of one batch. */
+  public void begin(ByteBuffer meta, ByteBuffer data, int count) {
+    begin(new ByteBuffer[] {meta}, new ByteBuffer[] {data}, new int[] {count});
+  }
+
+  /** Starts a round of several batches, to be merged by time stamp. */
+  public void begin(ByteBuffer[] metas, ByteBuffer[] datas, int[] counts) {
+    this.metas = new byte[metas.length][];
+    for (int i = 0; i < metas.length; i++) {
+      this.metas[i] = new byte[counts[i] * Summary.RECORD_SIZE];
+      metas[i].position(0);
+      metas[i].get(this.metas[i]);
+    }
+    this.datas = datas;
+    this.counts = counts;
+    this.cursors = new int[metas.length];
+  }
+
+  /** Formats the next packets of the round into {@code dst} (from offset 0); returns the byte
+   *  count, 0 once the round is done. */
+  public int next(ByteBuffer dst) {
+    out.pos = 0;
+    int b;
+    while ((b = nextBatch()) >= 0) {
+      int rec = cursors[b] * Summary.RECORD_SIZE;
+      f.load(metas[b], rec);
+      int src = f.sourceIndex < names.length ? f.sourceIndex : 0;
+      if (out.remaining() < maxBytes(f.caplen, jsonNames[src].length)) {
+        break; // the rest goes in the next call
+      }
+      ByteBuffer data = datas[b];
+      data.position(f.dataOff);
+      data.get(frame, 0, f.caplen);
+      f.frame = frame;
+      f.dlt = linktypes[src];
+      f.direction = hasLocal ? direction() : null;
+      append(src);
+      cursors[b]++;
+    }
+    dst.clear();
+    dst.put(out.buf, 0, out.pos);
+    return out.pos;
+  }
+
+  /** The batch whose next packet is the earliest (ties: the first batch), or -1. */
+  private int nextBatch() {
+    int best = -1;
+    long bestTs = 0;
+    for (int i = 0; i < metas.length; i++) {
+      if (cursors[i] < counts[i]) {
+        long ts = Fields.le64(metas[i], cursors[i] * Summary.RECORD_SIZE);
+        if (best < 0 || ts < bestTs) {
+          best = i;
+          bestTs = ts;
+        }
+      }
+    }
+    return best;
+  }
+
+  private static int maxBytes(int caplen, int nameBytes) {
+    // hex rows take ~4.4 bytes per frame byte, JSON 2; the text line at most a few hundred
+    return 5 * caplen + JsonFields.maxBytes(0, nameBytes) + 2 * nameBytes;
+  }
+
+  private void append(int src) {
+    switch (format) {
+      case TEXT:
+        textLine(src);
+        out.ch('\n');
+        break;
+      case HEXDUMP:
+        hexdump(src);
+        break;
+      case JSONL:
+        JsonFields.write(out, f, jsonNames[src], utc);
+        out.ch('\n');
+        break;
+      default: // JSON: records of an array Python opens and closes
+        if (!firstRecord) {
+          out.ch(',').ch('\n');
+        }
+        firstRecord = false;
+        JsonFields.write(out, f, jsonNames[src], utc);
+    }
+  }
+
+  private String direction() {
+    if (f.hasEthernet()) {
+      boolean zero = true;
+      for (int i = 6; i < 12; i++) {
+        zero &= frame[i] == 0;
+      }
+      if (!zero) {
+        for (byte[] m : localMacs) {
+          if (Arrays.equals(frame, 6, 12, m, 0, 6)) {
+            return "out";
+          }
+        }
+        return "in";
+      }
+    }
+    if (isLocal(f.src)) {
+      return "out";
+    }
+    if (isLocal(f.dst)) {
+      return "in";
+    }
+    return null;
+  }
+
+  private boolean isLocal(byte[] addr) {
+    if (!f.hasAddress(addr)) {
+      return false;
+    }
+    int n = f.ipVersion == 6 ? 16 : 4;
+    for (byte[] ip : localIps) {
+      if (ip.length == n && Arrays.equals(addr, 0, n, ip, 0, n)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // --- text: tcpdump -n ------------------------------------------------------------------------
+
+  private void textLine(int src) {
+    local.append(out, f.ts);
+    out.ch(' ');
+    if (withInterface) {
+      out.bytes(names[src]).ch(' ');
+    }
+    if ("in".equals(f.direction)) {
+      out.ascii("In  ");
+    } else if ("out".equals(f.direction)) {
+      out.ascii("Out ");
+    }
+    summary();
+  }
+
+  private void summary() {
+    if (f.ethertype == Fields.ETHERTYPE_ARP) {
+      arp();
+      return;
+    }
+    String proto = f.protoName();
+    if (f.ipVersion == 0) {
+      if (proto == null) {
+        out.ascii("link-type ").dec(f.dlt);
+      } else {
+        out.ascii(proto);
+      }
+      out.ascii(", length ").dec(f.origlen);
+      return;
+    }
+    out.ascii(f.ipVersion == 4 ? "IP " : "IP6 ");
+    endpoint(f.src, f.sport);
+    out.ascii(" > ");
+    endpoint(f.dst, f.dport);
+    out.ascii(": ");
+    if (f.proto == 6) {
+      out.ascii("Flags [");
+      f.tcpFlagString(out);
+      out.ascii("], seq ").dec(f.seq).ascii(", ack ").dec(f.ack);
+    } else if (f.proto == 1) {
+      out.ascii("ICMP ");
+      icmp(false);
+    } else if (f.proto == 58) {
+      out.ascii("ICMP6, ");
+      icmp(true);
+    } else {
+      out.ascii(proto);
+    }
+    out.ascii(", length ").dec(f.payloadLen);
+  }
+
+  private void endpoint(byte[] addr, int port) {
+    f.address(out, addr);
+    if (f.hasPorts()) {
+      out.ch('.').dec(port);
+    }
+  }
+
+  private void icmp(boolean v6) {
+    String name = v6 ? icmp6Name(f.icmpType) : icmpName(f.icmpType);
+    if (name == null) {
+      out.ascii("type ").dec(f.icmpType);
+    } else {
+      out.ascii(name);
+    }
+    if (f.isEcho()) {
+      out.ascii(", id ").dec(f.sport).ascii(", seq ").dec(f.dport);
+    }
+  }
+
+  private static String icmpName(int type) {
+    switch (type) {
+      case 0: return "echo reply";
+      case 3: return "unreachable";
+      case 5: return "redirect";
+      case 8: return "echo request";
+      case 11: return "time exceeded";
+      default: return null;
+    }
+  }
+
+  private static String icmp6Name(int type) {
+    switch (type) {
+      case 1: return "destination unreachable";
+      case 2: return "packet too big";
+      case 3: return "time exceeded";
+      case 128: return "echo request";
+      case 129: return "echo reply";
+      case 133: return "router solicitation";
+      case 134: return "router advertisement";
+      case 135: return "neighbor solicitation";
+      case 136: return "neighbor advertisement";
+      default: return null;
+    }
+  }
+
+  private void arp() {
+    int op = f.sport; // Summary keeps the ARP opcode in the source-port slot
+    if (op == 1) {
+      out.ascii("ARP, Request who-has ");
+      f.address(out, f.dst);
+      out.ascii(" tell ");
+      f.address(out, f.src);
+      out.ascii(", length ").dec(f.origlen - 14);
+    } else if (op == 2) {
+      out.ascii("ARP, Reply ");
+      f.address(out, f.src);
+      out.ascii(" is-at ");
+      if (f.hasEthernet()) {
+        Fields.mac(out, frame, 6);
+      } else {
+        out.ascii("None");
+      }
+      out.ascii(", length ").dec(f.origlen - 14);
+    } else {
+      out.ascii("ARP, op ").dec(op).ascii(", length ").dec(f.origlen);
+    }
+  }
+
+  // --- hexdump: tcpdump -X, or OUT:/IN: and a payload table --------------------------------------
+
+  private void hexdump(int src) {
+    if ("out".equals(f.direction) || "in".equals(f.direction)) {
+      boolean out_ = "out".equals(f.direction);
+      out.ascii(out_ ? "OUT: " : "IN:  ");
+      f.address(out, out_ ? f.dst : f.src);
+      if (f.hasPorts()) {
+        out.ch(':').dec(out_ ? f.dport : f.sport);
+      }
+      out.ch('\n');
+      payloadTable(f.payloadStart(), f.payloadEnd());
+      return;
+    }
+    textLine(src);
+    out.ch('\n');
+    frameRows();
+  }
+
+  private static final String RULE = "+-------------------------------------------------+----------------+\n";
+  private static final String RULER = "  00 01 02 03 04 05 06 07 08 09 10 11 12 13 14 15\n";
+
+  private void payloadTable(int start, int end) {
+    if (start >= end) {
+      return;
+    }
+    out.ascii(RULER).ascii(RULE);
+    for (int i = start; i < end; i += 16) {
+      int n = Math.min(16, end - i);
+      out.ascii("| ");
+      for (int j = 0; j < n; j++) {
+        if (j > 0) {
+          out.ch(' ');
+        }
+        out.hexByte(frame[i + j], true);
+      }
+      out.spaces(47 - (3 * n - 1)).ascii(" |");
+      printable(i, n);
+      out.spaces(16 - n).ascii("|\n");
+    }
+    out.ascii(RULE);
+  }
+
+  private void frameRows() {
+    for (int i = 0; i < f.caplen; i += 16) {
+      int n = Math.min(16, f.caplen - i);
+      out.ascii("\t0x").hex(i, 4).ascii(":  ");
+      int width = 0;
+      for (int j = 0; j < n; j += 2) {
+        if (j > 0) {
+          out.ch(' ');
+          width++;
+        }
+        int k = Math.min(2, n - j);
+        out.hexBytes(frame, i + j, i + j + k);
+        width += 2 * k;
+      }
+      out.spaces(39 - width + 2);
+      printable(i, n);
+      out.ch('\n');
+    }
+  }
+
+  private void printable(int from, int n) {
+    for (int j = 0; j < n; j++) {
+      int b = frame[from + j] & 0xff;
+      out.ch(b >= 32 && b < 127 ? (char) b : '.');
+    }
+  }
+
+  /** tcpdump's time stamp (local time, microseconds), for the formats Python writes itself. */
+  public String clock(long tsNs) {
+    Out o = new Out(32);
+    local.append(o, tsNs);
+    return new String(o.buf, 0, o.pos, java.nio.charset.StandardCharsets.US_ASCII);
+  }
+}

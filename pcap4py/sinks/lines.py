@@ -1,0 +1,116 @@
+"""The line sink: text, hexdump, JSON lines and a streamed JSON array, formatted in Java.
+
+Java's ``LineFormatter`` turns a whole batch into output bytes in a buffer Python owns (a direct
+``ByteBuffer`` over a ``bytearray``, like the batch buffers); Python writes them to the output
+descriptor with one ``os.write`` per filled buffer.  No Python object is made per packet.
+
+``--format json`` streams: ``[`` when the sink opens, records as they come, ``]`` on close, so
+the output is valid JSON after a count, a Ctrl-C or a SIGTERM alike, and memory stays flat.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import Any, Optional, Sequence
+
+from ..engine import jvm
+from ..engine.batch import Batch
+from ..engine.packet import Source
+
+LINE_FORMATS = ("text", "hexdump", "json", "jsonl")
+OUT_BYTES = 4 << 20  # room for the worst frame (a 256 KiB frame as hex rows is ~1.2 MB)
+ZONEINFO = "/usr/share/zoneinfo"
+
+
+def local_zone() -> str:
+    """The local time zone as Java names it, chosen as Python's ``time.localtime`` chooses it.
+
+    ``TZ`` first (a tz database name, ``:name``, or a path under the zoneinfo folder), else
+    ``/etc/localtime``.  A POSIX rule (``UTC-3``, ``EST5``) has no tz database name: it becomes the
+    fixed offset Python applies, which is exact as long as the rule has no daylight saving.
+    """
+    tz = os.environ.get("TZ")
+    if tz is None:
+        target = os.path.realpath("/etc/localtime")
+        tz = os.path.relpath(target, ZONEINFO) if target.startswith(ZONEINFO + "/") else "UTC"
+    tz = tz.lstrip(":")
+    if tz.startswith(ZONEINFO + "/"):
+        tz = tz[len(ZONEINFO) + 1:]
+    if tz and not tz.startswith("/") and ".." not in tz and os.path.isfile(os.path.join(ZONEINFO, tz)):
+        return tz
+    if not tz:
+        return "UTC"  # glibc: an empty TZ is UTC
+    offset = time.localtime().tm_gmtoff  # a rule Java cannot name: the offset Python uses now
+    sign = "-" if offset < 0 else "+"
+    hours, minutes = divmod(abs(offset) // 60, 60)
+    return f"{sign}{hours:02d}:{minutes:02d}"
+
+
+def make_formatter(fmt: str, sources: Sequence[Source], *, with_interface: bool = False,
+                   local: Any = None, out_bytes: int = OUT_BYTES) -> Any:
+    """A Java ``LineFormatter`` for ``sources`` (by index); ``local`` (with ``macs`` and ``ips``,
+    such as a ``ContainerView``) gives the point of view that decides each packet's direction."""
+    jpype = jvm.start()
+    names = jpype.JArray(jpype.JString)([s.name for s in sources])
+    linktypes = jpype.JArray(jpype.JInt)([s.linktype for s in sources])
+    formatter = jvm.jclass("pcap4py.helper.LineFormatter")(
+        fmt, names, linktypes, with_interface, local_zone(), out_bytes)
+    if local is not None:
+        formatter.setLocal(jpype.JArray(jpype.JString)(sorted(getattr(local, "macs", ()))),
+                           jpype.JArray(jpype.JString)(sorted(getattr(local, "ips", ()))))
+    return formatter
+
+
+class LineSink:
+    """Writes batches to descriptor ``fd`` in one of :data:`LINE_FORMATS`, formatted in Java."""
+
+    def __init__(self, fd: int, fmt: str, sources: Sequence[Source], *, with_interface: bool = False,
+                 local: Any = None):
+        import jpype.nio
+
+        self.fd = fd
+        self.fmt = fmt
+        self._formatter = make_formatter(fmt, sources, with_interface=with_interface, local=local)
+        self._out = bytearray(OUT_BYTES)
+        self._jout = jpype.nio.convertToDirectBuffer(self._out)
+        self._closed = False
+        if fmt == "json":
+            self._write_all(b"[\n")
+
+    def write_batches(self, batches: Sequence[Batch]) -> None:
+        """Format and write one read round (several batches are merged by time stamp)."""
+        if len(batches) == 1:
+            b = batches[0]
+            self._formatter.begin(b._jmeta, b._jdata, b.count)
+        else:
+            self._formatter.begin(*self._java_arrays(batches))
+        view = memoryview(self._out)
+        while True:
+            n = int(self._formatter.next(self._jout))
+            if not n:
+                return
+            self._write_all(view[:n])
+
+    @staticmethod
+    def _java_arrays(batches: Sequence[Batch]) -> tuple:
+        jpype = jvm.start()
+        buffer = jvm.jclass("java.nio.ByteBuffer")
+        return (jpype.JArray(buffer)([b._jmeta for b in batches]),
+                jpype.JArray(buffer)([b._jdata for b in batches]),
+                jpype.JArray(jpype.JInt)([b.count for b in batches]))
+
+    def _write_all(self, chunk: "bytes | memoryview") -> None:
+        while chunk:
+            chunk = chunk[os.write(self.fd, chunk):]
+
+    def flush(self) -> None:
+        """Nothing is held back: every round is written as soon as it is formatted."""
+
+    def close(self) -> None:
+        """End the JSON array (``json``); safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        if self.fmt == "json":
+            self._write_all(b"\n]\n")
