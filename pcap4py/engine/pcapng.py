@@ -17,6 +17,22 @@ from .handle import Handle
 from .packet import Source
 
 
+# Files carry LINKTYPE_ values, handles and sources DLT_ values; they differ only here (libpcap's
+# linktype_to_dlt, Linux): LINKTYPE_RAW 101 is DLT_RAW 12, and so on.
+_LINKTYPE_TO_DLT = {100: 11, 101: 12, 102: 15, 103: 16}
+_DLT_TO_LINKTYPE = {dlt: linktype for linktype, dlt in _LINKTYPE_TO_DLT.items()}
+
+
+def dlt_of(linktype: int) -> int:
+    """The DLT_ value of a file's LINKTYPE_ value."""
+    return _LINKTYPE_TO_DLT.get(linktype, linktype)
+
+
+def linktype_of(dlt: int) -> int:
+    """The LINKTYPE_ value to write for a handle's DLT_ value."""
+    return _DLT_TO_LINKTYPE.get(dlt, dlt)
+
+
 class PcapngFileHandle(Handle):
     """A pcapng file open for reading; :attr:`sources` holds one source per interface."""
 
@@ -41,11 +57,11 @@ class PcapngFileHandle(Handle):
 
     def set_filter(self, expression: str) -> None:
         """Keep only packets ``expression`` accepts, compiled once per link type in the file."""
-        for linktype in sorted({s.linktype for s in self._sources}):
-            snaplen = max(s.snaplen for s in self._sources if s.linktype == linktype)
-            program = bpf.program(expression, linktype, snaplen)
+        for dlt in sorted({s.linktype for s in self._sources}):
+            snaplen = max(s.snaplen for s in self._sources if s.linktype == dlt)
+            program = bpf.program(expression, dlt, snaplen)
             self._programs.append(program)
-            self._reader.setFilter(linktype, program)
+            self._reader.setFilter(linktype_of(dlt), program)
         self.filter = expression
 
     def set_direction(self, direction: str) -> None:
@@ -82,7 +98,7 @@ def _sources(reader: Any, path: str, index: int) -> list[Source]:
         name = reader.name(i)
         description = reader.description(i)
         fallback = path if count == 1 else f"{path}#{i}"
-        result.append(Source(str(name) if name is not None else fallback, int(reader.linkType(i)), index + i,
+        result.append(Source(str(name) if name is not None else fallback, dlt_of(int(reader.linkType(i))), index + i,
                              snaplen=int(reader.snaplen(i)) or 262144,
                              description=str(description) if description is not None else None))
     return result

@@ -15,9 +15,13 @@ from typing import Any, Callable, Optional, Sequence
 
 from ..engine import jvm
 from ..engine.batch import Batch
+from ..engine.pcapng import linktype_of
 from ..errors import CaptureFileError
 
 PCAPNG_SUFFIXES = (".pcapng", ".ntar")
+# Several live handles: how long a packet waits for older ones from other handles.  A live handle
+# delivers a packet up to its timeout (100 ms by default) after it arrived; this is several times that.
+HOLDBACK_NS = 500_000_000
 
 
 def wants_pcapng(path: str, forced: bool = False) -> bool:
@@ -48,6 +52,8 @@ class PcapngWriter:
                                                  f"pcap4py {__version__}"))
         self._describe_interfaces(capture, nano, comments)
         self._j.setComments(comments)
+        if len(capture.handles) > 1 and any(h.live for h in capture.handles):
+            self._j.setHoldback(HOLDBACK_NS)
 
     def _describe_interfaces(self, capture: Any, nano: bool, comments: bool) -> None:
         local = _local_addresses(getattr(capture, "local", None))
@@ -55,7 +61,7 @@ class PcapngWriter:
             for source in handle.sources:
                 label = source.display_name
                 number = self._call(lambda: self._j.addInterface(
-                    source.linktype, source.snaplen, nano, label, source.description, handle.filter,
+                    linktype_of(source.linktype), source.snaplen, nano, label, source.description, handle.filter,
                     label if comments else None))
                 if number != source.index:
                     raise CaptureFileError(f"{self.path}: interface {label} is source {source.index} "

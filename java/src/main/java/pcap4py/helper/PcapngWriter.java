@@ -43,7 +43,16 @@ public final class PcapngWriter {
   }
 
   private final WritableByteChannel channel;
-  private final ByteBuffer out = ByteBuffer.allocateDirect(1 << 20).order(ByteOrder.LITTLE_ENDIAN);
+  private final ByteBuffer file = ByteBuffer.allocateDirect(1 << 20).order(ByteOrder.LITTLE_ENDIAN);
+  private ByteBuffer out = file; // where blocks are encoded: the file's buffer, or the hold-back one
+  // Held-back packets (several live interfaces): encoded EPBs in time order, by offset and length.
+  private ByteBuffer hold = ByteBuffer.allocate(1 << 20).order(ByteOrder.LITTLE_ENDIAN);
+  private ByteBuffer spare = ByteBuffer.allocate(1 << 20).order(ByteOrder.LITTLE_ENDIAN);
+  private long[] heldTs = new long[1024];
+  private int[] heldOff = new int[1024];
+  private int[] heldLen = new int[1024];
+  private int held;
+  private long holdbackNs;
   private final List<Interface> interfaces = new ArrayList<>();
   private final byte[] mac = new byte[6];
   private final boolean stdout;
@@ -109,6 +118,15 @@ public final class PcapngWriter {
     comments = on;
   }
 
+  /**
+   * Holds each packet back until the wall clock is {@code ns} past its time stamp, so that packets
+   * a handle delivers late (a live handle hands over a block of packets up to its timeout after
+   * the first arrived) are still written in time order across interfaces. 0: write at once.
+   */
+  public void setHoldback(long ns) {
+    holdbackNs = ns;
+  }
+
   /** Packets written so far. */
   public long written() {
     return written;
@@ -119,6 +137,23 @@ public final class PcapngWriter {
    * {@code datas[b]}) for each batch b, in timestamp order across the batches.
    */
   public void writeRound(ByteBuffer[] metas, ByteBuffer[] datas, int[] counts) throws IOException {
+    if (holdbackNs <= 0) {
+      merge(metas, datas, counts);
+      return;
+    }
+    int before = held;
+    out = hold;
+    try {
+      merge(metas, datas, counts);
+    } finally {
+      hold = out; // encoding may have grown it
+      out = file;
+    }
+    mergeHeld(before);
+    release(System.currentTimeMillis() * 1_000_000L - holdbackNs);
+  }
+
+  private void merge(ByteBuffer[] metas, ByteBuffer[] datas, int[] counts) throws IOException {
     int n = metas.length;
     int[] next = new int[n];
     ByteBuffer[] frames = new ByteBuffer[n];
@@ -141,7 +176,11 @@ public final class PcapngWriter {
       if (pick < 0) {
         return;
       }
+      int start = out.position();
       packet(metas[pick], next[pick] * Summary.RECORD_SIZE, frames[pick]);
+      if (out != file) {
+        remember(least, start, out.position() - start);
+      }
       next[pick]++;
     }
   }
@@ -177,6 +216,77 @@ public final class PcapngWriter {
     }
     end(start);
     written++;
+  }
+
+  // --- holding back ---------------------------------------------------------------------------
+  private void remember(long ts, int offset, int length) {
+    if (held == heldTs.length) {
+      heldTs = java.util.Arrays.copyOf(heldTs, held * 2);
+      heldOff = java.util.Arrays.copyOf(heldOff, held * 2);
+      heldLen = java.util.Arrays.copyOf(heldLen, held * 2);
+    }
+    heldTs[held] = ts;
+    heldOff[held] = offset;
+    heldLen[held] = length;
+    held++;
+  }
+
+  /** Merges the sorted runs [0, split) (held before) and [split, held) (this round) into one. */
+  private void mergeHeld(int split) {
+    if (split == 0 || split == held || heldTs[split - 1] <= heldTs[split]) {
+      return;
+    }
+    long[] ts = new long[held];
+    int[] off = new int[held];
+    int[] len = new int[held];
+    int a = 0;
+    int b = split;
+    for (int k = 0; k < held; k++) {
+      boolean fromA = b >= held || (a < split && heldTs[a] <= heldTs[b]);
+      int i = fromA ? a++ : b++;
+      ts[k] = heldTs[i];
+      off[k] = heldOff[i];
+      len[k] = heldLen[i];
+    }
+    System.arraycopy(ts, 0, heldTs, 0, held);
+    System.arraycopy(off, 0, heldOff, 0, held);
+    System.arraycopy(len, 0, heldLen, 0, held);
+  }
+
+  /** Writes the held packets stamped at or before {@code watermark} and keeps the rest, compacted. */
+  private void release(long watermark) throws IOException {
+    int k = 0;
+    ByteBuffer view = hold.duplicate();
+    while (k < held && heldTs[k] <= watermark) {
+      if (file.remaining() < heldLen[k]) {
+        flushFile();
+      }
+      view.clear();
+      view.position(heldOff[k]);
+      view.limit(heldOff[k] + heldLen[k]);
+      file.put(view);
+      k++;
+    }
+    if (k == 0) {
+      return;
+    }
+    if (spare.capacity() < hold.capacity()) {
+      spare = ByteBuffer.allocate(hold.capacity()).order(ByteOrder.LITTLE_ENDIAN);
+    }
+    spare.clear();
+    for (int i = k; i < held; i++) {
+      view.clear();
+      view.position(heldOff[i]);
+      view.limit(heldOff[i] + heldLen[i]);
+      heldTs[i - k] = heldTs[i];
+      heldOff[i - k] = spare.position();
+      heldLen[i - k] = heldLen[i];
+      spare.put(view);
+    }
+    held -= k;
+    ByteBuffer t = hold;
+    hold = spare;
+    spare = t;
   }
 
   /** epb_flags direction bits for one packet; 0 when unknown. */
@@ -245,6 +355,7 @@ public final class PcapngWriter {
    * and isb_usrdeliv (each left out when negative).
    */
   public void statistics(int i, long tsNs, long received, long dropped, long delivered) throws IOException {
+    release(Long.MAX_VALUE); // statistics come after every packet
     long[] values = {received, dropped, delivered};
     int[] codes = {4, 5, 8};
     int size = 0;
@@ -265,13 +376,18 @@ public final class PcapngWriter {
     end(start);
   }
 
-  /** Pushes the buffered blocks to the file. */
+  /** Pushes every buffered block, held-back packets included, to the file. */
   public void flush() throws IOException {
-    out.flip();
-    while (out.hasRemaining()) {
-      channel.write(out);
+    release(Long.MAX_VALUE);
+    flushFile();
+  }
+
+  private void flushFile() throws IOException {
+    file.flip();
+    while (file.hasRemaining()) {
+      channel.write(file);
     }
-    out.clear();
+    file.clear();
   }
 
   /** Flushes and closes (stdout stays open for the rest of the process). */
@@ -289,15 +405,27 @@ public final class PcapngWriter {
   /** Starts a block of {@code body} bytes between the length fields; returns where it starts. */
   private int begin(int type, int body) throws IOException {
     int total = body + 12;
-    if (total > out.capacity()) {
+    if (total > file.capacity()) {
       throw new IOException("a pcapng block of " + total + " bytes does not fit the write buffer");
     }
     if (out.remaining() < total) {
-      flush();
+      if (out == file) {
+        flushFile();
+      } else {
+        grow(total);
+      }
     }
     int start = out.position();
     out.putInt(type).putInt(total);
     return start;
+  }
+
+  /** Makes room for {@code n} more bytes in the hold-back buffer being encoded into. */
+  private void grow(int n) {
+    ByteBuffer bigger = ByteBuffer.allocate(Math.max(out.capacity() * 2, out.position() + n)).order(ByteOrder.LITTLE_ENDIAN);
+    out.flip();
+    bigger.put(out);
+    out = bigger;
   }
 
   private void end(int start) {
