@@ -23,7 +23,7 @@ from pcap4py.sinks.pcapng import PcapngWriter
 from tests.cli import pcap4py_cmd, run_cli, start_cli, wait_listening, wait_output
 from tests.fixtures.dockerlab import INDEX_HTML
 
-INBOUND, OUTBOUND = "0x1", "0x2"  # tshark's rendering of epb_flags bits 0-1
+INBOUND, OUTBOUND = "0x00000001", "0x00000002"  # tshark's rendering of epb_flags bits 0-1
 
 
 def tshark(path, *fields: str, display_filter: str = "") -> list[list[str]]:
