@@ -171,6 +171,18 @@ def test_snaplen_and_nano_resolution_in_the_interface_block(veth, tmp_path):
     assert all(len(r[2].split(".")[1]) == 9 for r in rows)
 
 
+def test_any_device_directions_from_the_kernel_packet_type(veth, tmp_path):
+    path = tmp_path / "any.pcapng"
+    proc = start_cli("capture", "any", "-w", str(path), "-c", "4", f"icmp and host {veth.peer_ip}")
+    wait_listening(proc)
+    veth.ns.ping(veth.host_ip, 2)
+    _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    rows = tshark(path, "frame.interface_name", "frame.encap_type", "icmp.type", "frame.packet_flags_direction")
+    assert {(r[0], r[1]) for r in rows} == {("any", "25")}  # Linux cooked v1
+    assert sorted((r[2], r[3]) for r in rows) == [("0", OUTBOUND)] * 2 + [("8", INBOUND)] * 2
+
+
 # --------------------------------------------------------------------------- containers
 
 
