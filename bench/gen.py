@@ -259,10 +259,12 @@ def write(path: str | Path, count: int, *, small: bool = False, seed: int = SEED
 
 
 def count(path: str | Path) -> int:
-    """Records in a classic pcap file (walks the record headers only)."""
+    """Records in a classic pcap file, or packet blocks in a pcapng file (walks the headers only)."""
     n = 0
     with open(path, "rb") as f:
         head = f.read(24)
+        if head[:4] == b"\x0a\x0d\x0d\x0a":
+            return _count_pcapng(f)
         if len(head) < 24:
             return 0
         endian = "<" if head[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
@@ -273,6 +275,21 @@ def count(path: str | Path) -> int:
                 return n
             f.seek(rec.unpack(hdr)[2], 1)
             n += 1
+
+
+def _count_pcapng(f) -> int:
+    """Enhanced and simple packet blocks of a little-endian pcapng file (as pcap4py writes it)."""
+    n = 0
+    f.seek(0)
+    while True:
+        hdr = f.read(8)
+        if len(hdr) < 8:
+            return n
+        kind, length = struct.unpack("<II", hdr)
+        if length < 12:
+            return n
+        n += kind in (3, 6)
+        f.seek(length - 8, 1)
 
 
 def ensure(path: str | Path, count: int, *, small: bool = False) -> dict:

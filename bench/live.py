@@ -56,6 +56,7 @@ def capturers(out: Path, limit_s: float) -> dict[str, tuple[list[str], bool, Par
     """label -> (argv, stdout_null, parser, file it writes or None)."""
     iface, bpf = lab.HOST_IF, lab.FILTER
     td_file, ours_file = out / "live-tcpdump.pcap", out / "live-pcap4py.pcap"
+    ng_file = out / "live-pcap4py.pcapng"
     return {
         # peers
         "tcpdump -w": (["tcpdump", "-i", iface, "-Z", "root", "-w", str(td_file), bpf], True, _parse_stats, td_file),
@@ -64,6 +65,8 @@ def capturers(out: Path, limit_s: float) -> dict[str, tuple[list[str], bool, Par
         # pcap4py's slots
         "pcap4py capture -w": (python("-m", "pcap4py", "capture", "-i", iface, "-w", str(ours_file), "-f", bpf),
                                True, _parse_stats, ours_file),
+        "pcap4py capture -w x.pcapng": (python("-m", "pcap4py", "capture", "-i", iface, "-w", str(ng_file), "-f", bpf),
+                                        True, _parse_stats, ng_file),
         "pcap4py iterator": (worker("pcap4py-iter", iface, bpf, str(limit_s)), False, _parse_worker, None),
         "pcap4py --format jsonl": (python("-m", "pcap4py", "capture", "-i", iface, "--format", "jsonl", "-f", bpf),
                                    True, _parse_stats, None),
@@ -127,11 +130,15 @@ def measure(cfg: Config) -> Section:
     td = dropped("tcpdump -w")
     w = dropped("pcap4py capture -w")
     it = dropped("pcap4py iterator")
+    ng = dropped("pcap4py capture -w x.pcapng")
     sec.rows += [
         Row("live", "capture -w: dropped", "pkts", w, "tcpdump -w", td, higher_is_better=False, compare=False,
             target="0 where tcpdump drops 0", met=None if w is None or td is None else (w == 0 if td == 0 else w <= td),
             note=err("pcap4py capture -w")),
         Row("live", "capture -w: offered rate", "pkt/s", rate("pcap4py capture -w"), "tcpdump -w", rate("tcpdump -w")),
+        Row("live", "capture -w x.pcapng: dropped", "pkts", ng, "tcpdump -w", td, higher_is_better=False, compare=False,
+            target="0 where tcpdump drops 0", met=None if ng is None or td is None else (ng == 0 if td == 0 else ng <= td),
+            note=err("pcap4py capture -w x.pcapng")),
         Row("live", "iterator: dropped", "pkts", it, "scapy sniff", dropped("scapy sniff"), higher_is_better=False, compare=False,
             target="0", met=None if it is None else it == 0, note=err("pcap4py iterator") or err("scapy sniff")),
         Row("live", "iterator: offered rate", "pkt/s", rate("pcap4py iterator"), "scapy sniff", rate("scapy sniff")),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, NamedTuple, Optional
 
 import click
 
@@ -25,7 +25,10 @@ def _output_options(f):
     for option in reversed([
         click.option("-c", "--count", type=click.IntRange(min=1), help="Stop after COUNT packets."),
         click.option("-w", "--write", "write_path", metavar="FILE",
-                     help="Write packets to a pcap file ('-' for stdout) instead of printing them."),
+                     help="Write packets to a pcap file ('-' for stdout) instead of printing them "
+                          "(pcapng when FILE ends in .pcapng)."),
+        click.option("--pcapng", "pcapng", is_flag=True, help="With -w: write pcapng whatever the name ('-' too)."),
+        click.option("--comments", is_flag=True, help="With pcapng output: a comment on each packet naming its interface."),
         click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
                      help="How to print packets."),
         click.option("--json", "as_json", is_flag=True, help="Same as --format json (one JSON array at the end)."),
@@ -62,12 +65,13 @@ def _output_options(f):
               help="With --container: egress, ingress or both (comma-separated).")
 @click.option("-Z", "--relinquish-privileges", "user", metavar="USER",
               help="Drop to USER once handles and files are open (default with --container as root: nobody).")
-def capture(args, iface_opt, read_file, count, write_path, fmt, as_json, numeric, filter_opt, snaplen, buffer_size,
-            direction, no_promisc, immediate, nano, duration, wait_ping, wait_iface, wait_timeout,
-            container, via, capture_dirs, user):
+def capture(args, iface_opt, read_file, count, write_path, pcapng, comments, fmt, as_json, numeric, filter_opt,
+            snaplen, buffer_size, direction, no_promisc, immediate, nano, duration, wait_ping, wait_iface,
+            wait_timeout, container, via, capture_dirs, user):
     """Capture packets live: capture IFACE [EXPRESSION...] (or -i IFACE, or --container NAME)."""
+    output = _Output(write_path, pcapng, comments, nano)
     if read_file:
-        return _read(read_file, _join_filter(filter_opt, args), count, write_path, "json" if as_json else fmt)
+        return _read(read_file, _join_filter(filter_opt, args), count, output, "json" if as_json else fmt)
     if container is not None and (iface_opt or direction):
         raise click.UsageError("--container picks its own interfaces and directions: "
                                "drop -i/-Q and use --via and --capture")
@@ -87,16 +91,17 @@ def capture(args, iface_opt, read_file, count, write_path, fmt, as_json, numeric
 
         cap = Capture([open_live(iface, filter=expression, direction=direction, **live)],
                       count=count, duration=duration)
-    _run(cap, fmt="json" if as_json else fmt, write_path=write_path, user=user, live=True)
+    _run(cap, fmt="json" if as_json else fmt, output=output, user=user, live=True)
 
 
 @main.command()
 @click.argument("path", metavar="FILE")
 @click.argument("expression", nargs=-1)
 @_output_options
-def read(path, expression, count, write_path, fmt, as_json, numeric, filter_opt):
+def read(path, expression, count, write_path, pcapng, comments, fmt, as_json, numeric, filter_opt):
     """Read a pcap or pcapng file: read FILE [EXPRESSION...]."""
-    _read(path, _join_filter(filter_opt, expression), count, write_path, "json" if as_json else fmt)
+    output = _Output(write_path, pcapng, comments, nano=True)
+    _read(path, _join_filter(filter_opt, expression), count, output, "json" if as_json else fmt)
 
 
 @main.command()
@@ -111,12 +116,21 @@ def interfaces():
 
 
 # --- helpers ---------------------------------------------------------------------------------
-def _read(path: str, expression: Optional[str], count: Optional[int], write_path: Optional[str], fmt: str) -> None:
+class _Output(NamedTuple):
+    """Where -w writes and how: pcapng (by name or --pcapng), with comments, ns time stamps."""
+
+    path: Optional[str]
+    pcapng: bool = False
+    comments: bool = False
+    nano: bool = False
+
+
+def _read(path: str, expression: Optional[str], count: Optional[int], output: _Output, fmt: str) -> None:
     from ..engine.capture import Capture
     from ..engine.handle import open_offline
 
     cap = Capture([open_offline(path, filter=expression)], count=count)
-    _run(cap, fmt=fmt, write_path=write_path, user=None, live=False)
+    _run(cap, fmt=fmt, output=output, user=None, live=False)
 
 
 def _split_args(args: tuple, iface_opt: Optional[str], filter_opt: Optional[str], need_iface: bool):
@@ -160,14 +174,13 @@ def _is_root() -> bool:
     return os.geteuid() == 0
 
 
-def _run(cap: Capture, *, fmt: str, write_path: Optional[str], user: Optional[str], live: bool) -> None:
+def _run(cap: Capture, *, fmt: str, output: _Output, user: Optional[str], live: bool) -> None:
     """Open the output, drop privileges, read until done, then flush, print stats and close."""
-    writer = None
+    writer = pcapng = None
+    write_path = output.path
     try:
         if write_path:
-            dumper = None
-            for h in cap.handles:
-                dumper = h.dump(write_path, dumper)
+            pcapng = _open_dump(cap, output)
         else:
             writer = open_sink(fmt, sys.stdout, cap)
         if user:
@@ -178,7 +191,9 @@ def _run(cap: Capture, *, fmt: str, write_path: Optional[str], user: Optional[st
             _announce(cap)
         with stopping(cap):
             try:
-                if writer is None:
+                if pcapng is not None:
+                    _write_pcapng(cap, pcapng, _progress_counter() if sys.stderr.isatty() else None)
+                elif writer is None:
                     cap.drain(_progress_counter() if sys.stderr.isatty() else None)
                 else:
                     writer.consume(cap)
@@ -186,12 +201,48 @@ def _run(cap: Capture, *, fmt: str, write_path: Optional[str], user: Optional[st
                 cap.stop()
             finally:
                 stats = cap.stats()
+                if pcapng is not None:
+                    _finish_pcapng(cap, pcapng)
                 cap.flush()
     finally:
         if writer is not None:
             _close_quietly(writer)
+        if pcapng is not None:
+            _close_quietly(pcapng)
         cap.close()
     _print_stats(stats, live)
+
+
+def _open_dump(cap: Capture, output: _Output):
+    """The pcapng writer for -w, or None once every handle dumps to one libpcap pcap file."""
+    from ..sinks.pcapng import PcapngWriter, wants_pcapng
+
+    if wants_pcapng(output.path, output.pcapng):
+        return PcapngWriter(output.path, cap, nano=output.nano, comments=output.comments)
+    if len(cap.sources) > 1:
+        click.echo(f"pcap4py: warning: a pcap file keeps neither the interface nor the direction of the "
+                   f"packets of {len(cap.sources)} interfaces; write a .pcapng file to keep them", err=True)
+    dumper = None
+    for h in cap.handles:
+        dumper = h.dump(output.path, dumper)
+    return None
+
+
+def _write_pcapng(cap: Capture, pcapng, progress) -> None:
+    """Hand each read round's batches to the pcapng writer as they are."""
+    for batches in cap.rounds():
+        pcapng.write_round(batches)
+        if progress is not None:
+            progress(cap.seen)
+
+
+def _finish_pcapng(cap: Capture, pcapng) -> None:
+    """Statistics blocks, then everything to the file (a broken pipe has already stopped the capture)."""
+    try:
+        pcapng.write_statistics(cap)
+        pcapng.flush()
+    except BrokenPipeError:
+        pass
 
 
 def _announce(cap: Capture) -> None:

@@ -24,7 +24,7 @@ This module uses the engine (:mod:`pcap4py.engine`) and discovery
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Iterable, Optional, Sequence, Union
 
 from ..engine.packet import DLT_EN10MB
@@ -169,12 +169,25 @@ def open_container(
         # a bridge device sees frames switched between its ports only in promiscuous mode
         live_kwargs["promisc"] = True
     handles = _open_all(plans, live_kwargs)
+    _label_sources(handles, container, via)
     try:
         return Capture(handles, count=count, duration=duration, local=ContainerView.of(container))
     except BaseException:
         for h in handles:
             h.close()
         raise
+
+
+_VIA_WORDS = {"netns": "inside its network namespace", "veth": "on its host-side veth peer",
+              "bridge": "on its Docker bridge"}
+
+
+def _label_sources(handles: list, c: Container, via: str) -> None:
+    """Name each handle's source for people (pcapng interface blocks): ``web/eth0``, ``web/veth1a2b``."""
+    for h in handles:
+        h.source = replace(h.source, label=f"{c.name}/{h.name}",
+                           description=f"container {c.name} (id {c.short_id}): {h.name} captured "
+                                       f"{_VIA_WORDS[via]} ({via})")
 
 
 @dataclass(frozen=True)

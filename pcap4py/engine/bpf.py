@@ -48,6 +48,16 @@ def _netmask_unknown() -> Any:
     return jvm.jclass("java.net.InetAddress").getByName("255.255.255.255")
 
 
+def program(expression: str, linktype: int, snaplen: int = 262144) -> Any:
+    """``expression`` compiled for ``linktype`` (a Pcap4J ``BpfProgram``; the caller frees it);
+    raises :class:`FilterError` naming where a bad one goes wrong."""
+    jpype = jvm.start()
+    try:
+        return _dead_handle(linktype, snaplen).compileFilter(expression, _optimize(), _netmask_unknown())
+    except jpype.JException as e:
+        raise filter_error(expression, str(e.getMessage()), linktype) from e
+
+
 def error_position(expression: str, linktype: int = DLT_EN10MB, snaplen: int = 262144) -> int:
     """0-based offset of the first token after which no completion compiles.
 

@@ -39,7 +39,7 @@ class Capture:
         self.count = count
         self.duration = duration
         self.local = local
-        self.sources = [h.source for h in self.handles]
+        self.sources = [s for h in self.handles for s in h.sources]
         self._seen = 0
         self._stopped = False
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -116,6 +116,11 @@ class Capture:
             if filled:  # a round may pass without a read (poll timeout)
                 yield filled
                 filled.clear()
+
+    def rounds(self) -> Iterator[list[Batch]]:
+        """The filled batches of each read round, for sinks that take the buffers as they are
+        (the pcapng writer); each batch stays valid until the next round."""
+        return self._filled()
 
     def batches(self) -> Iterator[list[Packet]]:
         """Lists of packets, one per read round, merged in timestamp order."""

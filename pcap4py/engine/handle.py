@@ -69,11 +69,16 @@ class Handle:
         # with no filter and no dump, the Java file reader (see use_file_reader)
         self._copier: Any = self._reader
         self.linktype = int(self._reader.linkType())
-        self.source = Source(name, self.linktype, index)
+        self.source = Source(name, self.linktype, index, snaplen=int(self._reader.snapshot()))
         self.filter: Optional[str] = None
         self._dumper: Any = None
         self._prefetcher: Optional[_Prefetcher] = None
         self._closed = False
+
+    @property
+    def sources(self) -> list[Source]:
+        """Every source this handle's packets come from (one, but a pcapng file has one per interface)."""
+        return [self.source]
 
     # --- reading -------------------------------------------------------------------------
     def fileno(self) -> int:
@@ -372,6 +377,10 @@ def _open_error(iface: str, message: str) -> Pcap4pyError:
 def open_offline(path: str, *, filter: Optional[str] = None, index: int = 0) -> Handle:
     """Open a pcap or pcapng file for reading (nanosecond timestamps are kept)."""
     magic = _capture_file_magic(path)
+    if magic == PCAPNG_MAGIC:  # read in Java: libpcap refuses mixed link types and later sections
+        from .pcapng import open_pcapng
+
+        return open_pcapng(os.fspath(path), filter=filter, index=index)
     nano = _MAGICS[magic]
     jpype = jvm.start()
     pcaps = jvm.jclass("org.pcap4j.core.Pcaps")

@@ -30,11 +30,24 @@ DLT_EN10MB = 1
 
 @dataclass(frozen=True)
 class Source:
-    """Where packets come from: one open handle (interface or file) and its link type."""
+    """Where packets come from: one open handle (interface or file) and its link type.
+
+    ``label`` is the name a person knows it by in a pcapng file's interface block (``web/eth0``
+    for a container's eth0; None: ``name``), ``description`` says what it is (which container,
+    captured how); ``snaplen`` is the handle's.
+    """
 
     name: str
     linktype: int
     index: int = 0
+    snaplen: int = 262144
+    label: Optional[str] = None
+    description: Optional[str] = None
+
+    @property
+    def display_name(self) -> str:
+        """``label`` if set, else ``name``."""
+        return self.label or self.name
 
 
 class Packet:

@@ -61,11 +61,11 @@ class _CaptureLineSink(LineSink):
 
 def open_sink(fmt: str, stream: IO[str], cap: "Capture") -> "Writer | LineSink":
     """The sink for ``fmt`` writing to ``stream`` (a line sink writes to its descriptor), with the
-    interface column when ``cap`` has several handles and directions from ``cap.local``."""
+    interface column when ``cap`` has several sources and directions from ``cap.local``."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose from {', '.join(FORMATS)}")
     if fmt not in LINE_FORMATS:
         return Writer(stream, fmt)
     stream.flush()  # what was written through the stream goes first
-    return _CaptureLineSink(stream.fileno(), fmt, cap.sources, with_interface=len(cap.handles) > 1,
+    return _CaptureLineSink(stream.fileno(), fmt, cap.sources, with_interface=len(cap.sources) > 1,
                             local=cap.local)

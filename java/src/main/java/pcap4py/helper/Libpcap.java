@@ -33,4 +33,7 @@ final class Libpcap {
   static native int pcap_get_selectable_fd(Pointer pcap);
 
   static native int pcap_snapshot(Pointer pcap);
+
+  /** pcap_offline_filter: the filter's return value for one packet (0: rejected). */
+  static native int pcap_offline_filter(Pointer program, Pointer header, Pointer data);
 }

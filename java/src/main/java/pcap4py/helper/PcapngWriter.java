@@ -1,0 +1,478 @@
+package pcap4py.helper;
+
+import java.io.FileDescriptor;
+import java.io.FileOutputStream;
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.channels.WritableByteChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Paths;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Writes a pcapng file (libpcap cannot) from the batch buffers of each read round: one call per
+ * round writes every packet of every batch as an enhanced packet block, merged by timestamp.
+ *
+ * <p>A packet's interface is its record's source index (interfaces are added in that order). Its
+ * direction (epb_flags bits 0-1) comes from the interface's rule: the capture's own MACs and
+ * addresses (a container's point of view: the same rule as Python's {@code ContainerView}), the
+ * kernel's packet type in a Linux cooked header, or none. Blocks are little-endian and go through
+ * one buffer to a file or to stdout ('-').
+ */
+public final class PcapngWriter {
+
+  private static final int SHB = 0x0A0D0D0A;
+  private static final int IDB = 1;
+  private static final int ISB = 5;
+  private static final int EPB = 6;
+  private static final int INBOUND = 1;
+  private static final int OUTBOUND = 2;
+  private static final byte[] ZERO_MAC = new byte[6];
+
+  /** How an interface's packets get their direction. */
+  private static final class Interface {
+    boolean nano;
+    int linkType;
+    byte[] comment;
+    byte[][] macs; // non-null: decide by the capture's own MACs and addresses
+    byte[][] ips;
+  }
+
+  private final WritableByteChannel channel;
+  private final ByteBuffer file = ByteBuffer.allocateDirect(1 << 20).order(ByteOrder.LITTLE_ENDIAN);
+  private ByteBuffer out = file; // where blocks are encoded: the file's buffer, or the hold-back one
+  // Held-back packets (several live interfaces): encoded EPBs in time order, by offset and length.
+  private ByteBuffer hold = ByteBuffer.allocate(1 << 20).order(ByteOrder.LITTLE_ENDIAN);
+  private ByteBuffer spare = ByteBuffer.allocate(1 << 20).order(ByteOrder.LITTLE_ENDIAN);
+  private long[] heldTs = new long[1024];
+  private int[] heldOff = new int[1024];
+  private int[] heldLen = new int[1024];
+  private int held;
+  private long holdbackNs;
+  private final List<Interface> interfaces = new ArrayList<>();
+  private final byte[] mac = new byte[6];
+  private final boolean stdout;
+  private boolean comments;
+  private long written;
+
+  /** Creates (truncates) {@code path}; '-' is standard output. */
+  public PcapngWriter(String path) throws IOException {
+    stdout = path.equals("-");
+    if (stdout) {
+      channel = new FileOutputStream(FileDescriptor.out).getChannel();
+    } else {
+      channel = FileChannel.open(Paths.get(path), StandardOpenOption.WRITE, StandardOpenOption.CREATE,
+          StandardOpenOption.TRUNCATE_EXISTING);
+    }
+  }
+
+  /** The section header: shb_hardware, shb_os, shb_userappl. */
+  public void sectionHeader(String hardware, String os, String userappl) throws IOException {
+    byte[][] options = {bytes(hardware), bytes(os), bytes(userappl)};
+    int[] codes = {2, 3, 4};
+    int start = begin(SHB, 16 + optionsSize(options));
+    out.putInt(0x1A2B3C4D).putShort((short) 1).putShort((short) 0).putLong(-1L);
+    putOptions(codes, options);
+    end(start);
+  }
+
+  /**
+   * An interface description block (if_name, if_description, if_tsresol, if_filter); returns its
+   * number, which packets with that record source index are written for. {@code comment} is the
+   * opt_comment of its packets when comments are on (null: none).
+   */
+  public int addInterface(int linkType, int snaplen, boolean nano, String name, String description,
+      String filter, String comment) throws IOException {
+    byte[] filterValue = null;
+    if (filter != null) {
+      byte[] expression = bytes(filter);
+      filterValue = new byte[expression.length + 1]; // first byte 0: a libpcap filter string
+      System.arraycopy(expression, 0, filterValue, 1, expression.length);
+    }
+    byte[][] options = {bytes(name), bytes(description), new byte[] {(byte) (nano ? 9 : 6)}, filterValue};
+    int[] codes = {2, 3, 9, 11};
+    int start = begin(IDB, 8 + optionsSize(options));
+    out.putShort((short) linkType).putShort((short) 0).putInt(snaplen);
+    putOptions(codes, options);
+    end(start);
+    Interface f = new Interface();
+    f.nano = nano;
+    f.linkType = linkType;
+    f.comment = bytes(comment);
+    interfaces.add(f);
+    return interfaces.size() - 1;
+  }
+
+  /** Directions of interface {@code i} from the point of view of the owner of these MACs (6 bytes) and IPs (4 or 16). */
+  public void setLocal(int i, byte[][] macs, byte[][] ips) {
+    interfaces.get(i).macs = macs;
+    interfaces.get(i).ips = ips;
+  }
+
+  /** Whether packets carry their interface's comment. */
+  public void setComments(boolean on) {
+    comments = on;
+  }
+
+  /**
+   * Holds each packet back until the wall clock is {@code ns} past its time stamp, so that packets
+   * a handle delivers late (a live handle hands over a block of packets up to its timeout after
+   * the first arrived) are still written in time order across interfaces. 0: write at once.
+   */
+  public void setHoldback(long ns) {
+    holdbackNs = ns;
+  }
+
+  /** Packets written so far. */
+  public long written() {
+    return written;
+  }
+
+  /**
+   * Writes the packets of one read round: {@code counts[b]} records of {@code metas[b]} (frames in
+   * {@code datas[b]}) for each batch b, in timestamp order across the batches.
+   */
+  public void writeRound(ByteBuffer[] metas, ByteBuffer[] datas, int[] counts) throws IOException {
+    if (holdbackNs <= 0) {
+      merge(metas, datas, counts);
+      return;
+    }
+    int before = held;
+    out = hold;
+    try {
+      merge(metas, datas, counts);
+    } finally {
+      hold = out; // encoding may have grown it
+      out = file;
+    }
+    mergeHeld(before);
+    release(System.currentTimeMillis() * 1_000_000L - holdbackNs);
+  }
+
+  private void merge(ByteBuffer[] metas, ByteBuffer[] datas, int[] counts) throws IOException {
+    int n = metas.length;
+    int[] next = new int[n];
+    ByteBuffer[] frames = new ByteBuffer[n];
+    for (int b = 0; b < n; b++) {
+      metas[b].order(ByteOrder.LITTLE_ENDIAN);
+      frames[b] = datas[b].duplicate();
+    }
+    while (true) {
+      int pick = -1;
+      long least = Long.MAX_VALUE;
+      for (int b = 0; b < n; b++) {
+        if (next[b] < counts[b]) {
+          long ts = metas[b].getLong(next[b] * Summary.RECORD_SIZE);
+          if (pick < 0 || ts < least) {
+            pick = b;
+            least = ts;
+          }
+        }
+      }
+      if (pick < 0) {
+        return;
+      }
+      int start = out.position();
+      packet(metas[pick], next[pick] * Summary.RECORD_SIZE, frames[pick]);
+      if (out != file) {
+        remember(least, start, out.position() - start);
+      }
+      next[pick]++;
+    }
+  }
+
+  private void packet(ByteBuffer meta, int rec, ByteBuffer data) throws IOException {
+    long tsNs = meta.getLong(rec);
+    int caplen = meta.getInt(rec + 8);
+    int origlen = meta.getInt(rec + 12);
+    int offset = meta.getInt(rec + 16);
+    int number = meta.get(rec + 32) & 0xff;
+    if (number >= interfaces.size()) {
+      throw new IOException("a packet of source " + number + ", but only " + interfaces.size() + " interfaces");
+    }
+    Interface f = interfaces.get(number);
+    int flags = direction(f, meta, rec, data, offset, caplen);
+    byte[] comment = comments ? f.comment : null;
+    int options = (flags != 0 ? 8 : 0) + (comment != null ? 4 + pad(comment.length) : 0);
+    int start = begin(EPB, 20 + pad(caplen) + (options > 0 ? options + 4 : 0));
+    long ts = f.nano ? tsNs : tsNs / 1000;
+    out.putInt(number).putInt((int) (ts >>> 32)).putInt((int) ts).putInt(caplen).putInt(origlen);
+    data.limit(offset + caplen).position(offset);
+    out.put(data);
+    data.limit(data.capacity());
+    zeros(pad(caplen) - caplen);
+    if (options > 0) {
+      if (flags != 0) {
+        out.putShort((short) 2).putShort((short) 4).putInt(flags);
+      }
+      if (comment != null) {
+        putOption(1, comment);
+      }
+      out.putInt(0);
+    }
+    end(start);
+    written++;
+  }
+
+  // --- holding back ---------------------------------------------------------------------------
+  private void remember(long ts, int offset, int length) {
+    if (held == heldTs.length) {
+      heldTs = java.util.Arrays.copyOf(heldTs, held * 2);
+      heldOff = java.util.Arrays.copyOf(heldOff, held * 2);
+      heldLen = java.util.Arrays.copyOf(heldLen, held * 2);
+    }
+    heldTs[held] = ts;
+    heldOff[held] = offset;
+    heldLen[held] = length;
+    held++;
+  }
+
+  /** Merges the sorted runs [0, split) (held before) and [split, held) (this round) into one. */
+  private void mergeHeld(int split) {
+    if (split == 0 || split == held || heldTs[split - 1] <= heldTs[split]) {
+      return;
+    }
+    long[] ts = new long[held];
+    int[] off = new int[held];
+    int[] len = new int[held];
+    int a = 0;
+    int b = split;
+    for (int k = 0; k < held; k++) {
+      boolean fromA = b >= held || (a < split && heldTs[a] <= heldTs[b]);
+      int i = fromA ? a++ : b++;
+      ts[k] = heldTs[i];
+      off[k] = heldOff[i];
+      len[k] = heldLen[i];
+    }
+    System.arraycopy(ts, 0, heldTs, 0, held);
+    System.arraycopy(off, 0, heldOff, 0, held);
+    System.arraycopy(len, 0, heldLen, 0, held);
+  }
+
+  /** Writes the held packets stamped at or before {@code watermark} and keeps the rest, compacted. */
+  private void release(long watermark) throws IOException {
+    int k = 0;
+    ByteBuffer view = hold.duplicate();
+    while (k < held && heldTs[k] <= watermark) {
+      if (file.remaining() < heldLen[k]) {
+        flushFile();
+      }
+      view.clear();
+      view.position(heldOff[k]);
+      view.limit(heldOff[k] + heldLen[k]);
+      file.put(view);
+      k++;
+    }
+    if (k == 0) {
+      return;
+    }
+    if (spare.capacity() < hold.capacity()) {
+      spare = ByteBuffer.allocate(hold.capacity()).order(ByteOrder.LITTLE_ENDIAN);
+    }
+    spare.clear();
+    for (int i = k; i < held; i++) {
+      view.clear();
+      view.position(heldOff[i]);
+      view.limit(heldOff[i] + heldLen[i]);
+      heldTs[i - k] = heldTs[i];
+      heldOff[i - k] = spare.position();
+      heldLen[i - k] = heldLen[i];
+      spare.put(view);
+    }
+    held -= k;
+    ByteBuffer t = hold;
+    hold = spare;
+    spare = t;
+  }
+
+  /** epb_flags direction bits for one packet; 0 when unknown. */
+  private int direction(Interface f, ByteBuffer meta, int rec, ByteBuffer data, int offset, int caplen) {
+    if (f.macs != null) {
+      return localDirection(f, meta, rec, data, offset, caplen);
+    }
+    if (f.linkType == Summary.DLT_LINUX_SLL && caplen >= 2) {
+      return (data.getShort(offset) & 0xffff) == 4 ? OUTBOUND : INBOUND;
+    }
+    if (f.linkType == Summary.DLT_LINUX_SLL2 && caplen >= 11) {
+      return data.get(offset + 10) == 4 ? OUTBOUND : INBOUND;
+    }
+    return 0;
+  }
+
+  /** Sent from one of the owner's MACs is out, any other MAC in; without a MAC, by IP address. */
+  private int localDirection(Interface f, ByteBuffer meta, int rec, ByteBuffer data, int offset, int caplen) {
+    if (f.linkType == Summary.DLT_EN10MB && caplen >= 14) {
+      for (int i = 0; i < 6; i++) {
+        mac[i] = data.get(offset + 6 + i);
+      }
+      if (!java.util.Arrays.equals(mac, ZERO_MAC)) {
+        return contains(f.macs, mac) ? OUTBOUND : INBOUND;
+      }
+    }
+    int version = meta.get(rec + 33);
+    boolean arp = (meta.getShort(rec + 20) & 0xffff) == 0x0806;
+    int size = version == 6 ? 16 : (version == 4 || arp) ? 4 : 0;
+    if (size == 0) {
+      return 0;
+    }
+    if (hasAddress(f.ips, meta, rec + 48, size)) {
+      return OUTBOUND;
+    }
+    return hasAddress(f.ips, meta, rec + 64, size) ? INBOUND : 0;
+  }
+
+  private static boolean contains(byte[][] set, byte[] value) {
+    for (byte[] v : set) {
+      if (java.util.Arrays.equals(v, value)) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private static boolean hasAddress(byte[][] ips, ByteBuffer meta, int at, int size) {
+    for (byte[] ip : ips) {
+      if (ip.length != size) {
+        continue;
+      }
+      int i = 0;
+      while (i < size && meta.get(at + i) == ip[i]) {
+        i++;
+      }
+      if (i == size) {
+        return true;
+      }
+    }
+    return false;
+  }
+
+  /**
+   * An interface statistics block for interface {@code i} at {@code tsNs}: isb_ifrecv, isb_ifdrop
+   * and isb_usrdeliv (each left out when negative).
+   */
+  public void statistics(int i, long tsNs, long received, long dropped, long delivered) throws IOException {
+    release(Long.MAX_VALUE); // statistics come after every packet
+    long[] values = {received, dropped, delivered};
+    int[] codes = {4, 5, 8};
+    int size = 0;
+    for (long v : values) {
+      size += v >= 0 ? 12 : 0;
+    }
+    int start = begin(ISB, 12 + (size > 0 ? size + 4 : 0));
+    long ts = interfaces.get(i).nano ? tsNs : tsNs / 1000;
+    out.putInt(i).putInt((int) (ts >>> 32)).putInt((int) ts);
+    for (int k = 0; k < values.length; k++) {
+      if (values[k] >= 0) {
+        out.putShort((short) codes[k]).putShort((short) 8).putLong(values[k]);
+      }
+    }
+    if (size > 0) {
+      out.putInt(0);
+    }
+    end(start);
+  }
+
+  /** Pushes every buffered block, held-back packets included, to the file. */
+  public void flush() throws IOException {
+    release(Long.MAX_VALUE);
+    flushFile();
+  }
+
+  private void flushFile() throws IOException {
+    file.flip();
+    while (file.hasRemaining()) {
+      channel.write(file);
+    }
+    file.clear();
+  }
+
+  /** Flushes and closes (stdout stays open for the rest of the process). */
+  public void close() throws IOException {
+    try {
+      flush();
+    } finally {
+      if (!stdout) {
+        channel.close();
+      }
+    }
+  }
+
+  // --- block layout ---------------------------------------------------------------------------
+  /** Starts a block of {@code body} bytes between the length fields; returns where it starts. */
+  private int begin(int type, int body) throws IOException {
+    int total = body + 12;
+    if (total > file.capacity()) {
+      throw new IOException("a pcapng block of " + total + " bytes does not fit the write buffer");
+    }
+    if (out.remaining() < total) {
+      if (out == file) {
+        flushFile();
+      } else {
+        grow(total);
+      }
+    }
+    int start = out.position();
+    out.putInt(type).putInt(total);
+    return start;
+  }
+
+  /** Makes room for {@code n} more bytes in the hold-back buffer being encoded into. */
+  private void grow(int n) {
+    ByteBuffer bigger = ByteBuffer.allocate(Math.max(out.capacity() * 2, out.position() + n)).order(ByteOrder.LITTLE_ENDIAN);
+    out.flip();
+    bigger.put(out);
+    out = bigger;
+  }
+
+  private void end(int start) {
+    int total = out.position() - start + 4;
+    out.putInt(total);
+    if (out.getInt(start + 4) != total) {
+      throw new IllegalStateException("pcapng block length " + out.getInt(start + 4) + " != " + total);
+    }
+  }
+
+  private static int optionsSize(byte[][] options) {
+    int size = 0;
+    for (byte[] o : options) {
+      size += o == null ? 0 : 4 + pad(o.length);
+    }
+    return size == 0 ? 0 : size + 4;
+  }
+
+  private void putOptions(int[] codes, byte[][] options) {
+    boolean any = false;
+    for (int k = 0; k < codes.length; k++) {
+      if (options[k] != null) {
+        putOption(codes[k], options[k]);
+        any = true;
+      }
+    }
+    if (any) {
+      out.putInt(0);
+    }
+  }
+
+  private void putOption(int code, byte[] value) {
+    out.putShort((short) code).putShort((short) value.length).put(value);
+    zeros(pad(value.length) - value.length);
+  }
+
+  private void zeros(int n) {
+    for (int i = 0; i < n; i++) {
+      out.put((byte) 0);
+    }
+  }
+
+  private static int pad(int n) {
+    return (n + 3) & ~3;
+  }
+
+  private static byte[] bytes(String s) {
+    return s == null || s.isEmpty() ? null : s.getBytes(StandardCharsets.UTF_8);
+  }
+}

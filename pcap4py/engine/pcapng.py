@@ -1,0 +1,121 @@
+"""Reading pcapng files in Java, every section and interface whatever their link types.
+
+libpcap reads a pcapng file only when all its interfaces share one link type and it has one
+section ("an interface has a type 101 different from the type of the first interface").  The
+Java ``PcapngFileReader`` reads any of them into the batch buffers; each interface becomes a
+:class:`~pcap4py.engine.packet.Source` named by its block's ``if_name``.  A filter is compiled
+once per link type and applied to each interface of that type.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from . import bpf, jvm
+from ..errors import CaptureFileError
+from .handle import Handle
+from .packet import Source
+
+
+# Files carry LINKTYPE_ values, handles and sources DLT_ values; they differ only here (libpcap's
+# linktype_to_dlt, Linux): LINKTYPE_RAW 101 is DLT_RAW 12, and so on.
+_LINKTYPE_TO_DLT = {100: 11, 101: 12, 102: 15, 103: 16}
+_DLT_TO_LINKTYPE = {dlt: linktype for linktype, dlt in _LINKTYPE_TO_DLT.items()}
+
+
+def dlt_of(linktype: int) -> int:
+    """The DLT_ value of a file's LINKTYPE_ value."""
+    return _LINKTYPE_TO_DLT.get(linktype, linktype)
+
+
+def linktype_of(dlt: int) -> int:
+    """The LINKTYPE_ value to write for a handle's DLT_ value."""
+    return _DLT_TO_LINKTYPE.get(dlt, dlt)
+
+
+class PcapngFileHandle(Handle):
+    """A pcapng file open for reading; :attr:`sources` holds one source per interface."""
+
+    def __init__(self, reader: Any, path: str, index: int):
+        # no libpcap handle: the Java reader is both the reader and the copier
+        self._j = None
+        self.name = path
+        self.live = False
+        self._reader = self._copier = reader
+        self._sources = _sources(reader, path, index)
+        self.source = self._sources[0]
+        self.linktype = self.source.linktype
+        self.filter: Optional[str] = None
+        self._dumper = None
+        self._prefetcher = None
+        self._closed = False
+        self._programs: list[Any] = []  # compiled filters, freed on close
+
+    @property
+    def sources(self) -> list[Source]:
+        return list(self._sources)
+
+    def set_filter(self, expression: str) -> None:
+        """Keep only packets ``expression`` accepts, compiled once per link type in the file."""
+        for dlt in sorted({s.linktype for s in self._sources}):
+            snaplen = max(s.snaplen for s in self._sources if s.linktype == dlt)
+            program = bpf.program(expression, dlt, snaplen)
+            self._programs.append(program)
+            self._reader.setFilter(linktype_of(dlt), program)
+        self.filter = expression
+
+    def set_direction(self, direction: str) -> None:
+        raise CaptureFileError(f"{self.name}: a file has no direction to select")
+
+    def dump(self, path: str, dumper: Any = None) -> Any:
+        raise CaptureFileError(f"cannot write {path} as pcap from the pcapng file {self.name}: "
+                               f"write a .pcapng file instead")
+
+    def read_uncopied(self, max_packets: int) -> int:
+        raise CaptureFileError(f"{self.name}: a pcapng file is read into batches")
+
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._prefetcher is not None:
+            self._prefetcher.stop()
+        self._reader.close()
+        for program in self._programs:
+            program.free()
+
+    def __repr__(self) -> str:
+        return f"<PcapngFileHandle {self.name!r} interfaces={len(self._sources)}>"
+
+
+def _sources(reader: Any, path: str, index: int) -> list[Source]:
+    count = int(reader.interfaceCount())
+    result = []
+    for i in range(count):
+        name = reader.name(i)
+        description = reader.description(i)
+        fallback = path if count == 1 else f"{path}#{i}"
+        result.append(Source(str(name) if name is not None else fallback, dlt_of(int(reader.linkType(i))), index + i,
+                             snaplen=int(reader.snaplen(i)) or 262144,
+                             description=str(description) if description is not None else None))
+    return result
+
+
+def open_pcapng(path: str, *, filter: Optional[str] = None, index: int = 0) -> PcapngFileHandle:
+    """Open the pcapng file ``path``; packets of its n-th interface get source index ``index + n``."""
+    jpype = jvm.start()
+    try:
+        reader = jvm.jclass("pcap4py.helper.PcapngFileReader")(path, index)
+    except jpype.JException as e:
+        raise CaptureFileError(f"cannot read {path}: {e.getMessage()}") from e
+    handle = PcapngFileHandle(reader, path, index)
+    if filter:
+        try:
+            handle.set_filter(filter)
+        except BaseException:
+            handle.close()
+            raise
+    return handle

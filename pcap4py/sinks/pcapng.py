@@ -1,0 +1,128 @@
+"""Writing pcapng: interface names, directions and statistics that a pcap file cannot hold.
+
+The blocks are written by the Java ``PcapngWriter`` straight from the batch buffers of each read
+round (one JPype call per round, packets merged by timestamp in Java).  This module describes the
+section and the interfaces to it, and writes the statistics when the capture ends.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import socket
+import time
+from typing import Any, Callable, Optional, Sequence
+
+from ..engine import jvm
+from ..engine.batch import Batch
+from ..engine.pcapng import linktype_of
+from ..errors import CaptureFileError
+
+PCAPNG_SUFFIXES = (".pcapng", ".ntar")
+# Several live handles: how long a packet waits for older ones from other handles.  A live handle
+# delivers a packet up to its timeout (100 ms by default) after it arrived; this is several times that.
+HOLDBACK_NS = 500_000_000
+
+
+def wants_pcapng(path: str, forced: bool = False) -> bool:
+    """Whether output to ``path`` is pcapng: by its extension, or because it was asked for."""
+    return forced or path.lower().endswith(PCAPNG_SUFFIXES)
+
+
+class PcapngWriter:
+    """A pcapng file (or stdout for '-') for the packets of ``capture``.
+
+    One interface description block per source of the capture (named by its label, described
+    by its description, with the handle's filter); ``nano`` writes nanosecond time stamps,
+    ``comments`` gives every packet its interface's label as a comment.  Directions come from
+    ``capture.local`` when it carries MACs and IPs (a container's view), else from a Linux
+    cooked header's packet type.
+    """
+
+    def __init__(self, path: str, capture: Any, *, nano: bool = False, comments: bool = False):
+        from .. import __version__
+
+        self.path = path
+        self._jpype = jvm.start()
+        self._j = self._call(lambda: jvm.jclass("pcap4py.helper.PcapngWriter")(path))
+        self._buffer_array = jvm.jclass("java.nio.ByteBuffer")[:]
+        self._int_array = self._jpype.JArray(self._jpype.JInt)
+        uname = os.uname()
+        self._call(lambda: self._j.sectionHeader(platform.machine(), f"{uname.sysname} {uname.release}",
+                                                 f"pcap4py {__version__}"))
+        self._describe_interfaces(capture, nano, comments)
+        self._j.setComments(comments)
+        if len(capture.handles) > 1 and any(h.live for h in capture.handles):
+            self._j.setHoldback(HOLDBACK_NS)
+
+    def _describe_interfaces(self, capture: Any, nano: bool, comments: bool) -> None:
+        local = _local_addresses(getattr(capture, "local", None))
+        for handle in capture.handles:
+            for source in handle.sources:
+                label = source.display_name
+                number = self._call(lambda: self._j.addInterface(
+                    linktype_of(source.linktype), source.snaplen, nano, label, source.description, handle.filter,
+                    label if comments else None))
+                if number != source.index:
+                    raise CaptureFileError(f"{self.path}: interface {label} is source {source.index} "
+                                           f"but would be written as interface {number}")
+                if local is not None:
+                    self._j.setLocal(number, *local)
+
+    def write_round(self, batches: Sequence[Batch]) -> None:
+        """Write the packets of one read round's batches, in timestamp order."""
+        metas = self._buffer_array([b._jmeta for b in batches])
+        datas = self._buffer_array([b._jdata for b in batches])
+        counts = self._int_array([b.count for b in batches])
+        self._call(lambda: self._j.writeRound(metas, datas, counts))
+
+    def write_statistics(self, capture: Any) -> None:
+        """An interface statistics block for each live handle: received, dropped, delivered."""
+        now = time.time_ns()
+        for handle in capture.handles:
+            if not handle.live:
+                continue
+            stats = handle.stats()
+            self._call(lambda: self._j.statistics(handle.source.index, now, _or_unknown(stats.received),
+                                                  _or_unknown(stats.dropped), stats.captured))
+
+    @property
+    def written(self) -> int:
+        """Packets written so far."""
+        return int(self._j.written())
+
+    def flush(self) -> None:
+        self._call(self._j.flush)
+
+    def close(self) -> None:
+        """Flush and close the file (stdout stays open)."""
+        self._call(self._j.close)
+
+    def _call(self, fn: Callable[[], Any]) -> Any:
+        """Run a Java write, turning its IOException into BrokenPipeError or CaptureFileError."""
+        try:
+            return fn()
+        except self._jpype.JException as e:
+            message = str(e.getMessage())
+            if "Broken pipe" in message:
+                raise BrokenPipeError(message) from e
+            raise CaptureFileError(f"cannot write {self.path}: {message}") from e
+
+
+def _or_unknown(value: Optional[int]) -> int:
+    return -1 if value is None else value
+
+
+def _local_addresses(local: Any) -> Optional[tuple[Any, Any]]:
+    """The MACs and IPs of ``local`` (a container's view) as Java byte arrays, or None."""
+    macs, ips = getattr(local, "macs", None), getattr(local, "ips", None)
+    if macs is None or ips is None:
+        return None
+    jpype = jvm.start()
+    rows = jpype.JArray(jpype.JByte, 2)
+    return (rows([bytes.fromhex(m.replace(":", "")) for m in sorted(macs)]),
+            rows([_packed(ip) for ip in sorted(ips)]))
+
+
+def _packed(ip: str) -> bytes:
+    return socket.inet_pton(socket.AF_INET6 if ":" in ip else socket.AF_INET, ip)
