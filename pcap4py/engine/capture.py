@@ -117,11 +117,6 @@ class Capture:
                 yield filled
                 filled.clear()
 
-    def rounds(self) -> Iterator[list[Batch]]:
-        """The filled batches of each read round, for sinks that take the buffers as they are
-        (the pcapng writer); each batch stays valid until the next round."""
-        return self._filled()
-
     def batches(self) -> Iterator[list[Packet]]:
         """Lists of packets, one per read round, merged in timestamp order."""
         for filled in self._filled():
@@ -142,7 +137,7 @@ class Capture:
 
     def rounds(self) -> Iterator[list[Batch]]:
         """The filled :class:`Batch` objects of each read round, for sinks that format whole
-        batches (see :class:`pcap4py.sinks.lines.LineSink`); valid until the next round."""
+        batches (the line and pcapng sinks); valid until the next round."""
         return self._filled()
 
     def views(self) -> Iterator[BatchView]:
