@@ -220,7 +220,7 @@ def _line_output(path: str, fmt: str, local, tmp_path) -> str:
 
 
 def test_directions_from_the_container_view_match_python(pcaps, tmp_path):
-    from pcap4py.container import ContainerView
+    from pcap4py.container.capture import ContainerView
 
     view = ContainerView(macs=frozenset({MAC_A.hex(":")}), ips=frozenset({"198.18.0.2", "2001:db8::2"}))
     for path in pcaps:

@@ -26,7 +26,7 @@ class Capture:
 
     ``count`` stops after that many packets in all, ``duration`` after that
     many seconds; ``local`` (anything with a ``direction_of(packet)`` method,
-    such as a container's :class:`~pcap4py.container.ContainerView`) sets each
+    such as a container's :class:`~pcap4py.container.capture.ContainerView`) sets each
     packet's ``direction``.  Iterating yields :class:`Packet` records; the
     handles are closed when the capture is closed (or left by ``with``).
     """
