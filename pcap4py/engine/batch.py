@@ -15,9 +15,9 @@ from typing import Any, Iterator
 from .packet import Packet, Source
 
 # Must match java/src/main/java/pcap4py/helper/Summary.java (80 bytes, little-endian):
-# ts_ns caplen origlen data_off ethertype ip_proto tcp_flags sport dport payload_off
+# ts_ns (unsigned; 2^64-1 means out of range, see Summary.TS_OUT_OF_RANGE) caplen origlen data_off ethertype ip_proto tcp_flags sport dport payload_off
 # icmp_type icmp_code source_index ip_version vlan seq ack payload_len src dst
-RECORD = struct.Struct("<qIIIHBBHHHBBBBHIII16s16s")
+RECORD = struct.Struct("<QIIIHBBHHHBBBBHIII16s16s")
 assert RECORD.size == 80
 
 DEFAULT_BATCH_PACKETS = 4096
@@ -81,7 +81,7 @@ class Batch:
         if not self.count:
             return iter(())
         meta = memoryview(self.meta)[: self.count * RECORD.size]
-        words, longs = meta.cast("I"), meta.cast("q")
+        words, longs = meta.cast("I"), meta.cast("Q")
         step = RECORD.size // 4
         ts = longs[:: RECORD.size // 8].tolist()
         caplen, origlen, offset = (words[i::step].tolist() for i in (2, 3, 4))

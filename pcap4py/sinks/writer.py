@@ -11,6 +11,7 @@ import json
 from typing import IO, Callable
 
 from ..engine.packet import Packet
+from ..errors import PacketParseError
 from .hexdump import hexdump_lines
 from .text import clock, text_line
 
@@ -45,9 +46,7 @@ class Writer:
         self._buffered.append(pkt.to_dict())  # docker-network-capture's -j: one array at the end
 
     def _write_pcap4j(self, pkt: Packet) -> None:
-        from ..engine.parse import render
-
-        self.stream.write(f"{clock(pkt.ts_ns)}\n{render(pkt.pcap4j)}\n")
+        self.stream.write(f"{clock(pkt.ts_ns)}\n{_pcap4j_rendering(pkt)}\n")
 
     def flush(self) -> None:
         self.stream.flush()
@@ -59,3 +58,17 @@ class Writer:
             self.stream.write("\n")
             self._buffered.clear()
         self.stream.flush()
+
+
+def _pcap4j_rendering(pkt: Packet) -> str:
+    """Pcap4J's rendering, or a one-line note where there is none: one bad frame must not end the
+    listing of a file."""
+    from ..engine.parse import render
+
+    try:
+        parsed = pkt.pcap4j
+        if parsed is None:
+            return f"[empty frame: 0 of {pkt.length} bytes captured, nothing to parse]"
+        return render(parsed)
+    except PacketParseError as e:
+        return f"[{e}]"

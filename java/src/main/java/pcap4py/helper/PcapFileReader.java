@@ -59,6 +59,9 @@ public final class PcapFileReader extends BatchSource {
     int count = 0;
     int rec = 0;
     int pos = 0;
+    if (finished()) {
+      return 0;
+    }
     try {
       while (count < maxPackets
           && rec + Summary.RECORD_SIZE <= meta.capacity()
@@ -86,7 +89,7 @@ public final class PcapFileReader extends BatchSource {
         }
         in.position(in.position() + RECORD_HEADER); // ensure() may have moved the record
         in.get(frame, 0, caplen);
-        long ts = sec * 1_000_000_000L + (nanoseconds ? frac : frac * 1000L);
+        long ts = Summary.timestamp(sec, frac, nanoseconds);
         Summary.append(meta, rec, data, pos, frame, caplen, origlen, ts, dlt, sourceIndex);
         pos += caplen;
         rec += Summary.RECORD_SIZE;
