@@ -22,6 +22,10 @@ assert RECORD.size == 80
 
 DEFAULT_BATCH_PACKETS = 4096
 DEFAULT_DATA_BYTES = 8 << 20  # room for the helper's 256 KiB per-frame reserve, many times over
+# Idle default-sized batches kept for reuse: a fresh 8 MiB buffer costs ~5 ms of page faults,
+# and every file read needs three (the capture's and two read-ahead slots).
+_IDLE: list["Batch"] = []
+IDLE_BATCHES = 6
 
 
 class Batch:
@@ -38,6 +42,21 @@ class Batch:
         self._jmeta = jpype.nio.convertToDirectBuffer(self.meta)
         self._jdata = jpype.nio.convertToDirectBuffer(self.data)
         self.count = 0
+
+    @classmethod
+    def reused(cls) -> "Batch":
+        """A default-sized batch: an idle one handed back with :meth:`recycle`, or a new one."""
+        try:
+            return _IDLE.pop()
+        except IndexError:
+            return cls()
+
+    def recycle(self) -> None:
+        """Hand the buffers back for reuse; only once nothing (no Java thread either) uses them."""
+        self.count = 0
+        if (len(_IDLE) < IDLE_BATCHES and self.capacity == DEFAULT_BATCH_PACKETS
+                and len(self.data) == DEFAULT_DATA_BYTES and self not in _IDLE):
+            _IDLE.append(self)
 
     def fill(self, reader: Any, max_packets: int | None = None) -> int:
         """Let ``reader`` (a Java ``BatchSource``) fill the buffers; returns the packet count."""

@@ -51,7 +51,7 @@ class Capture:
         self._stopped = False
         self._closed = False
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        self._batches = [Batch() for _ in self.handles]
+        self._batches = [Batch.reused() for _ in self.handles]
 
     # --- control ---------------------------------------------------------------------------
     def stop(self) -> None:
@@ -198,6 +198,9 @@ class Capture:
         self._closed = True
         for h in self.handles:
             h.close()
+        for batch in self._batches:  # the handles are closed: no reader fills them any more
+            batch.recycle()
+        self._batches = []
         for fd in (self._wake_r, self._wake_w):
             try:
                 os.close(fd)

@@ -16,8 +16,8 @@ from typing import Any, Iterator, Optional
 
 from . import bpf, jvm
 from .batch import Batch
-from ..errors import (CaptureError, CaptureFileError, HandleClosed, InterfaceNotFound, OutOfRange,
-                      PermissionDenied, Pcap4pyError)
+from ..errors import (CaptureError, CaptureFileError, FilterError, HandleClosed, InterfaceNotFound,
+                      OutOfRange, PermissionDenied, Pcap4pyError)
 from ..netns import NetnsRef, run_in_netns
 from .packet import Packet, Source
 
@@ -206,12 +206,22 @@ class Handle:
         try:
             self._j.setFilter(expression, mode)
         except jpype.JException as e:
-            message = str(e.getMessage())
-            if UNKNOWN_LINK_TYPE in message:  # the handle's fault (a corrupt file header), not the filter's
-                raise self._read_error(f"unknown link type {self.linktype} (a corrupt header?): "
-                                       f"cannot apply the filter {expression!r}") from e
-            raise bpf.filter_error(expression, message, self.linktype) from None
+            raise bpf.filter_error(expression, str(e.getMessage()), self.linktype) from None
         self.filter = expression
+
+    def require_known_link_type(self) -> None:
+        """Raise :class:`CaptureFileError` if libpcap knows nothing of this file's link type.
+
+        tcpdump refuses such a file (it compiles a filter, if only an empty one, and libpcap
+        has no code for an unknown type); a corrupt header is the usual cause.  Checked when a
+        file is opened, so that a filter is never blamed for it.
+        """
+        try:
+            bpf.compile_filter("", self.linktype)
+        except FilterError as e:
+            if UNKNOWN_LINK_TYPE not in e.reason:
+                raise
+            raise self._read_error(f"unknown link type {self.linktype} (is the file header corrupt?)") from e
 
     def set_direction(self, direction: str) -> None:
         """Capture only packets received ('in'), sent ('out') or both ('inout')."""
@@ -298,7 +308,7 @@ class _Prefetcher:
     SLOTS = 2  # Java fills faster than Python consumes: one slot lent, one being filled
 
     def __init__(self, handle: Handle):
-        self._slots = [Batch() for _ in range(self.SLOTS)]
+        self._slots = [Batch.reused() for _ in range(self.SLOTS)]
         metas = jvm.jclass("java.nio.ByteBuffer")[:]([b._jmeta for b in self._slots])
         datas = jvm.jclass("java.nio.ByteBuffer")[:]([b._jdata for b in self._slots])
         self._ahead = jvm.jclass("pcap4py.helper.ReadAhead")(
@@ -328,8 +338,11 @@ class _Prefetcher:
             self._lent = None
 
     def stop(self) -> None:
-        """Stop the Java thread (waiting for it) before the slots' buffers can be freed."""
-        self._ahead.close()
+        """Stop the Java thread (waiting for it) before the slots' buffers can be freed or reused."""
+        if self._ahead.close():
+            for slot in self._slots:
+                slot.recycle()
+        self._slots = []
 
 
 def open_live(
@@ -436,14 +449,15 @@ def open_offline(path: str, *, filter: Optional[str] = None, index: int = 0) -> 
     except jpype.JException as e:
         raise CaptureFileError(f"cannot read {path}: {e.getMessage()}") from None
     handle = Handle(jhandle, path, live=False, index=index)
-    if not filter and magic in _STANDARD_PCAP_MAGICS:
-        handle.use_file_reader(path)
-    if filter:
-        try:
+    try:
+        handle.require_known_link_type()
+        if filter:
             handle.set_filter(filter)
-        except BaseException:
-            handle.close()
-            raise
+        elif magic in _STANDARD_PCAP_MAGICS:
+            handle.use_file_reader(path)
+    except BaseException:
+        handle.close()
+        raise
     return handle
 
 
