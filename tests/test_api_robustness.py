@@ -126,6 +126,62 @@ def test_every_call_after_close_is_a_clean_error(tmp_path):
             assert what.startswith("Pcap4pyError: ") and "closed" in what, (name, what)
 
 
+CLOSE_WHILE_READING_DRIVER = textwrap.dedent("""
+    import socket, sys, threading, time
+    import pcap4py
+
+    out = sys.argv[1]
+    outcomes = []
+    for round in range(5):
+        handle = pcap4py.open_live("lo", filter="udp port 59998", immediate=True)
+        handle.dump(out)
+        cap = pcap4py.Capture([handle], duration=10)
+
+        def read():
+            try:
+                for _ in cap.raw():
+                    pass
+                outcomes.append("ended")
+            except pcap4py.Pcap4pyError as e:
+                outcomes.append(type(e).__name__)
+
+        sending = threading.Event()
+
+        def send():
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+                for n in range(200000):  # bounded in count and by the close below
+                    s.sendto(b"x" * 100, ("127.0.0.1", 59998))
+                    if n == 1000:
+                        sending.set()
+                    if handle._closed:
+                        break
+            sending.set()
+
+        reader, sender = threading.Thread(target=read), threading.Thread(target=send)
+        reader.start()
+        sender.start()
+        sending.wait(10)
+        time.sleep(0.05 * round)  # the reader is busy reading and dumping when the close comes
+        handle.close()
+        reader.join(15)
+        sender.join(15)
+        assert not reader.is_alive()
+        cap.close()
+    print(",".join(outcomes))
+""")
+
+
+def test_closing_a_handle_while_another_thread_reads_and_dumps(tmp_path):
+    driver = tmp_path / "close_while_reading.py"
+    driver.write_text(CLOSE_WHILE_READING_DRIVER)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    proc = subprocess.run([PYTHON, str(driver), str(tmp_path / "out.pcap")], capture_output=True, text=True,
+                          timeout=120, cwd=tmp_path, env=env)
+    assert proc.returncode == 0, proc.stdout[-1500:] + proc.stderr[-1500:]
+    assert not list(tmp_path.glob("hs_err_pid*.log"))
+    assert set(proc.stdout.strip().split(",")) <= {"HandleClosed", "ended"}
+
+
 # --- values out of range ----------------------------------------------------------------------
 @pytest.mark.parametrize("kw, limit", [
     ({"buffer_size": 2**40}, "buffer_size"),

@@ -281,10 +281,12 @@ class Handle:
             self._prefetcher.stop()
         if self._copier is not self._reader:
             self._copier.close()
+        # the handle first: its close waits for a read in progress on another thread (which may
+        # be dumping), and no read starts after it
+        self._j.close()
         if self._dumper is not None:
             self._reader.flushDumper()
             self._dumper.close()
-        self._j.close()
 
     def __enter__(self) -> "Handle":
         return self
