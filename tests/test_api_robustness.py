@@ -87,9 +87,27 @@ AFTER_CLOSE_DRIVER = textwrap.dedent("""
             c.close()
             report(f"{kind}:{name}", capture_calls(c)[name])
         c = pcap4py.Capture([opener()])
+        it = iter(c.raw())
+        c.close()
+        report(f"{kind}:capture iterator made before close", lambda: next(it))
+        if kind != "live":  # files have a packet to take before the close
+            c = pcap4py.Capture([opener()])
+            it = iter(c.raw())
+            next(it)
+            c.close()
+            report(f"{kind}:capture closed while iterating", lambda: list(it))
+        c = pcap4py.Capture([opener()])
         c.close()
         report(f"{kind}:capture.close twice", c.close)
         report(f"{kind}:capture.stop after close", c.stop)
+
+    # Java's own guard, under Python's: a fill after Pcap4J closed the handle fails cleanly
+    h = offline()
+    h._j.close()
+    batch = Batch()
+    n = h._reader.fill(batch._jmeta, batch._jdata, 10)
+    print(json.dumps(["java fill after close", f"{n} {h._reader.error()}"]), flush=True)
+    h.close()
 
     # a dump file shared by two handles, closed with the first
     first, second = offline(), offline()
@@ -118,6 +136,7 @@ def test_every_call_after_close_is_a_clean_error(tmp_path):
     assert proc.returncode == 0, f"driver died ({proc.returncode}) after {list(results)[-1:]}: {proc.stdout[-1500:]}"
     assert not list(tmp_path.glob("hs_err_pid*.log"))
     assert results.pop("done") == "ok"
+    assert results.pop("java fill after close") == "0 handle is closed"
     assert len(results) > 60
     for name, what in results.items():
         if name.endswith(ALLOWED_OK):

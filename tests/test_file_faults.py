@@ -188,6 +188,8 @@ def test_pcapng_time_past_2_64_ns_is_flagged_not_wrapped(tmp_path):
     proc = run_cli("read", str(path), "--format", "jsonl")
     assert proc.returncode == 0, proc.stderr
     assert '"ts_out_of_range": true' in proc.stdout.splitlines()[1]
+    proc = run_cli("read", str(path), "--format", "pcap4j")
+    assert proc.returncode == 0 and proc.stdout.count("(time out of range)") == 1, proc.stderr
 
 
 # --- row 12: a corrupt link type is the file's fault, not the filter's ------------------------------

@@ -88,6 +88,7 @@ class Capture:
             poller.register(self.handles[i].fileno(), select.POLLIN)
         hot = set(live)  # read once before sleeping: packets may already be buffered
         while not self._stopped and self._remaining() != 0:
+            self._require_open()  # closed between rounds (the caller's loop body may close it)
             if files:
                 i = files[0]
                 if read(i, self.handles[i], self._remaining()) == 0 and self.handles[i].eof:

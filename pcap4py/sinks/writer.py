@@ -46,7 +46,8 @@ class Writer:
         self._buffered.append(pkt.to_dict())  # docker-network-capture's -j: one array at the end
 
     def _write_pcap4j(self, pkt: Packet) -> None:
-        self.stream.write(f"{clock(pkt.ts_ns)}\n{_pcap4j_rendering(pkt)}\n")
+        when = "(time out of range)" if pkt.ts_out_of_range else clock(pkt.ts_ns)
+        self.stream.write(f"{when}\n{_pcap4j_rendering(pkt)}\n")
 
     def flush(self) -> None:
         self.stream.flush()
