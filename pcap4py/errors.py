@@ -19,6 +19,9 @@ __all__ = [
     "FilterError",
     "CaptureFileError",
     "CaptureError",
+    "HandleClosed",
+    "PacketParseError",
+    "OutOfRange",
     "TimeoutExpired",
     "DockerError",
     "DockerUnavailable",
@@ -90,6 +93,18 @@ class CaptureFileError(Pcap4pyError):
 
 class CaptureError(Pcap4pyError):
     """libpcap refused an operation on an open handle."""
+
+
+class HandleClosed(CaptureError):
+    """An operation on a handle or capture that was already closed."""
+
+
+class PacketParseError(Pcap4pyError):
+    """Pcap4J could not parse a frame (a malformed or truncated packet)."""
+
+
+class OutOfRange(Pcap4pyError, ValueError):
+    """A number given by the caller (a count, a duration, a buffer size...) is outside its limits."""
 
 
 class TimeoutExpired(Pcap4pyError):

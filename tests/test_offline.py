@@ -4,79 +4,13 @@ from __future__ import annotations
 
 import re
 import struct
-import subprocess
 
 import pytest
 
 import pcap4py
 
 from .cli import run_cli
-
-BASE_TS = 1_700_000_000
-
-
-def ipv4_udp(src: bytes, dst: bytes, sport: int, dport: int, payload: bytes) -> bytes:
-    udp = struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload
-    hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 1, 0, 64, 17, 0, src, dst)
-    return hdr + udp
-
-
-def ipv4_tcp_syn(src: bytes, dst: bytes, sport: int, dport: int) -> bytes:
-    tcp = struct.pack("!HHIIBBHHH", sport, dport, 1000, 0, 5 << 4, 0x02, 65535, 0, 0)
-    hdr = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 40, 1, 0, 64, 6, 0, src, dst)
-    return hdr + tcp
-
-
-def ipv6_udp(src: bytes, dst: bytes, sport: int, dport: int, payload: bytes) -> bytes:
-    udp = struct.pack("!HHHH", sport, dport, 8 + len(payload), 0) + payload
-    return struct.pack("!IHBB16s16s", 6 << 28, len(udp), 17, 64, src, dst) + udp
-
-
-A4, B4 = bytes([10, 9, 0, 1]), bytes([10, 9, 0, 2])
-A6, B6 = bytes.fromhex("fd310009" + "00" * 11 + "01"), bytes.fromhex("fd310009" + "00" * 11 + "02")
-MAC_A, MAC_B = bytes.fromhex("020000000001"), bytes.fromhex("020000000002")
-
-# link type -> how to frame an IP packet (and its ethertype) for it
-FRAMERS = {
-    1: lambda ip, et: MAC_B + MAC_A + struct.pack("!H", et) + ip,  # Ethernet
-    101: lambda ip, et: ip,  # raw IP
-    113: lambda ip, et: struct.pack("!HHH8sH", 4, 1, 6, MAC_A + b"\0\0", et) + ip,  # Linux cooked v1
-    0: lambda ip, et: struct.pack("=I", 2 if et == 0x0800 else 24) + ip,  # BSD loopback: AF in host order, BSD AF_INET6
-}
-
-
-def frames():
-    """Six IP packets: UDP, TCP SYN, IPv6 UDP, each twice with different ports."""
-    out = []
-    for i in range(2):
-        out.append((ipv4_udp(A4, B4, 1000 + i, 9999, b"q" * (10 + i)), 0x0800))
-        out.append((ipv4_tcp_syn(A4, B4, 2000 + i, 80), 0x0800))
-        out.append((ipv6_udp(A6, B6, 3000 + i, 9997, b"six"), 0x86DD))
-    return out
-
-
-def eth_frames() -> list[bytes]:
-    """The six packets of :func:`frames` in Ethernet frames."""
-    return [FRAMERS[1](ip, et) for ip, et in frames()]
-
-
-def write_pcap(path, linktype: int, records: list[bytes], truncate_last: int = 0) -> list[int]:
-    """A microsecond pcap; returns each record's timestamp in ns.  ``truncate_last`` cuts bytes off the end."""
-    stamps, body = [], b""
-    for i, frame in enumerate(records):
-        sec, usec = BASE_TS + i, 123456 + i
-        stamps.append(sec * 1_000_000_000 + usec * 1000)
-        body += struct.pack("<IIII", sec, usec, len(frame), len(frame)) + frame
-    header = struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, 65535, linktype)
-    data = header + body
-    path.write_bytes(data[: len(data) - truncate_last] if truncate_last else data)
-    return stamps
-
-
-def tcpdump_view(path) -> tuple[list[str], str]:
-    """tcpdump's lines (epoch timestamps) and its stderr."""
-    proc = subprocess.run(["tcpdump", "-n", "-tt", "-r", str(path)], capture_output=True, text=True, timeout=30)
-    return proc.stdout.splitlines(), proc.stderr
+from .fixtures.pcapfiles import BASE_TS, FRAMERS, eth_frames, frames, tcpdump_view, write_pcap
 
 
 @pytest.mark.parametrize("linktype", sorted(FRAMERS))
@@ -125,7 +59,7 @@ def test_read_cli_prints_tcpdump_like_lines(tmp_path):
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert len(lines) == 4
-    assert re.search(r"IP 10\.9\.0\.1\.1000 > 10\.9\.0\.2\.9999: UDP, length 10$", lines[0])
+    assert re.search(r"IP 198\.18\.0\.1\.1000 > 198\.18\.0\.2\.9999: UDP, length 10$", lines[0])
     assert re.search(r"IP6 fd31:9::1\.3000 > fd31:9::2\.9997: UDP, length 3$", lines[1])
     assert "4 packets captured" in proc.stderr
 

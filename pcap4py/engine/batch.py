@@ -15,13 +15,17 @@ from typing import Any, Iterator
 from .packet import Packet, Source
 
 # Must match java/src/main/java/pcap4py/helper/Summary.java (80 bytes, little-endian):
-# ts_ns caplen origlen data_off ethertype ip_proto tcp_flags sport dport payload_off
+# ts_ns (unsigned; 2^64-1 means out of range, see Summary.TS_OUT_OF_RANGE) caplen origlen data_off ethertype ip_proto tcp_flags sport dport payload_off
 # icmp_type icmp_code source_index ip_version vlan seq ack payload_len src dst
-RECORD = struct.Struct("<qIIIHBBHHHBBBBHIII16s16s")
+RECORD = struct.Struct("<QIIIHBBHHHBBBBHIII16s16s")
 assert RECORD.size == 80
 
 DEFAULT_BATCH_PACKETS = 4096
 DEFAULT_DATA_BYTES = 8 << 20  # room for the helper's 256 KiB per-frame reserve, many times over
+# Idle default-sized batches kept for reuse: a fresh 8 MiB buffer costs ~5 ms of page faults,
+# and every file read needs three (the capture's and two read-ahead slots).
+_IDLE: list["Batch"] = []
+IDLE_BATCHES = 6
 
 
 class Batch:
@@ -38,6 +42,21 @@ class Batch:
         self._jmeta = jpype.nio.convertToDirectBuffer(self.meta)
         self._jdata = jpype.nio.convertToDirectBuffer(self.data)
         self.count = 0
+
+    @classmethod
+    def reused(cls) -> "Batch":
+        """A default-sized batch: an idle one handed back with :meth:`recycle`, or a new one."""
+        try:
+            return _IDLE.pop()
+        except IndexError:
+            return cls()
+
+    def recycle(self) -> None:
+        """Hand the buffers back for reuse; only once nothing (no Java thread either) uses them."""
+        self.count = 0
+        if (len(_IDLE) < IDLE_BATCHES and self.capacity == DEFAULT_BATCH_PACKETS
+                and len(self.data) == DEFAULT_DATA_BYTES and self not in _IDLE):
+            _IDLE.append(self)
 
     def fill(self, reader: Any, max_packets: int | None = None) -> int:
         """Let ``reader`` (a Java ``BatchSource``) fill the buffers; returns the packet count."""
@@ -85,7 +104,7 @@ class Batch:
         if not self.count:
             return iter(())
         meta = memoryview(self.meta)[: self.count * RECORD.size]
-        words, longs = meta.cast("I"), meta.cast("q")
+        words, longs = meta.cast("I"), meta.cast("Q")
         step = RECORD.size // 4
         ts = longs[:: RECORD.size // 8].tolist()
         caplen, origlen, offset = (words[i::step].tolist() for i in (2, 3, 4))

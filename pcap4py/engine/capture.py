@@ -9,13 +9,15 @@ handles are merged in timestamp order within each read round.
 from __future__ import annotations
 
 import itertools
+import math
 import os
 import select
 import time
 from typing import Callable, Iterator, Optional, Sequence
 
+from ..errors import HandleClosed
 from .batch import Batch, BatchView
-from .handle import Handle, Stats
+from .handle import Handle, Stats, check_range
 from .packet import Packet
 
 POLL_MS = 250  # longest sleep between checks of the duration
@@ -28,13 +30,18 @@ class Capture:
     many seconds; ``local`` (anything with a ``direction_of(packet)`` method,
     such as a container's :class:`~pcap4py.container.capture.ContainerView`) sets each
     packet's ``direction``.  Iterating yields :class:`Packet` records; the
-    handles are closed when the capture is closed (or left by ``with``).
+    handles are closed when the capture is closed (or left by ``with``).  A negative ``count``
+    or a negative or NaN ``duration`` raises :class:`~pcap4py.errors.OutOfRange` (a ValueError).
     """
 
     def __init__(self, handles: Sequence[Handle], *, count: Optional[int] = None,
                  duration: Optional[float] = None, local: object = None):
         if not handles:
             raise ValueError("a capture needs at least one handle")
+        if count is not None:
+            check_range("count", count, 0, math.inf)
+        if duration is not None:
+            check_range("duration", duration, 0, math.inf)
         self.handles = list(handles)
         self.count = count
         self.duration = duration
@@ -42,8 +49,9 @@ class Capture:
         self.sources = [s for h in self.handles for s in h.sources]
         self._seen = 0
         self._stopped = False
+        self._closed = False
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        self._batches = [Batch() for _ in self.handles]
+        self._batches = [Batch.reused() for _ in self.handles]
 
     # --- control ---------------------------------------------------------------------------
     def stop(self) -> None:
@@ -58,12 +66,17 @@ class Capture:
     def stopped(self) -> bool:
         return self._stopped
 
+    def _require_open(self) -> None:
+        if self._closed:
+            raise HandleClosed("capture is closed")
+
     def _remaining(self) -> Optional[int]:
         return None if self.count is None else self.count - self._seen
 
     # --- reading rounds ---------------------------------------------------------------------
     def _rounds(self, read: Callable[[int, Handle, Optional[int]], int]) -> Iterator[None]:
         """Call ``read(i, handle, limit)`` whenever handle ``i`` may have packets; yield after each round."""
+        self._require_open()
         deadline = None if self.duration is None else time.monotonic() + self.duration
         live = [i for i, h in enumerate(self.handles) if h.live]
         files = [i for i, h in enumerate(self.handles) if not h.live]
@@ -75,6 +88,7 @@ class Capture:
             poller.register(self.handles[i].fileno(), select.POLLIN)
         hot = set(live)  # read once before sleeping: packets may already be buffered
         while not self._stopped and self._remaining() != 0:
+            self._require_open()  # closed between rounds (the caller's loop body may close it)
             if files:
                 i = files[0]
                 if read(i, self.handles[i], self._remaining()) == 0 and self.handles[i].eof:
@@ -182,19 +196,25 @@ class Capture:
 
     def stats(self) -> Stats:
         """The handles' counters added up."""
+        self._require_open()
         total = Stats(0)
         for h in self.handles:
             total = total + h.stats()
         return total
 
     def flush(self) -> None:
+        self._require_open()
         for h in self.handles:
             h.flush()
 
     def close(self) -> None:
-        """Close every handle (flushing dump files) and the wake-up pipe."""
+        """Close every handle (flushing dump files) and the wake-up pipe. Safe to call twice."""
+        self._closed = True
         for h in self.handles:
             h.close()
+        for batch in self._batches:  # the handles are closed: no reader fills them any more
+            batch.recycle()
+        self._batches = []
         for fd in (self._wake_r, self._wake_w):
             try:
                 os.close(fd)

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import os
 import socket
+import stat
 from dataclasses import dataclass
 from typing import Any, Iterator, Optional
 
 from . import bpf, jvm
 from .batch import Batch, BatchView
-from ..errors import (CaptureError, CaptureFileError, InterfaceNotFound, PermissionDenied,
-                     Pcap4pyError)
+from ..errors import (CaptureError, CaptureFileError, FilterError, HandleClosed, InterfaceNotFound,
+                      OutOfRange, PermissionDenied, Pcap4pyError)
 from ..netns import NetnsRef, run_in_netns
 from .packet import Packet, Source
 
@@ -25,14 +26,29 @@ DIRECTIONS = {"in": "IN", "out": "OUT", "inout": "INOUT"}
 # that spends ~0.1 us per packet; a Python consumer spends 1-2 us, so it needs room for bursts.
 DEFAULT_BUFFER_SIZE = 32 << 20
 ANY_DEVICE = "any"
+STDIN = "-"  # libpcap's name for standard input, as tcpdump -r - uses it
+
+# limits of open_live's numbers: libpcap's largest snapshot, and C ints for the others
+MAX_SNAPLEN = 262144
+INT_MAX = 2**31 - 1
 
 # first four bytes of a capture file -> whether its timestamps are nanoseconds
 _MAGICS = {
     b"\xa1\xb2\xc3\xd4": False, b"\xd4\xc3\xb2\xa1": False,
     b"\xa1\xb2\x3c\x4d": True, b"\x4d\x3c\xb2\xa1": True,
+    b"\xa1\xb2\xcd\x34": False, b"\x34\xcd\xb2\xa1": False,  # Kuznetsov's modified pcap
     b"\x0a\x0d\x0d\x0a": True,  # pcapng: libpcap scales to what we ask for
 }
-PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
+UNKNOWN_LINK_TYPE = "unknown data link type"  # libpcap's words when it has no BPF code generator for it
+# what Java's PcapFileReader reads (standard records only; the rest goes through libpcap)
+_STANDARD_PCAP_MAGICS = {b"\xa1\xb2\xc3\xd4", b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\x3c\x4d", b"\x4d\x3c\xb2\xa1"}
+CLASSIC_PCAP_MAJOR = 2  # pcap_major_version of classic pcap files (pcapng reports 1)
+
+
+def check_range(name: str, value: object, low: float, high: float) -> None:
+    """Raise :class:`OutOfRange` naming the limits unless ``low <= value <= high`` (NaN is out)."""
+    if not (isinstance(value, (int, float)) and low <= value <= high):
+        raise OutOfRange(f"{name} must be between {low} and {high}, not {value!r}")
 
 
 @dataclass(frozen=True)
@@ -69,9 +85,12 @@ class Handle:
         # with no filter and no dump, the Java file reader (see use_file_reader)
         self._copier: Any = self._reader
         self.linktype = int(self._reader.linkType())
+        if not live:
+            self._reader.setUnsignedSeconds(int(jhandle.getMajorVersion()) == CLASSIC_PCAP_MAJOR)
         self.source = Source(name, self.linktype, index, snaplen=int(self._reader.snapshot()))
         self.filter: Optional[str] = None
-        self._dumper: Any = None
+        self._dumper: Any = None  # the dumper this handle opened (and closes)
+        self._dump_target: Any = None  # the dumper it writes to (its own, or one shared with it)
         self._prefetcher: Optional[_Prefetcher] = None
         self._closed = False
 
@@ -81,8 +100,14 @@ class Handle:
         return [self.source]
 
     # --- reading -------------------------------------------------------------------------
+    def _require_open(self) -> None:
+        """Every call that reaches libpcap checks this first: a closed handle's pointers are freed."""
+        if self._closed:
+            raise HandleClosed(f"{self.name}: handle is closed")
+
     def fileno(self) -> int:
         """A descriptor that polls readable when packets are waiting (live handles)."""
+        self._require_open()
         return int(self._reader.selectableFd())
 
     def read_batch(self, batch: Batch, max_packets: Optional[int] = None) -> int:
@@ -91,6 +116,7 @@ class Handle:
         Reading a whole file (no ``max_packets``), the next batch is read on a
         second thread while the caller works through this one.
         """
+        self._require_readable()
         if not self.live and max_packets is None:
             if self._prefetcher is None:
                 self._prefetcher = _Prefetcher(self)
@@ -102,12 +128,14 @@ class Handle:
         copier) stopped on an error."""
         source = self._copier if source is None else source
         if n == 0 and source.error() is not None:
+            self._require_open()  # closed by another thread while reading: say so
             raise self._read_error(str(source.error()))
         return n
 
     def use_file_reader(self, path: str) -> None:
         """Copy packets of this classic pcap file with Java's own reader instead of libpcap's
         (several times faster per packet); a filter or a dump switches back to libpcap."""
+        self._require_open()
         self._copier = jvm.jclass("pcap4py.helper.PcapFileReader")(path, self.linktype, self.source.index)
 
     def _use_libpcap(self) -> None:
@@ -119,12 +147,19 @@ class Handle:
 
     def read_uncopied(self, max_packets: int) -> int:
         """Read (and dump) up to ``max_packets`` without copying them to Python; returns the count."""
+        self._require_readable()
         self._reader.setCopy(False)
         try:
             n = int(self._reader.fill(None, None, max_packets))
         finally:
             self._reader.setCopy(True)
         return self._raise_on_error(n, self._reader)
+
+    def _require_readable(self) -> None:
+        """Open, and not dumping to a file another handle has closed (pcap_dump would write to freed memory)."""
+        self._require_open()
+        if self._dump_target is not None and not self._dump_target.isOpen():
+            raise HandleClosed(f"{self.name}: the dump file it writes to is closed")
 
     def _read_error(self, message: str) -> Pcap4pyError:
         if self.live:
@@ -134,11 +169,13 @@ class Handle:
     @property
     def eof(self) -> bool:
         """True once a capture file has been read to its end."""
+        self._require_open()
         return bool(self._copier.isEof())
 
     @property
     def captured(self) -> int:
         """Packets read from this handle so far."""
+        self._require_open()
         if self._copier is self._reader:
             return int(self._reader.total())
         return int(self._reader.total()) + int(self._copier.total())
@@ -146,18 +183,21 @@ class Handle:
     def __iter__(self) -> Iterator[Packet]:
         from .capture import Capture
 
+        self._require_open()
         return iter(Capture([self]))
 
     def packets(self, count: Optional[int] = None, duration: Optional[float] = None) -> Iterator[Packet]:
         """Iterate packets, stopping after ``count`` packets or ``duration`` seconds."""
         from .capture import Capture
 
+        self._require_open()
         return iter(Capture([self], count=count, duration=duration))
 
     def raw(self, count: Optional[int] = None) -> Iterator[tuple[int, int, bytes]]:
         """Iterate ``(ts_ns, original_length, frame_bytes)`` tuples: the fastest way in."""
         from .capture import Capture
 
+        self._require_open()
         return Capture([self], count=count).raw()
 
     def views(self, count: Optional[int] = None) -> Iterator["BatchView"]:
@@ -170,6 +210,7 @@ class Handle:
     # --- settings -------------------------------------------------------------------------
     def set_filter(self, expression: str) -> None:
         """Apply a BPF filter; a bad one raises :class:`FilterError` naming where it goes wrong."""
+        self._require_open()
         jpype = jvm.start()
         mode = jvm.jclass("org.pcap4j.core.BpfProgram$BpfCompileMode").OPTIMIZE
         self._use_libpcap()
@@ -179,10 +220,25 @@ class Handle:
             raise bpf.filter_error(expression, str(e.getMessage()), self.linktype) from None
         self.filter = expression
 
+    def require_known_link_type(self) -> None:
+        """Raise :class:`CaptureFileError` if libpcap knows nothing of this file's link type.
+
+        tcpdump refuses such a file (it compiles a filter, if only an empty one, and libpcap
+        has no code for an unknown type); a corrupt header is the usual cause.  Checked when a
+        file is opened, so that a filter is never blamed for it.
+        """
+        try:
+            bpf.compile_filter("", self.linktype)
+        except FilterError as e:
+            if UNKNOWN_LINK_TYPE not in e.reason:
+                raise
+            raise self._read_error(f"unknown link type {self.linktype} (is the file header corrupt?)") from e
+
     def set_direction(self, direction: str) -> None:
         """Capture only packets received ('in'), sent ('out') or both ('inout')."""
         if direction not in DIRECTIONS:
             raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}, not {direction!r}")
+        self._require_open()
         jpype = jvm.start()
         value = getattr(jvm.jclass("org.pcap4j.core.PcapHandle$PcapDirection"), DIRECTIONS[direction])
         try:
@@ -195,6 +251,7 @@ class Handle:
 
         Returns the Pcap4J dumper; pass it as ``dumper`` to other handles to share one file.
         """
+        self._require_open()
         jpype = jvm.start()
         self._use_libpcap()
         if dumper is None:
@@ -204,17 +261,19 @@ class Handle:
                 raise CaptureFileError(f"cannot write {path}: {e.getMessage()}") from None
             self._dumper = dumper
         self._reader.setDumper(dumper)
+        self._dump_target = dumper
         return dumper
 
     def flush(self) -> None:
         """Push what the dumper buffered to the file."""
+        self._require_readable()
         self._reader.flushDumper()
 
     # --- stats and closing ---------------------------------------------------------------------
     def stats(self) -> Stats:
         """Packets read, and for live handles the kernel's received/dropped counters."""
-        captured = self.captured
-        if not self.live or self._closed:
+        captured = self.captured  # raises once closed: the kernel counters are gone with the handle
+        if not self.live:
             return Stats(captured)
         jpype = jvm.start()
         try:
@@ -233,10 +292,12 @@ class Handle:
             self._prefetcher.stop()
         if self._copier is not self._reader:
             self._copier.close()
+        # the handle first: its close waits for a read in progress on another thread (which may
+        # be dumping), and no read starts after it
+        self._j.close()
         if self._dumper is not None:
             self._reader.flushDumper()
             self._dumper.close()
-        self._j.close()
 
     def __enter__(self) -> "Handle":
         return self
@@ -260,7 +321,7 @@ class _Prefetcher:
     SLOTS = 2  # Java fills faster than Python consumes: one slot lent, one being filled
 
     def __init__(self, handle: Handle):
-        self._slots = [Batch() for _ in range(self.SLOTS)]
+        self._slots = [Batch.reused() for _ in range(self.SLOTS)]
         metas = jvm.jclass("java.nio.ByteBuffer")[:]([b._jmeta for b in self._slots])
         datas = jvm.jclass("java.nio.ByteBuffer")[:]([b._jdata for b in self._slots])
         self._ahead = jvm.jclass("pcap4py.helper.ReadAhead")(
@@ -290,8 +351,11 @@ class _Prefetcher:
             self._lent = None
 
     def stop(self) -> None:
-        """Stop the Java thread (waiting for it) before the slots' buffers can be freed."""
-        self._ahead.close()
+        """Stop the Java thread (waiting for it) before the slots' buffers can be freed or reused."""
+        if self._ahead.close():
+            for slot in self._slots:
+                slot.recycle()
+        self._slots = []
 
 
 def open_live(
@@ -313,8 +377,14 @@ def open_live(
     ``buffer_size`` is the kernel buffer in bytes (32 MiB by default); ``immediate`` delivers each
     packet as it arrives; ``direction`` is 'in', 'out' or 'inout'; ``netns``
     (a PID, a name under /run/netns, or a path) opens the handle inside that
-    network namespace.  ``index`` tags packets when several handles are merged.
+    network namespace.  ``index`` tags packets when several handles are merged.  Numbers out of
+    range (``snaplen`` 1..262144, ``timeout_ms`` 0..2^31-1, ``buffer_size`` 1..2^31-1) raise
+    :class:`~pcap4py.errors.OutOfRange`.
     """
+    check_range("snaplen", snaplen, 1, MAX_SNAPLEN)
+    check_range("timeout_ms", timeout_ms, 0, INT_MAX)
+    if buffer_size is not None:
+        check_range("buffer_size", buffer_size, 1, INT_MAX)
     jvm.start()
     opener = lambda: _open_live_here(iface, snaplen, promisc, timeout_ms, buffer_size,  # noqa: E731
                                      immediate, nanosecond, index)
@@ -375,30 +445,49 @@ def _open_error(iface: str, message: str) -> Pcap4pyError:
 
 
 def open_offline(path: str, *, filter: Optional[str] = None, index: int = 0) -> Handle:
-    """Open a pcap or pcapng file for reading (nanosecond timestamps are kept)."""
-    magic = _capture_file_magic(path)
+    """Open a pcap or pcapng file for reading (nanosecond timestamps are kept).
+
+    ``path`` may be '-' (standard input) or a pipe (``/dev/stdin``, ``<(...)``): a stream is
+    read by libpcap alone, with nanosecond time stamps (so a pcap written from it with
+    :meth:`Handle.dump` is a nanosecond pcap).
+    """
+    path = os.fspath(path)
+    magic = None if _is_stream(path) else _capture_file_magic(path)
     if magic == PCAPNG_MAGIC:  # read in Java: libpcap refuses mixed link types and later sections
         from .pcapng import open_pcapng
 
-        return open_pcapng(os.fspath(path), filter=filter, index=index)
-    nano = _MAGICS[magic]
+        return open_pcapng(path, filter=filter, index=index)
+    nano = True if magic is None else _MAGICS[magic]
     jpype = jvm.start()
     pcaps = jvm.jclass("org.pcap4j.core.Pcaps")
     precision = jvm.jclass("org.pcap4j.core.PcapHandle$TimestampPrecision")
     try:
-        jhandle = pcaps.openOffline(os.fspath(path), precision.NANO if nano else precision.MICRO)
+        jhandle = pcaps.openOffline(path, precision.NANO if nano else precision.MICRO)
     except jpype.JException as e:
         raise CaptureFileError(f"cannot read {path}: {e.getMessage()}") from None
-    handle = Handle(jhandle, os.fspath(path), live=False, index=index)
-    if not filter and magic != PCAPNG_MAGIC:
-        handle.use_file_reader(os.fspath(path))
-    if filter:
-        try:
+    handle = Handle(jhandle, path, live=False, index=index)
+    try:
+        handle.require_known_link_type()
+        if filter:
             handle.set_filter(filter)
-        except BaseException:
-            handle.close()
-            raise
+        elif magic in _STANDARD_PCAP_MAGICS:
+            handle.use_file_reader(path)
+    except BaseException:
+        handle.close()
+        raise
     return handle
+
+
+def _is_stream(path: str) -> bool:
+    """Standard input, or a pipe, socket or device: what cannot be read twice (sniffing its magic
+    would consume the bytes libpcap needs)."""
+    if path == STDIN:
+        return True
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False  # _capture_file_magic says what is wrong
+    return stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISSOCK(mode)
 
 
 def _capture_file_magic(path: str) -> bytes:

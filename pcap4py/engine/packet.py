@@ -26,6 +26,8 @@ ETHERTYPES = {ETHERTYPE_IPV4: "IPv4", ETHERTYPE_IPV6: "IPv6", ETHERTYPE_ARP: "AR
 TCP_FLAG_LETTERS = ((0x01, "F"), (0x02, "S"), (0x04, "R"), (0x08, "P"), (0x10, "."), (0x20, "U"),
                     (0x40, "E"), (0x80, "W"))
 DLT_EN10MB = 1
+# Summary.TS_OUT_OF_RANGE: a time no unsigned 64-bit count of ns since 1970 holds (pcapng can name one)
+TS_OUT_OF_RANGE = 2**64 - 1
 
 
 @dataclass(frozen=True)
@@ -59,11 +61,15 @@ class Packet:
     fields (``proto``, ``src``, ``dst``, ``sport``, ``dport``, ``tcp_flags``,
     ``seq``, ``ack``, ``icmp_type``, ``icmp_code``, ``payload``) and
     ``direction`` ('in', 'out' or None) when the capture knows whose point of
-    view to take.  Checksums are not verified: a container's outgoing packets
+    view to take.  ``ts_out_of_range`` is True (and ``ts_ns`` is
+    :attr:`TS_OUT_OF_RANGE`) for a time before 1970 or after 2554, which a
+    pcapng file can name.  Checksums are not verified: a container's outgoing packets
     often carry offloaded, not-yet-computed checksums.
     """
 
     __slots__ = ("_rec", "data", "source", "direction")
+
+    TS_OUT_OF_RANGE = TS_OUT_OF_RANGE
 
     def __init__(self, rec: tuple, data: bytes, source: Source, direction: Optional[str] = None):
         self._rec = rec
@@ -73,6 +79,8 @@ class Packet:
 
     # --- record fields (order fixed by batch.RECORD) ---------------------------------------
     ts_ns = property(lambda self: self._rec[0], doc="capture time, ns since the epoch")
+    ts_out_of_range = property(lambda self: self._rec[0] == TS_OUT_OF_RANGE,
+                               doc="the file named a time outside 1970..2554; ts_ns holds no time then")
     caplen = property(lambda self: self._rec[1], doc="bytes captured")
     length = property(lambda self: self._rec[2], doc="bytes on the wire")
     ethertype = property(lambda self: self._rec[4], doc="ethertype of the L3 payload, 0 if unknown")
@@ -194,7 +202,8 @@ class Packet:
     # --- Pcap4J, on request -----------------------------------------------------------------
     @property
     def pcap4j(self) -> Any:
-        """The frame parsed by Pcap4J (an ``org.pcap4j.packet.Packet``); starts the JVM if needed."""
+        """The frame parsed by Pcap4J (an ``org.pcap4j.packet.Packet``), None for an empty frame;
+        raises :class:`~pcap4py.errors.PacketParseError` if Pcap4J fails on it. Starts the JVM if needed."""
         from .parse import parse
 
         return parse(self.data, self.source.linktype)
@@ -212,6 +221,7 @@ class Packet:
         One definition of the JSON record: this is ``json.loads`` of what Java's ``JsonFields``
         renders for this record, the very text ``--format jsonl`` prints, so the library and the
         CLI cannot disagree (one JPype call per packet: use the CLI's formats for streams).
+        A time out of range has ``timestamp`` None and an extra ``ts_out_of_range: true``.
         """
         from . import jvm
         from .batch import RECORD

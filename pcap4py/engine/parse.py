@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Any
+from typing import Any, Optional
 
+from ..errors import PacketParseError
 from . import jvm
 
 
@@ -21,15 +22,26 @@ def data_link_type(linktype: int) -> Any:
     return jvm.jclass("org.pcap4j.packet.namednumber.DataLinkType").getInstance(boxed)
 
 
-def parse(data: bytes, linktype: int) -> Any:
-    """Parse ``data`` (a frame of DLT ``linktype``) into an ``org.pcap4j.packet.Packet``."""
+def parse(data: bytes, linktype: int) -> Optional[Any]:
+    """Parse ``data`` (a frame of DLT ``linktype``) into an ``org.pcap4j.packet.Packet``.
+
+    An empty frame (a record with no captured bytes) has nothing to parse: None.  Pcap4J turns
+    most malformed frames into ``IllegalRawDataPacket`` layers; what it throws instead is raised as
+    :class:`~pcap4py.errors.PacketParseError`.
+    """
+    if not data:
+        return None  # Pcap4J refuses empty arrays ("arr is empty")
     jpype = jvm.start()
     raw = jpype.JArray(jpype.JByte)(data)
-    return _factory().newInstance(raw, 0, len(data), data_link_type(linktype))
+    try:
+        return _factory().newInstance(raw, 0, len(data), data_link_type(linktype))
+    except jpype.JException as e:
+        raise PacketParseError(f"Pcap4J cannot parse this {len(data)}-byte frame: {e}") from e
 
 
-def layer_names(packet: Any) -> list[str]:
-    """['Ethernet', 'IpV4', 'Tcp', ...]: the simple class names of each nested header, minus 'Packet'."""
+def layer_names(packet: Optional[Any]) -> list[str]:
+    """['Ethernet', 'IpV4', 'Tcp', ...]: the simple class names of each nested header, minus 'Packet'
+    (none for an empty frame)."""
     names = []
     while packet is not None:
         name = str(packet.getClass().getSimpleName())
@@ -39,5 +51,10 @@ def layer_names(packet: Any) -> list[str]:
 
 
 def render(packet: Any) -> str:
-    """Pcap4J's own multi-line rendering (what the kaitoy/pcap4j image printed)."""
-    return str(packet.toString())
+    """Pcap4J's own multi-line rendering (what the kaitoy/pcap4j image printed); a failure inside
+    Pcap4J raises :class:`~pcap4py.errors.PacketParseError`."""
+    jpype = jvm.start()
+    try:
+        return str(packet.toString())
+    except jpype.JException as e:
+        raise PacketParseError(f"Pcap4J cannot render this frame: {e}") from e

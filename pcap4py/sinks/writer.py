@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import IO, TYPE_CHECKING, Any, Sequence
 
 from ..engine.packet import Packet, Source
+from ..errors import PacketParseError
 from .lines import LINE_FORMATS, LineSink, make_formatter
 
 if TYPE_CHECKING:
@@ -31,11 +32,10 @@ class Writer:
         self._clock: Any = None
 
     def write(self, pkt: Packet) -> None:
-        from ..engine.parse import render
-
         if self._clock is None:  # the line formatter's clock: one definition of local time
             self._clock = make_formatter("text", [pkt.source])
-        self.stream.write(f"{self._clock.clock(pkt.ts_ns)}\n{render(pkt.pcap4j)}\n")
+        when = "(time out of range)" if pkt.ts_out_of_range else self._clock.clock(pkt.ts_ns)
+        self.stream.write(f"{when}\n{_pcap4j_rendering(pkt)}\n")
 
     def consume(self, cap: "Capture") -> None:
         """Write every packet of ``cap``, flushing after each read round."""
@@ -69,3 +69,17 @@ def open_sink(fmt: str, stream: IO[str], cap: "Capture") -> "Writer | LineSink":
     stream.flush()  # what was written through the stream goes first
     return _CaptureLineSink(stream.fileno(), fmt, cap.sources, with_interface=len(cap.sources) > 1,
                             local=cap.local)
+
+
+def _pcap4j_rendering(pkt: Packet) -> str:
+    """Pcap4J's rendering, or a one-line note where there is none: one bad frame must not end the
+    listing of a file."""
+    from ..engine.parse import render
+
+    try:
+        parsed = pkt.pcap4j
+        if parsed is None:
+            return f"[empty frame: 0 of {pkt.length} bytes captured, nothing to parse]"
+        return render(parsed)
+    except PacketParseError as e:
+        return f"[{e}]"

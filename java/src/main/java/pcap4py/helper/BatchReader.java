@@ -5,6 +5,8 @@ import com.sun.jna.Pointer;
 import java.lang.reflect.Field;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.concurrent.locks.Lock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 import org.pcap4j.core.NotOpenException;
 import org.pcap4j.core.PcapDumper;
 import org.pcap4j.core.PcapHandle;
@@ -19,13 +21,16 @@ import org.pcap4j.core.PcapHandle.TimestampPrecision;
  * pcap_dump from the native buffers, and with {@code copy} off nothing else is done per packet:
  * that is the {@code -w} path, as cheap as tcpdump's.
  *
- * <p>A reader is used by one thread at a time.
+ * <p>A reader is used by one thread at a time. Each fill holds the handle's read lock (the one
+ * Pcap4J's own reads take), so a close on another thread waits for it, and a fill after close
+ * fails cleanly instead of passing a freed {@code pcap_t} to libpcap.
  */
 public final class BatchReader extends BatchSource {
 
   private static final int MAX_FRAME = Summary.MAX_FRAME;
 
   private final PcapHandle handle;
+  private final Lock handleLock;
   private final Pointer pcap;
   private final int dlt;
   private final boolean nanoseconds;
@@ -38,10 +43,13 @@ public final class BatchReader extends BatchSource {
 
   private Pointer dumper;
   private boolean copy = true;
+  private boolean unsignedSeconds;
 
   public BatchReader(PcapHandle handle, int sourceIndex) {
     this.handle = handle;
     this.pcap = (Pointer) privateField(PcapHandle.class, handle, "handle");
+    this.handleLock =
+        ((ReentrantReadWriteLock) privateField(PcapHandle.class, handle, "handleLock")).readLock();
     this.dlt = handle.getDlt().value();
     this.nanoseconds = handle.getTimestampPrecision() == TimestampPrecision.NANO;
     this.sourceIndex = sourceIndex;
@@ -50,6 +58,15 @@ public final class BatchReader extends BatchSource {
   /** Writes every packet read from now on to this dumper too (null to stop). */
   public void setDumper(PcapDumper d) {
     this.dumper = d == null ? null : (Pointer) privateField(PcapDumper.class, d, "dumper");
+  }
+
+  /**
+   * Reads the seconds of each time stamp as unsigned 32 bits, as the pcap format defines them
+   * (libpcap sign-extends them, so times past 2038-01-19 would come out before 1970). For classic
+   * pcap files only: pcapng and live time stamps are 64-bit already.
+   */
+  public void setUnsignedSeconds(boolean unsigned) {
+    this.unsignedSeconds = unsigned;
   }
 
   /** Whether packets are copied into the batch buffers (off: count and dump only). */
@@ -65,11 +82,26 @@ public final class BatchReader extends BatchSource {
 
   /** The descriptor to poll for readability, or -1 where libpcap offers none. */
   public int selectableFd() {
-    return Libpcap.pcap_get_selectable_fd(pcap);
+    if (!handleLock.tryLock()) {
+      return -1;
+    }
+    try {
+      return handle.isOpen() ? Libpcap.pcap_get_selectable_fd(pcap) : -1;
+    } finally {
+      handleLock.unlock();
+    }
   }
 
+  /** The handle's snapshot length, or -1 once it is closed. */
   public int snapshot() {
-    return Libpcap.pcap_snapshot(pcap);
+    if (!handleLock.tryLock()) {
+      return -1;
+    }
+    try {
+      return handle.isOpen() ? Libpcap.pcap_snapshot(pcap) : -1;
+    } finally {
+      handleLock.unlock();
+    }
   }
 
   public int linkType() {
@@ -78,6 +110,26 @@ public final class BatchReader extends BatchSource {
 
   @Override
   public int fill(ByteBuffer meta, ByteBuffer data, int maxPackets) {
+    if (finished()) {
+      return 0;
+    }
+    // tryLock: close() holds the write lock only while closing; failing means it is closing now
+    if (!handleLock.tryLock()) {
+      error = "handle is closed";
+      return 0;
+    }
+    try {
+      if (!handle.isOpen()) {
+        error = "handle is closed";
+        return 0;
+      }
+      return fillOpen(meta, data, maxPackets);
+    } finally {
+      handleLock.unlock();
+    }
+  }
+
+  private int fillOpen(ByteBuffer meta, ByteBuffer data, int maxPackets) {
     int count = 0;
     int rec = 0;
     int pos = 0;
@@ -109,12 +161,12 @@ public final class BatchReader extends BatchSource {
         continue;
       }
       hdr.read(0, header, 0, 3);
-      long sec = header[0];
+      long sec = unsignedSeconds ? header[0] & 0xffffffffL : header[0];
       long frac = header[1];
       int caplen = Math.min((int) header[2], MAX_FRAME);
       int origlen = (int) (header[2] >>> 32);
       bytes.read(0, frame, 0, caplen);
-      long ts = sec * 1_000_000_000L + (nanoseconds ? frac : frac * 1000L);
+      long ts = Summary.timestamp(sec, frac, nanoseconds);
       Summary.append(meta, rec, data, pos, frame, caplen, origlen, ts, dlt, sourceIndex);
       pos += caplen;
       rec += Summary.RECORD_SIZE;

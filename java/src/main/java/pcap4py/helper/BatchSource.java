@@ -19,6 +19,14 @@ public abstract class BatchSource {
    */
   public abstract int fill(ByteBuffer meta, ByteBuffer data, int maxPackets);
 
+  /**
+   * True once reading is over: the end of the file, or an error. Reading on past an error would
+   * take whatever follows a bad record header for packets (libpcap does not stop by itself).
+   */
+  protected boolean finished() {
+    return eof || error != null;
+  }
+
   /** True once a file has been read to its end. */
   public boolean isEof() {
     return eof;

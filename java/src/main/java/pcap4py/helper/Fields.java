@@ -275,12 +275,13 @@ final class Fields {
 
     /** Appends the time stamp with microseconds (tcpdump's precision). */
     void append(Out o, long tsNs) {
-      long sec = Math.floorDiv(tsNs, 1_000_000_000L);
+      // the record's time stamp is an unsigned count of ns since 1970 (see Summary)
+      long sec = Long.divideUnsigned(tsNs, 1_000_000_000L);
       if (sec != second) {
         render(sec);
         second = sec;
       }
-      o.bytes(text).ch('.').dec(Math.floorMod(tsNs, 1_000_000_000L) / 1000, 6);
+      o.bytes(text).ch('.').dec(Long.remainderUnsigned(tsNs, 1_000_000_000L) / 1000, 6);
     }
 
     private void render(long sec) {

@@ -9,7 +9,8 @@ import java.nio.charset.StandardCharsets;
  *
  * <p>Keys, in order: timestamp (ISO 8601 UTC, microseconds), ts_ns, interface, direction, length,
  * caplen, eth_src, eth_dst, protocol, src, src_port, dst, dst_port, tcp_flags, seqnum, acknum,
- * icmp_type, icmp_code, payload (hex). Fields a packet does not have are null. The spacing is
+ * icmp_type, icmp_code, payload (hex), and ts_out_of_range (true) only for a time no unsigned
+ * 64-bit count of ns holds (then timestamp is null). Fields a packet does not have are null. The spacing is
  * Python's {@code json.dumps} default ({@code ", "} and {@code ": "}).
  */
 public final class JsonFields {
@@ -34,9 +35,15 @@ public final class JsonFields {
 
   /** Appends the JSON object (no newline); {@code iface} is the interface's JSON string, quotes included. */
   static void write(Out o, Fields f, byte[] iface, Fields.Clock utc) {
-    o.ascii("{\"timestamp\": \"");
-    utc.append(o, f.ts);
-    o.ascii("Z\", \"ts_ns\": ").dec(f.ts);
+    boolean outOfRange = f.ts == Summary.TS_OUT_OF_RANGE;
+    if (outOfRange) {
+      o.ascii("{\"timestamp\": null");
+    } else {
+      o.ascii("{\"timestamp\": \"");
+      utc.append(o, f.ts);
+      o.ascii("Z\"");
+    }
+    o.ascii(", \"ts_ns\": ").ascii(Long.toUnsignedString(f.ts));
     o.ascii(", \"interface\": ").bytes(iface);
     o.ascii(", \"direction\": ");
     if (f.direction == null) {
@@ -85,7 +92,11 @@ public final class JsonFields {
     number(o, f.isIcmp(), f.icmpCode);
     o.ascii(", \"payload\": \"");
     o.hexBytes(f.frame, f.payloadStart(), f.payloadEnd());
-    o.ascii("\"}");
+    o.ch('"');
+    if (outOfRange) {
+      o.ascii(", \"ts_out_of_range\": true");
+    }
+    o.ch('}');
   }
 
   private static void mac(Out o, Fields f, boolean eth, int at) {

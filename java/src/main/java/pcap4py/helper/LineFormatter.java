@@ -142,7 +142,7 @@ public final class LineFormatter {
     for (int i = 0; i < metas.length; i++) {
       if (cursors[i] < counts[i]) {
         long ts = Fields.le64(metas[i], cursors[i] * Summary.RECORD_SIZE);
-        if (best < 0 || ts < bestTs) {
+        if (best < 0 || Long.compareUnsigned(ts, bestTs) < 0) { // time stamps are unsigned
           best = i;
           bestTs = ts;
         }

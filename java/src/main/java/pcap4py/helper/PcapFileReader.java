@@ -21,7 +21,11 @@ public final class PcapFileReader extends BatchSource {
   private static final int RECORD_HEADER = 16;
 
   private final FileChannel channel;
-  private final ByteBuffer in = ByteBuffer.allocate(4 << 20);
+  /** Read buffer: 4 MiB, or less for a smaller file, but always room for the largest record. */
+  private static final int MAX_BUFFER = 4 << 20;
+  private static final int MIN_BUFFER = HEADER + RECORD_HEADER + Summary.MAX_FRAME;
+
+  private final ByteBuffer in;
   private final byte[] frame = new byte[Summary.MAX_FRAME];
   private final int dlt;
   private final int sourceIndex;
@@ -30,6 +34,8 @@ public final class PcapFileReader extends BatchSource {
   /** Opens {@code path}; {@code dlt} is the link type libpcap reported for it. */
   public PcapFileReader(String path, int dlt, int sourceIndex) throws IOException {
     this.channel = FileChannel.open(Paths.get(path), StandardOpenOption.READ);
+    // a small file needs no 4 MiB buffer (zeroing one costs more than reading the file)
+    this.in = ByteBuffer.allocate((int) Math.max(MIN_BUFFER, Math.min(MAX_BUFFER, channel.size())));
     this.dlt = dlt;
     this.sourceIndex = sourceIndex;
     in.limit(0);
@@ -59,6 +65,9 @@ public final class PcapFileReader extends BatchSource {
     int count = 0;
     int rec = 0;
     int pos = 0;
+    if (finished()) {
+      return 0;
+    }
     try {
       while (count < maxPackets
           && rec + Summary.RECORD_SIZE <= meta.capacity()
@@ -86,7 +95,7 @@ public final class PcapFileReader extends BatchSource {
         }
         in.position(in.position() + RECORD_HEADER); // ensure() may have moved the record
         in.get(frame, 0, caplen);
-        long ts = sec * 1_000_000_000L + (nanoseconds ? frac : frac * 1000L);
+        long ts = Summary.timestamp(sec, frac, nanoseconds);
         Summary.append(meta, rec, data, pos, frame, caplen, origlen, ts, dlt, sourceIndex);
         pos += caplen;
         rec += Summary.RECORD_SIZE;

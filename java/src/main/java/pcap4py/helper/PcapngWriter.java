@@ -167,7 +167,7 @@ public final class PcapngWriter {
       for (int b = 0; b < n; b++) {
         if (next[b] < counts[b]) {
           long ts = metas[b].getLong(next[b] * Summary.RECORD_SIZE);
-          if (pick < 0 || ts < least) {
+          if (pick < 0 || Long.compareUnsigned(ts, least) < 0) { // time stamps are unsigned
             pick = b;
             least = ts;
           }
@@ -199,7 +199,7 @@ public final class PcapngWriter {
     byte[] comment = comments ? f.comment : null;
     int options = (flags != 0 ? 8 : 0) + (comment != null ? 4 + pad(comment.length) : 0);
     int start = begin(EPB, 20 + pad(caplen) + (options > 0 ? options + 4 : 0));
-    long ts = f.nano ? tsNs : tsNs / 1000;
+    long ts = f.nano ? tsNs : Long.divideUnsigned(tsNs, 1000);
     out.putInt(number).putInt((int) (ts >>> 32)).putInt((int) ts).putInt(caplen).putInt(origlen);
     data.limit(offset + caplen).position(offset);
     out.put(data);
@@ -363,7 +363,7 @@ public final class PcapngWriter {
       size += v >= 0 ? 12 : 0;
     }
     int start = begin(ISB, 12 + (size > 0 ? size + 4 : 0));
-    long ts = interfaces.get(i).nano ? tsNs : tsNs / 1000;
+    long ts = interfaces.get(i).nano ? tsNs : Long.divideUnsigned(tsNs, 1000);
     out.putInt(i).putInt((int) (ts >>> 32)).putInt((int) ts);
     for (int k = 0; k < values.length; k++) {
       if (values[k] >= 0) {

@@ -92,9 +92,13 @@ public final class ReadAhead {
     free.add(slot);
   }
 
-  /** Stops the reading thread and waits for it, so the slots' memory can be let go. */
-  public void close() throws InterruptedException {
+  /**
+   * Stops the reading thread and waits for it, so the slots' memory can be let go; false if it
+   * is still running after 5 s (then the slots must not be reused).
+   */
+  public boolean close() throws InterruptedException {
     free.add(-1);
     thread.join(5000);
+    return !thread.isAlive();
   }
 }

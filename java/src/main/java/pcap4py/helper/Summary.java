@@ -10,7 +10,7 @@ import java.nio.ByteBuffer;
  * relative to the record's start; all integers little-endian.
  *
  * <pre>
- *  0 i64 timestamp, ns        20 u16 ethertype (0 unknown)   32 u8  source index
+ *  0 u64 timestamp, ns        20 u16 ethertype (0 unknown)   32 u8  source index
  *  8 u32 captured length      22 u8  IP protocol (255 none)  33 u8  IP version (0, 4, 6)
  * 12 u32 original length      23 u8  TCP flags               34 u16 VLAN id (0 none)
  * 16 u32 offset in data area  24 u16 src port / ICMP id      36 u32 TCP seq
@@ -35,9 +35,32 @@ final class Summary {
   static final int DLT_LINUX_SLL = 113;
   static final int DLT_LINUX_SLL2 = 276;
 
+  /**
+   * The time stamp of a packet whose time no unsigned 64-bit count of nanoseconds since 1970 holds
+   * (before 1970, or after 2554-07-21): a pcapng interface with a coarse resolution or an offset
+   * can name one. Readers see this value and a flag rather than a time that silently wrapped.
+   */
+  static final long TS_OUT_OF_RANGE = -1L; // 2^64 - 1 as unsigned
+
+  private static final long NS_PER_SECOND = 1_000_000_000L;
   private static final int NO_PROTO = 255;
 
   private Summary() {}
+
+  /**
+   * Nanoseconds since the epoch as an unsigned 64-bit value, from seconds and a fraction
+   * (nanoseconds, or microseconds when {@code nanoseconds} is false); {@link #TS_OUT_OF_RANGE}
+   * when the result is negative or does not fit in 64 unsigned bits.
+   */
+  static long timestamp(long sec, long frac, boolean nanoseconds) {
+    long fracNs = nanoseconds ? frac : frac * 1000L;
+    if (sec < 0 || frac < 0 || Math.multiplyHigh(sec, NS_PER_SECOND) != 0) {
+      return TS_OUT_OF_RANGE;
+    }
+    long whole = sec * NS_PER_SECOND;
+    long ts = whole + fracNs;
+    return Long.compareUnsigned(ts, whole) < 0 ? TS_OUT_OF_RANGE : ts;
+  }
 
   /** Appends one packet: its record at {@code rec} of {@code meta}, its bytes at {@code pos} of {@code data}. */
   static void append(
