@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from functools import lru_cache
+from typing import Optional
 
 from pcap4py.engine.packet import ETHERTYPE_ARP, Packet
 
@@ -160,3 +161,17 @@ def to_dict(pkt: Packet) -> dict:
         "icmp_code": rec[11] if icmp else None,
         "payload": pkt.payload.hex(),
     }
+
+
+def direction_of(view, pkt: Packet) -> Optional[str]:
+    """The direction rule as the first release wrote it in Python (ContainerView.direction_of):
+    the reference that Java's one PointOfView is checked against."""
+    if pkt.linktype == 1 and pkt.caplen >= 14:
+        mac = pkt.data[6:12]
+        if mac != bytes(6):
+            return "out" if mac.hex(":") in view.macs else "in"
+    if pkt.src in view.ips:
+        return "out"
+    if pkt.dst in view.ips:
+        return "in"
+    return None

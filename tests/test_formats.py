@@ -226,6 +226,7 @@ def test_directions_from_the_container_view_match_python(pcaps, tmp_path):
     for path in pcaps:
         pkts = packets(path, local=view)
         assert {p.direction for p in pkts} >= ({"in", "out"} if "ethernet" in path else set())
+        assert [p.direction for p in pkts] == [ref.direction_of(view, p) for p in pkts], path
         records = [json.loads(line) for line in _line_output(path, "jsonl", view, tmp_path).splitlines()]
         assert [r["direction"] for r in records] == [p.direction for p in pkts], path
         text = _line_output(path, "text", view, tmp_path)

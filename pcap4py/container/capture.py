@@ -24,10 +24,10 @@ This module uses the engine (:mod:`pcap4py.engine`) and discovery
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Iterable, Optional, Sequence, Union
 
-from ..engine.packet import DLT_EN10MB
+from ..engine.pov import PointOfView
 from ..errors import Pcap4pyError
 from .inventory import norm_ip
 from .model import Container, ContainerInterface, get_container
@@ -40,43 +40,16 @@ __all__ = ["ContainerView", "open_container", "direction_filter", "parse_directi
 
 VIAS = ("netns", "veth", "bridge")
 DIRECTIONS = ("egress", "ingress")
-ZERO_MAC_BYTES = bytes(6)  # loopback's source MAC
 
 
 # --------------------------------------------------------------------------- point of view
 
 
-@dataclass(frozen=True)
-class ContainerView:
-    """The container's own MACs and IPs, and the direction of a packet from its point of view.
-
-    Handed to :class:`pcap4py.Capture` as ``local``.  On an Ethernet interface
-    of the container (or its veth peer, or its bridge after the ``host`` filter)
-    a frame it did not send is one it received, broadcasts and multicasts
-    included: ``'out'`` when the source MAC is the container's, ``'in'``
-    otherwise.  Loopback frames (all-zero MACs) and frames without a link
-    header go by IP: sent from one of its addresses is ``'out'``, so its
-    loopback traffic, sent and received by itself, is ``'out'``.
-    """
-
-    macs: frozenset
-    ips: frozenset
-    # the MACs as the 6 bytes in a frame: the per-packet test compares bytes, formats nothing
-    _mac_bytes: frozenset = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "_mac_bytes", frozenset(bytes.fromhex(m.replace(":", "")) for m in self.macs))
-
-    def direction_of(self, pkt: Any) -> Optional[str]:
-        if pkt.linktype == DLT_EN10MB and pkt.caplen >= 14:
-            mac = pkt.data[6:12]
-            if mac != ZERO_MAC_BYTES:
-                return "out" if mac in self._mac_bytes else "in"
-        if pkt.src in self.ips:
-            return "out"
-        if pkt.dst in self.ips:
-            return "in"
-        return None
+class ContainerView(PointOfView):
+    """A container's point of view (its MACs and IPs), handed to :class:`pcap4py.Capture` as
+    ``local``: every packet's direction is then ``'out'`` (sent by the container) or ``'in'``,
+    by the one rule of :mod:`pcap4py.engine.pov`.  On the container's loopback every packet is
+    both sent and received by it; the rule tags those ``'out'``."""
 
     @classmethod
     def of(cls, container: Container) -> "ContainerView":

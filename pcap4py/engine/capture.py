@@ -27,9 +27,8 @@ class Capture:
     """Read ``handles`` together.
 
     ``count`` stops after that many packets in all, ``duration`` after that
-    many seconds; ``local`` (anything with a ``direction_of(packet)`` method,
-    such as a container's :class:`~pcap4py.container.capture.ContainerView`) sets each
-    packet's ``direction``.  Iterating yields :class:`Packet` records; the
+    many seconds; ``local`` (a :class:`~pcap4py.engine.pov.PointOfView`, such as a
+    container's) sets each packet's ``direction``.  Iterating yields :class:`Packet` records; the
     handles are closed when the capture is closed (or left by ``with``).  A negative ``count``
     or a negative or NaN ``duration`` raises :class:`~pcap4py.errors.OutOfRange` (a ValueError).
     """
@@ -134,12 +133,16 @@ class Capture:
     def batches(self) -> Iterator[list[Packet]]:
         """Lists of packets, one per read round, merged in timestamp order."""
         for filled in self._filled():
-            got = [list(batch.packets(self.sources)) for batch in filled]
-            packets = got[0] if len(got) == 1 else sorted((p for g in got for p in g), key=_ts)
-            if self.local is not None:
-                for p in packets:
-                    p.direction = self.local.direction_of(p)
-            yield packets
+            got = [self._packets(batch) for batch in filled]
+            yield got[0] if len(got) == 1 else sorted((p for g in got for p in g), key=_ts)
+
+    def _packets(self, batch: Batch) -> list[Packet]:
+        """The batch's packets, with their directions when the capture has a point of view."""
+        packets = list(batch.packets(self.sources))
+        if self.local is not None:
+            for p, direction in zip(packets, self.local.directions(batch, self.sources)):
+                p.direction = direction
+        return packets
 
     def __iter__(self) -> Iterator[Packet]:
         if len(self.handles) == 1 and self.local is None:

@@ -37,8 +37,9 @@ _MAGICS = {
     b"\xa1\xb2\xc3\xd4": False, b"\xd4\xc3\xb2\xa1": False,
     b"\xa1\xb2\x3c\x4d": True, b"\x4d\x3c\xb2\xa1": True,
     b"\xa1\xb2\xcd\x34": False, b"\x34\xcd\xb2\xa1": False,  # Kuznetsov's modified pcap
-    b"\x0a\x0d\x0d\x0a": True,  # pcapng: libpcap scales to what we ask for
+    b"\x0a\x0d\x0d\x0a": True,  # pcapng: read by Java's PcapngFileReader, in nanoseconds
 }
+PCAPNG_MAGIC = b"\x0a\x0d\x0d\x0a"
 UNKNOWN_LINK_TYPE = "unknown data link type"  # libpcap's words when it has no BPF code generator for it
 # what Java's PcapFileReader reads (standard records only; the rest goes through libpcap)
 _STANDARD_PCAP_MAGICS = {b"\xa1\xb2\xc3\xd4", b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\x3c\x4d", b"\x4d\x3c\xb2\xa1"}

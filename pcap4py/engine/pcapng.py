@@ -46,7 +46,7 @@ class PcapngFileHandle(Handle):
         self.source = self._sources[0]
         self.linktype = self.source.linktype
         self.filter: Optional[str] = None
-        self._dumper = None
+        self._dumper = self._dump_target = None
         self._prefetcher = None
         self._closed = False
         self._programs: list[Any] = []  # compiled filters, freed on close
@@ -57,6 +57,7 @@ class PcapngFileHandle(Handle):
 
     def set_filter(self, expression: str) -> None:
         """Keep only packets ``expression`` accepts, compiled once per link type in the file."""
+        self._require_open()
         for dlt in sorted({s.linktype for s in self._sources}):
             snaplen = max(s.snaplen for s in self._sources if s.linktype == dlt)
             program = bpf.program(expression, dlt, snaplen)

@@ -49,16 +49,15 @@ def local_zone() -> str:
 
 def make_formatter(fmt: str, sources: Sequence[Source], *, with_interface: bool = False,
                    local: Any = None, out_bytes: int = OUT_BYTES) -> Any:
-    """A Java ``LineFormatter`` for ``sources`` (by index); ``local`` (with ``macs`` and ``ips``,
-    such as a ``ContainerView``) gives the point of view that decides each packet's direction."""
+    """A Java ``LineFormatter`` for ``sources`` (by index); ``local`` (a
+    :class:`~pcap4py.engine.pov.PointOfView`) decides each packet's direction."""
     jpype = jvm.start()
     names = jpype.JArray(jpype.JString)([s.name for s in sources])
     linktypes = jpype.JArray(jpype.JInt)([s.linktype for s in sources])
     formatter = jvm.jclass("pcap4py.helper.LineFormatter")(
         fmt, names, linktypes, with_interface, local_zone(), out_bytes)
     if local is not None:
-        formatter.setLocal(jpype.JArray(jpype.JString)(sorted(getattr(local, "macs", ()))),
-                           jpype.JArray(jpype.JString)(sorted(getattr(local, "ips", ()))))
+        formatter.setPointOfView(local.java())
     return formatter
 
 

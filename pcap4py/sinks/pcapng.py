@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import platform
-import socket
 import time
 from typing import Any, Callable, Optional, Sequence
 
@@ -35,8 +34,8 @@ class PcapngWriter:
     One interface description block per source of the capture (named by its label, described
     by its description, with the handle's filter); ``nano`` writes nanosecond time stamps,
     ``comments`` gives every packet its interface's label as a comment.  Directions come from
-    ``capture.local`` when it carries MACs and IPs (a container's view), else from a Linux
-    cooked header's packet type.
+    ``capture.local`` (a :class:`~pcap4py.engine.pov.PointOfView`) when it has one, else from a
+    Linux cooked header's packet type.
     """
 
     def __init__(self, path: str, capture: Any, *, nano: bool = False, comments: bool = False):
@@ -56,7 +55,7 @@ class PcapngWriter:
             self._j.setHoldback(HOLDBACK_NS)
 
     def _describe_interfaces(self, capture: Any, nano: bool, comments: bool) -> None:
-        local = _local_addresses(getattr(capture, "local", None))
+        local = capture.local.java() if capture.local is not None else None
         for handle in capture.handles:
             for source in handle.sources:
                 label = source.display_name
@@ -67,7 +66,7 @@ class PcapngWriter:
                     raise CaptureFileError(f"{self.path}: interface {label} is source {source.index} "
                                            f"but would be written as interface {number}")
                 if local is not None:
-                    self._j.setLocal(number, *local)
+                    self._j.setPointOfView(number, local)
 
     def write_round(self, batches: Sequence[Batch]) -> None:
         """Write the packets of one read round's batches, in timestamp order."""
@@ -111,18 +110,3 @@ class PcapngWriter:
 
 def _or_unknown(value: Optional[int]) -> int:
     return -1 if value is None else value
-
-
-def _local_addresses(local: Any) -> Optional[tuple[Any, Any]]:
-    """The MACs and IPs of ``local`` (a container's view) as Java byte arrays, or None."""
-    macs, ips = getattr(local, "macs", None), getattr(local, "ips", None)
-    if macs is None or ips is None:
-        return None
-    jpype = jvm.start()
-    rows = jpype.JArray(jpype.JByte, 2)
-    return (rows([bytes.fromhex(m.replace(":", "")) for m in sorted(macs)]),
-            rows([_packed(ip) for ip in sorted(ips)]))
-
-
-def _packed(ip: str) -> bytes:
-    return socket.inet_pton(socket.AF_INET6 if ":" in ip else socket.AF_INET, ip)

@@ -139,7 +139,7 @@ public final class BatchReader extends BatchSource {
       meta.order(ByteOrder.LITTLE_ENDIAN);
     }
     while (count < maxPackets
-        && (!copy || (rec + Summary.RECORD_SIZE <= metaCap && dataCap - pos >= MAX_FRAME))) {
+        && (!copy || (rec + Record.SIZE <= metaCap && dataCap - pos >= MAX_FRAME))) {
       int rc = Libpcap.pcap_next_ex(pcap, out, outData);
       if (rc != 1) {
         if (rc == -2) {
@@ -169,7 +169,7 @@ public final class BatchReader extends BatchSource {
       long ts = Summary.timestamp(sec, frac, nanoseconds);
       Summary.append(meta, rec, data, pos, frame, caplen, origlen, ts, dlt, sourceIndex);
       pos += caplen;
-      rec += Summary.RECORD_SIZE;
+      rec += Record.SIZE;
     }
     total += count;
     return count;

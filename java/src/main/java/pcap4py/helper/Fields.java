@@ -14,7 +14,7 @@ import java.time.zone.ZoneRules;
  */
 final class Fields {
 
-  static final int NO_PROTO = 255;
+  static final int NO_PROTO = Record.NO_PROTO;
   static final int ETHERTYPE_ARP = 0x0806;
 
   // the record (see Summary for the layout)
@@ -46,42 +46,30 @@ final class Fields {
   /** Decodes the record at {@code rec} of {@code m} (a batch's records copied to an array: plain
    *  array reads stay cheap before the JIT has compiled this, unlike ByteBuffer's). */
   void load(byte[] m, int rec) {
-    ts = le64(m, rec);
-    caplen = le32(m, rec + 8);
-    origlen = le32(m, rec + 12) & 0xffffffffL;
-    dataOff = le32(m, rec + 16);
-    ethertype = le16(m, rec + 20);
-    proto = m[rec + 22] & 0xff;
-    tcpFlags = m[rec + 23] & 0xff;
-    sport = le16(m, rec + 24);
-    dport = le16(m, rec + 26);
-    payloadOff = le16(m, rec + 28);
-    icmpType = m[rec + 30] & 0xff;
-    icmpCode = m[rec + 31] & 0xff;
-    sourceIndex = m[rec + 32] & 0xff;
-    ipVersion = m[rec + 33] & 0xff;
-    seq = le32(m, rec + 36) & 0xffffffffL;
-    ack = le32(m, rec + 40) & 0xffffffffL;
-    payloadLen = le32(m, rec + 44) & 0xffffffffL;
-    System.arraycopy(m, rec + 48, src, 0, 16);
-    System.arraycopy(m, rec + 64, dst, 0, 16);
+    ts = Record.le64(m, rec + Record.TS);
+    caplen = Record.le32(m, rec + Record.CAPLEN);
+    origlen = Record.le32(m, rec + Record.ORIGLEN) & 0xffffffffL;
+    dataOff = Record.le32(m, rec + Record.DATA_OFFSET);
+    ethertype = Record.le16(m, rec + Record.ETHERTYPE);
+    proto = m[rec + Record.IP_PROTO] & 0xff;
+    tcpFlags = m[rec + Record.TCP_FLAGS] & 0xff;
+    sport = Record.le16(m, rec + Record.SPORT);
+    dport = Record.le16(m, rec + Record.DPORT);
+    payloadOff = Record.le16(m, rec + Record.PAYLOAD_OFFSET);
+    icmpType = m[rec + Record.ICMP_TYPE] & 0xff;
+    icmpCode = m[rec + Record.ICMP_CODE] & 0xff;
+    sourceIndex = m[rec + Record.SOURCE_INDEX] & 0xff;
+    ipVersion = m[rec + Record.IP_VERSION] & 0xff;
+    seq = Record.le32(m, rec + Record.SEQ) & 0xffffffffL;
+    ack = Record.le32(m, rec + Record.ACK) & 0xffffffffL;
+    payloadLen = Record.le32(m, rec + Record.PAYLOAD_LENGTH) & 0xffffffffL;
+    System.arraycopy(m, rec + Record.SRC, src, 0, 16);
+    System.arraycopy(m, rec + Record.DST, dst, 0, 16);
   }
 
   /** Decodes one record given as its 80 bytes. */
   void load(byte[] record) {
     load(record, 0);
-  }
-
-  static int le16(byte[] m, int i) {
-    return (m[i] & 0xff) | ((m[i + 1] & 0xff) << 8);
-  }
-
-  static int le32(byte[] m, int i) {
-    return (m[i] & 0xff) | ((m[i + 1] & 0xff) << 8) | ((m[i + 2] & 0xff) << 16) | ((m[i + 3] & 0xff) << 24);
-  }
-
-  static long le64(byte[] m, int i) {
-    return (le32(m, i) & 0xffffffffL) | ((long) le32(m, i + 4) << 32);
   }
 
   boolean hasPorts() {

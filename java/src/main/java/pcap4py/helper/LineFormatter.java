@@ -1,11 +1,7 @@
 package pcap4py.helper;
 
-import java.net.InetAddress;
-import java.net.UnknownHostException;
 import java.nio.ByteBuffer;
-import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.List;
 
 /**
  * Formats whole batches as output lines into a buffer Python writes with one {@code os.write}:
@@ -16,9 +12,8 @@ import java.util.List;
  *
  * <p>Use: {@link #begin} with one round's batches (several are merged by time stamp), then {@link
  * #next} until it returns 0; each call fills the output buffer with as many whole packets as fit.
- * With {@link #setLocal} (a container's MACs and IPs) each packet gets a direction, as {@code
- * ContainerView.direction_of} decides it in Python: the source MAC on Ethernet (unless all
- * zero), else the source or destination IP. One thread at a time.
+ * With {@link #setPointOfView} (a container's MACs and IPs) each packet gets its direction. One
+ * thread at a time.
  */
 public final class LineFormatter {
 
@@ -26,6 +21,8 @@ public final class LineFormatter {
   private static final int HEXDUMP = 1;
   private static final int JSONL = 2;
   private static final int JSON = 3;
+
+  private static final String[] DIRECTIONS = {null, "in", "out"}; // by PointOfView's values
 
   private final int format;
   private final boolean withInterface;
@@ -38,9 +35,7 @@ public final class LineFormatter {
   private final byte[] frame = new byte[Summary.MAX_FRAME];
   private final Out out;
 
-  private boolean hasLocal;
-  private final List<byte[]> localMacs = new ArrayList<>();
-  private final List<byte[]> localIps = new ArrayList<>();
+  private PointOfView pov; // null: packets have no direction
   private boolean firstRecord = true;
 
   // the round being formatted
@@ -75,20 +70,9 @@ public final class LineFormatter {
     this.out = new Out(outCapacity);
   }
 
-  /** Takes the point of view of the owner of these MACs ("aa:bb:..") and IPs (v4 or v6 literals). */
-  public void setLocal(String[] macs, String[] ips) throws UnknownHostException {
-    hasLocal = true;
-    for (String m : macs) {
-      byte[] b = new byte[6];
-      String[] parts = m.split("[:-]");
-      for (int i = 0; i < 6; i++) {
-        b[i] = (byte) Integer.parseInt(parts[i], 16);
-      }
-      localMacs.add(b);
-    }
-    for (String ip : ips) {
-      localIps.add(InetAddress.getByName(ip).getAddress()); // a literal: no name lookup
-    }
+  /** Takes this point of view: every packet gets its direction (see {@link PointOfView}). */
+  public void setPointOfView(PointOfView pov) {
+    this.pov = pov;
   }
 
   /** Starts a round of one batch. */
@@ -100,7 +84,7 @@ public final class LineFormatter {
   public void begin(ByteBuffer[] metas, ByteBuffer[] datas, int[] counts) {
     this.metas = new byte[metas.length][];
     for (int i = 0; i < metas.length; i++) {
-      this.metas[i] = new byte[counts[i] * Summary.RECORD_SIZE];
+      this.metas[i] = new byte[counts[i] * Record.SIZE];
       metas[i].position(0);
       metas[i].get(this.metas[i]);
     }
@@ -115,7 +99,7 @@ public final class LineFormatter {
     out.pos = 0;
     int b;
     while ((b = nextBatch()) >= 0) {
-      int rec = cursors[b] * Summary.RECORD_SIZE;
+      int rec = cursors[b] * Record.SIZE;
       f.load(metas[b], rec);
       int src = f.sourceIndex < names.length ? f.sourceIndex : 0;
       if (out.remaining() < maxBytes(f.caplen, jsonNames[src].length)) {
@@ -126,7 +110,7 @@ public final class LineFormatter {
       data.get(frame, 0, f.caplen);
       f.frame = frame;
       f.dlt = linktypes[src];
-      f.direction = hasLocal ? direction() : null;
+      f.direction = pov == null ? null : DIRECTIONS[pov.direction(f.dlt, frame, 0, f.caplen, metas[b], rec)];
       append(src);
       cursors[b]++;
     }
@@ -141,7 +125,7 @@ public final class LineFormatter {
     long bestTs = 0;
     for (int i = 0; i < metas.length; i++) {
       if (cursors[i] < counts[i]) {
-        long ts = Fields.le64(metas[i], cursors[i] * Summary.RECORD_SIZE);
+        long ts = Record.le64(metas[i], cursors[i] * Record.SIZE);
         if (best < 0 || Long.compareUnsigned(ts, bestTs) < 0) { // time stamps are unsigned
           best = i;
           bestTs = ts;
@@ -176,43 +160,6 @@ public final class LineFormatter {
         firstRecord = false;
         JsonFields.write(out, f, jsonNames[src], utc);
     }
-  }
-
-  private String direction() {
-    if (f.hasEthernet()) {
-      boolean zero = true;
-      for (int i = 6; i < 12; i++) {
-        zero &= frame[i] == 0;
-      }
-      if (!zero) {
-        for (byte[] m : localMacs) {
-          if (Arrays.equals(frame, 6, 12, m, 0, 6)) {
-            return "out";
-          }
-        }
-        return "in";
-      }
-    }
-    if (isLocal(f.src)) {
-      return "out";
-    }
-    if (isLocal(f.dst)) {
-      return "in";
-    }
-    return null;
-  }
-
-  private boolean isLocal(byte[] addr) {
-    if (!f.hasAddress(addr)) {
-      return false;
-    }
-    int n = f.ipVersion == 6 ? 16 : 4;
-    for (byte[] ip : localIps) {
-      if (ip.length == n && Arrays.equals(addr, 0, n, ip, 0, n)) {
-        return true;
-      }
-    }
-    return false;
   }
 
   // --- text: tcpdump -n ------------------------------------------------------------------------

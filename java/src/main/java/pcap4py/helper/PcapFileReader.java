@@ -70,7 +70,7 @@ public final class PcapFileReader extends BatchSource {
     }
     try {
       while (count < maxPackets
-          && rec + Summary.RECORD_SIZE <= meta.capacity()
+          && rec + Record.SIZE <= meta.capacity()
           && data.capacity() - pos >= Summary.MAX_FRAME) {
         if (!ensure(RECORD_HEADER)) {
           if (in.remaining() > 0) {
@@ -98,7 +98,7 @@ public final class PcapFileReader extends BatchSource {
         long ts = Summary.timestamp(sec, frac, nanoseconds);
         Summary.append(meta, rec, data, pos, frame, caplen, origlen, ts, dlt, sourceIndex);
         pos += caplen;
-        rec += Summary.RECORD_SIZE;
+        rec += Record.SIZE;
         count++;
       }
     } catch (IOException e) {

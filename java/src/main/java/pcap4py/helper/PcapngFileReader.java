@@ -241,6 +241,11 @@ public final class PcapngFileReader extends BatchSource {
             + " bytes, only got " + in.remaining();
         return Integer.MIN_VALUE;
       }
+      String bad = malformed(type, in.position(), (int) length);
+      if (bad != null) {
+        error = bad;
+        return Integer.MIN_VALUE;
+      }
       if (type == IDB) {
         sectionCount++;
       }
@@ -252,6 +257,46 @@ public final class PcapngFileReader extends BatchSource {
       }
       return type;
     }
+  }
+
+  /**
+   * Why the whole block at {@code p} is corrupt, or null: checked as libpcap and Wireshark check it
+   * (trailing length, the least length of its type, the section's version, options that fit), so
+   * that a damaged file is refused here too rather than read into packets nobody else sees.
+   */
+  private String malformed(int type, int p, int length) {
+    String name = "pcapng block of type 0x" + Integer.toHexString(type);
+    if (in.getInt(p + length - 4) != length) {
+      return name + ": its trailing length " + (in.getInt(p + length - 4) & 0xffffffffL)
+          + " differs from its leading length " + length;
+    }
+    int least = type == SHB ? 28 : type == IDB ? 20 : type == EPB || type == PB ? 32 : 16;
+    if (length < least) {
+      return name + " is too short (" + length + " bytes, at least " + least + ")";
+    }
+    if (type == SHB && (in.getShort(p + 12) & 0xffff) != 1) {
+      return "unsupported pcapng version " + (in.getShort(p + 12) & 0xffff) + "." + (in.getShort(p + 14) & 0xffff);
+    }
+    if (type == SHB || type == IDB) {
+      return badOptions(name, p + (type == SHB ? 24 : 16), p + length - 4);
+    }
+    return null;
+  }
+
+  /** Why the options from {@code o} to {@code end} do not fit their block, or null. */
+  private String badOptions(String block, int o, int end) {
+    while (o + 4 <= end) {
+      int code = in.getShort(o) & 0xffff;
+      int len = in.getShort(o + 2) & 0xffff;
+      if (o + 4 + len > end) { // libpcap checks this before the code: opt_endofopt too
+        return block + ": an option of length " + len + " runs past the end of its block";
+      }
+      if (code == 0) {
+        return null; // opt_endofopt
+      }
+      o += 4 + ((len + 3) & ~3);
+    }
+    return o == end ? null : block + ": its options do not fill it";
   }
 
   private void skip(long n) throws IOException {
@@ -288,7 +333,7 @@ public final class PcapngFileReader extends BatchSource {
     int pos = 0;
     try {
       while (count < maxPackets
-          && rec + Summary.RECORD_SIZE <= meta.capacity()
+          && rec + Record.SIZE <= meta.capacity()
           && data.capacity() - pos >= Summary.MAX_FRAME) {
         int type = nextBlock(false);
         if (type == Integer.MIN_VALUE) {
@@ -304,7 +349,7 @@ public final class PcapngFileReader extends BatchSource {
         int at;
         if (type == SPB) {
           local = 0;
-          stamp = -1;
+          stamp = 0;
           origlen = in.getInt(p + 8);
           caplen = Math.min(origlen, length - 16);
           at = p + 12;
@@ -335,10 +380,10 @@ public final class PcapngFileReader extends BatchSource {
         if (!accepted(f, caplen, origlen)) {
           continue;
         }
-        long ts = stamp < 0 ? 0 : nanoseconds(f, stamp);
+        long ts = type == SPB ? 0 : nanoseconds(f, stamp); // a simple packet block has no time
         Summary.append(meta, rec, data, pos, frame, caplen, origlen, ts, f.linkType, base + number);
         pos += caplen;
-        rec += Summary.RECORD_SIZE;
+        rec += Record.SIZE;
         count++;
       }
     } catch (IOException e) {
@@ -359,26 +404,31 @@ public final class PcapngFileReader extends BatchSource {
     return Libpcap.pcap_offline_filter(program, filterHeader, filterFrame) != 0;
   }
 
+  private static final BigInteger NS_PER_SECOND = BigInteger.valueOf(1_000_000_000L);
+  private static final BigInteger TWO_TO_64 = BigInteger.ONE.shiftLeft(64);
+
+  /**
+   * The record's time stamp (an unsigned count of ns since 1970) of a packet's 64-bit {@code
+   * stamp}, itself unsigned, in its interface's units and offset; {@link Summary#TS_OUT_OF_RANGE}
+   * when the time does not fit.
+   */
   private static long nanoseconds(Interface f, long stamp) {
-    long offset = f.offsetSeconds * 1_000_000_000L;
-    if (f.binaryResolution) {
-      BigInteger ns = BigInteger.valueOf(stamp).multiply(BigInteger.valueOf(1_000_000_000L)).shiftRight(f.resolution);
-      return ns.longValue() + offset;
+    if (f.offsetSeconds == 0 && !f.binaryResolution) {
+      if (f.resolution == 9) {
+        return stamp; // the common case: no arithmetic
+      }
+      if (f.resolution == 6 && stamp >= 0 && stamp <= Long.MAX_VALUE / 1000) {
+        return stamp * 1000;
+      }
     }
-    int r = f.resolution;
-    if (r <= 9) {
-      return stamp * POWERS[9 - r] + offset;
-    }
-    return stamp / POWERS[Math.min(r - 9, 18)] + offset;
-  }
-
-  private static final long[] POWERS = new long[19];
-
-  static {
-    POWERS[0] = 1;
-    for (int i = 1; i < POWERS.length; i++) {
-      POWERS[i] = POWERS[i - 1] * 10;
-    }
+    BigInteger units = new BigInteger(Long.toUnsignedString(stamp));
+    BigInteger ns = f.binaryResolution
+        ? units.multiply(NS_PER_SECOND).shiftRight(f.resolution)
+        : f.resolution <= 9
+            ? units.multiply(BigInteger.TEN.pow(9 - f.resolution))
+            : units.divide(BigInteger.TEN.pow(f.resolution - 9));
+    ns = ns.add(BigInteger.valueOf(f.offsetSeconds).multiply(NS_PER_SECOND));
+    return ns.signum() < 0 || ns.compareTo(TWO_TO_64) >= 0 ? Summary.TS_OUT_OF_RANGE : ns.longValue();
   }
 
   private static Object privateField(Class<?> type, Object target, String name) {

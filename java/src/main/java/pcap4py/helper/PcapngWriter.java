@@ -29,17 +29,13 @@ public final class PcapngWriter {
   private static final int IDB = 1;
   private static final int ISB = 5;
   private static final int EPB = 6;
-  private static final int INBOUND = 1;
-  private static final int OUTBOUND = 2;
-  private static final byte[] ZERO_MAC = new byte[6];
 
   /** How an interface's packets get their direction. */
   private static final class Interface {
     boolean nano;
     int linkType;
     byte[] comment;
-    byte[][] macs; // non-null: decide by the capture's own MACs and addresses
-    byte[][] ips;
+    PointOfView pov; // non-null: directions from its owner's point of view, else the kernel's
   }
 
   private final WritableByteChannel channel;
@@ -54,7 +50,8 @@ public final class PcapngWriter {
   private int held;
   private long holdbackNs;
   private final List<Interface> interfaces = new ArrayList<>();
-  private final byte[] mac = new byte[6];
+  private final byte[] head = new byte[20]; // enough of a frame for its link header's direction
+  private final byte[] record = new byte[Record.SIZE];
   private final boolean stdout;
   private boolean comments;
   private long written;
@@ -107,10 +104,9 @@ public final class PcapngWriter {
     return interfaces.size() - 1;
   }
 
-  /** Directions of interface {@code i} from the point of view of the owner of these MACs (6 bytes) and IPs (4 or 16). */
-  public void setLocal(int i, byte[][] macs, byte[][] ips) {
-    interfaces.get(i).macs = macs;
-    interfaces.get(i).ips = ips;
+  /** Directions of interface {@code i} from this point of view (a container's). */
+  public void setPointOfView(int i, PointOfView pov) {
+    interfaces.get(i).pov = pov;
   }
 
   /** Whether packets carry their interface's comment. */
@@ -166,7 +162,7 @@ public final class PcapngWriter {
       long least = Long.MAX_VALUE;
       for (int b = 0; b < n; b++) {
         if (next[b] < counts[b]) {
-          long ts = metas[b].getLong(next[b] * Summary.RECORD_SIZE);
+          long ts = metas[b].getLong(next[b] * Record.SIZE);
           if (pick < 0 || Long.compareUnsigned(ts, least) < 0) { // time stamps are unsigned
             pick = b;
             least = ts;
@@ -177,7 +173,7 @@ public final class PcapngWriter {
         return;
       }
       int start = out.position();
-      packet(metas[pick], next[pick] * Summary.RECORD_SIZE, frames[pick]);
+      packet(metas[pick], next[pick] * Record.SIZE, frames[pick]);
       if (out != file) {
         remember(least, start, out.position() - start);
       }
@@ -187,10 +183,10 @@ public final class PcapngWriter {
 
   private void packet(ByteBuffer meta, int rec, ByteBuffer data) throws IOException {
     long tsNs = meta.getLong(rec);
-    int caplen = meta.getInt(rec + 8);
-    int origlen = meta.getInt(rec + 12);
-    int offset = meta.getInt(rec + 16);
-    int number = meta.get(rec + 32) & 0xff;
+    int caplen = meta.getInt(rec + Record.CAPLEN);
+    int origlen = meta.getInt(rec + Record.ORIGLEN);
+    int offset = meta.getInt(rec + Record.DATA_OFFSET);
+    int number = meta.get(rec + Record.SOURCE_INDEX) & 0xff;
     if (number >= interfaces.size()) {
       throw new IOException("a packet of source " + number + ", but only " + interfaces.size() + " interfaces");
     }
@@ -291,64 +287,19 @@ public final class PcapngWriter {
 
   /** epb_flags direction bits for one packet; 0 when unknown. */
   private int direction(Interface f, ByteBuffer meta, int rec, ByteBuffer data, int offset, int caplen) {
-    if (f.macs != null) {
-      return localDirection(f, meta, rec, data, offset, caplen);
+    int n = Math.min(caplen, head.length);
+    for (int i = 0; i < n; i++) {
+      head[i] = data.get(offset + i);
     }
-    if (f.linkType == Summary.DLT_LINUX_SLL && caplen >= 2) {
-      return (data.getShort(offset) & 0xffff) == 4 ? OUTBOUND : INBOUND;
+    if (f.pov == null) {
+      return PointOfView.kernelDirection(f.linkType, head, 0, caplen);
     }
-    if (f.linkType == Summary.DLT_LINUX_SLL2 && caplen >= 11) {
-      return data.get(offset + 10) == 4 ? OUTBOUND : INBOUND;
+    for (int i = 0; i < Record.SIZE; i++) {
+      record[i] = meta.get(rec + i);
     }
-    return 0;
+    return f.pov.direction(f.linkType, head, 0, caplen, record, 0);
   }
 
-  /** Sent from one of the owner's MACs is out, any other MAC in; without a MAC, by IP address. */
-  private int localDirection(Interface f, ByteBuffer meta, int rec, ByteBuffer data, int offset, int caplen) {
-    if (f.linkType == Summary.DLT_EN10MB && caplen >= 14) {
-      for (int i = 0; i < 6; i++) {
-        mac[i] = data.get(offset + 6 + i);
-      }
-      if (!java.util.Arrays.equals(mac, ZERO_MAC)) {
-        return contains(f.macs, mac) ? OUTBOUND : INBOUND;
-      }
-    }
-    int version = meta.get(rec + 33);
-    boolean arp = (meta.getShort(rec + 20) & 0xffff) == 0x0806;
-    int size = version == 6 ? 16 : (version == 4 || arp) ? 4 : 0;
-    if (size == 0) {
-      return 0;
-    }
-    if (hasAddress(f.ips, meta, rec + 48, size)) {
-      return OUTBOUND;
-    }
-    return hasAddress(f.ips, meta, rec + 64, size) ? INBOUND : 0;
-  }
-
-  private static boolean contains(byte[][] set, byte[] value) {
-    for (byte[] v : set) {
-      if (java.util.Arrays.equals(v, value)) {
-        return true;
-      }
-    }
-    return false;
-  }
-
-  private static boolean hasAddress(byte[][] ips, ByteBuffer meta, int at, int size) {
-    for (byte[] ip : ips) {
-      if (ip.length != size) {
-        continue;
-      }
-      int i = 0;
-      while (i < size && meta.get(at + i) == ip[i]) {
-        i++;
-      }
-      if (i == size) {
-        return true;
-      }
-    }
-    return false;
-  }
 
   /**
    * An interface statistics block for interface {@code i} at {@code tsNs}: isb_ifrecv, isb_ifdrop

@@ -24,12 +24,12 @@ public final class PointOfView {
   static final int INBOUND = 1;
   static final int OUTBOUND = 2;
 
+  private static final int ETHERTYPE_ARP = 0x0806;
   private static final int SLL_OUTGOING = 4; // PACKET_OUTGOING in the cooked header's packet type
 
   private final byte[][] macs;
   private final byte[][] ips;
   private final byte[] mac = new byte[6];
-  private final byte[] addresses = new byte[32]; // a record's src and dst, for the batch API
 
   /** The owner of these MACs ("aa:bb:cc:dd:ee:ff") and IPs (v4 or v6 literals: no name lookup). */
   public PointOfView(String[] macs, String[] ips) throws UnknownHostException {
@@ -53,16 +53,16 @@ public final class PointOfView {
       System.arraycopy(frame, frameOff + 6, mac, 0, 6);
       return owns(macs, mac, 0, 6) ? OUTBOUND : INBOUND;
     }
-    int version = rec[recOff + Summary.IP_VERSION];
-    boolean arp = Summary.u16(rec, recOff + Summary.ETHERTYPE) == Summary.ETHERTYPE_ARP;
+    int version = rec[recOff + Record.IP_VERSION];
+    boolean arp = Record.le16(rec, recOff + Record.ETHERTYPE) == ETHERTYPE_ARP;
     int size = version == 6 ? 16 : (version == 4 || arp) ? 4 : 0;
     if (size == 0) {
       return UNKNOWN;
     }
-    if (owns(ips, rec, recOff + Summary.SRC, size)) {
+    if (owns(ips, rec, recOff + Record.SRC, size)) {
       return OUTBOUND;
     }
-    return owns(ips, rec, recOff + Summary.DST, size) ? INBOUND : UNKNOWN;
+    return owns(ips, rec, recOff + Record.DST, size) ? INBOUND : UNKNOWN;
   }
 
   /**
@@ -70,20 +70,20 @@ public final class PointOfView {
    * out}, one JPype call per batch. {@code dlts} is the link type per source index.
    */
   public void directions(ByteBuffer meta, ByteBuffer data, int count, int[] dlts, byte[] out) {
-    byte[] rec = new byte[Summary.RECORD_SIZE];
+    byte[] rec = new byte[Record.SIZE];
     byte[] head = new byte[14]; // enough of the frame for the source MAC
     for (int i = 0; i < count; i++) {
-      int at = i * Summary.RECORD_SIZE;
+      int at = i * Record.SIZE;
       for (int k = 0; k < rec.length; k++) {
         rec[k] = meta.get(at + k);
       }
-      int caplen = Summary.le32(rec, Summary.CAPLEN);
-      int offset = Summary.le32(rec, Summary.DATA_OFFSET);
+      int caplen = Record.le32(rec, Record.CAPLEN);
+      int offset = Record.le32(rec, Record.DATA_OFFSET);
       int n = Math.min(caplen, head.length);
       for (int k = 0; k < n; k++) {
         head[k] = data.get(offset + k);
       }
-      int source = rec[Summary.SOURCE_INDEX] & 0xff;
+      int source = rec[Record.SOURCE_INDEX] & 0xff;
       int dlt = source < dlts.length ? dlts[source] : dlts[0];
       out[i] = (byte) direction(dlt, head, 0, caplen, rec, 0);
     }
@@ -92,7 +92,7 @@ public final class PointOfView {
   /** What the kernel saw, from a Linux cooked header's packet type (unknown on other links). */
   static int kernelDirection(int dlt, byte[] frame, int frameOff, int caplen) {
     if (dlt == Summary.DLT_LINUX_SLL && caplen >= 2) {
-      return Summary.u16(frame, frameOff) == SLL_OUTGOING ? OUTBOUND : INBOUND;
+      return ((frame[frameOff] & 0xff) << 8 | (frame[frameOff + 1] & 0xff)) == SLL_OUTGOING ? OUTBOUND : INBOUND;
     }
     if (dlt == Summary.DLT_LINUX_SLL2 && caplen >= 11) {
       return frame[frameOff + 10] == SLL_OUTGOING ? OUTBOUND : INBOUND;

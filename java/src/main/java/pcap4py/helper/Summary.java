@@ -6,22 +6,9 @@ import java.nio.ByteBuffer;
  * Decodes the few fields every packet listing needs (L3/L4 protocol, addresses, ports, TCP flags,
  * where the payload starts) straight from the frame bytes, with no allocation.
  *
- * <p>The record layout is shared with {@code pcap4py/batch.py}; change both together. Offsets are
- * relative to the record's start; all integers little-endian.
- *
- * <pre>
- *  0 u64 timestamp, ns        20 u16 ethertype (0 unknown)   32 u8  source index
- *  8 u32 captured length      22 u8  IP protocol (255 none)  33 u8  IP version (0, 4, 6)
- * 12 u32 original length      23 u8  TCP flags               34 u16 VLAN id (0 none)
- * 16 u32 offset in data area  24 u16 src port / ICMP id      36 u32 TCP seq
- *                             26 u16 dst port / ICMP seq     40 u32 TCP ack
- *                             28 u16 payload offset in frame 44 u32 payload length (per IP header)
- *                             30 u8  ICMP type, 31 u8 code   48 16B src address, 64 16B dst
- * </pre>
+ * <p>It writes the {@link Record} of each packet.
  */
 final class Summary {
-
-  static final int RECORD_SIZE = 80;
 
   /** Readers stop a batch once fewer than this many bytes remain for frame data. */
   static final int MAX_FRAME = 262144;
@@ -43,7 +30,6 @@ final class Summary {
   static final long TS_OUT_OF_RANGE = -1L; // 2^64 - 1 as unsigned
 
   private static final long NS_PER_SECOND = 1_000_000_000L;
-  private static final int NO_PROTO = 255;
 
   private Summary() {}
 
@@ -66,22 +52,22 @@ final class Summary {
   static void append(
       ByteBuffer meta, int rec, ByteBuffer data, int pos, byte[] frame, int caplen, int origlen,
       long tsNs, int dlt, int sourceIndex) {
-    meta.putLong(rec, tsNs);
-    meta.putInt(rec + 8, caplen);
-    meta.putInt(rec + 12, origlen);
-    meta.putInt(rec + 16, pos);
+    meta.putLong(rec + Record.TS, tsNs);
+    meta.putInt(rec + Record.CAPLEN, caplen);
+    meta.putInt(rec + Record.ORIGLEN, origlen);
+    meta.putInt(rec + Record.DATA_OFFSET, pos);
     decode(frame, caplen, dlt, meta, rec);
-    meta.put(rec + 32, (byte) sourceIndex);
+    meta.put(rec + Record.SOURCE_INDEX, (byte) sourceIndex);
     data.position(pos);
     data.put(frame, 0, caplen);
   }
 
-  /** Writes the protocol part of the record at {@code rec} (bytes 20..79); zeroes what is absent. */
+  /** Writes the protocol part of the record at {@code rec} (from the ethertype on); zeroes what is absent. */
   static void decode(byte[] f, int len, int dlt, ByteBuffer meta, int rec) {
-    for (int i = 20; i < RECORD_SIZE; i += 4) {
+    for (int i = Record.ETHERTYPE; i < Record.SIZE; i += 4) {
       meta.putInt(rec + i, 0);
     }
-    meta.put(rec + 22, (byte) NO_PROTO);
+    meta.put(rec + Record.IP_PROTO, (byte) Record.NO_PROTO);
     int off;
     int type;
     switch (dlt) {
@@ -90,7 +76,7 @@ final class Summary {
         type = u16(f, 12);
         off = 14;
         while ((type == 0x8100 || type == 0x88a8) && off + 4 <= len) {
-          meta.putShort(rec + 34, (short) (u16(f, off) & 0x0fff));
+          meta.putShort(rec + Record.VLAN, (short) (u16(f, off) & 0x0fff));
           type = u16(f, off + 2);
           off += 4;
         }
@@ -120,7 +106,7 @@ final class Summary {
       default:
         return;
     }
-    meta.putShort(rec + 20, (short) type);
+    meta.putShort(rec + Record.ETHERTYPE, (short) type);
     if (type == 0x0800) {
       ipv4(f, len, off, meta, rec);
     } else if (type == 0x86dd) {
@@ -141,14 +127,14 @@ final class Summary {
     int ihl = (f[off] & 0x0f) * 4;
     int total = u16(f, off + 2);
     int proto = f[off + 9] & 0xff;
-    meta.put(rec + 33, (byte) 4);
-    meta.put(rec + 22, (byte) proto);
-    copy(f, off + 12, 4, meta, rec + 48);
-    copy(f, off + 16, 4, meta, rec + 64);
+    meta.put(rec + Record.IP_VERSION, (byte) 4);
+    meta.put(rec + Record.IP_PROTO, (byte) proto);
+    copy(f, off + 12, 4, meta, rec + Record.SRC);
+    copy(f, off + 16, 4, meta, rec + Record.DST);
     boolean laterFragment = (u16(f, off + 6) & 0x1fff) != 0;
     if (laterFragment) {
-      meta.putShort(rec + 28, (short) (off + ihl));
-      meta.putInt(rec + 44, Math.max(0, total - ihl));
+      meta.putShort(rec + Record.PAYLOAD_OFFSET, (short) (off + ihl));
+      meta.putInt(rec + Record.PAYLOAD_LENGTH, Math.max(0, total - ihl));
       return;
     }
     transport(f, len, off + ihl, Math.max(0, total - ihl), proto, meta, rec);
@@ -158,9 +144,9 @@ final class Summary {
     if (off + 40 > len) return;
     int remaining = u16(f, off + 4);
     int next = f[off + 6] & 0xff;
-    meta.put(rec + 33, (byte) 6);
-    copy(f, off + 8, 16, meta, rec + 48);
-    copy(f, off + 24, 16, meta, rec + 64);
+    meta.put(rec + Record.IP_VERSION, (byte) 6);
+    copy(f, off + 8, 16, meta, rec + Record.SRC);
+    copy(f, off + 24, 16, meta, rec + Record.DST);
     int p = off + 40;
     // hop-by-hop, routing, fragment and destination options precede the transport header
     while ((next == 0 || next == 43 || next == 44 || next == 60) && p + 8 <= len) {
@@ -169,7 +155,7 @@ final class Summary {
       p += extLen;
       remaining -= extLen;
     }
-    meta.put(rec + 22, (byte) next);
+    meta.put(rec + Record.IP_PROTO, (byte) next);
     transport(f, len, p, Math.max(0, remaining), next, meta, rec);
   }
 
@@ -179,46 +165,46 @@ final class Summary {
       case 6: // TCP
         if (p + 20 > len) break;
         int dataOff = ((f[p + 12] & 0xff) >> 4) * 4;
-        meta.putShort(rec + 24, (short) u16(f, p));
-        meta.putShort(rec + 26, (short) u16(f, p + 2));
-        meta.putInt(rec + 36, u32(f, p + 4));
-        meta.putInt(rec + 40, u32(f, p + 8));
-        meta.put(rec + 23, f[p + 13]);
-        meta.putShort(rec + 28, (short) Math.min(p + dataOff, 0xffff));
-        meta.putInt(rec + 44, Math.max(0, l4len - dataOff));
+        meta.putShort(rec + Record.SPORT, (short) u16(f, p));
+        meta.putShort(rec + Record.DPORT, (short) u16(f, p + 2));
+        meta.putInt(rec + Record.SEQ, u32(f, p + 4));
+        meta.putInt(rec + Record.ACK, u32(f, p + 8));
+        meta.put(rec + Record.TCP_FLAGS, f[p + 13]);
+        meta.putShort(rec + Record.PAYLOAD_OFFSET, (short) Math.min(p + dataOff, 0xffff));
+        meta.putInt(rec + Record.PAYLOAD_LENGTH, Math.max(0, l4len - dataOff));
         return;
       case 17: // UDP
       case 136: // UDP-Lite
         if (p + 8 > len) break;
-        meta.putShort(rec + 24, (short) u16(f, p));
-        meta.putShort(rec + 26, (short) u16(f, p + 2));
-        meta.putShort(rec + 28, (short) Math.min(p + 8, 0xffff));
-        meta.putInt(rec + 44, Math.max(0, l4len - 8));
+        meta.putShort(rec + Record.SPORT, (short) u16(f, p));
+        meta.putShort(rec + Record.DPORT, (short) u16(f, p + 2));
+        meta.putShort(rec + Record.PAYLOAD_OFFSET, (short) Math.min(p + 8, 0xffff));
+        meta.putInt(rec + Record.PAYLOAD_LENGTH, Math.max(0, l4len - 8));
         return;
       case 1: // ICMP
       case 58: // ICMPv6
         if (p + 4 > len) break;
-        meta.put(rec + 30, f[p]);
-        meta.put(rec + 31, f[p + 1]);
+        meta.put(rec + Record.ICMP_TYPE, f[p]);
+        meta.put(rec + Record.ICMP_CODE, f[p + 1]);
         if (p + 8 <= len) {
-          meta.putShort(rec + 24, (short) u16(f, p + 4)); // echo id
-          meta.putShort(rec + 26, (short) u16(f, p + 6)); // echo sequence
+          meta.putShort(rec + Record.SPORT, (short) u16(f, p + 4)); // echo id
+          meta.putShort(rec + Record.DPORT, (short) u16(f, p + 6)); // echo sequence
         }
-        meta.putShort(rec + 28, (short) Math.min(p, 0xffff));
-        meta.putInt(rec + 44, l4len);
+        meta.putShort(rec + Record.PAYLOAD_OFFSET, (short) Math.min(p, 0xffff));
+        meta.putInt(rec + Record.PAYLOAD_LENGTH, l4len);
         return;
       default:
         break;
     }
-    meta.putShort(rec + 28, (short) Math.min(p, 0xffff));
-    meta.putInt(rec + 44, l4len);
+    meta.putShort(rec + Record.PAYLOAD_OFFSET, (short) Math.min(p, 0xffff));
+    meta.putInt(rec + Record.PAYLOAD_LENGTH, l4len);
   }
 
   private static void arp(byte[] f, int len, int off, ByteBuffer meta, int rec) {
     if (off + 28 > len || u16(f, off + 2) != 0x0800) return;
-    meta.putShort(rec + 24, (short) u16(f, off + 6)); // opcode
-    copy(f, off + 14, 4, meta, rec + 48);
-    copy(f, off + 24, 4, meta, rec + 64);
+    meta.putShort(rec + Record.SPORT, (short) u16(f, off + 6)); // opcode
+    copy(f, off + 14, 4, meta, rec + Record.SRC);
+    copy(f, off + 24, 4, meta, rec + Record.DST);
   }
 
   private static void copy(byte[] f, int from, int n, ByteBuffer meta, int to) {
