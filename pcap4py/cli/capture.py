@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Callable, Optional
 
 import click
 
@@ -11,7 +11,8 @@ from ..container import VIAS, parse_directions
 from ..errors import Pcap4pyError
 from ..sinks.writer import FORMATS, Writer
 from . import main
-from .signals import stopping
+from .options import BUFFER_KIB, FILE_NAME, SECONDS, USER_NAME
+from .signals import exiting, stopping
 
 if TYPE_CHECKING:
     from ..engine.capture import Capture
@@ -24,7 +25,7 @@ def _output_options(f):
     """Options shared by capture and read."""
     for option in reversed([
         click.option("-c", "--count", type=click.IntRange(min=1), help="Stop after COUNT packets."),
-        click.option("-w", "--write", "write_path", metavar="FILE",
+        click.option("-w", "--write", "write_path", metavar="FILE", type=FILE_NAME,
                      help="Write packets to a pcap file ('-' for stdout) instead of printing them."),
         click.option("--format", "fmt", type=click.Choice(FORMATS), default="text", show_default=True,
                      help="How to print packets."),
@@ -43,24 +44,24 @@ def _output_options(f):
 @_output_options
 @click.option("-s", "--snaplen", type=click.IntRange(min=1, max=262144), default=262144, show_default=True,
               help="Bytes to capture per packet.")
-@click.option("-B", "--buffer-size", type=click.IntRange(min=1), metavar="KiB",
+@click.option("-B", "--buffer-size", type=BUFFER_KIB, metavar="KiB",
               help="Kernel buffer size in KiB (default 32768).")
 @click.option("-Q", "--direction", type=click.Choice(["in", "out", "inout"]),
               help="Capture packets received, sent, or both.")
 @click.option("-p", "--no-promiscuous-mode", "no_promisc", is_flag=True, help="Do not put the interface in promiscuous mode.")
 @click.option("--immediate", is_flag=True, help="Deliver each packet as soon as it arrives.")
 @click.option("--nano", is_flag=True, help="Nanosecond time stamps (and a nanosecond pcap file).")
-@click.option("--duration", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS", help="Stop after SECONDS.")
+@click.option("--duration", type=SECONDS, metavar="SECONDS", help="Stop after SECONDS.")
 @click.option("--wait-ping", is_flag=True, help="Start only when an ICMP echo request arrives on --wait-iface.")
 @click.option("--wait-iface", default="eth0", show_default=True, help="Interface that --wait-ping listens on.")
-@click.option("--wait-timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+@click.option("--wait-timeout", type=SECONDS, metavar="SECONDS",
               help="Give up waiting for the ping after SECONDS (exit status 3).")
 @click.option("--container", metavar="NAME", help="Capture a Docker container (name or id prefix).")
 @click.option("--via", type=click.Choice(VIAS), default=VIAS[0], show_default=True,
               help="With --container: inside its namespace, on its host-side veth, or on its bridge.")
 @click.option("--capture", "capture_dirs", default="egress,ingress", show_default=True,
               help="With --container: egress, ingress or both (comma-separated).")
-@click.option("-Z", "--relinquish-privileges", "user", metavar="USER",
+@click.option("-Z", "--relinquish-privileges", "user", metavar="USER", type=USER_NAME,
               help="Drop to USER once handles and files are open (default with --container as root: nobody).")
 def capture(args, iface_opt, read_file, count, write_path, fmt, as_json, numeric, filter_opt, snaplen, buffer_size,
             direction, no_promisc, immediate, nano, duration, wait_ping, wait_iface, wait_timeout,
@@ -137,10 +138,13 @@ def _join_filter(filter_opt: Optional[str], words: tuple) -> Optional[str]:
 
 
 def _wait_for_trigger(iface: str, timeout: Optional[float]) -> None:
+    from ..engine.handle import _require_interface
     from ..engine.trigger import wait_for_ping
 
+    _require_interface(iface)  # an unknown name is an error before any "waiting" line
     click.echo(f"waiting for a ping on {iface}...", err=True)
-    pkt = wait_for_ping(iface, timeout=timeout)
+    with exiting():
+        pkt = wait_for_ping(iface, timeout=timeout)
     click.echo(f"triggered by an echo request from {pkt.src} on {iface}", err=True)
 
 
@@ -162,24 +166,24 @@ def _is_root() -> bool:
 
 def _run(cap: Capture, *, fmt: str, write_path: Optional[str], user: Optional[str], live: bool) -> None:
     """Open the output, drop privileges, read until done, then flush, print stats and close."""
-    writer = None
+    writer = dump = None
     try:
         if write_path:
-            dumper = None
-            for h in cap.handles:
-                dumper = h.dump(write_path, dumper)
+            from .dumpfile import DumpFile
+
+            dump = DumpFile(cap, write_path)
         else:
             writer = Writer(sys.stdout, fmt, with_interface=len(cap.handles) > 1)
         if user:
             from ..privileges import drop_privileges
 
             drop_privileges(user)
-        if live:
-            _announce(cap)
-        with stopping(cap):
+        with stopping(cap, report=lambda: _print_stats(cap.stats(), live)):
+            if live:
+                _announce(cap)  # once the handlers are in place: a signal from now on stops cleanly
             try:
-                if writer is None:
-                    cap.drain(_progress_counter() if sys.stderr.isatty() else None)
+                if dump is not None:
+                    cap.drain(_after_each_round(dump))
                 else:
                     for packets in cap.batches():
                         for pkt in packets:
@@ -189,12 +193,28 @@ def _run(cap: Capture, *, fmt: str, write_path: Optional[str], user: Optional[st
                 cap.stop()
             finally:
                 stats = cap.stats()
-                cap.flush()
+                if dump is not None:
+                    dump.checkpoint(cap.seen)
     finally:
         if writer is not None:
             _close_quietly(writer)
         cap.close()
     _print_stats(stats, live)
+    if dump is not None:
+        dump.finish()  # raises for a failed write, once the file is cut back to its last whole record
+
+
+def _after_each_round(dump) -> Callable[[int], None]:
+    """Flush the file after each read round (stopping at a failed write), and show a live counter on
+    a terminal."""
+    counter = _progress_counter() if sys.stderr.isatty() else None
+
+    def after(total: int) -> None:
+        dump.checkpoint(total)
+        if counter is not None:
+            counter(total)
+
+    return after
 
 
 def _announce(cap: Capture) -> None:
