@@ -272,3 +272,20 @@ def test_sigint_during_start_up_exits_130_quietly(delay, interpreter_start):
             assert proc.returncode == 130, err
     finally:
         stop(proc)
+
+
+def test_pipeline_into_head_ends():
+    """The shell pipeline of the report itself: `capture -w - | head -c 100` ends once head has its bytes."""
+    line = " ".join(pcap4py_cmd("capture", "lo", "-w", "-", "udp", "port", str(PORT))) + " | head -c 100 | wc -c"
+    proc = subprocess.Popen(["bash", "-c", line], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        wait_listening(proc)
+        deadline = time.monotonic() + 20
+        while proc.poll() is None and time.monotonic() < deadline:
+            send_udp("127.0.0.1", PORT, b"q" * 1000, count=20)
+            time.sleep(0.1)
+        out, err = proc.communicate(timeout=30)
+        assert out.decode().strip() == "100", err
+        assert "packets captured" in err.decode() and "Traceback" not in err.decode()
+    finally:
+        stop(proc)
