@@ -277,7 +277,8 @@ def test_sigint_during_start_up_exits_130_quietly(delay, interpreter_start):
 def test_pipeline_into_head_ends():
     """The shell pipeline of the report itself: `capture -w - | head -c 100` ends once head has its bytes."""
     line = " ".join(pcap4py_cmd("capture", "lo", "-w", "-", "udp", "port", str(PORT))) + " | head -c 100 | wc -c"
-    proc = subprocess.Popen(["bash", "-c", line], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(["bash", "-c", line], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            start_new_session=True)
     try:
         wait_listening(proc)
         deadline = time.monotonic() + 20
@@ -288,4 +289,6 @@ def test_pipeline_into_head_ends():
         assert out.decode().strip() == "100", err
         assert "packets captured" in err.decode() and "Traceback" not in err.decode()
     finally:
-        stop(proc)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)  # the whole pipeline, not just bash
+        proc.wait(timeout=30)
