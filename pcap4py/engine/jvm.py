@@ -190,7 +190,11 @@ def _stderr_kept() -> Iterator[_Said]:
     """
     said = _Said()
     sys.stderr.flush()
-    saved = os.dup(2)
+    try:
+        saved = os.dup(2)
+    except OSError:  # no fd 2 at all: nothing to keep
+        yield said
+        return
     with tempfile.TemporaryFile() as kept:
         os.dup2(kept.fileno(), 2)
         try:
