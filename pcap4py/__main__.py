@@ -1,6 +1,11 @@
 """``python -m pcap4py``."""
 
-from pcap4py.cli import main
+import sys
 
 if __name__ == "__main__":
-    main(prog_name="pcap4py")
+    try:
+        from pcap4py.cli import main
+
+        main(prog_name="pcap4py")
+    except KeyboardInterrupt:  # Ctrl-C before the command's own handlers are in place
+        sys.exit(130)

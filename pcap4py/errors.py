@@ -15,9 +15,11 @@ __all__ = [
     "ContainerNotFound",
     "JarsNotFound",
     "NoJavaFound",
+    "JvmStartError",
     "PermissionDenied",
     "FilterError",
     "CaptureFileError",
+    "CaptureWriteError",
     "CaptureError",
     "HandleClosed",
     "PacketParseError",
@@ -59,6 +61,10 @@ class NoJavaFound(NotFound):
     """No Java runtime could be found to start the JVM."""
 
 
+class JvmStartError(Pcap4pyError):
+    """A Java runtime was found but the JVM would not start (a broken runtime, a bad JVM option)."""
+
+
 class PermissionDenied(Pcap4pyError):
     """The process lacks a privilege (usually ``CAP_NET_RAW`` or ``CAP_NET_ADMIN``)."""
 
@@ -89,6 +95,23 @@ class FilterError(Pcap4pyError):
 
 class CaptureFileError(Pcap4pyError):
     """A capture file cannot be read or written (missing, unreadable, not pcap)."""
+
+
+class CaptureWriteError(CaptureFileError):
+    """Writing a capture file failed: the disk is full, the reader of a pipe has gone, an I/O error.
+
+    ``path`` is the file, ``errno`` the system's error number, ``written`` how
+    many packets the file holds intact (``None`` if not known).
+    """
+
+    def __init__(self, path: str, errno: int, written: int | None = None):
+        import os
+
+        self.path = path
+        self.errno = errno
+        self.written = written
+        count = "" if written is None else f" ({written} packets written)"
+        super().__init__(f"cannot write {path}: {os.strerror(errno)}{count}")
 
 
 class CaptureError(Pcap4pyError):

@@ -3,7 +3,11 @@
 Like tcpdump's ``-Z USER``: the process takes USER's uid and USER's *own*
 primary group from the password database (Debian's ``nobody`` has group
 ``nogroup``, not ``nobody``), drops every supplementary group, and ends with no
-capabilities at all.  Open handles and files keep working: the kernel checked
+capabilities at all: none permitted, effective, inheritable or ambient, an empty
+bounding set, and ``no_new_privs`` set, so that not even an ``exec`` of a
+set-uid or file-capability program can give any back.  (The bounding set, the
+inheritable set and ``no_new_privs`` belong to the calling thread and the
+threads it starts later; the uid and gid change for every thread.)  Open handles and files keep working: the kernel checked
 the privilege when they were opened.
 
 Load the JVM, JNA's native stub and open every handle *before* the drop:
@@ -14,6 +18,7 @@ imports what its exit path needs before dropping.
 
 from __future__ import annotations
 
+import ctypes
 import grp
 import os
 import pwd
@@ -26,6 +31,9 @@ from .errors import NotFound, PermissionDenied, Pcap4pyError
 __all__ = ["DroppedTo", "drop_privileges", "capabilities"]
 
 DEFAULT_USER = "nobody"
+_PR_CAPBSET_DROP = 24
+_PR_SET_NO_NEW_PRIVS = 38
+_LINUX_CAPABILITY_VERSION_3 = 0x20080522
 
 
 @dataclass(frozen=True)
@@ -77,6 +85,33 @@ def _preload() -> None:
         import jpype.config  # noqa: F401
 
 
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def _prctl(option: int, arg: int) -> None:
+    if _libc().prctl(option, ctypes.c_ulong(arg), ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0)) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+
+
+def _empty_bounding_set() -> None:
+    """No capability may be gained again through exec (needs CAP_SETPCAP: call while root)."""
+    with open("/proc/sys/kernel/cap_last_cap") as f:
+        last = int(f.read())
+    for cap in range(last + 1):
+        _prctl(_PR_CAPBSET_DROP, cap)
+
+
+def _empty_inheritable_set() -> None:
+    """setresuid clears the permitted, effective and ambient sets, but not the inheritable one."""
+    header = (ctypes.c_uint32 * 2)(_LINUX_CAPABILITY_VERSION_3, 0)
+    data = (ctypes.c_uint32 * 6)()  # two {effective, permitted, inheritable} words, all zero
+    if _libc().capset(header, data) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+
+
 def drop_privileges(user: Union[str, int] = DEFAULT_USER) -> DroppedTo:
     """Become ``user`` (a name or uid) for good: no supplementary groups, its primary group, no capabilities.
 
@@ -96,13 +131,18 @@ def drop_privileges(user: Union[str, int] = DEFAULT_USER) -> DroppedTo:
         # (glibc applies each call to every thread of the process, JVM threads included)
         os.setgroups([])
         os.setresgid(gid, gid, gid)
+        if uid != 0:
+            _empty_bounding_set()
+            _prctl(_PR_SET_NO_NEW_PRIVS, 1)
         os.setresuid(uid, uid, uid)
+        if uid != 0:
+            _empty_inheritable_set()
     except PermissionError:
         raise PermissionDenied(
             f"cannot drop privileges to {entry.pw_name}: this process (uid {os.getuid()}) "
             f"may not change its user and groups (run as root)") from None
     if uid != 0:
-        left = {k: v for k, v in capabilities().items() if k in ("CapPrm", "CapEff", "CapAmb") and v}
+        left = {k: v for k, v in capabilities().items() if v}
         if left:  # e.g. SECBIT_KEEP_CAPS was set by someone: refuse to carry on privileged
             raise Pcap4pyError(f"capabilities survived the drop to {entry.pw_name}: {left}")
     return target

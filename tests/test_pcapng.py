@@ -19,7 +19,7 @@ import pytest
 
 from pcap4py.engine.capture import Capture
 from pcap4py.engine.handle import open_live
-from pcap4py.sinks.pcapng import PcapngWriter
+from pcap4py.sinks.pcapng import PcapngSink
 from tests.cli import pcap4py_cmd, run_cli, start_cli, wait_listening, wait_output
 from tests.fixtures.dockerlab import INDEX_HTML
 
@@ -77,7 +77,7 @@ def stats_line(err: str, what: str) -> int:
 def test_two_interfaces_in_one_file_named_and_in_time_order(veth, tmp_path):
     path = tmp_path / "two.pcapng"
     cap = Capture([open_live(veth.host_if, filter="icmp", index=0), open_live("lo", filter="icmp", index=1)])
-    sink = PcapngWriter(str(path), cap)
+    sink = PcapngSink(str(path), cap)
 
     def write() -> None:
         for batches in cap.rounds():

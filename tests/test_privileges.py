@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -58,3 +59,43 @@ def test_unprivileged_process_cannot_switch_user():
     r = json.loads(res.stdout)
     assert r["error"] == "PermissionDenied"
     assert r["message"].startswith("cannot drop privileges to daemon: this process (uid 65534)")
+
+
+def _status(pid: int) -> dict:
+    with open(f"/proc/{pid}/status") as f:
+        return dict(line.rstrip("\n").split(":\t", 1) for line in f if ":\t" in line)
+
+
+def test_running_capture_after_the_drop_has_no_capability_and_no_new_privs():
+    import signal
+    from tests.cli import start_cli, wait_listening
+
+    proc = start_cli("capture", "lo", "-Z", "nobody", "icmp")
+    try:
+        wait_listening(proc)
+        st = _status(proc.pid)
+        assert st["Uid"].split() == ["65534"] * 4 and st["Gid"].split() == ["65534"] * 4
+        for key in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
+            assert int(st[key], 16) == 0, (key, st[key])
+        assert st["NoNewPrivs"].strip() == "1"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err
+        assert not os.path.exists(f"/tmp/hsperfdata_root/{proc.pid}")  # issue 15 row 7
+        assert not os.path.exists(f"/tmp/hsperfdata_nobody/{proc.pid}")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=30)
+
+
+def test_empty_user_is_a_usage_error_not_a_silent_root_capture():
+    from tests.cli import run_cli
+
+    proc = run_cli("capture", "lo", "-Z", "", "-c", "1", "icmp")
+    assert proc.returncode == 2 and "Invalid value for '-Z'" in proc.stderr, proc.stderr
+
+
+def test_drop_clears_the_bounding_set_and_sets_no_new_privs():
+    r = _child("nobody")
+    assert r["caps"]["CapBnd"] == 0 and r["caps"]["CapInh"] == 0

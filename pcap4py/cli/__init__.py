@@ -29,6 +29,8 @@ class _Group(click.Group):
         except Pcap4pyError as e:
             click.echo(f"pcap4py: {e}", err=True)
             sys.exit(e.exit_code)
+        except KeyboardInterrupt:  # Ctrl-C before a command's own handlers are in place
+            sys.exit(130)
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, NamedTuple, Optional
+from typing import TYPE_CHECKING, Optional
 
 import click
 
 from ..container.capture import VIAS, parse_directions
 from ..errors import Pcap4pyError
-from ..sinks.writer import FORMATS, open_sink
+from ..sinks import FORMATS, Output, open_sink
 from . import main
-from .signals import stopping
+from .options import BUFFER_KIB, FILE_NAME, SECONDS, USER_NAME
+from .signals import exiting, stopping
 
 if TYPE_CHECKING:
     from ..engine.capture import Capture
@@ -24,7 +25,7 @@ def _output_options(f):
     """Options shared by capture and read."""
     for option in reversed([
         click.option("-c", "--count", type=click.IntRange(min=1), help="Stop after COUNT packets."),
-        click.option("-w", "--write", "write_path", metavar="FILE",
+        click.option("-w", "--write", "write_path", metavar="FILE", type=FILE_NAME,
                      help="Write packets to a pcap file ('-' for stdout) instead of printing them "
                           "(pcapng when FILE ends in .pcapng)."),
         click.option("--pcapng", "pcapng", is_flag=True, help="With -w: write pcapng whatever the name ('-' too)."),
@@ -46,32 +47,32 @@ def _output_options(f):
 @_output_options
 @click.option("-s", "--snaplen", type=click.IntRange(min=1, max=262144), default=262144, show_default=True,
               help="Bytes to capture per packet.")
-@click.option("-B", "--buffer-size", type=click.IntRange(min=1), metavar="KiB",
+@click.option("-B", "--buffer-size", type=BUFFER_KIB, metavar="KiB",
               help="Kernel buffer size in KiB (default 32768).")
 @click.option("-Q", "--direction", type=click.Choice(["in", "out", "inout"]),
               help="Capture packets received, sent, or both.")
 @click.option("-p", "--no-promiscuous-mode", "no_promisc", is_flag=True, help="Do not put the interface in promiscuous mode.")
 @click.option("--immediate", is_flag=True, help="Deliver each packet as soon as it arrives.")
 @click.option("--nano", is_flag=True, help="Nanosecond time stamps (and a nanosecond pcap file).")
-@click.option("--duration", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS", help="Stop after SECONDS.")
+@click.option("--duration", type=SECONDS, metavar="SECONDS", help="Stop after SECONDS.")
 @click.option("--wait-ping", is_flag=True, help="Start only when an ICMP echo request arrives on --wait-iface.")
 @click.option("--wait-iface", default="eth0", show_default=True, help="Interface that --wait-ping listens on.")
-@click.option("--wait-timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+@click.option("--wait-timeout", type=SECONDS, metavar="SECONDS",
               help="Give up waiting for the ping after SECONDS (exit status 3).")
 @click.option("--container", metavar="NAME", help="Capture a Docker container (name or id prefix).")
 @click.option("--via", type=click.Choice(VIAS), default=VIAS[0], show_default=True,
               help="With --container: inside its namespace, on its host-side veth, or on its bridge.")
 @click.option("--capture", "capture_dirs", default="egress,ingress", show_default=True,
               help="With --container: egress, ingress or both (comma-separated).")
-@click.option("-Z", "--relinquish-privileges", "user", metavar="USER",
+@click.option("-Z", "--relinquish-privileges", "user", metavar="USER", type=USER_NAME,
               help="Drop to USER once handles and files are open (default with --container as root: nobody).")
 def capture(args, iface_opt, read_file, count, write_path, pcapng, comments, fmt, as_json, numeric, filter_opt,
             snaplen, buffer_size, direction, no_promisc, immediate, nano, duration, wait_ping, wait_iface,
             wait_timeout, container, via, capture_dirs, user):
     """Capture packets live: capture IFACE [EXPRESSION...] (or -i IFACE, or --container NAME)."""
-    output = _Output(write_path, pcapng, comments, nano)
+    output = Output(write_path, "json" if as_json else fmt, pcapng, comments, nano)
     if read_file:
-        return _read(read_file, _join_filter(filter_opt, args), count, output, "json" if as_json else fmt)
+        return _read(read_file, _join_filter(filter_opt, args), count, output)
     if container is not None and (iface_opt or direction):
         raise click.UsageError("--container picks its own interfaces and directions: "
                                "drop -i/-Q and use --via and --capture")
@@ -91,7 +92,7 @@ def capture(args, iface_opt, read_file, count, write_path, pcapng, comments, fmt
 
         cap = Capture([open_live(iface, filter=expression, direction=direction, **live)],
                       count=count, duration=duration)
-    _run(cap, fmt="json" if as_json else fmt, output=output, user=user, live=True)
+    _run(cap, output, user=user, live=True)
 
 
 @main.command()
@@ -100,8 +101,8 @@ def capture(args, iface_opt, read_file, count, write_path, pcapng, comments, fmt
 @_output_options
 def read(path, expression, count, write_path, pcapng, comments, fmt, as_json, numeric, filter_opt):
     """Read a pcap or pcapng file: read FILE [EXPRESSION...]."""
-    output = _Output(write_path, pcapng, comments, nano=True)
-    _read(path, _join_filter(filter_opt, expression), count, output, "json" if as_json else fmt)
+    output = Output(write_path, "json" if as_json else fmt, pcapng, comments, nano=True)
+    _read(path, _join_filter(filter_opt, expression), count, output)
 
 
 @main.command()
@@ -116,21 +117,12 @@ def interfaces():
 
 
 # --- helpers ---------------------------------------------------------------------------------
-class _Output(NamedTuple):
-    """Where -w writes and how: pcapng (by name or --pcapng), with comments, ns time stamps."""
-
-    path: Optional[str]
-    pcapng: bool = False
-    comments: bool = False
-    nano: bool = False
-
-
-def _read(path: str, expression: Optional[str], count: Optional[int], output: _Output, fmt: str) -> None:
+def _read(path: str, expression: Optional[str], count: Optional[int], output: Output) -> None:
     from ..engine.capture import Capture
     from ..engine.handle import open_offline
 
     cap = Capture([open_offline(path, filter=expression)], count=count)
-    _run(cap, fmt=fmt, output=output, user=None, live=False)
+    _run(cap, output, user=None, live=False)
 
 
 def _split_args(args: tuple, iface_opt: Optional[str], filter_opt: Optional[str], need_iface: bool):
@@ -151,10 +143,13 @@ def _join_filter(filter_opt: Optional[str], words: tuple) -> Optional[str]:
 
 
 def _wait_for_trigger(iface: str, timeout: Optional[float]) -> None:
+    from ..engine.handle import _require_interface
     from ..engine.trigger import wait_for_ping
 
+    _require_interface(iface)  # an unknown name is an error before any "waiting" line
     click.echo(f"waiting for a ping on {iface}...", err=True)
-    pkt = wait_for_ping(iface, timeout=timeout)
+    with exiting():
+        pkt = wait_for_ping(iface, timeout=timeout)
     click.echo(f"triggered by an echo request from {pkt.src} on {iface}", err=True)
 
 
@@ -174,75 +169,35 @@ def _is_root() -> bool:
     return os.geteuid() == 0
 
 
-def _run(cap: Capture, *, fmt: str, output: _Output, user: Optional[str], live: bool) -> None:
-    """Open the output, drop privileges, read until done, then flush, print stats and close."""
-    writer = pcapng = None
-    write_path = output.path
+def _run(cap: Capture, output: Output, *, user: Optional[str], live: bool) -> None:
+    """Open the sink, drop privileges, read until done, then end the sink, print stats and close."""
     try:
-        if write_path:
-            pcapng = _open_dump(cap, output)
-        else:
-            writer = open_sink(fmt, sys.stdout, cap)
+        sink = open_sink(cap, output)
+    except BaseException:
+        cap.close()
+        raise
+    try:
+        for warning in sink.warnings:
+            click.echo(f"pcap4py: warning: {warning}", err=True)
         if user:
             from ..privileges import drop_privileges
 
             drop_privileges(user)
-        if live:
-            _announce(cap)
-        with stopping(cap):
+        with stopping(cap, report=lambda: _print_stats(cap.stats(), live)):
+            if live:
+                _announce(cap)  # once the handlers are in place: a signal from now on stops cleanly
             try:
-                if pcapng is not None:
-                    _write_pcapng(cap, pcapng, _progress_counter() if sys.stderr.isatty() else None)
-                elif writer is None:
-                    cap.drain(_progress_counter() if sys.stderr.isatty() else None)
-                else:
-                    writer.consume(cap)
+                sink.consume(cap, _progress_counter() if output.path and sys.stderr.isatty() else None)
             except BrokenPipeError:
                 cap.stop()
             finally:
                 stats = cap.stats()
-                if pcapng is not None:
-                    _finish_pcapng(cap, pcapng)
-                cap.flush()
+                sink.end(cap)
     finally:
-        if writer is not None:
-            _close_quietly(writer)
-        if pcapng is not None:
-            _close_quietly(pcapng)
+        _close_quietly(sink)
         cap.close()
     _print_stats(stats, live)
-
-
-def _open_dump(cap: Capture, output: _Output):
-    """The pcapng writer for -w, or None once every handle dumps to one libpcap pcap file."""
-    from ..sinks.pcapng import PcapngWriter, wants_pcapng
-
-    if wants_pcapng(output.path, output.pcapng):
-        return PcapngWriter(output.path, cap, nano=output.nano, comments=output.comments)
-    if len(cap.sources) > 1:
-        click.echo(f"pcap4py: warning: a pcap file keeps neither the interface nor the direction of the "
-                   f"packets of {len(cap.sources)} interfaces; write a .pcapng file to keep them", err=True)
-    dumper = None
-    for h in cap.handles:
-        dumper = h.dump(output.path, dumper)
-    return None
-
-
-def _write_pcapng(cap: Capture, pcapng, progress) -> None:
-    """Hand each read round's batches to the pcapng writer as they are."""
-    for batches in cap.rounds():
-        pcapng.write_round(batches)
-        if progress is not None:
-            progress(cap.seen)
-
-
-def _finish_pcapng(cap: Capture, pcapng) -> None:
-    """Statistics blocks, then everything to the file (a broken pipe has already stopped the capture)."""
-    try:
-        pcapng.write_statistics(cap)
-        pcapng.flush()
-    except BrokenPipeError:
-        pass
+    sink.raise_for_errors()  # a failed write, once the file is cut back to its last whole record
 
 
 def _announce(cap: Capture) -> None:
@@ -259,9 +214,9 @@ def _progress_counter():
     return show
 
 
-def _close_quietly(writer) -> None:
+def _close_quietly(sink) -> None:
     try:
-        writer.close()
+        sink.close()
     except BrokenPipeError:
         pass
 

@@ -19,6 +19,7 @@ from typing import Optional
 import click
 
 from . import main
+from .options import SECONDS
 from .signals import exiting, stopping
 
 TRIGGER_IFACE = "eth0"  # the original always waited on eth0, whatever IFACE was
@@ -34,9 +35,9 @@ TRIGGER_IFACE = "eth0"  # the original always waited on eth0, whatever IFACE was
               envvar="PCAP4PY_SNAPLEN", show_envvar=True, help="Bytes to capture per packet.")
 @click.option("--read-timeout", type=click.IntRange(min=1), default=10, show_default=True, metavar="MS",
               envvar="PCAP4PY_READ_TIMEOUT", show_envvar=True, help="libpcap read timeout in milliseconds.")
-@click.option("--buffer-size", type=click.IntRange(min=1), default=1024 * 1024, show_default=True,
+@click.option("--buffer-size", type=click.IntRange(min=1, max=2**31 - 1), default=1024 * 1024, show_default=True,
               metavar="BYTES", envvar="PCAP4PY_BUFFER_SIZE", show_envvar=True, help="Kernel buffer size.")
-@click.option("--wait-timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+@click.option("--wait-timeout", type=SECONDS, metavar="SECONDS",
               envvar="PCAP4PY_WAIT_TIMEOUT", show_envvar=True,
               help="Give up waiting for the ping after SECONDS (exit status 3). Default: wait for ever.")
 def sample(iface: str, wait: bool, filter_words: tuple, count: int, snaplen: int, read_timeout: int,
@@ -48,7 +49,7 @@ def sample(iface: str, wait: bool, filter_words: tuple, count: int, snaplen: int
     """
     from .. import interfaces, open_live
     from ..engine.capture import Capture
-    from ..sinks.writer import Writer
+    from ..sinks.pcap4j import Pcap4jWriter
 
     expression = " ".join(filter_words) or None
     say(f"count: {count}, snaplen: {snaplen}, read timeout: {read_timeout} ms, "
@@ -66,7 +67,7 @@ def sample(iface: str, wait: bool, filter_words: tuple, count: int, snaplen: int
 
     handle = open_live(iface, filter=expression, snaplen=snaplen, promisc=True, timeout_ms=read_timeout,
                        buffer_size=buffer_size)
-    writer = Writer(sys.stdout, "pcap4j")
+    writer = Pcap4jWriter(sys.stdout)
     with Capture([handle], count=count) as cap, stopping(cap):
         for pkt in cap:
             writer.write(pkt)
@@ -100,8 +101,10 @@ def _check_filter(expression: str) -> None:
 
 
 def _wait(timeout: Optional[float]) -> None:
+    from ..engine.handle import _require_interface
     from ..engine.trigger import wait_for_ping
 
+    _require_interface(TRIGGER_IFACE)  # an unknown name is an error before any "waiting" line
     say(f"waiting for a ping on {TRIGGER_IFACE}...")
     pkt = wait_for_ping(TRIGGER_IFACE, timeout=timeout)
     say(f"triggered by an echo request from {pkt.src} on {TRIGGER_IFACE}")

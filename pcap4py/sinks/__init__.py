@@ -1,6 +1,78 @@
-"""Where packets go.
+"""Where packets go: one module per kind of output, chosen in one place (:func:`open_sink`).
 
-``lines`` (text, hexdump, JSON, JSON lines: formatted in Java a batch at a time) and ``writer``
-(picks the sink for a format; writes Pcap4J's rendering itself).  pcap files are written by
-libpcap's own dumper from the native buffers (:meth:`pcap4py.engine.handle.Handle.dump`).
+* :mod:`.pcap` - libpcap's dumper writes each packet from the native buffers (``-w FILE``);
+* :mod:`.pcapng` - the Java ``PcapngWriter`` writes whole read rounds: interface names, directions,
+  comments, statistics (``-w FILE.pcapng``, ``--pcapng``);
+* :mod:`.lines` - text, hexdump, JSON lines and a streamed JSON array, formatted in Java a batch at
+  a time;
+* :mod:`.pcap4j` - Pcap4J's full rendering of each packet.
+
+Every sink is used the same way: ``consume(capture, progress)`` reads the capture to its end,
+``end(capture)`` runs once it has stopped (last flush, statistics), ``close()`` releases the
+output, and ``raise_for_errors()`` reports, after the stats are printed, a write that failed
+(the file having been cut back to its last whole record).  ``warnings`` lists what the output
+loses.
 """
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import IO, TYPE_CHECKING, Any, Callable, Optional, Protocol
+
+from .lines import LINE_FORMATS
+
+if TYPE_CHECKING:
+    from ..engine.capture import Capture
+
+FORMATS = (*LINE_FORMATS, "pcap4j")
+
+
+@dataclass(frozen=True)
+class Output:
+    """Where a capture goes: ``path`` (a file, '-' for stdout; None: lines in ``fmt`` on stdout),
+    ``pcapng`` (forced; else by the file's extension), per-packet ``comments`` and nanosecond
+    time stamps (``nano``) in pcapng."""
+
+    path: Optional[str] = None
+    fmt: str = "text"
+    pcapng: bool = False
+    comments: bool = False
+    nano: bool = False
+
+
+class Sink(Protocol):
+    """What every sink offers (see the module's docstring)."""
+
+    warnings: list
+
+    def consume(self, capture: "Capture", progress: Optional[Callable[[int], None]] = None) -> None: ...
+
+    def end(self, capture: "Capture") -> None: ...
+
+    def close(self) -> None: ...
+
+    def raise_for_errors(self) -> None: ...
+
+
+def open_sink(capture: "Capture", output: Output, stream: IO[str] = sys.stdout) -> Any:
+    """The sink that writes ``capture`` as ``output`` says (lines go to ``stream``'s descriptor)."""
+    if output.path:
+        from .pcapng import PcapngSink, wants_pcapng
+
+        if wants_pcapng(output.path, output.pcapng):
+            return PcapngSink(output.path, capture, nano=output.nano, comments=output.comments)
+        from .pcap import PcapSink
+
+        return PcapSink(capture, output.path)
+    if output.fmt not in FORMATS:
+        raise ValueError(f"unknown format {output.fmt!r}; choose from {', '.join(FORMATS)}")
+    if output.fmt == "pcap4j":
+        from .pcap4j import Pcap4jWriter
+
+        return Pcap4jWriter(stream)
+    from .lines import LineSink
+
+    stream.flush()  # what was written through the stream goes first
+    return LineSink(stream.fileno(), output.fmt, capture.sources, with_interface=len(capture.sources) > 1,
+                    local=capture.local)

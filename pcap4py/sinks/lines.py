@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Any, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 from ..engine import jvm
 from ..engine.batch import Batch
 from ..engine.packet import Source
+
+if TYPE_CHECKING:
+    from ..engine.capture import Capture
 
 LINE_FORMATS = ("text", "hexdump", "json", "jsonl")
 OUT_BYTES = 4 << 20  # room for the worst frame (a 256 KiB frame as hex rows is ~1.2 MB)
@@ -74,8 +77,20 @@ class LineSink:
         self._out = bytearray(OUT_BYTES)
         self._jout = jpype.nio.convertToDirectBuffer(self._out)
         self._closed = False
+        self.warnings: list[str] = []
         if fmt == "json":
             self._write_all(b"[\n")
+
+    def consume(self, cap: "Capture", progress: Optional[Callable[[int], None]] = None) -> None:
+        """Write every read round of ``cap`` as it comes."""
+        for batches in cap.rounds():
+            self.write_batches(batches)
+
+    def end(self, cap: "Capture") -> None:
+        """Nothing is held back: every round was written as soon as it was formatted."""
+
+    def raise_for_errors(self) -> None:
+        """Nothing is deferred: a failed write raised at once."""
 
     def write_batches(self, batches: Sequence[Batch]) -> None:
         """Format and write one read round (several batches are merged by time stamp)."""

@@ -28,7 +28,7 @@ def wants_pcapng(path: str, forced: bool = False) -> bool:
     return forced or path.lower().endswith(PCAPNG_SUFFIXES)
 
 
-class PcapngWriter:
+class PcapngSink:
     """A pcapng file (or stdout for '-') for the packets of ``capture``.
 
     One interface description block per source of the capture (named by its label, described
@@ -43,6 +43,7 @@ class PcapngWriter:
 
         self.path = path
         self._jpype = jvm.start()
+        self.warnings: list[str] = []
         self._j = self._call(lambda: jvm.jclass("pcap4py.helper.PcapngWriter")(path))
         self._buffer_array = jvm.jclass("java.nio.ByteBuffer")[:]
         self._int_array = self._jpype.JArray(self._jpype.JInt)
@@ -67,6 +68,24 @@ class PcapngWriter:
                                            f"but would be written as interface {number}")
                 if local is not None:
                     self._j.setPointOfView(number, local)
+
+    def consume(self, capture: Any, progress: Optional[Callable[[int], None]] = None) -> None:
+        """Write each read round of ``capture`` as it comes."""
+        for batches in capture.rounds():
+            self.write_round(batches)
+            if progress is not None:
+                progress(capture.seen)
+
+    def end(self, capture: Any) -> None:
+        """Statistics blocks, then everything to the file (a broken pipe has stopped the capture)."""
+        try:
+            self.write_statistics(capture)
+            self.flush()
+        except BrokenPipeError:
+            pass
+
+    def raise_for_errors(self) -> None:
+        """Nothing is deferred: a failed write raised at once."""
 
     def write_round(self, batches: Sequence[Batch]) -> None:
         """Write the packets of one read round's batches, in timestamp order."""

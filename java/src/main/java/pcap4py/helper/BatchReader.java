@@ -1,6 +1,7 @@
 package pcap4py.helper;
 
 import com.sun.jna.Memory;
+import com.sun.jna.Native;
 import com.sun.jna.Pointer;
 import java.lang.reflect.Field;
 import java.nio.ByteBuffer;
@@ -41,7 +42,10 @@ public final class BatchReader extends BatchSource {
   private final long[] addrs = new long[2];
   private final long[] header = new long[3];
 
+  private static final int EIO = 5;
+
   private Pointer dumper;
+  private int writeError; // errno of the dumper's first failed write, 0 while none
   private boolean copy = true;
   private boolean unsignedSeconds;
 
@@ -74,10 +78,30 @@ public final class BatchReader extends BatchSource {
     this.copy = copy;
   }
 
-  public void flushDumper() {
-    if (dumper != null) {
-      Libpcap.pcap_dump_flush(dumper);
+  /**
+   * Pushes what the dumper buffered to its file and returns the stream's position: after a flush
+   * that succeeded, every byte before it is on its way to the disk. -1 where the stream has no
+   * position (a pipe), 0 without a dumper. Check {@link #writeError} after each call: a write may
+   * have failed now or during an earlier {@link #fill}.
+   */
+  public long flushDumper() {
+    if (dumper == null) {
+      return 0;
     }
+    if (writeError == 0) {
+      // a pcap_dump whose fwrite failed leaves only the stream's error flag, and errno
+      if (Libpcap.Stdio.ferror(Libpcap.pcap_dump_file(dumper)) != 0
+          || Libpcap.pcap_dump_flush(dumper) != 0) {
+        int errno = Native.getLastError();
+        writeError = errno != 0 ? errno : EIO;
+      }
+    }
+    return Libpcap.pcap_dump_ftell64(dumper);
+  }
+
+  /** The errno of the dumper's first failed write, 0 while none. */
+  public int writeError() {
+    return writeError;
   }
 
   /** The descriptor to poll for readability, or -1 where libpcap offers none. */

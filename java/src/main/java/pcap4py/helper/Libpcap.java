@@ -28,7 +28,26 @@ final class Libpcap {
   /** pcap_dump: the first argument is the pcap_dumper_t, passed as u_char *. */
   static native void pcap_dump(Pointer dumper, Pointer header, Pointer data);
 
+  /** pcap_dump_flush: 0, or -1 when fflush failed (errno says why). */
   static native int pcap_dump_flush(Pointer dumper);
+
+  /** pcap_dump_file: the dumper's stdio FILE. */
+  static native Pointer pcap_dump_file(Pointer dumper);
+
+  /** pcap_dump_ftell64: the stream's position, buffered bytes included (libpcap 1.9+). */
+  static native long pcap_dump_ftell64(Pointer dumper);
+
+  /** The C library's stdio calls on a dumper's FILE. */
+  static final class Stdio {
+    static {
+      Native.register(Stdio.class, NativeLibrary.getInstance(Platform.C_LIBRARY_NAME));
+    }
+
+    private Stdio() {}
+
+    /** ferror: non-zero once a write to the stream has failed (pcap_dump's fwrite says nothing). */
+    static native int ferror(Pointer file);
+  }
 
   static native int pcap_get_selectable_fd(Pointer pcap);
 

@@ -1,0 +1,46 @@
+"""Option types that refuse, at parse time, values the capture could only choke on later."""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Optional
+
+import click
+
+# libpcap takes the kernel buffer size in bytes as a C int
+MAX_BUFFER_KIB = (2**31 - 1) // 1024
+
+
+class Seconds(click.ParamType):
+    """A positive, finite number of seconds (``nan`` and ``inf`` are floats, not durations)."""
+
+    name = "seconds"
+
+    def convert(self, value: Any, param: Optional[click.Parameter], ctx: Optional[click.Context]) -> float:
+        try:
+            seconds = float(value)
+        except (TypeError, ValueError):
+            self.fail(f"{value!r} is not a number of seconds", param, ctx)
+        if not math.isfinite(seconds) or seconds <= 0:
+            self.fail(f"{value!r} is not a positive, finite number of seconds", param, ctx)
+        return seconds
+
+
+class NonEmpty(click.ParamType):
+    """A string that must not be empty (``-w ''`` names no file, ``-Z ''`` no user)."""
+
+    name = "text"
+
+    def __init__(self, what: str):
+        self.what = what
+
+    def convert(self, value: Any, param: Optional[click.Parameter], ctx: Optional[click.Context]) -> str:
+        if value == "":
+            self.fail(f"an empty string is no {self.what}", param, ctx)
+        return value
+
+
+SECONDS = Seconds()
+BUFFER_KIB = click.IntRange(min=1, max=MAX_BUFFER_KIB)
+FILE_NAME = NonEmpty("file name")
+USER_NAME = NonEmpty("user name")

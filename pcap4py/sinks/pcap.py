@@ -1,0 +1,137 @@
+"""pcap output: written by libpcap's own dumper from the native buffers, checked after every read round.
+
+No Python object is made per packet: ``pcap_dump`` writes each packet as the Java reader reads it
+(:meth:`pcap4py.engine.handle.Handle.dump`), and the capture is drained without copying.
+
+libpcap's dumper writes through stdio and says nothing when a write fails
+(disk full, ``-w -`` into a pipe whose reader has gone).  Flushing after each
+round and asking whether the stream failed stops the capture at the first
+failed write; the file is then cut back to the end of the last flush that
+succeeded, plus the whole records that the failed write still got onto the disk,
+so it stays valid up to its last whole record.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+import struct
+from typing import TYPE_CHECKING, Callable, Optional
+
+from ..errors import CaptureWriteError
+
+if TYPE_CHECKING:
+    from ..engine.capture import Capture
+
+
+class PcapSink:
+    """Every handle of ``capture`` dumping into ``path`` ('-' is stdout), with its write errors caught.
+
+    ``warnings`` says what a pcap file loses (the interface and direction of several sources).
+    """
+
+    def __init__(self, capture: Capture, path: str):
+        self.path = path
+        self._capture = capture
+        self.warnings = [] if len(capture.sources) < 2 else [
+            f"a pcap file keeps neither the interface nor the direction of the packets of "
+            f"{len(capture.sources)} interfaces; write a .pcapng file to keep them"]
+        dumper = None
+        for h in capture.handles:
+            dumper = h.dump(path, dumper)
+        self._owner = capture.handles[0]  # they share one stdio stream: flushing one flushes all
+        # opened now, while the process may still write there (before -Z), to cut the file back later
+        self._fd = _open_if_regular(path)
+        self.good_offset = 0
+        self.written = 0
+        self.error: Optional[CaptureWriteError] = None
+        self.checkpoint(0)  # the file header
+
+    def consume(self, capture: Capture, progress: Optional[Callable[[int], None]] = None) -> None:
+        """Read ``capture`` to its end (nothing is copied to Python), flushing after each round."""
+        def after_round(total: int) -> None:
+            self.checkpoint(total)
+            if progress is not None:
+                progress(total)
+
+        capture.drain(after_round)
+
+    def end(self, capture: Capture) -> None:
+        """The last flush, once the capture has stopped."""
+        self.checkpoint(capture.seen)
+
+    def close(self) -> None:
+        """Nothing to do: the handles close their dumper (flushing it) when the capture closes."""
+
+    def checkpoint(self, packets: int) -> None:
+        """Flush; on success the file holds ``packets`` whole records, on a failed write the capture stops."""
+        if self.error is not None:
+            return
+        try:
+            self.good_offset = self._owner.flush()
+        except CaptureWriteError as e:
+            self.error = e
+            self._capture.stop()
+            if self._fd is not None:  # what reached the disk, before closing writes any more
+                self._extend_good_part(os.fstat(self._fd).st_size)
+            return
+        self.written = packets
+
+    def _extend_good_part(self, size: int) -> None:
+        """Count the whole records between the last good flush and ``size`` as written too."""
+        offset, count = _whole_records(self._fd, self.good_offset, size)
+        self.good_offset = offset
+        self.written += count
+
+    def raise_for_errors(self) -> None:
+        """Once the capture is closed: cut a failed file back to its last whole record and raise
+        :class:`CaptureWriteError`.  A reader that went away is no error (as for tcpdump)."""
+        try:
+            if self.error is None or self.error.errno == errno.EPIPE:
+                return
+            if self._fd is not None:
+                os.ftruncate(self._fd, self.good_offset)
+            raise CaptureWriteError(self.path, self.error.errno, self.written) from self.error
+        finally:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
+
+def _open_if_regular(path: str) -> Optional[int]:
+    if path == "-":
+        return None
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return None
+        return os.open(path, os.O_RDWR | os.O_CLOEXEC)
+    except OSError:
+        return None
+
+
+_RECORD_HEADER = 16  # ts_sec, ts_frac, caplen, len: four 32-bit words in the file's byte order
+
+
+def _whole_records(fd: int, start: int, end: int) -> tuple[int, int]:
+    """The end offset and number of the whole pcap records of the file ``fd`` from ``start`` to ``end``.
+
+    ``start`` is a record boundary (or 0: the file header then comes first).
+    """
+    if start == 0:
+        if end < 24:
+            return 0, 0
+        start = 24
+    magic = os.pread(fd, 4, 0)
+    order = "<" if magic in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
+    offset, count = start, 0
+    while offset + _RECORD_HEADER <= end:
+        header = os.pread(fd, _RECORD_HEADER, offset)
+        if len(header) < _RECORD_HEADER:
+            break
+        caplen = struct.unpack(order + "I", header[8:12])[0]
+        if offset + _RECORD_HEADER + caplen > end:
+            break
+        offset += _RECORD_HEADER + caplen
+        count += 1
+    return offset, count
