@@ -72,6 +72,8 @@ def error_position(expression: str, linktype: int = DLT_EN10MB, snaplen: int = 2
     The length of the expression when it is a valid start that ends too early.
     """
     tokens = [m for m in re.finditer(r"\S+", expression)]
+    if not tokens:
+        return 0
     probe = _Probe(expression, linktype, snaplen)
     if probe.viable(expression):
         return len(expression)  # every token fits, but the expression ends too early
@@ -103,7 +105,8 @@ class _Probe:
 
 def filter_error(expression: str, message: str, linktype: int = DLT_EN10MB) -> FilterError:
     """A :class:`FilterError` for ``expression`` with libpcap's ``message`` and the position."""
-    reason = re.sub(r"^(can't parse filter expression: |Error occurred in pcap_compile: )", "", message)
+    # Pcap4J and libpcap each put their words in front: "Error occurred in pcap_compile: can't parse ..."
+    reason = re.sub(r"^(?:(?:can't parse filter expression|Error occurred in pcap_compile): )+", "", message)
     return FilterError(expression, reason.strip(), error_position(expression, linktype))
 
 

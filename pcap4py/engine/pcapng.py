@@ -66,17 +66,22 @@ class PcapngFileHandle(Handle):
         self.filter = expression
 
     def set_direction(self, direction: str) -> None:
+        self._require_open()
         raise CaptureFileError(f"{self.name}: a file has no direction to select")
 
     def dump(self, path: str, dumper: Any = None) -> Any:
+        self._require_open()
         raise CaptureFileError(f"cannot write {path} as pcap from the pcapng file {self.name}: "
                                f"write a .pcapng file instead")
 
     def read_uncopied(self, max_packets: int) -> int:
+        self._require_open()
         raise CaptureFileError(f"{self.name}: a pcapng file is read into batches")
 
-    def flush(self) -> None:
-        pass
+    def flush(self) -> int:
+        """Nothing to flush: a pcapng file is read, never dumped to."""
+        self._require_open()
+        return -1
 
     def close(self) -> None:
         if self._closed:
