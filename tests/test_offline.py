@@ -32,7 +32,7 @@ def ipv6_udp(src: bytes, dst: bytes, sport: int, dport: int, payload: bytes) -> 
     return struct.pack("!IHBB16s16s", 6 << 28, len(udp), 17, 64, src, dst) + udp
 
 
-A4, B4 = bytes([10, 9, 0, 1]), bytes([10, 9, 0, 2])
+A4, B4 = bytes([198, 18, 9, 1]), bytes([198, 18, 9, 2])
 A6, B6 = bytes.fromhex("fd310009" + "00" * 11 + "01"), bytes.fromhex("fd310009" + "00" * 11 + "02")
 MAC_A, MAC_B = bytes.fromhex("020000000001"), bytes.fromhex("020000000002")
 
@@ -125,7 +125,7 @@ def test_read_cli_prints_tcpdump_like_lines(tmp_path):
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert len(lines) == 4
-    assert re.search(r"IP 10\.9\.0\.1\.1000 > 10\.9\.0\.2\.9999: UDP, length 10$", lines[0])
+    assert re.search(r"IP 198\.18\.9\.1\.1000 > 198\.18\.9\.2\.9999: UDP, length 10$", lines[0])
     assert re.search(r"IP6 fd31:9::1\.3000 > fd31:9::2\.9997: UDP, length 3$", lines[1])
     assert "4 packets captured" in proc.stderr
 
