@@ -41,12 +41,14 @@ def ns_snapshot(ns_name: str) -> dict:
 
 
 def host_snapshot(host_if: str) -> dict:
-    """The host interface's state, and every macvlan on it or temporary attach link left in the host."""
+    """The host interface's state, and every macvlan on it left in the host (attach's temporary p4m* included).
+
+    Only macvlans on ``host_if``: another session's attach, running meanwhile, makes p4m* links of its own.
+    """
     links = _links()
     me = next(l for l in links if l["ifname"] == host_if)
     leftovers = sorted(l["ifname"] for l in links
-                       if l["ifname"].startswith("p4m") or
-                       ((l.get("linkinfo") or {}).get("info_kind") == "macvlan" and l.get("link") == host_if))
+                       if (l.get("linkinfo") or {}).get("info_kind") == "macvlan" and l.get("link") == host_if)
     return {"flags": tuple(sorted(me["flags"])), "promiscuity": me.get("promiscuity"), "mtu": me["mtu"],
             "leftovers": leftovers}
 
