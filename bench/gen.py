@@ -12,6 +12,8 @@ addresses and valid checksums. Writing is then only picking a variant per record
 from __future__ import annotations
 
 import argparse
+import hashlib
+import ipaddress
 import random
 import socket
 import struct
@@ -30,8 +32,11 @@ VARIANTS = 48  # variants per template: enough flows to look like traffic, cheap
 # so the host end's kernel drops the frames after the capture taps have seen them
 LIVE_SRC_MAC = bytes.fromhex("02e800000002")
 LIVE_DST_MAC = bytes.fromhex("02e800000099")
-LIVE_SRC_IP = "10.232.0.2"
-LIVE_DST_IP = "10.232.0.99"
+LIVE_NET = "198.18.251"  # its /24, inside 198.18.0.0/15 and apart from the tests' LANs (tests/fixtures/netlab.py)
+LIVE_SRC_IP = f"{LIVE_NET}.2"
+LIVE_DST_IP = f"{LIVE_NET}.99"
+# the offline mix's (never sent) addresses: consecutive ones from the start of 198.18.0.0/15
+OFFLINE_IP4_BASE = int(ipaddress.IPv4Address("198.18.0.0"))
 LIVE_DPORT = 7777  # the live capturers' filter: "udp dst port 7777"
 
 
@@ -40,7 +45,8 @@ def _mac(i: int) -> bytes:
 
 
 def _ip4(i: int, host: int) -> bytes:
-    return socket.inet_aton(f"10.{(i >> 8) & 0xFF}.{i & 0xFF}.{host}")
+    """Address ``host`` (0..3) of variant ``i``: four per variant, so ~1,500 variants stay inside 198.18.0.0/15."""
+    return (OFFLINE_IP4_BASE + 4 * i + host).to_bytes(4, "big")
 
 
 def _ip6(i: int, host: int) -> bytes:
@@ -91,7 +97,7 @@ def _dns_query(name: str, qid: int) -> bytes:
 def _dns_answer(name: str, qid: int, n: int) -> bytes:
     d = dpkt.dns.DNS(id=qid, op=dpkt.dns.DNS_RA, qd=[dpkt.dns.DNS.Q(name=name, type=dpkt.dns.DNS_A)])
     d.qr = dpkt.dns.DNS_R
-    d.an = [dpkt.dns.DNS.RR(name=name, type=dpkt.dns.DNS_A, ttl=300, rdata=bytes([10, 0, 0, k])) for k in range(n)]
+    d.an = [dpkt.dns.DNS.RR(name=name, type=dpkt.dns.DNS_A, ttl=300, rdata=_ip4(k, 3)) for k in range(n)]
     return bytes(d)
 
 
@@ -292,11 +298,22 @@ def _count_pcapng(f) -> int:
         f.seek(length - 8, 1)
 
 
+def _digest(frames: list[bytes]) -> str:
+    h = hashlib.sha256()
+    for frame in frames:
+        h.update(len(frame).to_bytes(4, "big") + frame)
+    return h.hexdigest()[:16]
+
+
 def ensure(path: str | Path, count: int, *, small: bool = False) -> dict:
-    """Writes the file unless an identical one (by a sidecar stamp) is already there."""
+    """Writes the file unless an identical one (by a sidecar stamp) is already there.
+
+    The stamp holds a digest of the frames themselves, so a file an older
+    generator left in bench/out is written again rather than reused.
+    """
     path = Path(path)
     stamp = path.with_suffix(path.suffix + ".stamp")
-    key = f"{count} {small} {SEED} {VARIANTS}"
+    key = f"{count} {small} {SEED} {_digest(pool(small)[0])}"
     if path.exists() and stamp.exists() and stamp.read_text() == key:
         return {"path": str(path), "frames": count, "bytes": path.stat().st_size, "cached": True}
     info = write(path, count, small=small)

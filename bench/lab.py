@@ -1,6 +1,6 @@
 """The live sections' fake LAN: a veth pair, one end in a namespace of the bench's own.
 
-    host ns:  p4bh0  10.232.0.1/24   <-- veth -->   p4bn0  10.232.0.2/24  (namespace p4bench)
+    host ns:  p4bh0  198.18.251.1/24   <-- veth -->   p4bn0  198.18.251.2/24  (namespace p4bench)
 
 Capturers listen on p4bh0; tcpreplay sends from p4bn0 frames addressed to a MAC and IP that nobody
 owns (bench.gen.LIVE_*), so the host's kernel drops them right after the capture taps. IPv6 is off
@@ -21,7 +21,7 @@ from . import gen
 NS = "p4bench"
 HOST_IF = "p4bh0"
 NS_IF = "p4bn0"
-HOST_ADDR = "10.232.0.1/24"
+HOST_ADDR = f"{gen.LIVE_NET}.1/24"
 NS_ADDR = f"{gen.LIVE_SRC_IP}/24"
 FILTER = f"udp dst port {gen.LIVE_DPORT}"
 

@@ -36,7 +36,7 @@ def _endpoint(addr: str | None, port: int | None) -> str:
 
 
 def summary(pkt: Packet) -> str:
-    """What follows the time stamp on a tcpdump -n line, e.g. ``IP 10.0.0.1.5 > 10.0.0.2.80: Flags [S], ...``."""
+    """What follows the time stamp on a tcpdump -n line, e.g. ``IP 198.18.0.1.5 > 198.18.0.2.80: Flags [S], ...``."""
     if pkt.ethertype == ETHERTYPE_ARP:
         return _arp_summary(pkt)
     if pkt.ip_version is None:

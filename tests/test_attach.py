@@ -42,12 +42,14 @@ def ns_snapshot(ns_name: str) -> dict:
 
 
 def host_snapshot(host_if: str) -> dict:
-    """The host interface's state, and every macvlan on it or temporary attach link left in the host."""
+    """The host interface's state, and every macvlan on it left in the host (attach's temporary p4m* included).
+
+    Only macvlans on ``host_if``: another session's attach, running meanwhile, makes p4m* links of its own.
+    """
     links = _links()
     me = next(l for l in links if l["ifname"] == host_if)
     leftovers = sorted(l["ifname"] for l in links
-                       if l["ifname"].startswith("p4m") or
-                       ((l.get("linkinfo") or {}).get("info_kind") == "macvlan" and l.get("link") == host_if))
+                       if (l.get("linkinfo") or {}).get("info_kind") == "macvlan" and l.get("link") == host_if)
     return {"flags": tuple(sorted(me["flags"])), "promiscuity": me.get("promiscuity"), "mtu": me["mtu"],
             "leftovers": leftovers}
 
@@ -65,9 +67,10 @@ def macvlans_on(host_if: str, ns_names: list[str]) -> list[str]:
 
 
 class Guest:
-    """An attach target: a namespace with eth0 (10.232.N.2/24) and a default route via 10.232.N.1."""
+    """An attach target: a namespace with eth0 (.2/24 of the lab's second LAN) and a default route via .1."""
 
-    def __init__(self, n: int):
+    def __init__(self, veth):
+        self.ip, self.gw = veth.second_ip(2), veth.second_ip(1)
         self.ns = make_namespace("p4g")
         self.path = self.ns.path
         # no IPv6 duplicate address detection: link-local routes appear at once, so snapshots are stable
@@ -76,8 +79,8 @@ class Guest:
         self.ns.run("ip", "link", "add", "eth0", "type", "veth", "peer", "name", "stub0")
         for dev in ("eth0", "stub0"):
             self.ns.run("ip", "link", "set", dev, "up")
-        self.ns.run("ip", "addr", "add", f"10.232.{n}.2/24", "dev", "eth0")
-        self.ns.run("ip", "route", "add", "default", "via", f"10.232.{n}.1", "dev", "eth0")
+        self.ns.run("ip", "addr", "add", f"{self.ip}/24", "dev", "eth0")
+        self.ns.run("ip", "route", "add", "default", "via", self.gw, "dev", "eth0")
 
     def default_route(self, family: str = "-4") -> str:
         return self.ns.run("ip", family, "route", "show", "default").stdout.strip()
@@ -85,7 +88,7 @@ class Guest:
 
 @pytest.fixture
 def guest(veth):
-    g = Guest(veth.subnet)
+    g = Guest(veth)
     try:
         yield g
     finally:
@@ -96,18 +99,18 @@ def guest(veth):
 def lan(veth):
     """(host_if, router namespace, gateway address, a free address for the guest) on the fake LAN."""
     veth.ns.run("sysctl", "-q", "-w", "net.ipv4.ip_forward=1")
-    return veth, veth.peer_ip, f"10.231.{veth.subnet}.77"
+    return veth, veth.peer_ip, veth.ip(77)
 
 
 # --------------------------------------------------------------------------- grammar
 
 
 @pytest.mark.parametrize("spec,iface,gw", [
-    ("192.168.1.200/24@192.168.1.1", "192.168.1.200/24", "192.168.1.1"),
-    ("192.168.1.200/24", "192.168.1.200/24", None),
-    ("10.0.0.1/31@10.0.0.0", "10.0.0.1/31", "10.0.0.0"),
+    ("198.18.1.200/24@198.18.1.1", "198.18.1.200/24", "198.18.1.1"),
+    ("198.18.1.200/24", "198.18.1.200/24", None),
+    ("198.18.0.1/31@198.18.0.0", "198.18.0.1/31", "198.18.0.0"),
     ("fd00::5/64@fd00::1", "fd00::5/64", "fd00::1"),
-    (" 172.16.3.4/16@172.16.0.1 ", "172.16.3.4/16", "172.16.0.1"),
+    (" 198.19.3.4/16@198.19.0.1 ", "198.19.3.4/16", "198.19.0.1"),
 ])
 def test_parse_address_accepts_pipework_grammar(spec, iface, gw):
     parsed = parse_address(spec)
@@ -117,17 +120,17 @@ def test_parse_address_accepts_pipework_grammar(spec, iface, gw):
 
 
 @pytest.mark.parametrize("spec,words", [
-    ("192.168.1.200", "needs a prefix length"),
-    ("192.168.1.200/33", "bad prefix length /33"),
-    ("192.168.1.200/x", "bad prefix length"),
-    ("192.168.1.300/24", "not an IPv4 or IPv6 address"),
-    ("192.168.1.200/24@192.168.2.1", "outside the subnet 192.168.1.0/24"),
-    ("192.168.1.200/24@fd00::1", "is IPv6 but the address"),
-    ("192.168.1.200/24@192.168.1.200", "own address"),
-    ("192.168.1.200/24@", "empty gateway"),
-    ("192.168.1.200/24@gw", "gateway 'gw' is not"),
-    ("192.168.1.0/24", "network address"),
-    ("192.168.1.255/24", "broadcast address"),
+    ("198.18.1.200", "needs a prefix length"),
+    ("198.18.1.200/33", "bad prefix length /33"),
+    ("198.18.1.200/x", "bad prefix length"),
+    ("198.18.1.300/24", "not an IPv4 or IPv6 address"),
+    ("198.18.1.200/24@198.18.2.1", "outside the subnet 198.18.1.0/24"),
+    ("198.18.1.200/24@fd00::1", "is IPv6 but the address"),
+    ("198.18.1.200/24@198.18.1.200", "own address"),
+    ("198.18.1.200/24@", "empty gateway"),
+    ("198.18.1.200/24@gw", "gateway 'gw' is not"),
+    ("198.18.1.0/24", "network address"),
+    ("198.18.1.255/24", "broadcast address"),
     ("fd00::5/129", "bad prefix length /129"),
 ])
 def test_parse_address_rejects_with_a_clear_message(spec, words):
@@ -136,9 +139,9 @@ def test_parse_address_rejects_with_a_clear_message(spec, words):
 
 
 def test_parse_address_gateway_given_separately():
-    assert parse_address("10.1.2.3/24", "10.1.2.1").gateway == ipaddress.ip_address("10.1.2.1")
+    assert parse_address("198.18.2.3/24", "198.18.2.1").gateway == ipaddress.ip_address("198.18.2.1")
     with pytest.raises(AddressError, match="gateway given twice"):
-        parse_address("10.1.2.3/24@10.1.2.1", "10.1.2.254")
+        parse_address("198.18.2.3/24@198.18.2.1", "198.18.2.254")
 
 
 def test_parse_mac():
@@ -191,7 +194,7 @@ def test_attach_namespace_ping_both_ways_capture_and_detach(lan, guest):
     assert det.removed and det.restored_routes
     assert ns_snapshot(guest.ns.name) == before_ns
     assert host_snapshot(veth.host_if) == before_host
-    assert guest.default_route() == f"default via 10.232.{veth.subnet}.1 dev eth0"
+    assert guest.default_route() == f"default via {guest.gw} dev eth0"
 
 
 def test_attach_announces_itself_with_a_gratuitous_arp(lan, guest):
@@ -218,7 +221,7 @@ def test_attach_twice_is_a_noop_and_detach_twice_too(lan, guest):
     assert ns_snapshot(guest.ns.name) == state
     # same name, other settings: refused, nothing changed
     with pytest.raises(NetlinkError, match="already exists .* other settings"):
-        attach(veth.host_if, guest.ns.name, f"10.231.{veth.subnet}.78/24@{gw}")
+        attach(veth.host_if, guest.ns.name, f"{veth.ip(78)}/24@{gw}")
     assert ns_snapshot(guest.ns.name) == state
     assert detach(guest.ns.name).removed
     again = detach(guest.ns.name)
@@ -233,7 +236,7 @@ def test_attach_without_gateway_keeps_routes_and_promisc_is_restored(lan, guest)
     att = attach(veth.host_if, guest.path, f"{ip}/24", name="lan0", promisc=True)
     assert att.promisc_set and att.gateway is None
     assert "PROMISC" in host_snapshot(veth.host_if)["flags"]
-    assert guest.default_route() == f"default via 10.232.{veth.subnet}.1 dev eth0"
+    assert guest.default_route() == f"default via {guest.gw} dev eth0"
     guest.ns.ping(gw, 1)
     det = detach(guest.path, name="lan0")
     assert det.promisc_cleared and not det.restored_routes
@@ -256,7 +259,7 @@ def test_attach_ipv6_with_gateway(lan, guest):
     att = attach(veth.host_if, guest.path, f"{ip6}/64@{gw6}")
     assert att.address.version == 6 and str(att.gateway) == gw6
     assert guest.default_route("-6").startswith(f"default via {gw6} dev eth1")
-    assert guest.default_route("-4") == f"default via 10.232.{veth.subnet}.1 dev eth0"  # IPv4 untouched
+    assert guest.default_route("-4") == f"default via {guest.gw} dev eth0"  # IPv4 untouched
     veth.ns.ping(ip6, 1)
     guest.ns.ping(gw6, 1)
     assert detach(guest.path).removed
@@ -272,7 +275,7 @@ def test_errors_are_clear_and_leave_nothing(lan, guest):
     with pytest.raises(InterfaceNotFound, match="no host interface 'p4nosuch0'"):
         attach("p4nosuch0", guest.path, f"{ip}/24@{gw}")
     with pytest.raises(AddressError, match="outside the subnet"):
-        attach(veth.host_if, guest.path, f"{ip}/24@10.9.9.9")
+        attach(veth.host_if, guest.path, f"{ip}/24@{veth.second_ip(9)}")
     with pytest.raises(AddressError, match="needs a prefix"):
         attach(veth.host_if, guest.path, ip)
     with pytest.raises(AddressError, match="multicast"):
@@ -360,9 +363,10 @@ def test_cli_attach_detach(lan, guest):
     out = run_cli("attach", veth.host_if, guest.ns.name, f"{ip}/24@{gw}", "-i", "lan1")
     assert out.returncode == 0 and out.stdout.startswith("already attached"), out
     guest.ns.ping(gw, 1)
-    bad = run_cli("attach", veth.host_if, guest.ns.name, f"{ip}/24@10.0.0.1")
+    outside = veth.second_ip(1)
+    bad = run_cli("attach", veth.host_if, guest.ns.name, f"{ip}/24@{outside}")
     assert bad.returncode == 1 and bad.stderr.strip() == \
-        f"pcap4py: gateway 10.0.0.1 is outside the subnet 10.231.{veth.subnet}.0/24 of {ip}/24"
+        f"pcap4py: gateway {outside} is outside the subnet {ipaddress.ip_interface(f'{ip}/24').network} of {ip}/24"
     out = run_cli("detach", guest.ns.name, "-i", "lan1")
     assert out.returncode == 0 and out.stdout.startswith("detached: lan1"), out
     assert ns_snapshot(guest.ns.name) == before
@@ -384,7 +388,7 @@ def test_attach_real_container(lan, dockerlab):
     box = dockerlab.run("attach")
     pid = box.pid
     before, host_before = _container_snapshot(pid), host_snapshot(veth.host_if)
-    docker_gw = box.networks()["bridge"]["Gateway"]
+    docker_gw = box.gateway("bridge")
 
     att = attach(veth.host_if, box.name, f"{ip}/24@{gw}")
     assert att.netns == f"/proc/{pid}/ns/net" and att.replaced_routes

@@ -155,7 +155,8 @@ def test_containers_command(dockerlab):
     text = run_cli("containers")
     assert text.returncode == 0, text.stderr
     line = next(l for l in text.stdout.splitlines() if l.startswith(web.name))
-    for word in (web.id[:12], str(web.pid), "eth0", eth0.host_peer, f"{web.ip()}/16", "docker0"):
+    cidr = f"{web.ip()}/{web.networks()['bridge']['IPPrefixLen']}"
+    for word in (web.id[:12], str(web.pid), "eth0", eth0.host_peer, cidr, "docker0"):
         assert word in line
 
     js = run_cli("containers", "--json")

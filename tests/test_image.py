@@ -86,7 +86,7 @@ def bridge_ip(container) -> str:
 def test_document_000_wait_attach_ping_then_capture(run_image, veth):
     """kaitoy/pcap4j's walk-through: wait mode, attach eth1 to the LAN, ping eth0, capture on eth1."""
     count = 6
-    lan_ip = f"10.231.{veth.subnet}.200"
+    lan_ip = veth.ip(200)
     router = veth.ns  # far end of the fake LAN, at veth.peer_ip
     # a multi-word filter, unquoted: the original image passed only $3 on
     box = run_image("br", "eth1", "true", "icmp", "and", "host", veth.peer_ip,
@@ -173,8 +173,8 @@ def test_start_up_to_first_captured_packet(run_image, dockerlab, capsys):
 
     With every capability dropped but NET_RAW: that one is all the image needs.
     """
-    gateway = dockerlab.client.networks.get("bridge").attrs["IPAM"]["Config"][0]["Gateway"]
-    talker = dockerlab.run("talker", "ping", "-i", "0.2", "-c", "600", gateway)
+    talker = dockerlab.run("talker")
+    talker.sdk.exec_run(["ping", "-i", "0.2", "-c", "600", talker.gateway()], detach=True)  # 2 min at most
     started = time.monotonic()
     box = run_image("first", "eth0", "false", "icmp", network_mode=f"container:{talker.id}",
                     environment={"PCAP4PY_COUNT": "1"}, cap_drop=["ALL"], cap_add=["NET_RAW"])

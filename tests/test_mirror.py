@@ -20,7 +20,7 @@ from pcap4py.errors import InterfaceNotFound, NetlinkError
 from pcap4py.container.plumbing import mirror_build, mirror_teardown
 from pcap4py.plumbing.mirror import state_path
 from tests.cli import run_cli
-from tests.fixtures.netlab import Namespace, delete_namespace, make_namespace, next_subnet, send_udp, sh
+from tests.fixtures.netlab import Namespace, delete_namespace, lan_ip, make_namespace, next_subnet, send_udp, sh
 
 PORT = 5555
 
@@ -35,7 +35,7 @@ class Lan:
         self.src = f"p4a{tag}"
         self.mirror_bridge = f"p4s{tag}"
         self.a, self.b = make_namespace("p4ma"), make_namespace("p4mb")
-        self.a_ip, self.b_ip = f"10.233.{n}.1", f"10.233.{n}.2"
+        self.a_ip, self.b_ip = lan_ip(n, 1, second=True), lan_ip(n, 2, second=True)
         self.sniffers: list[tuple[Namespace, str]] = []
         sh("ip", "link", "add", self.lan, "type", "bridge")
         sh("ip", "link", "set", self.lan, "up")
