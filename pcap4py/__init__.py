@@ -24,7 +24,7 @@ _LAZY = {
     "open_live": "engine.handle",
     "open_offline": "engine.handle",
     "Handle": "engine.handle",
-    "Stats": "engine.handle",
+    "Stats": "engine.stats",
     "interfaces": "engine.devices",
     "Interface": "engine.devices",
     "Packet": "engine.packet",

@@ -112,7 +112,7 @@ def frame_dump(data: bytes) -> list[str]:
 
 def hexdump_lines(pkt: Packet, with_interface: bool = False) -> list[str]:
     """From a container's point of view, ``OUT: peer:port`` / ``IN:  peer:port`` and the payload
-    table (document 004's layout); otherwise the text line and the whole frame in hex."""
+    table (docker-network-capture's layout); otherwise the text line and the whole frame in hex."""
     if pkt.direction == "out":
         return [f"OUT: {_peer(pkt.dst, pkt.dport)}", *payload_table(pkt.payload)]
     if pkt.direction == "in":

@@ -172,7 +172,7 @@ def test_attach_namespace_ping_both_ways_capture_and_detach(lan, guest):
     assert not att.already and att.name == "eth1" and att.mac == "02:00:0a:e7:00:4d"
     assert str(att.address) == f"{ip}/24" and str(att.gateway) == gw
 
-    # what document 000 shows by hand: a bridge-mode macvlan, up, addressed, the default route through GW
+    # what the kaitoy/pcap4j workflow shows by hand: a bridge-mode macvlan, up, addressed, the default route through GW
     link = json.loads(guest.ns.run("ip", "-j", "-d", "link", "show", "eth1").stdout)[0]
     assert link["linkinfo"]["info_kind"] == "macvlan"
     assert link["linkinfo"]["info_data"]["mode"] == "bridge"

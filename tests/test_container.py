@@ -34,7 +34,7 @@ def test_resolves_a_container_on_the_default_bridge(dockerlab):
     assert eth0.mac == web.mac()
     assert web.ip() in eth0.ips
 
-    # document 002 by hand: the container's iflink is the host peer's ifindex
+    # the iflink/ifindex recipe by hand: the container's iflink is the host peer's ifindex
     code, out = web.exec("cat", "/sys/class/net/eth0/iflink")
     assert code == 0
     assert eth0.iflink == int(out)

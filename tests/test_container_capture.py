@@ -257,12 +257,12 @@ class CaptureProcess:
 
 
 def _table_text(rows: list[str]) -> bytes:
-    """The ASCII column of document 004's payload table rows, joined."""
+    """The ASCII column of docker-network-capture's payload table rows, joined."""
     return "".join(r[51:67] for r in rows).encode()
 
 
 def hexdump_blocks(text: str) -> list[tuple[str, list[str]]]:
-    """(OUT:/IN: line, its table rows) pairs of document 004's layout."""
+    """(OUT:/IN: line, its table rows) pairs of docker-network-capture's layout."""
     blocks, current = [], None
     for line in text.splitlines():
         if line.startswith(("OUT: ", "IN:  ")):

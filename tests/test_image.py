@@ -1,8 +1,8 @@
-"""The bundled image (docker/), run for real: source documents 000 (kaitoy/pcap4j) and 001 (sidecar).
+"""The bundled image (docker/), run for real: the kaitoy/pcap4j workflow and the sidecar workflow.
 
 The image is built once per session on a Debian base made with debootstrap and
 ``docker import`` (tests/fixtures/imagelab.py): no registry, no network in the
-build.  The fake LAN of document 000 is the ``veth`` fixture: ``pcap4py attach``
+build.  The fake LAN of the kaitoy/pcap4j workflow is the ``veth`` fixture: ``pcap4py attach``
 puts a macvlan on its host end (never on the host's uplink) into the container,
 and the "router" namespace at its far end makes the traffic.
 """
@@ -80,7 +80,7 @@ def bridge_ip(container) -> str:
     return container.attrs["NetworkSettings"]["Networks"]["bridge"]["IPAddress"]
 
 
-# --------------------------------------------------------------------------- document 000
+# --------------------------------------------------------------------------- the kaitoy/pcap4j workflow
 
 
 def test_document_000_wait_attach_ping_then_capture(run_image, veth):
@@ -134,7 +134,7 @@ def test_document_000_wait_attach_ping_then_capture(run_image, veth):
     assert int(stats.group(1)) >= count
 
 
-# --------------------------------------------------------------------------- document 001
+# --------------------------------------------------------------------------- the sidecar workflow
 
 
 def test_document_001_sidecar_writes_pcap_to_a_volume(run_image, dockerlab, tmp_path):

@@ -36,10 +36,11 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from ..engine.capture import Capture
 
 __all__ = ["ContainerView", "open_container", "direction_filter", "parse_directions", "combine_filters",
-           "VIAS", "DIRECTIONS"]
+           "VIAS", "CAPTURE_DIRECTIONS"]
 
 VIAS = ("netns", "veth", "bridge")
-DIRECTIONS = ("egress", "ingress")
+# --capture: sent or received by the container (its point of view), not what the kernel saw (-Q)
+CAPTURE_DIRECTIONS = ("egress", "ingress")
 
 
 # --------------------------------------------------------------------------- point of view
@@ -64,10 +65,10 @@ def parse_directions(capture: Union[str, Iterable[str], None]) -> frozenset:
     """The directions of ``capture`` ('egress', 'ingress', both; comma-separated or a list;
     None: both); raises :class:`Pcap4pyError` for anything else."""
     if capture is None:
-        return frozenset(DIRECTIONS)
+        return frozenset(CAPTURE_DIRECTIONS)
     items = capture.split(",") if isinstance(capture, str) else list(capture)
     wanted = frozenset(x.strip().lower() for x in items if x and x.strip())
-    bad = sorted(wanted - set(DIRECTIONS))
+    bad = sorted(wanted - set(CAPTURE_DIRECTIONS))
     if bad or not wanted:
         raise Pcap4pyError(f"capture direction must be egress, ingress or both, not {','.join(bad) or 'nothing'}")
     return wanted
@@ -113,7 +114,7 @@ def open_container(
     *,
     via: str = "netns",
     filter: Optional[str] = None,
-    capture: Union[str, Iterable[str], None] = DIRECTIONS,
+    capture: Union[str, Iterable[str], None] = CAPTURE_DIRECTIONS,
     count: Optional[int] = None,
     duration: Optional[float] = None,
     **live_kwargs: Any,

@@ -12,13 +12,9 @@ import itertools
 import struct
 from typing import Any, Iterator
 
+from . import record as R
 from .packet import Packet, Source
-
-# Must match java/src/main/java/pcap4py/helper/Summary.java (80 bytes, little-endian):
-# ts_ns (unsigned; 2^64-1 means out of range, see Summary.TS_OUT_OF_RANGE) caplen origlen data_off ethertype ip_proto tcp_flags sport dport payload_off
-# icmp_type icmp_code source_index ip_version vlan seq ack payload_len src dst
-RECORD = struct.Struct("<QIIIHBBHHHBBBBHIII16s16s")
-assert RECORD.size == 80
+from .record import RECORD
 
 DEFAULT_BATCH_PACKETS = 4096
 DEFAULT_DATA_BYTES = 8 << 20  # room for the helper's 256 KiB per-frame reserve, many times over
@@ -84,10 +80,10 @@ class Batch:
         if not self.count:
             return iter(())
         records = list(self.records())
-        frames = self._frames([r[3] for r in records], [r[1] for r in records])
+        frames = self._frames([r[R.DATA_OFF] for r in records], [r[R.CAPLEN] for r in records])
         if len(sources) == 1:
             return map(Packet, records, frames, itertools.repeat(sources[0]))
-        return map(Packet, records, frames, [sources[r[12]] for r in records])
+        return map(Packet, records, frames, [sources[r[R.SOURCE_INDEX]] for r in records])
 
     def _frames(self, offsets: list[int], lengths: list[int]) -> list[bytes]:
         """The frames as ``bytes``, sliced from one copy of the data area."""
@@ -104,10 +100,8 @@ class Batch:
         if not self.count:
             return iter(())
         meta = memoryview(self.meta)[: self.count * RECORD.size]
-        words, longs = meta.cast("I"), meta.cast("Q")
-        step = RECORD.size // 4
-        ts = longs[:: RECORD.size // 8].tolist()
-        caplen, origlen, offset = (words[i::step].tolist() for i in (2, 3, 4))
+        ts, origlen, offset, caplen = (column(meta, name).tolist()
+                                       for name in ("ts_ns", "origlen", "data_off", "caplen"))
         return zip(ts, origlen, self._frames(offset, caplen))
 
 
@@ -132,11 +126,8 @@ class BatchView:
         self.sources = sources
         self.meta = memoryview(batch.meta)[: batch.count * RECORD.size]
         self.data = memoryview(batch.data)
-        words = self.meta.cast("I")
-        step = RECORD.size // 4
-        self.ts_ns = self.meta.cast("q")[:: RECORD.size // 8]
-        self.caplen, self.length, self.offset = (words[i::step] for i in (2, 3, 4))
-        self.source = self.meta[32::RECORD.size]  # the u8 at offset 32 of each record
+        self.ts_ns, self.caplen, self.length, self.offset, self.source = (
+            column(self.meta, name) for name in ("ts_ns", "caplen", "origlen", "data_off", "source_index"))
 
     def __len__(self) -> int:
         return self.count
@@ -145,3 +136,11 @@ class BatchView:
         """Packet ``i``'s captured bytes (a slice of the data area, not a copy)."""
         start = self.offset[i]
         return self.data[start:start + self.caplen[i]]
+
+
+def column(meta: memoryview, name: str) -> memoryview:
+    """Field ``name`` of every record in ``meta``: a strided cast, a C loop with no tuple per record
+    (each field's offset is a multiple of its size, so the cast lines up)."""
+    code = dict(R.FIELDS)[name]
+    size = struct.calcsize(code)
+    return meta.cast(code)[R.OFFSETS[name] // size:: R.SIZE // size]

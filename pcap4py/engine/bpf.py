@@ -21,9 +21,10 @@ from typing import Any, Optional
 
 from . import jvm
 from ..errors import FilterError
+from .limits import MAX_SNAPLEN
+from .numbers import DLT_EN10MB
 from .parse import data_link_type
 
-DLT_EN10MB = 1
 # what may follow a prefix: nothing, a primitive, an operand, the end of a comparison
 _COMPLETIONS = ("", " tcp", " 1", " host 1", " = 1", " 1 = 1")
 
@@ -56,17 +57,14 @@ def _netmask_unknown() -> Any:
     return jvm.jclass("java.net.InetAddress").getByName("255.255.255.255")
 
 
-def program(expression: str, linktype: int, snaplen: int = 262144) -> Any:
+def program(expression: str, linktype: int, snaplen: int = MAX_SNAPLEN) -> Any:
     """``expression`` compiled for ``linktype`` (a Pcap4J ``BpfProgram``; the caller frees it);
     raises :class:`FilterError` naming where a bad one goes wrong."""
-    jpype = jvm.start()
-    try:
+    with jvm.java_errors(lambda message: filter_error(expression, message, linktype)):
         return _dead_handle(linktype, snaplen).compileFilter(expression, _optimize(), _netmask_unknown())
-    except jpype.JException as e:
-        raise filter_error(expression, str(e.getMessage()), linktype) from e
 
 
-def error_position(expression: str, linktype: int = DLT_EN10MB, snaplen: int = 262144) -> int:
+def error_position(expression: str, linktype: int = DLT_EN10MB, snaplen: int = MAX_SNAPLEN) -> int:
     """0-based offset of the first token after which no completion compiles.
 
     The length of the expression when it is a valid start that ends too early.
@@ -110,7 +108,7 @@ def filter_error(expression: str, message: str, linktype: int = DLT_EN10MB) -> F
     return FilterError(expression, reason.strip(), error_position(expression, linktype))
 
 
-def compile_filter(expression: str, linktype: int = DLT_EN10MB, snaplen: int = 262144) -> None:
+def compile_filter(expression: str, linktype: int = DLT_EN10MB, snaplen: int = MAX_SNAPLEN) -> None:
     """Check that ``expression`` compiles for ``linktype``; raise :class:`FilterError` if not."""
     message = _compile(expression, linktype, snaplen)
     if message is not None:

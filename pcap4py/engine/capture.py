@@ -13,11 +13,15 @@ import math
 import os
 import select
 import time
-from typing import Callable, Iterator, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Iterator, Optional, Sequence
 
 from ..errors import HandleClosed
 from .batch import Batch, BatchView
-from .handle import Handle, Stats, check_range
+from .limits import check_range
+from .stats import Stats
+
+if TYPE_CHECKING:  # a capture reads handles; the handle module builds one-handle captures
+    from .handle import Handle
 from .packet import Packet
 
 POLL_MS = 250  # longest sleep between checks of the duration

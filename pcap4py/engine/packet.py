@@ -1,7 +1,7 @@
 """The packet record: what one captured frame looks like from Python.
 
 A :class:`Packet` holds the fixed-size summary record the Java helper decoded
-(see ``pcap4py/batch.py``), the frame bytes and where it came from.  Addresses
+(see :mod:`pcap4py.engine.record`), the frame bytes and where it came from.  Addresses
 and names are formatted on access; the Pcap4J parse happens only when
 ``pkt.pcap4j`` or ``pkt.layers`` is asked for.
 """
@@ -14,20 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Optional
 
-ETHERTYPE_IPV4 = 0x0800
-ETHERTYPE_IPV6 = 0x86DD
-ETHERTYPE_ARP = 0x0806
-NO_PROTO = 255
-
-IP_PROTOCOLS = {1: "ICMP", 2: "IGMP", 6: "TCP", 17: "UDP", 47: "GRE", 50: "ESP", 58: "ICMPv6",
-                132: "SCTP", 136: "UDPLite"}
-ETHERTYPES = {ETHERTYPE_IPV4: "IPv4", ETHERTYPE_IPV6: "IPv6", ETHERTYPE_ARP: "ARP", 0x88CC: "LLDP",
-              0x8035: "RARP", 0x8847: "MPLS"}
-TCP_FLAG_LETTERS = ((0x01, "F"), (0x02, "S"), (0x04, "R"), (0x08, "P"), (0x10, "."), (0x20, "U"),
-                    (0x40, "E"), (0x80, "W"))
-DLT_EN10MB = 1
-# Summary.TS_OUT_OF_RANGE: a time no unsigned 64-bit count of ns since 1970 holds (pcapng can name one)
-TS_OUT_OF_RANGE = 2**64 - 1
+from . import record as R
+from .limits import MAX_SNAPLEN
+from .numbers import (DLT_EN10MB, ECHO_TYPES, ETHERTYPE_ARP, ETHERTYPES, ICMP_PROTOCOLS, IP_PROTOCOLS,
+                      IPPROTO_TCP, NO_PROTO, PORT_PROTOCOLS, TCP_FLAG_LETTERS)
+from .record import TS_OUT_OF_RANGE
 
 
 @dataclass(frozen=True)
@@ -42,7 +33,7 @@ class Source:
     name: str
     linktype: int
     index: int = 0
-    snaplen: int = 262144
+    snaplen: int = MAX_SNAPLEN
     label: Optional[str] = None
     description: Optional[str] = None
 
@@ -77,17 +68,17 @@ class Packet:
         self.source = source
         self.direction = direction
 
-    # --- record fields (order fixed by batch.RECORD) ---------------------------------------
-    ts_ns = property(lambda self: self._rec[0], doc="capture time, ns since the epoch")
-    ts_out_of_range = property(lambda self: self._rec[0] == TS_OUT_OF_RANGE,
+    # --- record fields (see pcap4py.engine.record) --------------------------------------------
+    ts_ns = property(lambda self: self._rec[R.TS_NS], doc="capture time, ns since the epoch")
+    ts_out_of_range = property(lambda self: self._rec[R.TS_NS] == TS_OUT_OF_RANGE,
                                doc="the file named a time outside 1970..2554; ts_ns holds no time then")
-    caplen = property(lambda self: self._rec[1], doc="bytes captured")
-    length = property(lambda self: self._rec[2], doc="bytes on the wire")
-    ethertype = property(lambda self: self._rec[4], doc="ethertype of the L3 payload, 0 if unknown")
-    ip_proto = property(lambda self: None if self._rec[5] == NO_PROTO else self._rec[5])
-    tcp_flags = property(lambda self: self._rec[6] if self._rec[5] == 6 else None)
-    vlan = property(lambda self: self._rec[14] or None)
-    ip_version = property(lambda self: self._rec[13] or None)
+    caplen = property(lambda self: self._rec[R.CAPLEN], doc="bytes captured")
+    length = property(lambda self: self._rec[R.ORIGLEN], doc="bytes on the wire")
+    ethertype = property(lambda self: self._rec[R.ETHERTYPE], doc="ethertype of the L3 payload, 0 if unknown")
+    ip_proto = property(lambda self: None if self._rec[R.IP_PROTO] == NO_PROTO else self._rec[R.IP_PROTO])
+    tcp_flags = property(lambda self: self._rec[R.TCP_FLAGS] if self._rec[R.IP_PROTO] == IPPROTO_TCP else None)
+    vlan = property(lambda self: self._rec[R.VLAN] or None)
+    ip_version = property(lambda self: self._rec[R.IP_VERSION] or None)
 
     @property
     def interface(self) -> str:
@@ -105,25 +96,25 @@ class Packet:
     @property
     def proto(self) -> Optional[str]:
         """'TCP', 'UDP', 'ICMP', 'ICMPv6', 'ARP', ... or None when nothing was recognised."""
-        proto = self._rec[5]
+        proto = self._rec[R.IP_PROTO]
         if proto != NO_PROTO:
             return IP_PROTOCOLS.get(proto, f"ip-proto-{proto}")
-        ethertype = self._rec[4]
+        ethertype = self._rec[R.ETHERTYPE]
         if ethertype:
             return ETHERTYPES.get(ethertype, f"ethertype-0x{ethertype:04x}")
         return None
 
     @property
     def src(self) -> Optional[str]:
-        return self._address(self._rec[18])
+        return self._address(self._rec[R.SRC])
 
     @property
     def dst(self) -> Optional[str]:
-        return self._address(self._rec[19])
+        return self._address(self._rec[R.DST])
 
     def _address(self, raw: bytes) -> Optional[str]:
-        version = self._rec[13]
-        if version == 4 or self._rec[4] == ETHERTYPE_ARP:
+        version = self._rec[R.IP_VERSION]
+        if version == 4 or self._rec[R.ETHERTYPE] == ETHERTYPE_ARP:
             return _address_text(raw, _IPV4_TEXT, socket.AF_INET, 4) if (version or any(raw[:4])) else None
         if version == 6:
             return _address_text(raw, _IPV6_TEXT, socket.AF_INET6, 16)
@@ -132,56 +123,56 @@ class Packet:
     @property
     def sport(self) -> Optional[int]:
         """TCP/UDP source port (None for other protocols)."""
-        return self._rec[7] if self._rec[5] in (6, 17, 136) else None
+        return self._rec[R.SPORT] if self._rec[R.IP_PROTO] in PORT_PROTOCOLS else None
 
     @property
     def dport(self) -> Optional[int]:
-        return self._rec[8] if self._rec[5] in (6, 17, 136) else None
+        return self._rec[R.DPORT] if self._rec[R.IP_PROTO] in PORT_PROTOCOLS else None
 
     @property
     def seq(self) -> Optional[int]:
-        return self._rec[15] if self._rec[5] == 6 else None
+        return self._rec[R.SEQ] if self._rec[R.IP_PROTO] == IPPROTO_TCP else None
 
     @property
     def ack(self) -> Optional[int]:
-        return self._rec[16] if self._rec[5] == 6 else None
+        return self._rec[R.ACK] if self._rec[R.IP_PROTO] == IPPROTO_TCP else None
 
     @property
     def icmp_type(self) -> Optional[int]:
-        return self._rec[10] if self._rec[5] in (1, 58) else None
+        return self._rec[R.ICMP_TYPE] if self._rec[R.IP_PROTO] in ICMP_PROTOCOLS else None
 
     @property
     def icmp_code(self) -> Optional[int]:
-        return self._rec[11] if self._rec[5] in (1, 58) else None
+        return self._rec[R.ICMP_CODE] if self._rec[R.IP_PROTO] in ICMP_PROTOCOLS else None
 
     @property
     def icmp_echo(self) -> Optional[tuple[int, int]]:
         """(id, sequence) of an ICMP/ICMPv6 echo request or reply, else None."""
-        if (self._rec[5], self._rec[10]) in ((1, 8), (1, 0), (58, 128), (58, 129)):
-            return self._rec[7], self._rec[8]
+        if (self._rec[R.IP_PROTO], self._rec[R.ICMP_TYPE]) in ECHO_TYPES:
+            return self._rec[R.SPORT], self._rec[R.DPORT]
         return None
 
     @property
     def arp_op(self) -> Optional[int]:
-        return self._rec[7] if self._rec[4] == ETHERTYPE_ARP else None
+        return self._rec[R.SPORT] if self._rec[R.ETHERTYPE] == ETHERTYPE_ARP else None
 
     @property
     def payload_offset(self) -> int:
         """Where the L4 payload (or, for ICMP and unknown protocols, the L4 header) starts."""
-        return self._rec[9]
+        return self._rec[R.PAYLOAD_OFF]
 
     @property
     def payload_length(self) -> int:
         """Payload length according to the IP header (may exceed what was captured)."""
-        return self._rec[17]
+        return self._rec[R.PAYLOAD_LEN]
 
     @property
     def payload(self) -> bytes:
         """The captured part of the transport payload (empty if none)."""
-        start = self._rec[9]
+        start = self._rec[R.PAYLOAD_OFF]
         if not start:
             return b""
-        return self.data[start:start + self._rec[17]]
+        return self.data[start:start + self._rec[R.PAYLOAD_LEN]]
 
     @property
     def eth_src(self) -> Optional[str]:
@@ -224,10 +215,9 @@ class Packet:
         A time out of range has ``timestamp`` None and an extra ``ts_out_of_range: true``.
         """
         from . import jvm
-        from .batch import RECORD
 
         text = jvm.jclass("pcap4py.helper.JsonFields").render(
-            RECORD.pack(*self._rec), self.data, self.source.name, self.source.linktype, self.direction)
+            R.RECORD.pack(*self._rec), self.data, self.source.name, self.source.linktype, self.direction)
         return json.loads(str(text))
 
     def __repr__(self) -> str:

@@ -37,18 +37,9 @@ class PcapngFileHandle(Handle):
     """A pcapng file open for reading; :attr:`sources` holds one source per interface."""
 
     def __init__(self, reader: Any, path: str, index: int):
-        # no libpcap handle: the Java reader is both the reader and the copier
-        self._j = None
-        self.name = path
-        self.live = False
-        self._reader = self._copier = reader
         self._sources = _sources(reader, path, index)
-        self.source = self._sources[0]
-        self.linktype = self.source.linktype
-        self.filter: Optional[str] = None
-        self._dumper = self._dump_target = None
-        self._prefetcher = None
-        self._closed = False
+        self._start(None, reader, self._sources[0], live=False)  # no libpcap handle: Java reads the file
+        self.name = path
         self._programs: list[Any] = []  # compiled filters, freed on close
 
     @property
@@ -87,8 +78,8 @@ class PcapngFileHandle(Handle):
         if self._closed:
             return
         self._closed = True
-        if self._prefetcher is not None:
-            self._prefetcher.stop()
+        if self._read_ahead is not None:
+            self._read_ahead.stop()
         self._reader.close()
         for program in self._programs:
             program.free()
@@ -112,11 +103,8 @@ def _sources(reader: Any, path: str, index: int) -> list[Source]:
 
 def open_pcapng(path: str, *, filter: Optional[str] = None, index: int = 0) -> PcapngFileHandle:
     """Open the pcapng file ``path``; packets of its n-th interface get source index ``index + n``."""
-    jpype = jvm.start()
-    try:
+    with jvm.java_errors(lambda message: CaptureFileError(f"cannot read {path}: {message}")):
         reader = jvm.jclass("pcap4py.helper.PcapngFileReader")(path, index)
-    except jpype.JException as e:
-        raise CaptureFileError(f"cannot read {path}: {e.getMessage()}") from e
     handle = PcapngFileHandle(reader, path, index)
     if filter:
         try:

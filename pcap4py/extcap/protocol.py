@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Iterable, Optional, Sequence
 
-from .targets import ALL, DIRECTIONS, VIAS, interface_name
+from .targets import ALL, CAPTURE_DIRECTIONS, VIAS, interface_name
 
 SNAPLEN_MAX = 262144
 VIA_CALL, DIRECTION_CALL, SNAPLEN_CALL, CONTAINERS_CALL = "--via", "--direction", "--snaplen", "--containers"
@@ -50,7 +50,7 @@ def config(interface: str, running: Sequence[str]) -> list[str]:
     lines = _selector(0, VIA_CALL, "Capture point", "Where to listen",
                        {v: VIA_DISPLAY.get(v, v) for v in VIAS}, default=VIAS[0])
     lines += _selector(1, DIRECTION_CALL, "Direction", "From the container's point of view",
-                       {d: DIRECTION_DISPLAY[d] for d in ("both", *DIRECTIONS)}, default="both")
+                       {d: DIRECTION_DISPLAY[d] for d in ("both", *CAPTURE_DIRECTIONS)}, default="both")
     lines.append(sentence("arg", number=2, call=SNAPLEN_CALL, display="Snapshot length",
                           tooltip="Bytes to capture per packet", type="integer",
                           range=f"1,{SNAPLEN_MAX}", default=SNAPLEN_MAX))

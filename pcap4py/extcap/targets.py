@@ -10,7 +10,7 @@ from __future__ import annotations
 from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Iterable, Iterator, Optional
 
-from ..container.capture import DIRECTIONS, VIAS, open_container, parse_directions
+from ..container.capture import CAPTURE_DIRECTIONS, VIAS, open_container, parse_directions
 from ..container.docker import docker_client, running_summaries
 from ..container.model import containers
 from ..errors import Pcap4pyError
@@ -18,7 +18,7 @@ from ..errors import Pcap4pyError
 if TYPE_CHECKING:
     from ..engine.capture import Capture
 
-__all__ = ["VIAS", "DIRECTIONS", "PREFIX", "ALL", "interface_name", "running_names", "directions",
+__all__ = ["VIAS", "CAPTURE_DIRECTIONS", "PREFIX", "ALL", "interface_name", "running_names", "directions",
            "open_interface"]
 
 PREFIX = "pcap4py-"
@@ -49,7 +49,7 @@ def running_names() -> list[str]:
 
 def directions(value: Optional[str]) -> frozenset:
     """The directions of ``value``: 'egress', 'ingress', 'both' (or a comma list of the first two)."""
-    return frozenset(DIRECTIONS) if value in (None, "", BOTH) else parse_directions(value)
+    return frozenset(CAPTURE_DIRECTIONS) if value in (None, "", BOTH) else parse_directions(value)
 
 
 @contextmanager

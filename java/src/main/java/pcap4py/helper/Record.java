@@ -15,7 +15,7 @@ package pcap4py.helper;
  *                             30 u8  ICMP type, 31 u8 code   48 16B src address, 64 16B dst
  * </pre>
  */
-final class Record {
+public final class Record {
 
   static final int SIZE = 80;
 

@@ -1,0 +1,15 @@
+"""The limits of the numbers users give (snapshot length, buffer size, count, duration), and the
+one check that names them."""
+
+from __future__ import annotations
+
+from ..errors import OutOfRange
+
+MAX_SNAPLEN = 262144  # libpcap's largest snapshot (and tcpdump's default)
+INT_MAX = 2**31 - 1  # libpcap takes timeouts and buffer sizes as C ints
+
+
+def check_range(name: str, value: object, low: float, high: float) -> None:
+    """Raise :class:`OutOfRange` naming the limits unless ``low <= value <= high`` (NaN is out)."""
+    if not (isinstance(value, (int, float)) and low <= value <= high):
+        raise OutOfRange(f"{name} must be between {low} and {high}, not {value!r}")
