@@ -11,7 +11,8 @@ import time
 from functools import lru_cache
 from typing import Optional
 
-from pcap4py.engine.packet import ETHERTYPE_ARP, Packet
+from pcap4py.engine.numbers import ETHERTYPE_ARP
+from pcap4py.engine.packet import Packet
 
 ICMP_TYPES = {0: "echo reply", 3: "unreachable", 5: "redirect", 8: "echo request", 11: "time exceeded"}
 ICMP6_TYPES = {1: "destination unreachable", 2: "packet too big", 3: "time exceeded", 128: "echo request",

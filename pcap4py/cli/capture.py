@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Optional
 import click
 
 from ..container.capture import VIAS, parse_directions
+from ..engine.limits import MAX_SNAPLEN
+from ..engine.numbers import LINKTYPE_NAMES
 from ..errors import Pcap4pyError
 from ..sinks import FORMATS, Output, open_sink
 from . import main
@@ -17,8 +19,6 @@ from .signals import exiting, stopping
 if TYPE_CHECKING:
     from ..engine.capture import Capture
 
-LINKTYPE_NAMES = {0: "NULL (BSD loopback)", 1: "EN10MB (Ethernet)", 101: "RAW (Raw IP)",
-                  113: "LINUX_SLL (Linux cooked v1)", 276: "LINUX_SLL2 (Linux cooked v2)"}
 
 
 def _output_options(f):
@@ -45,7 +45,7 @@ def _output_options(f):
 @click.option("-i", "--interface", "iface_opt", metavar="IFACE", help="Interface to capture on.")
 @click.option("-r", "--read-file", metavar="FILE", help="Read packets from a capture file instead (as 'read FILE').")
 @_output_options
-@click.option("-s", "--snaplen", type=click.IntRange(min=1, max=262144), default=262144, show_default=True,
+@click.option("-s", "--snaplen", type=click.IntRange(min=1, max=MAX_SNAPLEN), default=MAX_SNAPLEN, show_default=True,
               help="Bytes to capture per packet.")
 @click.option("-B", "--buffer-size", type=BUFFER_KIB, metavar="KiB",
               help="Kernel buffer size in KiB (default 32768).")

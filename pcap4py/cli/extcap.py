@@ -41,8 +41,8 @@ README = Path(__file__).resolve().parents[2] / "README.md"
               help="Capture point: inside the container's namespace, on its veth, on its bridge.")
 @click.option(protocol.DIRECTION_CALL, "direction", default="both", show_default=True,
               help="egress, ingress or both.")
-@click.option(protocol.SNAPLEN_CALL, "snaplen", type=click.IntRange(1, protocol.SNAPLEN_MAX),
-              default=protocol.SNAPLEN_MAX, show_default=True, help="Bytes to capture per packet.")
+@click.option(protocol.SNAPLEN_CALL, "snaplen", type=click.IntRange(1, protocol.MAX_SNAPLEN),
+              default=protocol.MAX_SNAPLEN, show_default=True, help="Bytes to capture per packet.")
 @click.option(protocol.CONTAINERS_CALL, "only", default="", metavar="NAME,...",
               help="With pcap4py-all: only these containers (default: every running one).")
 @click.pass_context

@@ -18,6 +18,7 @@ from typing import Optional
 
 import click
 
+from ..engine.limits import MAX_SNAPLEN
 from . import main
 from .options import SECONDS
 from .signals import exiting, stopping
@@ -31,7 +32,7 @@ TRIGGER_IFACE = "eth0"  # the original always waited on eth0, whatever IFACE was
 @click.argument("filter_words", metavar="[FILTER]...", nargs=-1)
 @click.option("-c", "--count", type=click.IntRange(min=1), default=10, show_default=True,
               envvar="PCAP4PY_COUNT", show_envvar=True, help="Packets to capture before printing the stats.")
-@click.option("--snaplen", type=click.IntRange(min=1, max=262144), default=65536, show_default=True,
+@click.option("--snaplen", type=click.IntRange(min=1, max=MAX_SNAPLEN), default=65536, show_default=True,
               envvar="PCAP4PY_SNAPLEN", show_envvar=True, help="Bytes to capture per packet.")
 @click.option("--read-timeout", type=click.IntRange(min=1), default=10, show_default=True, metavar="MS",
               envvar="PCAP4PY_READ_TIMEOUT", show_envvar=True, help="libpcap read timeout in milliseconds.")

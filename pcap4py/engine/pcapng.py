@@ -14,6 +14,7 @@ from typing import Any, Optional
 from . import bpf, jvm
 from ..errors import CaptureFileError
 from .handle import Handle
+from .limits import MAX_SNAPLEN
 from .packet import Source
 
 
@@ -96,7 +97,7 @@ def _sources(reader: Any, path: str, index: int) -> list[Source]:
         description = reader.description(i)
         fallback = path if count == 1 else f"{path}#{i}"
         result.append(Source(str(name) if name is not None else fallback, dlt_of(int(reader.linkType(i))), index + i,
-                             snaplen=int(reader.snaplen(i)) or 262144,
+                             snaplen=int(reader.snaplen(i)) or MAX_SNAPLEN,
                              description=str(description) if description is not None else None))
     return result
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Iterable, Optional, Sequence
 
+from ..engine.limits import MAX_SNAPLEN
 from .targets import ALL, CAPTURE_DIRECTIONS, VIAS, interface_name
 
-SNAPLEN_MAX = 262144
 VIA_CALL, DIRECTION_CALL, SNAPLEN_CALL, CONTAINERS_CALL = "--via", "--direction", "--snaplen", "--containers"
 
 VIA_DISPLAY = {
@@ -53,7 +53,7 @@ def config(interface: str, running: Sequence[str]) -> list[str]:
                        {d: DIRECTION_DISPLAY[d] for d in ("both", *CAPTURE_DIRECTIONS)}, default="both")
     lines.append(sentence("arg", number=2, call=SNAPLEN_CALL, display="Snapshot length",
                           tooltip="Bytes to capture per packet", type="integer",
-                          range=f"1,{SNAPLEN_MAX}", default=SNAPLEN_MAX))
+                          range=f"1,{MAX_SNAPLEN}", default=MAX_SNAPLEN))
     if interface == ALL:
         lines.append(sentence("arg", number=3, call=CONTAINERS_CALL, display="Containers",
                               tooltip="Capture only these (none checked: every running container)",
