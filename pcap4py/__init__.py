@@ -22,7 +22,7 @@ __version__ = "0.1.0"
 # public name -> module that defines it; loaded on first attribute access
 _LAZY = {
     "open_live": "engine.handle",
-    "open_offline": "engine.handle",
+    "open_offline": "engine.offline",
     "Handle": "engine.handle",
     "Stats": "engine.stats",
     "interfaces": "engine.devices",

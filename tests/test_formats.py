@@ -128,7 +128,7 @@ def pcaps(tmp_path_factory) -> list[str]:
 
 def packets(path: str, local=None) -> list:
     from pcap4py.engine.capture import Capture
-    from pcap4py.engine.handle import open_offline
+    from pcap4py.engine.offline import open_offline
 
     with Capture([open_offline(path)], local=local) as cap:
         return [p for batch in cap.batches() for p in batch]
@@ -203,7 +203,7 @@ def _line_output(path: str, fmt: str, local, tmp_path) -> str:
     """What the Java line sink writes for ``path`` with ``local``'s point of view, with the
     interface column."""
     from pcap4py.engine.capture import Capture
-    from pcap4py.engine.handle import open_offline
+    from pcap4py.engine.offline import open_offline
     from pcap4py.sinks.lines import LineSink
 
     out = tmp_path / f"out.{fmt}"
@@ -236,7 +236,7 @@ def test_directions_from_the_container_view_match_python(pcaps, tmp_path):
 
 
 def test_views_are_zero_copy_columns_of_each_batch(pcaps):
-    from pcap4py.engine.handle import open_offline
+    from pcap4py.engine.offline import open_offline
 
     path = pcaps[0]
     with open_offline(path) as h:

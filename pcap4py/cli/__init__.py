@@ -1,50 +1,13 @@
-"""The ``pcap4py`` command line: one click group, one module per family of subcommands.
+"""The ``pcap4py`` command line: one click group (:mod:`.group`), one module per family of subcommands.
 
-Each module defines its commands and this package adds them to :data:`main`.
-Errors derived from :class:`pcap4py.errors.Pcap4pyError` print as one line on
-stderr and exit with the error's ``exit_code``.
+Each module adds its commands to :data:`main`: capture.py (capture, read, interfaces),
+containers.py, plumbing.py (attach, detach, mirror), extcap.py (Wireshark), sample.py (the
+kaitoy/pcap4j sample).
 """
 
 from __future__ import annotations
 
-import sys
+from . import capture, containers, extcap, plumbing, sample  # noqa: F401  (they add their commands)
+from .group import main
 
-import click
-
-from .. import __version__
-from ..errors import FilterError, Pcap4pyError
-
-
-class _Group(click.Group):
-    """A click group that turns pcap4py errors into one clear line and an exit code."""
-
-    def invoke(self, ctx: click.Context):
-        try:
-            return super().invoke(ctx)
-        except FilterError as e:
-            click.echo(f"pcap4py: {e}", err=True)
-            if e.position is not None:
-                click.echo(e.caret_line(), err=True)
-            sys.exit(e.exit_code)
-        except Pcap4pyError as e:
-            click.echo(f"pcap4py: {e}", err=True)
-            sys.exit(e.exit_code)
-        except KeyboardInterrupt:  # Ctrl-C before a command's own handlers are in place
-            sys.exit(130)
-
-
-@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "--version", "-V", prog_name="pcap4py")
-def main() -> None:
-    """Container-aware packet capture on Pcap4J."""
-
-
-def _register() -> None:
-    from . import capture  # noqa: F401  (each module adds its commands to main)
-    from . import containers  # noqa: F401
-    from . import extcap  # noqa: F401
-    from . import plumbing  # noqa: F401
-    from . import sample  # noqa: F401
-
-
-_register()
+__all__ = ["main"]

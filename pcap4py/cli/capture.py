@@ -12,7 +12,7 @@ from ..engine.limits import MAX_SNAPLEN
 from ..engine.numbers import LINKTYPE_NAMES
 from ..errors import Pcap4pyError
 from ..sinks import FORMATS, Output, open_sink
-from . import main
+from .group import main
 from .options import BUFFER_KIB, FILE_NAME, SECONDS, USER_NAME
 from .signals import exiting, stopping
 
@@ -119,7 +119,7 @@ def interfaces():
 # --- helpers ---------------------------------------------------------------------------------
 def _read(path: str, expression: Optional[str], count: Optional[int], output: Output) -> None:
     from ..engine.capture import Capture
-    from ..engine.handle import open_offline
+    from ..engine.offline import open_offline
 
     cap = Capture([open_offline(path, filter=expression)], count=count)
     _run(cap, output, user=None, live=False)

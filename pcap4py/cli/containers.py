@@ -11,7 +11,7 @@ import json
 
 import click
 
-from . import main
+from .group import main
 
 
 def _rows(c) -> list[list[str]]:

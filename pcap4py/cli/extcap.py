@@ -17,7 +17,7 @@ from .. import __version__
 from ..errors import DockerUnavailable, FilterError, PermissionDenied, Pcap4pyError
 from ..extcap import protocol
 from ..extcap.targets import VIAS, directions, open_interface, running_names
-from . import main
+from .group import main
 
 WIRESHARK_RIGHTS = (
     "the wireshark group's capture rights do not cover a container: capturing one needs "

@@ -18,7 +18,7 @@ from typing import Callable
 
 import click
 
-from . import main
+from .group import main
 
 
 def _deferring_signals(command: Callable) -> Callable:

@@ -19,7 +19,7 @@ from typing import Optional
 import click
 
 from ..engine.limits import MAX_SNAPLEN
-from . import main
+from .group import main
 from .options import SECONDS
 from .signals import exiting, stopping
 

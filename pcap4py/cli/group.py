@@ -1,0 +1,35 @@
+"""The ``pcap4py`` click group: errors derived from :class:`pcap4py.errors.Pcap4pyError` print as
+one line on stderr and exit with the error's ``exit_code``."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from .. import __version__
+from ..errors import FilterError, Pcap4pyError
+
+
+class _Group(click.Group):
+    """A click group that turns pcap4py errors into one clear line and an exit code."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except FilterError as e:
+            click.echo(f"pcap4py: {e}", err=True)
+            if e.position is not None:
+                click.echo(e.caret_line(), err=True)
+            sys.exit(e.exit_code)
+        except Pcap4pyError as e:
+            click.echo(f"pcap4py: {e}", err=True)
+            sys.exit(e.exit_code)
+        except KeyboardInterrupt:  # Ctrl-C before a command's own handlers are in place
+            sys.exit(130)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", "-V", prog_name="pcap4py")
+def main() -> None:
+    """Container-aware packet capture on Pcap4J."""

@@ -1,0 +1,107 @@
+"""The package's layers import one way, and no module takes part in an import cycle.
+
+Read from the source (every ``import`` at module level or inside a function, so a lazy import
+that climbs a layer counts too; imports under ``if TYPE_CHECKING:`` are for annotations only).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "pcap4py"
+
+# each layer may import itself and the layers listed after it
+LAYERS = {
+    "entry": ("cli", "extcap", "container", "plumbing", "sinks", "engine", "base"),
+    "cli": ("extcap", "container", "plumbing", "sinks", "engine", "base"),
+    "extcap": ("container", "sinks", "engine", "base", "cli.signals"),
+    "container": ("plumbing", "engine", "base"),
+    "sinks": ("engine", "base"),
+    "plumbing": ("base",),
+    "engine": ("base",),
+    "base": ("base",),
+}
+BASE = {"errors", "netns", "privileges", "__init__"}
+ENTRY = {"image", "__main__"}  # what a user runs: the image's entry point, python -m pcap4py
+
+
+def _modules() -> dict[str, Path]:
+    return {".".join(p.relative_to(PACKAGE).with_suffix("").parts): p for p in PACKAGE.rglob("*.py")}
+
+
+def _imports(name: str, path: Path, known: set[str]) -> set[str]:
+    """The pcap4py modules ``name`` imports (submodule imports resolved to modules)."""
+    package = name.split(".")[:-1]
+    found = set()
+    for node in _runtime_nodes(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            base = package[: len(package) - node.level + 1]
+            target = ".".join([*base, *(node.module.split(".") if node.module else [])])
+            for alias in node.names:
+                sub = f"{target}.{alias.name}" if target else alias.name
+                found.add(sub if sub in known or f"{sub}.__init__" in known else target)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("pcap4py."):
+            found.add(node.module[len("pcap4py."):])
+    return {m if m in known else f"{m}.__init__" for m in found if m and (m in known or f"{m}.__init__" in known)}
+
+
+def _runtime_nodes(tree: ast.AST):
+    """Every node but those under ``if TYPE_CHECKING:`` (imports for annotations only)."""
+    for node in ast.iter_child_nodes(tree):
+        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING":
+            continue
+        yield node
+        yield from _runtime_nodes(node)
+
+
+def _layer(module: str) -> str:
+    top = module.split(".")[0]
+    return "base" if top in BASE else "entry" if top in ENTRY else top
+
+
+def _graph() -> dict[str, set[str]]:
+    modules = _modules()
+    known = set(modules)
+    return {name: _imports(name, path, known) - {name} for name, path in modules.items()}
+
+
+def test_no_layer_imports_one_above_it():
+    wrong = []
+    for module, targets in _graph().items():
+        allowed = LAYERS[_layer(module)]
+        for target in targets:
+            layer = _layer(target)
+            if layer != _layer(module) and layer not in allowed and target.rsplit(".__init__")[0] not in allowed:
+                wrong.append(f"{module} -> {target}")
+    assert not wrong
+
+
+def test_no_import_cycles():
+    graph = _graph()
+    cycles: list[list[str]] = []
+    state: dict[str, str] = {}
+
+    def visit(node: str, path: list[str]) -> None:
+        state[node] = "open"
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == "open":
+                cycles.append(path[path.index(nxt):] + [nxt])
+            elif nxt not in state:
+                visit(nxt, [*path, nxt])
+        state[node] = "done"
+
+    for start in sorted(graph):
+        if start not in state:
+            visit(start, [start])
+    assert not cycles
+
+
+def test_plumbing_and_engine_know_nothing_of_docker():
+    for module, path in _modules().items():
+        if _layer(module) in ("plumbing", "engine"):
+            tree = ast.parse(path.read_text())
+            names = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+            names |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module
+                      and not n.level}
+            assert not names & {"docker", "requests"}, module
