@@ -39,8 +39,8 @@ class Trio:
     network: str = "bridge"
 
     def fetch(self, who: LabContainer) -> None:
-        code, out = who.exec("wget", "-q", "-O-", f"http://{self.web.ip(self.network)}/")
-        assert code == 0 and out.encode() == INDEX_HTML, out
+        out = who.fetch(f"http://{self.web.ip(self.network)}/")
+        assert out.encode() == INDEX_HTML, out
 
     def ping(self, who: LabContainer, count: int = 2) -> None:
         code, out = who.exec("ping", "-c", str(count), "-i", "0.2", "-W", "1", self.web.ip(self.network))
@@ -157,8 +157,8 @@ def test_netns_mode_sees_the_container_loopback(dockerlab):
     assert theirs != home == os.stat("/proc/thread-self/ns/net").st_ino
     tasks = {t: os.stat(f"/proc/self/task/{t}/ns/net").st_ino for t in os.listdir("/proc/self/task")}
     assert [t for t, ino in tasks.items() if ino == theirs] == []
-    code, out = web.exec("wget", "-q", "-O-", "http://127.0.0.1/")
-    assert code == 0 and out.encode() == INDEX_HTML
+    out = web.fetch("http://127.0.0.1/")
+    assert out.encode() == INDEX_HTML, out
     pkts = collect(cap)
 
     assert pkts and {p.interface for p in pkts} == {"lo"}
@@ -172,8 +172,8 @@ def test_veth_mode_does_not_see_the_loopback(trio):
     web, client_ip, web_ip = trio.web, trio.client.ip(), trio.web.ip()
     host_peer = Container.get(web.name).interface("eth0").host_peer
     cap = open_container(web.name, via="veth", filter="tcp port 80")
-    code, out = web.exec("wget", "-q", "-O-", "http://127.0.0.1/")
-    assert code == 0 and out.encode() == INDEX_HTML, out
+    out = web.fetch("http://127.0.0.1/")
+    assert out.encode() == INDEX_HTML, out
     trio.fetch(trio.client)  # the positive control: the same capture sees the veth
     pkts = collect(cap, linger=1.0)
 

@@ -43,9 +43,9 @@ RUNS = 50
 def attach_world(veth):
     """(host_if, guest, address spec) on the fake LAN of test_attach."""
     veth.ns.run("sysctl", "-q", "-w", "net.ipv4.ip_forward=1")
-    guest = Guest(veth.subnet)
+    guest = Guest(veth)
     try:
-        yield veth.host_if, guest, f"10.231.{veth.subnet}.77/24@{veth.peer_ip}"
+        yield veth.host_if, guest, f"{veth.ip(77)}/24@{veth.peer_ip}"
     finally:
         delete_namespace(guest.ns)
 
