@@ -26,6 +26,7 @@ from .numbers import DLT_EN10MB
 from .parse import data_link_type
 
 # what may follow a prefix: nothing, a primitive, an operand, the end of a comparison
+UNKNOWN_LINK_TYPE = "unknown data link type"  # libpcap's words when it has no BPF code generator for it
 _COMPLETIONS = ("", " tcp", " 1", " host 1", " = 1", " 1 = 1")
 
 
@@ -106,6 +107,13 @@ def filter_error(expression: str, message: str, linktype: int = DLT_EN10MB) -> F
     # Pcap4J and libpcap each put their words in front: "Error occurred in pcap_compile: can't parse ..."
     reason = re.sub(r"^(?:(?:can't parse filter expression|Error occurred in pcap_compile): )+", "", message)
     return FilterError(expression, reason.strip(), error_position(expression, linktype))
+
+
+def knows_link_type(linktype: int) -> bool:
+    """Whether libpcap can filter packets of ``linktype`` (tcpdump refuses files of a type it cannot:
+    it compiles a filter, if only an empty one)."""
+    message = _compile("", linktype, MAX_SNAPLEN)
+    return message is None or UNKNOWN_LINK_TYPE not in message
 
 
 def compile_filter(expression: str, linktype: int = DLT_EN10MB, snaplen: int = MAX_SNAPLEN) -> None:

@@ -13,7 +13,7 @@ from typing import Any, Iterator, Optional
 
 from . import bpf, jvm
 from .batch import Batch, BatchView
-from ..errors import (CaptureError, CaptureFileError, FilterError, HandleClosed, InterfaceNotFound,
+from ..errors import (CaptureError, CaptureFileError, HandleClosed, InterfaceNotFound,
                       PermissionDenied, Pcap4pyError)
 from ..netns import NetnsRef, run_in_netns
 from .limits import INT_MAX, MAX_SNAPLEN, check_range
@@ -28,7 +28,6 @@ DEFAULT_BUFFER_SIZE = 32 << 20
 ANY_DEVICE = "any"
 
 
-UNKNOWN_LINK_TYPE = "unknown data link type"  # libpcap's words when it has no BPF code generator for it
 CLASSIC_PCAP_MAJOR = 2  # pcap_major_version of classic pcap files (pcapng reports 1)
 
 
@@ -190,12 +189,8 @@ class Handle:
         has no code for an unknown type); a corrupt header is the usual cause.  Checked when a
         file is opened, so that a filter is never blamed for it.
         """
-        try:
-            bpf.compile_filter("", self.linktype)
-        except FilterError as e:
-            if UNKNOWN_LINK_TYPE not in e.reason:
-                raise
-            raise self._read_error(f"unknown link type {self.linktype} (is the file header corrupt?)") from e
+        if not bpf.knows_link_type(self.linktype):
+            raise self._read_error(f"unknown link type {self.linktype} (is the file header corrupt?)")
 
     def set_direction(self, direction: str) -> None:
         """Capture only packets received ('in'), sent ('out') or both ('inout')."""

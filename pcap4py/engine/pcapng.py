@@ -1,8 +1,9 @@
 """Reading pcapng files in Java, every section and interface whatever their link types.
 
-libpcap reads a pcapng file only when all its interfaces share one link type and it has one
-section ("an interface has a type 101 different from the type of the first interface").  The
-Java ``PcapngFileReader`` reads any of them into the batch buffers; each interface becomes a
+libpcap reads a pcapng file only when all its interfaces share one link type and snapshot length
+and its sections one byte order ("an interface has a type 101 different from the type of the first
+interface").  The Java ``PcapngFileReader`` reads any of them into the batch buffers, stopping at
+a fault where libpcap's reader stops; each interface becomes a
 :class:`~pcap4py.engine.packet.Source` named by its block's ``if_name``.  A filter is compiled
 once per link type and applied to each interface of that type.
 """
@@ -57,6 +58,14 @@ class PcapngFileHandle(Handle):
             self._reader.setFilter(linktype_of(dlt), program)
         self.filter = expression
 
+    def require_known_link_type(self) -> None:
+        """Raise :class:`CaptureFileError` if libpcap knows nothing of an interface's link type:
+        refused as tcpdump and the classic pcap path refuse it (a corrupt block is the usual cause)."""
+        for source in self._sources:
+            if not bpf.knows_link_type(source.linktype):
+                raise CaptureFileError(f"{self.name}: unknown link type {source.linktype} of interface "
+                                       f"{source.name} (is the file corrupt?)")
+
     def set_direction(self, direction: str) -> None:
         self._require_open()
         raise CaptureFileError(f"{self.name}: a file has no direction to select")
@@ -107,10 +116,11 @@ def open_pcapng(path: str, *, filter: Optional[str] = None, index: int = 0) -> P
     with jvm.java_errors(lambda message: CaptureFileError(f"cannot read {path}: {message}")):
         reader = jvm.jclass("pcap4py.helper.PcapngFileReader")(path, index)
     handle = PcapngFileHandle(reader, path, index)
-    if filter:
-        try:
+    try:
+        handle.require_known_link_type()
+        if filter:
             handle.set_filter(filter)
-        except BaseException:
-            handle.close()
-            raise
+    except BaseException:
+        handle.close()
+        raise
     return handle

@@ -20,13 +20,15 @@ import org.pcap4j.core.BpfProgram;
 
 /**
  * Reads a pcapng file into the batch buffers, with the same {@code fill} contract as {@link
- * PcapFileReader}: every section and every interface, whatever their link types (libpcap refuses
- * files whose interfaces differ in link type, and later sections).
+ * PcapFileReader}: every section and every interface, whatever their link types (libpcap stops at
+ * an interface whose link type or snapshot length differs from the first one's, and at a section
+ * in the other byte order). Otherwise it stops where libpcap's reader stops, with its words: a
+ * damaged file gives the packets before the fault, then the error.
  *
- * <p>The constructor walks the file once for its interface description blocks, so the caller
- * learns every interface (numbered across sections, in file order) before the first packet; the
- * record's source index is {@code base} plus that number. A filter is one compiled program per
- * link type ({@link #setFilter}), applied with libpcap's pcap_offline_filter.
+ * <p>The constructor walks the file once for its interface description blocks (up to the first
+ * fault), so the caller learns every interface (numbered across sections, in file order) before
+ * the first packet; the record's source index is {@code base} plus that number. A filter is one
+ * compiled program per link type ({@link #setFilter}), applied with libpcap's pcap_offline_filter.
  */
 public final class PcapngFileReader extends BatchSource {
 
@@ -37,6 +39,15 @@ public final class PcapngFileReader extends BatchSource {
   private static final int EPB = 6;
   private static final int BYTE_ORDER_MAGIC = 0x1A2B3C4D;
   private static final int MAX_INTERFACES = 256; // the record's source index is one byte
+  private static final int MAX_SHB = 1 << 20; // libpcap's BT_SHB_INSANE_MAX
+  private static final int INITIAL_MAX_BLOCK = 16 << 20; // libpcap's INITIAL_MAX_BLOCKSIZE
+  private static final int END = Integer.MIN_VALUE;
+  private static final int OPT_ENDOFOPT = 0;
+  private static final int IF_NAME = 2;
+  private static final int IF_DESCRIPTION = 3;
+  private static final int IF_TSRESOL = 9;
+  private static final int IF_FILTER = 11;
+  private static final int IF_TSOFFSET = 14;
 
   /** One interface description block. */
   private static final class Interface {
@@ -51,16 +62,29 @@ public final class PcapngFileReader extends BatchSource {
   }
 
   private final FileChannel channel;
-  private final ByteBuffer in = ByteBuffer.allocate(4 << 20);
+  private ByteBuffer in = ByteBuffer.allocate(4 << 20); // grows for a bigger block, up to maxBlock
   private final byte[] frame = new byte[Summary.MAX_FRAME];
   private final int base;
   private final List<Interface> interfaces = new ArrayList<>();
   private final Map<Integer, Pointer> programs = new HashMap<>();
   private final Memory filterHeader = new Memory(24); // struct pcap_pkthdr (x86-64 / arm64)
   private final Memory filterFrame = new Memory(Summary.MAX_FRAME);
-  private int sectionFirst = -1; // global number of the current section's first interface
+  private boolean started; // the first section header has been read
+  private int sectionFirst; // global number of the current section's first interface
   private int sectionCount;
+  private int maxBlock = INITIAL_MAX_BLOCK;
+  private String laxHeader; // what libpcap overlooks in the first section header, or null
+  private int firstDlt; // the first interface's link type (as a DLT_) and snapshot length
+  private int firstSnapshot;
+  private ByteOrder firstOrder;
   private ByteOrder order = ByteOrder.LITTLE_ENDIAN;
+  private int block; // the last block read: its start in the buffer and its length
+  private int blockLength;
+  private int packetInterface; // the last packet block read: global interface number, fields
+  private int packetCaplen;
+  private int packetOriglen;
+  private int packetData;
+  private long packetStamp;
 
   /** Opens {@code path} and reads its interface list; packets get source index {@code base + n}. */
   public PcapngFileReader(String path, int base) throws IOException {
@@ -69,18 +93,19 @@ public final class PcapngFileReader extends BatchSource {
     in.limit(0);
     try {
       scanInterfaces();
-      if (interfaces.isEmpty()) {
-        throw new IOException("no interface description block");
-      }
       if (base + interfaces.size() > MAX_INTERFACES) {
         throw new IOException("more than " + MAX_INTERFACES + " interfaces");
       }
       channel.position(0);
       in.clear().limit(0);
       order = ByteOrder.LITTLE_ENDIAN;
-      sectionFirst = -1;
+      in.order(order);
+      started = false;
+      sectionFirst = 0;
       sectionCount = 0;
+      maxBlock = INITIAL_MAX_BLOCK;
       eof = false;
+      error = null;
     } catch (IOException | RuntimeException e) {
       channel.close();
       throw e;
@@ -124,54 +149,46 @@ public final class PcapngFileReader extends BatchSource {
   }
 
   // --- the first pass: interfaces --------------------------------------------------------
+  /**
+   * Reads the interfaces up to the first fault; a fault after the first interface is left for
+   * {@link #fill} to report after the packets before it, as libpcap reports it from pcap_next_ex.
+   */
   private void scanInterfaces() throws IOException {
     int type;
-    while ((type = nextBlock(true)) != Integer.MIN_VALUE) {
-      int length = in.getInt(in.position() + 4);
+    while ((type = nextBlock(true)) != END) {
       if (type == IDB) {
-        interfaces.add(parseInterface(in.position(), length));
+        interfaces.add(parseInterface(block, blockLength));
       }
-      in.position(in.position() + length);
     }
-    if (error != null) {
-      throw new IOException(error);
+    if (interfaces.isEmpty()) {
+      throw new IOException(error != null ? error : "the capture file has no Interface Description Blocks");
     }
   }
 
-  private Interface parseInterface(int p, int length) throws IOException {
-    if (length < 20) {
-      throw new IOException("interface description block of length " + length + " is too short");
-    }
+  /** The interface of the IDB at {@code p}, whose options {@link #optionsFault} found sound. */
+  private Interface parseInterface(int p, int length) {
     Interface f = new Interface();
     f.linkType = in.getShort(p + 8) & 0xffff;
     f.snaplen = in.getInt(p + 12);
-    int o = p + 16;
-    int end = p + length - 4;
-    while (o + 4 <= end) {
+    for (int o = p + 16, end = p + length - 4; o < end; ) {
       int code = in.getShort(o) & 0xffff;
       int len = in.getShort(o + 2) & 0xffff;
-      if (code == 0 || o + 4 + len > end) {
-        break;
-      }
       int v = o + 4;
+      o = v + ((len + 3) & ~3);
       switch (code) {
-        case 2: f.name = text(v, len); break;
-        case 3: f.description = text(v, len); break;
-        case 9:
-          if (len >= 1) {
-            f.binaryResolution = (in.get(v) & 0x80) != 0;
-            f.resolution = in.get(v) & 0x7f;
-          }
+        case OPT_ENDOFOPT: return f;
+        case IF_NAME: f.name = text(v, len); break;
+        case IF_DESCRIPTION: f.description = text(v, len); break;
+        case IF_TSRESOL:
+          f.binaryResolution = (in.get(v) & 0x80) != 0;
+          f.resolution = in.get(v) & 0x7f;
           break;
-        case 11:
+        case IF_FILTER:
           if (len >= 1 && in.get(v) == 0) f.filter = text(v + 1, len - 1);
           break;
-        case 14:
-          if (len >= 8) f.offsetSeconds = in.getLong(v);
-          break;
+        case IF_TSOFFSET: f.offsetSeconds = in.getLong(v); break;
         default: break;
       }
-      o = v + ((len + 3) & ~3);
     }
     return f;
   }
@@ -186,133 +203,360 @@ public final class PcapngFileReader extends BatchSource {
     return new String(b, 0, n, StandardCharsets.UTF_8);
   }
 
-  // --- blocks --------------------------------------------------------------------------------
   /**
-   * Positions the buffer at the next block worth reading whole (section headers, interfaces, packets),
-   * skipping the others, and returns its type; MIN_VALUE at the end or on an error (see {@code error}).
-   * Section headers and interface blocks update the numbering of the current section's interfaces.
+   * libpcap's snapshot length of an interface (pcap_adjust_snapshot): 0 and values above INT_MAX
+   * mean the largest for the link type.
+   */
+  private static int snapshot(Interface f) {
+    return snapshot(f.linkType, f.snaplen);
+  }
+
+  private static int snapshot(int linkType, int snaplen) {
+    return snaplen <= 0 ? maxSnaplen(linkType) : snaplen;
+  }
+
+  /** libpcap's max_snaplen_for_dlt (these LINKTYPE_ values equal their DLT_ values). */
+  private static int maxSnaplen(int linkType) {
+    switch (linkType) {
+      case 231: return 128 << 20; // DBUS
+      case 279: return 8 << 20; // EBHSCR
+      case 249: return 1 << 20; // USBPCAP
+      default: return 262144;
+    }
+  }
+
+  // --- blocks --------------------------------------------------------------------------------
+  /*
+   * The checks are libpcap's (sf-pcapng.c of 1.10.3, which tcpdump here uses), in its order and
+   * with its words, so that pcap4py stops at the block where tcpdump stops: every block is read
+   * whole (unknown types too) and its lengths checked; the first section header is checked as
+   * pcap_ng_check_header checks it, later ones as pcap_ng_next_packet does.  Two of libpcap's
+   * refusals are not made, on purpose: interfaces whose link type or snapshot length differ from
+   * the first interface's, and sections whose byte order differs (libpcap's one-link-type,
+   * one-byte-order limits, which this reader exists to lift; tshark reads such files).
+   */
+
+  /**
+   * Reads the next block that {@code fill} wants (a packet block), or in the first pass the next
+   * interface block, after checking it and every block before it; returns its type, its start in
+   * {@link #block}, and a packet's fields in {@code packet*}; END at the end or on a fault (then
+   * {@code error} says which).
    */
   private int nextBlock(boolean scanning) throws IOException {
+    if (!started && !readFirstSectionHeader()) {
+      return END;
+    }
     while (true) {
       if (!ensure(8)) {
         if (in.remaining() > 0) {
-          error = "truncated pcapng file; tried to read 8 block header bytes, only got " + in.remaining();
+          error = truncated(8, in.remaining());
         } else {
           eof = true;
         }
-        return Integer.MIN_VALUE;
+        return END;
+      }
+      if (in.getInt(in.position()) == SHB && !readByteOrder()) {
+        return END;
       }
       int p = in.position();
       int type = in.getInt(p);
-      if (type == SHB) {
-        if (!ensure(12)) {
-          error = "truncated pcapng section header block";
-          return Integer.MIN_VALUE;
-        }
-        p = in.position();
-        int magic = in.order(ByteOrder.LITTLE_ENDIAN).getInt(p + 8);
-        if (magic == BYTE_ORDER_MAGIC) {
-          order = ByteOrder.LITTLE_ENDIAN;
-        } else if (Integer.reverseBytes(magic) == BYTE_ORDER_MAGIC) {
-          order = ByteOrder.BIG_ENDIAN;
-        } else {
-          error = "pcapng section header block with an unknown byte-order magic 0x" + Integer.toHexString(magic);
-          return Integer.MIN_VALUE;
-        }
-        in.order(order);
-        sectionFirst = sectionFirst < 0 ? 0 : sectionFirst + sectionCount;
-        sectionCount = 0;
-      } else if (sectionFirst < 0) {
-        error = "not a pcapng file: it does not start with a section header block";
-        return Integer.MIN_VALUE;
-      }
       long length = in.getInt(p + 4) & 0xffffffffL;
-      if (length < 12 || (length & 3) != 0) {
-        error = "pcapng block of type 0x" + Integer.toHexString(type) + " has an invalid length " + length;
-        return Integer.MIN_VALUE;
+      String fault = lengthFault(length);
+      if (fault != null) {
+        error = fault;
+        return END;
       }
-      boolean wanted = type == SHB || type == IDB || (!scanning && (type == EPB || type == SPB || type == PB));
-      if (!wanted) {
-        skip(length);
-        continue;
+      if (!ensure((int) length)) {
+        error = truncated(length - 8, in.remaining() - 8);
+        return END;
       }
-      if (length > in.capacity() || !ensure((int) length)) {
-        error = "truncated pcapng file; a block of type 0x" + Integer.toHexString(type) + " needs " + length
-            + " bytes, only got " + in.remaining();
-        return Integer.MIN_VALUE;
+      p = in.position();
+      if (in.getInt(p + (int) length - 4) != (int) length) {
+        error = "pcapng block total length in header and trailer don't match";
+        return END;
       }
-      String bad = malformed(type, in.position(), (int) length);
-      if (bad != null) {
-        error = bad;
-        return Integer.MIN_VALUE;
+      block = p;
+      blockLength = (int) length;
+      fault = blockFault(type, p, (int) length);
+      if (fault != null) {
+        error = fault;
+        return END;
       }
-      if (type == IDB) {
-        sectionCount++;
+      in.position(p + (int) length);
+      switch (type) {
+        case SHB:
+          if (order != firstOrder && beyondLibpcap()) {
+            return END;
+          }
+          sectionFirst += sectionCount;
+          sectionCount = 0;
+          break;
+        case IDB:
+          int linkType = in.getShort(p + 8) & 0xffff;
+          if (sectionFirst + sectionCount == 0) {
+            firstDlt = dlt(linkType);
+            firstSnapshot = snapshot(linkType, in.getInt(p + 12));
+            maxBlock = Math.max(maxBlock, 8 + 20 + maxSnaplen(linkType) + 131072 + 4); // MAX_BLOCKSIZE_FOR_SNAPLEN
+          } else if ((linkType != firstDlt || snapshot(linkType, in.getInt(p + 12)) != firstSnapshot) && beyondLibpcap()) {
+            return END;
+          }
+          sectionCount++;
+          if (scanning) {
+            return type;
+          }
+          break;
+        case EPB:
+        case SPB:
+        case PB:
+          if (!scanning) {
+            return type;
+          }
+          break;
+        default:
+          break; // libpcap ignores other blocks once read whole
       }
-      if (type == SHB || type == IDB) {
-        if (!scanning) {
-          in.position(in.position() + (int) length);
-          continue;
-        }
-      }
-      return type;
     }
   }
 
   /**
-   * Why the whole block at {@code p} is corrupt, or null: checked as libpcap and Wireshark check it
-   * (trailing length, the least length of its type, the section's version, options that fit), so
-   * that a damaged file is refused here too rather than read into packets nobody else sees.
+   * At a block past libpcap's limits (an interface whose link type or snapshot length is not the
+   * first's, a section in the other byte order), where tcpdump stops and tshark is the reference:
+   * sets {@code error} and returns true if the first section header has a fault libpcap overlooks
+   * but tshark does not.
    */
-  private String malformed(int type, int p, int length) {
-    String name = "pcapng block of type 0x" + Integer.toHexString(type);
-    if (in.getInt(p + length - 4) != length) {
-      return name + ": its trailing length " + (in.getInt(p + length - 4) & 0xffffffffL)
+  private boolean beyondLibpcap() {
+    if (laxHeader == null) {
+      return false;
+    }
+    error = laxHeader + " (overlooked only in a file within libpcap's one link type, snapshot length and byte order)";
+    return true;
+  }
+
+  /**
+   * libpcap's linktype_to_dlt where it changes the value on Linux; libpcap compares a later
+   * interface's LINKTYPE_ with the first one's DLT_, so a second raw-IP interface is past its limit too.
+   */
+  private static int dlt(int linkType) {
+    switch (linkType) {
+      case 100: return 11;
+      case 101: return 12;
+      case 102: return 15;
+      case 103: return 16;
+      case 106: return 19;
+      default: return linkType;
+    }
+  }
+
+  /** The file's first block, checked as pcap_ng_check_header checks it; false on a fault. */
+  private boolean readFirstSectionHeader() throws IOException {
+    if (!ensure(12) || in.getInt(in.position()) != SHB) {
+      error = "not a pcapng file: it does not start with a section header block";
+      return false;
+    }
+    if (!readByteOrder()) {
+      return false;
+    }
+    int p = in.position();
+    long length = in.getInt(p + 4) & 0xffffffffL;
+    if (length < 28 || length > MAX_SHB) {
+      error = "Section Header Block in pcapng file has invalid length " + length + " (28 to " + MAX_SHB + ")";
+      return false;
+    }
+    if (!ensure((int) length)) {
+      error = truncated(length - 12, in.remaining() - 12);
+      return false;
+    }
+    p = in.position();
+    int major = in.getShort(p + 12) & 0xffff;
+    int minor = in.getShort(p + 14) & 0xffff;
+    if (major != 1 || (minor != 0 && minor != 2)) {
+      error = "unsupported pcapng savefile version " + major + "." + minor;
+      return false;
+    }
+    // libpcap checks neither this block's trailer nor that its length is a multiple of 4: the
+    // next block starts where the length says (see beyondLibpcap)
+    laxHeader = null;
+    if ((length & 3) != 0) {
+      laxHeader = "pcapng section header block length " + length + " is not a multiple of 4";
+    } else if ((in.getInt(p + (int) length - 4) & 0xffffffffL) != length) {
+      laxHeader = "pcapng section header block: its trailing length " + (in.getInt(p + (int) length - 4) & 0xffffffffL)
           + " differs from its leading length " + length;
     }
-    int least = type == SHB ? 28 : type == IDB ? 20 : type == EPB || type == PB ? 32 : 16;
-    if (length < least) {
-      return name + " is too short (" + length + " bytes, at least " + least + ")";
+    firstOrder = order;
+    in.position(p + (int) length);
+    started = true;
+    return true;
+  }
+
+  /** Takes the byte order of the section header at the buffer's position; false on a fault. */
+  private boolean readByteOrder() throws IOException {
+    if (!ensure(12)) {
+      error = truncated(12, in.remaining());
+      return false;
     }
-    if (type == SHB && (in.getShort(p + 12) & 0xffff) != 1) {
-      return "unsupported pcapng version " + (in.getShort(p + 12) & 0xffff) + "." + (in.getShort(p + 14) & 0xffff);
+    int magic = in.order(ByteOrder.LITTLE_ENDIAN).getInt(in.position() + 8);
+    if (magic == BYTE_ORDER_MAGIC) {
+      order = ByteOrder.LITTLE_ENDIAN;
+    } else if (Integer.reverseBytes(magic) == BYTE_ORDER_MAGIC) {
+      order = ByteOrder.BIG_ENDIAN;
+    } else {
+      in.order(order);
+      error = "the pcapng file has a section with a bad byte order magic field";
+      return false;
     }
-    if (type == SHB || type == IDB) {
-      return badOptions(name, p + (type == SHB ? 24 : 16), p + length - 4);
+    in.order(order);
+    return true;
+  }
+
+  /** libpcap's read_block checks of a block's leading length, or null. */
+  private String lengthFault(long length) {
+    if (length < 12) {
+      return "block in pcapng file has a length of " + length + " < 12";
+    }
+    if ((length & 3) != 0) {
+      return "block in pcapng file has a length of " + length + " that is not a multiple of 4";
+    }
+    if (length > maxBlock) {
+      return "pcapng block size " + length + " > maximum " + maxBlock;
     }
     return null;
   }
 
-  /** Why the options from {@code o} to {@code end} do not fit their block, or null. */
-  private String badOptions(String block, int o, int end) {
-    while (o + 4 <= end) {
-      int code = in.getShort(o) & 0xffff;
-      int len = in.getShort(o + 2) & 0xffff;
-      if (o + 4 + len > end) { // libpcap checks this before the code: opt_endofopt too
-        return block + ": an option of length " + len + " runs past the end of its block";
-      }
-      if (code == 0) {
-        return null; // opt_endofopt
-      }
-      o += 4 + ((len + 3) & ~3);
-    }
-    return o == end ? null : block + ": its options do not fill it";
+  private static String truncated(long wanted, long got) {
+    return "truncated pcapng file; tried to read " + wanted + " bytes, only got " + Math.max(got, 0);
   }
 
-  private void skip(long n) throws IOException {
-    if (n <= in.remaining()) {
-      in.position(in.position() + (int) n);
-      return;
+  private static String tooShort(int type) {
+    return "block of type " + (type & 0xffffffffL) + " in pcapng file is too short";
+  }
+
+  /** Why the whole block at {@code p} is one libpcap stops at, or null. */
+  private String blockFault(int type, int p, int length) {
+    int body = length - 12;
+    switch (type) {
+      case SHB:
+        if (body < 16) {
+          return tooShort(type);
+        }
+        int major = in.getShort(p + 12) & 0xffff;
+        return major == 1 ? null : "unknown pcapng savefile major version number " + major;
+      case IDB:
+        return body < 8 ? tooShort(type) : optionsFault(p + 16, p + length - 4);
+      case EPB:
+      case PB:
+        return body < 20 ? tooShort(type) : packetFault(type, p, length);
+      case SPB:
+        return body < 4 ? tooShort(type) : packetFault(type, p, length);
+      default:
+        return null;
     }
-    long beyond = n - in.remaining();
-    in.position(in.limit());
-    channel.position(channel.position() + beyond);
+  }
+
+  /** libpcap's process_idb_options: why the options from {@code o} to {@code end} are bad, or null. */
+  private String optionsFault(int o, int end) {
+    boolean sawResolution = false;
+    boolean sawOffset = false;
+    while (o < end) {
+      if (end - o < 4) {
+        return tooShort(IDB);
+      }
+      int code = in.getShort(o) & 0xffff;
+      int len = in.getShort(o + 2) & 0xffff;
+      if (end - o - 4 < ((len + 3) & ~3)) {
+        return tooShort(IDB);
+      }
+      int v = o + 4;
+      o = v + ((len + 3) & ~3);
+      switch (code) {
+        case OPT_ENDOFOPT:
+          return len == 0 ? null : "Interface Description Block has opt_endofopt option with length " + len + " != 0";
+        case IF_TSRESOL:
+          if (len != 1) {
+            return "Interface Description Block has if_tsresol option with length " + len + " != 1";
+          }
+          if (sawResolution) {
+            return "Interface Description Block has more than one if_tsresol option";
+          }
+          sawResolution = true;
+          int resolution = in.get(v) & 0xff;
+          if ((resolution & 0x80) != 0 && (resolution & 0x7f) > 63) {
+            return "Interface Description Block if_tsresol option resolution 2^-" + (resolution & 0x7f) + " is too high";
+          }
+          if ((resolution & 0x80) == 0 && resolution > 19) {
+            return "Interface Description Block if_tsresol option resolution 10^-" + resolution + " is too high";
+          }
+          break;
+        case IF_TSOFFSET:
+          if (len != 8) {
+            return "Interface Description Block has if_tsoffset option with length " + len + " != 8";
+          }
+          if (sawOffset) {
+            return "Interface Description Block has more than one if_tsoffset option";
+          }
+          sawOffset = true;
+          break;
+        default:
+          break;
+      }
+    }
+    return null;
+  }
+
+  /**
+   * Decodes the packet block at {@code p} into {@code packet*} and says why libpcap would stop at
+   * it (pcap_ng_next_packet's checks, in its order), or null; then pcap4py's own frame limit.
+   */
+  private String packetFault(int type, int p, int length) {
+    long caplen;
+    long room;
+    long local;
+    if (type == SPB) {
+      local = 0;
+      packetOriglen = in.getInt(p + 8);
+      packetData = p + 12;
+      room = length - 16L;
+      caplen = packetOriglen & 0xffffffffL; // clamped to the snapshot length below
+      packetStamp = 0;
+    } else {
+      local = type == EPB ? in.getInt(p + 8) & 0xffffffffL : in.getShort(p + 8) & 0xffff;
+      packetStamp = ((in.getInt(p + 12) & 0xffffffffL) << 32) | (in.getInt(p + 16) & 0xffffffffL);
+      caplen = in.getInt(p + 20) & 0xffffffffL;
+      packetOriglen = in.getInt(p + 24);
+      packetData = p + 28;
+      room = length - 32L;
+    }
+    if (sectionFirst + sectionCount == 0) {
+      return "the capture file has a packet block before any Interface Description Blocks";
+    }
+    if (local >= sectionCount) {
+      return "a packet arrived on interface " + local + ", but there's no Interface Description Block for that interface";
+    }
+    packetInterface = sectionFirst + (int) local;
+    int snapshot = snapshot(interfaces.get(packetInterface));
+    if (type == SPB) {
+      caplen = Math.min(caplen, snapshot); // an SPB has no captured length (libpcap: its p->snapshot)
+    } else if (caplen > snapshot) {
+      return "invalid packet capture length " + caplen + ", bigger than snaplen of " + snapshot;
+    }
+    if (caplen > room) {
+      return tooShort(type);
+    }
+    if (caplen > Summary.MAX_FRAME) {
+      return "invalid packet capture length " + caplen + ", bigger than the maximum of " + Summary.MAX_FRAME;
+    }
+    packetCaplen = (int) caplen;
+    return null;
   }
 
   /** Makes at least {@code n} unread bytes available at the buffer's position; false at end of file. */
   private boolean ensure(int n) throws IOException {
     if (in.remaining() >= n) {
       return true;
+    }
+    if (n > in.capacity()) { // a block above the usual size, at most maxBlock
+      ByteBuffer bigger = ByteBuffer.allocate(n).order(in.order());
+      bigger.put(in).flip();
+      in = bigger;
     }
     in.compact();
     while (in.position() < n) {
@@ -328,6 +572,9 @@ public final class PcapngFileReader extends BatchSource {
   @Override
   public int fill(ByteBuffer meta, ByteBuffer data, int maxPackets) {
     meta.order(ByteOrder.LITTLE_ENDIAN);
+    if (finished()) {
+      return 0; // reading on past a fault would take what follows it for blocks
+    }
     int count = 0;
     int rec = 0;
     int pos = 0;
@@ -336,53 +583,20 @@ public final class PcapngFileReader extends BatchSource {
           && rec + Record.SIZE <= meta.capacity()
           && data.capacity() - pos >= Summary.MAX_FRAME) {
         int type = nextBlock(false);
-        if (type == Integer.MIN_VALUE) {
+        if (type == END) {
           break;
         }
-        int p = in.position();
-        int length = in.getInt(p + 4);
-        in.position(p + length);
-        int local;
-        long stamp;
-        int caplen;
-        int origlen;
-        int at;
-        if (type == SPB) {
-          local = 0;
-          stamp = 0;
-          origlen = in.getInt(p + 8);
-          caplen = Math.min(origlen, length - 16);
-          at = p + 12;
-        } else {
-          local = type == EPB ? in.getInt(p + 8) : in.getShort(p + 8) & 0xffff;
-          stamp = ((in.getInt(p + 12) & 0xffffffffL) << 32) | (in.getInt(p + 16) & 0xffffffffL);
-          caplen = in.getInt(p + 20);
-          origlen = in.getInt(p + 24);
-          at = p + 28;
-          if (caplen < 0 || 28 + (long) caplen > length - 4) {
-            error = "pcapng packet block of length " + length + " cannot hold " + (caplen & 0xffffffffL) + " captured bytes";
-            break;
-          }
-        }
-        if (local < 0 || local >= sectionCount) {
-          error = "pcapng packet block for interface " + (local & 0xffffffffL) + " of a section with " + sectionCount + " interfaces";
-          break;
-        }
-        if (caplen > Summary.MAX_FRAME) {
-          error = "invalid packet capture length " + caplen + ", bigger than the maximum of " + Summary.MAX_FRAME;
-          break;
-        }
-        int number = sectionFirst + local;
-        Interface f = interfaces.get(number);
-        in.position(at); // relative bulk get: Java 11 has no absolute one
-        in.get(frame, 0, caplen);
-        in.position(p + length);
-        if (!accepted(f, caplen, origlen)) {
+        int next = in.position();
+        in.position(packetData); // relative bulk get: Java 11 has no absolute one
+        in.get(frame, 0, packetCaplen);
+        in.position(next);
+        Interface f = interfaces.get(packetInterface);
+        if (!accepted(f, packetCaplen, packetOriglen)) {
           continue;
         }
-        long ts = type == SPB ? 0 : nanoseconds(f, stamp); // a simple packet block has no time
-        Summary.append(meta, rec, data, pos, frame, caplen, origlen, ts, f.linkType, base + number);
-        pos += caplen;
+        long ts = type == SPB ? 0 : nanoseconds(f, packetStamp); // a simple packet block has no time
+        Summary.append(meta, rec, data, pos, frame, packetCaplen, packetOriglen, ts, f.linkType, base + packetInterface);
+        pos += packetCaplen;
         rec += Record.SIZE;
         count++;
       }
