@@ -250,11 +250,8 @@ class Handle:
 
     def close(self) -> None:
         """Flush and close the dump file (if any) and the handle. Safe to call twice."""
-        if self._closed:
+        if not self._stop_reading():
             return
-        self._closed = True
-        if self._read_ahead is not None:
-            self._read_ahead.stop()
         if self._copier is not self._reader:
             self._copier.close()
         # the handle first: its close waits for a read in progress on another thread (which may
@@ -263,6 +260,15 @@ class Handle:
         if self._dumper is not None:
             self._reader.flushDumper()
             self._dumper.close()
+
+    def _stop_reading(self) -> bool:
+        """Mark the handle closed and stop its read-ahead thread; False if it was closed already."""
+        if self._closed:
+            return False
+        self._closed = True
+        if self._read_ahead is not None:
+            self._read_ahead.stop()
+        return True
 
     def __enter__(self) -> "Handle":
         return self

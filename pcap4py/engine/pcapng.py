@@ -85,11 +85,8 @@ class PcapngFileHandle(Handle):
         return -1
 
     def close(self) -> None:
-        if self._closed:
+        if not self._stop_reading():
             return
-        self._closed = True
-        if self._read_ahead is not None:
-            self._read_ahead.stop()
         self._reader.close()
         for program in self._programs:
             program.free()

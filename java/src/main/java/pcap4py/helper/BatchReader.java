@@ -3,9 +3,7 @@ package pcap4py.helper;
 import com.sun.jna.Memory;
 import com.sun.jna.Native;
 import com.sun.jna.Pointer;
-import java.lang.reflect.Field;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.util.concurrent.locks.Lock;
 import java.util.concurrent.locks.ReentrantReadWriteLock;
 import org.pcap4j.core.NotOpenException;
@@ -51,9 +49,9 @@ public final class BatchReader extends BatchSource {
 
   public BatchReader(PcapHandle handle, int sourceIndex) {
     this.handle = handle;
-    this.pcap = (Pointer) privateField(PcapHandle.class, handle, "handle");
+    this.pcap = (Pointer) Pcap4jFields.get(PcapHandle.class, handle, "handle");
     this.handleLock =
-        ((ReentrantReadWriteLock) privateField(PcapHandle.class, handle, "handleLock")).readLock();
+        ((ReentrantReadWriteLock) Pcap4jFields.get(PcapHandle.class, handle, "handleLock")).readLock();
     this.dlt = handle.getDlt().value();
     this.nanoseconds = handle.getTimestampPrecision() == TimestampPrecision.NANO;
     this.sourceIndex = sourceIndex;
@@ -61,7 +59,7 @@ public final class BatchReader extends BatchSource {
 
   /** Writes every packet read from now on to this dumper too (null to stop). */
   public void setDumper(PcapDumper d) {
-    this.dumper = d == null ? null : (Pointer) privateField(PcapDumper.class, d, "dumper");
+    this.dumper = d == null ? null : (Pointer) Pcap4jFields.get(PcapDumper.class, d, "dumper");
   }
 
   /**
@@ -155,15 +153,8 @@ public final class BatchReader extends BatchSource {
 
   private int fillOpen(ByteBuffer meta, ByteBuffer data, int maxPackets) {
     int count = 0;
-    int rec = 0;
-    int pos = 0;
-    int metaCap = copy ? meta.capacity() : 0;
-    int dataCap = copy ? data.capacity() : 0;
-    if (copy) {
-      meta.order(ByteOrder.LITTLE_ENDIAN);
-    }
-    while (count < maxPackets
-        && (!copy || (rec + Record.SIZE <= metaCap && dataCap - pos >= MAX_FRAME))) {
+    BatchCursor batch = copy ? new BatchCursor(meta, data, maxPackets) : null; // null: count and dump only
+    while (count < maxPackets && (batch == null || batch.hasRoom())) {
       int rc = Libpcap.pcap_next_ex(pcap, out, outData);
       if (rc != 1) {
         if (rc == -2) {
@@ -181,7 +172,7 @@ public final class BatchReader extends BatchSource {
         Libpcap.pcap_dump(dumper, hdr, bytes);
       }
       count++;
-      if (!copy) {
+      if (batch == null) {
         continue;
       }
       hdr.read(0, header, 0, 3);
@@ -191,9 +182,7 @@ public final class BatchReader extends BatchSource {
       int origlen = (int) (header[2] >>> 32);
       bytes.read(0, frame, 0, caplen);
       long ts = Summary.timestamp(sec, frac, nanoseconds);
-      Summary.append(meta, rec, data, pos, frame, caplen, origlen, ts, dlt, sourceIndex);
-      pos += caplen;
-      rec += Record.SIZE;
+      batch.append(frame, caplen, origlen, ts, dlt, sourceIndex);
     }
     total += count;
     return count;
@@ -207,13 +196,4 @@ public final class BatchReader extends BatchSource {
     }
   }
 
-  private static Object privateField(Class<?> type, Object target, String name) {
-    try {
-      Field f = type.getDeclaredField(name);
-      f.setAccessible(true);
-      return f.get(target);
-    } catch (ReflectiveOperationException e) {
-      throw new IllegalStateException("incompatible Pcap4J: no field " + name + " in " + type, e);
-    }
-  }
 }

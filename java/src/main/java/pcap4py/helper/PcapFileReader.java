@@ -61,17 +61,12 @@ public final class PcapFileReader extends BatchSource {
 
   @Override
   public int fill(ByteBuffer meta, ByteBuffer data, int maxPackets) {
-    meta.order(ByteOrder.LITTLE_ENDIAN);
-    int count = 0;
-    int rec = 0;
-    int pos = 0;
     if (finished()) {
       return 0;
     }
+    BatchCursor batch = new BatchCursor(meta, data, maxPackets);
     try {
-      while (count < maxPackets
-          && rec + Record.SIZE <= meta.capacity()
-          && data.capacity() - pos >= Summary.MAX_FRAME) {
+      while (batch.hasRoom()) {
         if (!ensure(RECORD_HEADER)) {
           if (in.remaining() > 0) {
             error = "truncated dump file; tried to read " + RECORD_HEADER + " header bytes, only got " + in.remaining();
@@ -96,16 +91,13 @@ public final class PcapFileReader extends BatchSource {
         in.position(in.position() + RECORD_HEADER); // ensure() may have moved the record
         in.get(frame, 0, caplen);
         long ts = Summary.timestamp(sec, frac, nanoseconds);
-        Summary.append(meta, rec, data, pos, frame, caplen, origlen, ts, dlt, sourceIndex);
-        pos += caplen;
-        rec += Record.SIZE;
-        count++;
+        batch.append(frame, caplen, origlen, ts, dlt, sourceIndex);
       }
     } catch (IOException e) {
       error = e.getMessage();
     }
-    total += count;
-    return count;
+    total += batch.count();
+    return batch.count();
   }
 
   /** Makes at least {@code n} unread bytes available at the buffer's position; false at end of file. */

@@ -4,7 +4,6 @@ import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
 import com.sun.jna.Structure;
 import java.io.IOException;
-import java.lang.reflect.Field;
 import java.math.BigInteger;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -141,7 +140,7 @@ public final class PcapngFileReader extends BatchSource {
 
   /** Keeps only packets of interfaces with link type {@code linkType} that {@code program} accepts. */
   public void setFilter(int linkType, BpfProgram program) {
-    programs.put(linkType, ((Structure) privateField(BpfProgram.class, program, "program")).getPointer());
+    programs.put(linkType, ((Structure) Pcap4jFields.get(BpfProgram.class, program, "program")).getPointer());
   }
 
   public void close() throws IOException {
@@ -571,17 +570,12 @@ public final class PcapngFileReader extends BatchSource {
   // --- packets ---------------------------------------------------------------------------------
   @Override
   public int fill(ByteBuffer meta, ByteBuffer data, int maxPackets) {
-    meta.order(ByteOrder.LITTLE_ENDIAN);
     if (finished()) {
       return 0; // reading on past a fault would take what follows it for blocks
     }
-    int count = 0;
-    int rec = 0;
-    int pos = 0;
+    BatchCursor batch = new BatchCursor(meta, data, maxPackets);
     try {
-      while (count < maxPackets
-          && rec + Record.SIZE <= meta.capacity()
-          && data.capacity() - pos >= Summary.MAX_FRAME) {
+      while (batch.hasRoom()) {
         int type = nextBlock(false);
         if (type == END) {
           break;
@@ -595,16 +589,13 @@ public final class PcapngFileReader extends BatchSource {
           continue;
         }
         long ts = type == SPB ? 0 : nanoseconds(f, packetStamp); // a simple packet block has no time
-        Summary.append(meta, rec, data, pos, frame, packetCaplen, packetOriglen, ts, f.linkType, base + packetInterface);
-        pos += packetCaplen;
-        rec += Record.SIZE;
-        count++;
+        batch.append(frame, packetCaplen, packetOriglen, ts, f.linkType, base + packetInterface);
       }
     } catch (IOException e) {
       error = e.getMessage();
     }
-    total += count;
-    return count;
+    total += batch.count();
+    return batch.count();
   }
 
   private boolean accepted(Interface f, int caplen, int origlen) {
@@ -645,13 +636,4 @@ public final class PcapngFileReader extends BatchSource {
     return ns.signum() < 0 || ns.compareTo(TWO_TO_64) >= 0 ? Summary.TS_OUT_OF_RANGE : ns.longValue();
   }
 
-  private static Object privateField(Class<?> type, Object target, String name) {
-    try {
-      Field field = type.getDeclaredField(name);
-      field.setAccessible(true);
-      return field.get(target);
-    } catch (ReflectiveOperationException e) {
-      throw new IllegalStateException("incompatible Pcap4J: no field " + name + " in " + type, e);
-    }
-  }
 }
