@@ -204,6 +204,12 @@ def test_tshark_captures_ten_packets_of_the_container(dockerlab, wireshark_env, 
     assert len(got) == 10
     if cfilter:  # the pings (most of the traffic) are filtered out
         assert all(is_tcp_port_80(f) for f in got)
+    # the fifo carried pcapng: tshark kept pcap4py's interface names and the directions
+    fields = subprocess.run(["tshark", "-r", str(out), "-T", "fields", "-e", "frame.interface_name",
+                             "-e", "frame.packet_flags_direction"], capture_output=True, text=True, timeout=60)
+    rows = [line.split("\t") for line in fields.stdout.splitlines()]
+    assert {name for name, _ in rows} <= {f"{web.name}/eth0", f"{web.name}/lo"}, fields.stdout
+    assert {direction for _, direction in rows} == {"0x00000001", "0x00000002"}, fields.stdout  # in and out
     # tshark closed the fifo after 10 packets: the extcap noticed and is gone
     wait_until(lambda: not extcap_processes(web.name), "exit of the extcap after tshark", 5)
 

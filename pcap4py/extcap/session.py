@@ -16,6 +16,7 @@ import threading
 from typing import TYPE_CHECKING, Callable, Optional
 
 from ..cli.signals import exiting, stopping
+from ..sinks import Output, open_sink
 
 if TYPE_CHECKING:
     from ..engine.capture import Capture
@@ -42,11 +43,24 @@ class Fifo:
         self._thread: Optional[threading.Thread] = None
 
     def write(self, cap: "Capture") -> int:
-        """Write ``cap`` here (flushed after every read round) until it stops; returns the count."""
-        _open_output(cap, self.path)  # a reader is there: this open does not block
-        self._watch_reader(cap.stop)
-        with stopping(cap):
-            return cap.drain(lambda total: cap.flush())
+        """Write ``cap`` here as pcapng (interface names, directions; flushed after every read
+        round) until it stops; returns the count."""
+        sink = open_sink(cap, Output(self.path, pcapng=True))  # a reader is there: no blocking
+        try:
+            self._watch_reader(cap.stop)
+            with stopping(cap):
+                try:
+                    sink.consume(cap, lambda total: sink.flush())
+                except BrokenPipeError:
+                    cap.stop()
+                finally:
+                    sink.end(cap)
+        finally:
+            try:
+                sink.close()
+            except BrokenPipeError:
+                pass
+        return cap.seen
 
     def _watch_reader(self, on_gone: Callable[[], None]) -> None:
         def watch() -> None:
@@ -75,12 +89,3 @@ class Fifo:
         # On an error the fifo stays open until the process ends, after the error is on stderr:
         # Wireshark reads an extcap's stderr when its fifo ends, and would find it empty.
         self.close(keep_open=exc_type is not None)
-
-
-def _open_output(cap: "Capture", path: str) -> None:
-    """Every handle dumps into one file."""
-    # TODO(pcapng): classic pcap through libpcap's dumper for now; once the pcapng writer
-    # (cli/capture.py's --pcapng) is in, write the fifo as pcapng here -- this is the one line.
-    dumper = None
-    for h in cap.handles:
-        dumper = h.dump(path, dumper)
