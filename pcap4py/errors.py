@@ -87,10 +87,13 @@ class FilterError(Pcap4pyError):
         super().__init__(f"bad filter expression {expression!r}{where}: {reason}")
 
     def caret_line(self) -> str:
-        """The expression with a ``^`` under the offending token, for terminals."""
+        """The expression with a ``^`` under the offending token, for terminals (control
+        characters escaped, the caret under the token still)."""
+        from .text import printable
+
         if self.position is None:
-            return self.expression
-        return f"{self.expression}\n{' ' * self.position}^"
+            return printable(self.expression)
+        return f"{printable(self.expression)}\n{' ' * len(printable(self.expression[:self.position]))}^"
 
 
 class CaptureFileError(Pcap4pyError):

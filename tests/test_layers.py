@@ -22,7 +22,7 @@ LAYERS = {
     "engine": ("base",),
     "base": ("base",),
 }
-BASE = {"errors", "netns", "privileges", "__init__"}
+BASE = {"errors", "netns", "privileges", "text", "__init__"}
 ENTRY = {"image", "__main__"}  # what a user runs: the image's entry point, python -m pcap4py
 
 

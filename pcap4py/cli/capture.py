@@ -12,6 +12,7 @@ from ..engine.limits import MAX_SNAPLEN
 from ..engine.numbers import LINKTYPE_NAMES
 from ..errors import Pcap4pyError
 from ..sinks import FORMATS, Output, open_sink
+from ..text import printable
 from .group import main
 from .options import BUFFER_KIB, FILE_NAME, SECONDS, USER_NAME
 from .signals import exiting, stopping
@@ -113,7 +114,7 @@ def interfaces():
     for n, dev in enumerate(list_interfaces(), 1):
         flags = [f for f, on in (("Up", dev.up), ("Running", dev.running), ("Loopback", dev.loopback)) if on]
         addresses = f" {', '.join(dev.addresses)}" if dev.addresses else ""
-        click.echo(f"{n}.{dev.name} [{', '.join(flags)}]{addresses}")
+        click.echo(printable(f"{n}.{dev.name} [{', '.join(flags)}]{addresses}"))
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -147,10 +148,10 @@ def _wait_for_trigger(iface: str, timeout: Optional[float]) -> None:
     from ..engine.trigger import wait_for_ping
 
     _require_interface(iface)  # an unknown name is an error before any "waiting" line
-    click.echo(f"waiting for a ping on {iface}...", err=True)
+    click.echo(f"waiting for a ping on {printable(iface)}...", err=True)
     with exiting():
         pkt = wait_for_ping(iface, timeout=timeout)
-    click.echo(f"triggered by an echo request from {pkt.src} on {iface}", err=True)
+    click.echo(f"triggered by an echo request from {pkt.src} on {printable(iface)}", err=True)
 
 
 def _open_container(name, via, capture_dirs, expression, live, count, duration) -> Capture:
@@ -178,7 +179,7 @@ def _run(cap: Capture, output: Output, *, user: Optional[str], live: bool) -> No
         raise
     try:
         for warning in sink.warnings:
-            click.echo(f"pcap4py: warning: {warning}", err=True)
+            click.echo(f"pcap4py: warning: {printable(warning)}", err=True)
         if user:
             from ..privileges import drop_privileges
 
@@ -203,7 +204,7 @@ def _run(cap: Capture, output: Output, *, user: Optional[str], live: bool) -> No
 def _announce(cap: Capture) -> None:
     for h in cap.handles:
         link = LINKTYPE_NAMES.get(h.linktype, f"DLT {h.linktype}")
-        click.echo(f"listening on {h.name}, link-type {link}", err=True)
+        click.echo(f"listening on {printable(h.name)}, link-type {link}", err=True)
 
 
 def _progress_counter():

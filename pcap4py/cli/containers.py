@@ -2,7 +2,8 @@
 
 One line per container interface: name, id, PID, interface inside the
 container, its host-side veth peer, its addresses, the Docker network and that
-network's bridge.  ``--json`` prints the full records instead.
+network's bridge.  ``--json`` prints the full records instead.  Names are printed with their control characters
+escaped (an interface name is whatever the container's root chose).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import json
 
 import click
 
+from ..text import printable
 from .group import main
 
 
@@ -43,7 +45,7 @@ def containers_command(as_json: bool) -> None:
         click.echo(json.dumps([c.to_dict() for c in found], indent=2))
         return
     header = ["NAME", "ID", "PID", "INTERFACE", "VETH PEER", "ADDRESSES", "NETWORK", "BRIDGE"]
-    rows = [r for c in found for r in _rows(c)]
+    rows = [[printable(v) for v in r] for c in found for r in _rows(c)]  # names from the kernel
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
     for r in [header, *rows]:
         click.echo("  ".join(v.ljust(w) for v, w in zip(r, widths)).rstrip())

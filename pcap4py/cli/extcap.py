@@ -17,6 +17,7 @@ from .. import __version__
 from ..errors import DockerUnavailable, FilterError, PermissionDenied, Pcap4pyError
 from ..extcap import protocol
 from ..extcap.targets import VIAS, directions, open_interface, running_names
+from ..text import printable
 from .group import main
 
 WIRESHARK_RIGHTS = (
@@ -92,7 +93,7 @@ def uninstall(system: bool) -> None:
 
 # --- the answers -----------------------------------------------------------------------------------
 def _echo(lines: list[str]) -> None:
-    click.echo("\n".join(lines))
+    click.echo("\n".join(printable(line) for line in lines))
 
 
 def _need_interface(interface: Optional[str], what: str) -> None:
@@ -116,7 +117,7 @@ def _check_filter(expression: str) -> None:
     try:
         compile_filter(expression)
     except FilterError as e:
-        click.echo(f"pcap4py: {e}")
+        click.echo(f"pcap4py: {printable(e)}")
 
 
 def _capture(interface, fifo, capture_filter, via, direction, snaplen, only) -> None:

@@ -1,5 +1,7 @@
 """The ``pcap4py`` click group: errors derived from :class:`pcap4py.errors.Pcap4pyError` print as
-one line on stderr and exit with the error's ``exit_code``."""
+one line on stderr and exit with the error's ``exit_code``.  Every message, click's own too,
+is printed with its control characters escaped (:func:`pcap4py.text.printable`): it may quote a
+name from the kernel, Docker or a file, or an argument."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import click
 
 from .. import __version__
 from ..errors import FilterError, Pcap4pyError
+from ..text import printable
 
 
 class _Group(click.Group):
@@ -18,13 +21,16 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except FilterError as e:
-            click.echo(f"pcap4py: {e}", err=True)
+            click.echo(f"pcap4py: {printable(e)}", err=True)
             if e.position is not None:
                 click.echo(e.caret_line(), err=True)
             sys.exit(e.exit_code)
         except Pcap4pyError as e:
-            click.echo(f"pcap4py: {e}", err=True)
+            click.echo(f"pcap4py: {printable(e)}", err=True)
             sys.exit(e.exit_code)
+        except click.ClickException as e:  # click prints it; a bad argument may be quoted in it
+            e.message = printable(e.message)
+            raise
         except KeyboardInterrupt:  # Ctrl-C before a command's own handlers are in place
             sys.exit(130)
 

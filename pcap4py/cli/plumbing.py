@@ -18,6 +18,7 @@ from typing import Callable
 
 import click
 
+from ..text import printable
 from .group import main
 
 
@@ -50,7 +51,7 @@ def attach(host_iface: str, container: str, address: str, name: str, mac: str | 
     """
     from ..container.plumbing import attach as do_attach
 
-    click.echo(str(do_attach(host_iface, container, address, name=name, mac=mac, promisc=promisc)))
+    click.echo(printable(do_attach(host_iface, container, address, name=name, mac=mac, promisc=promisc)))
 
 
 @main.command()
@@ -62,7 +63,7 @@ def detach(container: str, name: str) -> None:
     """Remove the interface that `pcap4py attach` made in CONTAINER, and restore its routes."""
     from ..container.plumbing import detach as do_detach
 
-    click.echo(str(do_detach(container, name)))
+    click.echo(printable(do_detach(container, name)))
 
 
 @main.group()
@@ -82,8 +83,8 @@ def mirror_build(src_iface: str, bridge: str, docker_network: str | None) -> Non
 
     result = build(src_iface, bridge, docker_network=docker_network)
     for warning in result.warnings:
-        click.echo(f"pcap4py: warning: {warning}", err=True)
-    click.echo(str(result))
+        click.echo(f"pcap4py: warning: {printable(warning)}", err=True)
+    click.echo(printable(result))
 
 
 @mirror.command("teardown")
@@ -94,4 +95,4 @@ def mirror_teardown(src_iface: str, bridge: str) -> None:
     """Remove the mirror of SRC_IFACE into BRIDGE, and what `mirror build` created for it."""
     from ..container.plumbing import mirror_teardown as teardown
 
-    click.echo(str(teardown(src_iface, bridge)))
+    click.echo(printable(teardown(src_iface, bridge)))

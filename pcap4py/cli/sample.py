@@ -19,6 +19,7 @@ from typing import Optional
 import click
 
 from ..engine.limits import MAX_SNAPLEN
+from ..text import printable
 from .group import main
 from .options import SECONDS
 from .signals import exiting, stopping
@@ -81,7 +82,7 @@ def sample(iface: str, wait: bool, filter_words: tuple, count: int, snaplen: int
 
 def say(line: str) -> None:
     """One line of the sample's log on stdout, flushed at once (docker logs shows it live)."""
-    click.echo(line)
+    click.echo(printable(line))
 
 
 def _describe(name: str, found: list) -> None:

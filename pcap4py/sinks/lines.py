@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 from ..engine import jvm
 from ..engine.batch import Batch
 from ..engine.packet import Source
+from ..text import printable
 
 if TYPE_CHECKING:
     from ..engine.capture import Capture
@@ -55,13 +56,19 @@ def make_formatter(fmt: str, sources: Sequence[Source], *, with_interface: bool 
     """A Java ``LineFormatter`` for ``sources`` (by index); ``local`` (a
     :class:`~pcap4py.engine.pov.PointOfView`) decides each packet's direction."""
     jpype = jvm.start()
-    names = jpype.JArray(jpype.JString)([s.name for s in sources])
+    names = jpype.JArray(jpype.JString)([_shown(s.name, fmt) for s in sources])
     linktypes = jpype.JArray(jpype.JInt)([s.linktype for s in sources])
     formatter = jvm.jclass("pcap4py.helper.LineFormatter")(
         fmt, names, linktypes, with_interface, local_zone(), out_bytes)
     if local is not None:
         formatter.setPointOfView(local.java())
     return formatter
+
+
+def _shown(name: str, fmt: str) -> str:
+    """A source's name as ``fmt`` takes it: JSON gets the real name (Java escapes it the JSON
+    way), text and hexdump lines its printable form (names come from the kernel or a file)."""
+    return name if fmt.startswith("json") else printable(name)
 
 
 class LineSink:

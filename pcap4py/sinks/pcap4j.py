@@ -1,6 +1,7 @@
 """The ``pcap4j`` format: Pcap4J's full rendering of each packet after tcpdump's time stamp (what
 the old kaitoy/pcap4j image printed), written from :class:`~pcap4py.engine.packet.Packet` records:
-slow by nature, so never on the line formats' path."""
+slow by nature, so never on the line formats' path.  Pcap4J renders text it finds in frames (a
+DNS name, say) as it is: control characters but the line breaks are escaped."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import IO, TYPE_CHECKING, Any, Callable, Optional
 
 from ..engine.packet import Packet
 from ..errors import PacketParseError
+from ..text import printable
 from .lines import make_formatter
 
 if TYPE_CHECKING:
@@ -26,7 +28,8 @@ class Pcap4jWriter:
         if self._clock is None:  # the line formatter's clock: one definition of local time
             self._clock = make_formatter("text", [pkt.source])
         when = "(time out of range)" if pkt.ts_out_of_range else self._clock.clock(pkt.ts_ns)
-        self.stream.write(f"{when}\n{_pcap4j_rendering(pkt)}\n")
+        rendering = printable(_pcap4j_rendering(pkt), keep="\n")
+        self.stream.write(f"{when}\n{rendering}\n")
 
     def consume(self, cap: "Capture", progress: Optional[Callable[[int], None]] = None) -> None:
         """Write every packet of ``cap``, flushing after each read round."""

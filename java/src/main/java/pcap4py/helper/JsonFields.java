@@ -127,14 +127,18 @@ public final class JsonFields {
     }
   }
 
-  /** {@code s} as a JSON string (UTF-8, quotes and control characters escaped). */
+  /**
+   * {@code s} as a JSON string (UTF-8, quotes and control characters escaped): C0 as JSON
+   * requires, and DEL and C1 too (JSON allows them raw, a terminal acts on them), as Python's
+   * {@code json.dumps} does; an interface name may hold any of them.
+   */
   static byte[] quoted(String s) {
     StringBuilder b = new StringBuilder(s.length() + 2).append('"');
     for (int i = 0; i < s.length(); i++) {
       char c = s.charAt(i);
       if (c == '"' || c == '\\') {
         b.append('\\').append(c);
-      } else if (c < 0x20) {
+      } else if (c < 0x20 || (c >= 0x7f && c <= 0x9f)) {
         b.append(String.format("\\u%04x", (int) c));
       } else {
         b.append(c);
