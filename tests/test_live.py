@@ -117,3 +117,59 @@ def test_interfaces_inside_a_namespace(veth):
 def test_unknown_interface_is_named():
     with pytest.raises(pcap4py.InterfaceNotFound, match="no such interface: 'nope0'"):
         pcap4py.open_live("nope0")
+
+
+# --- a source that vanishes (the engine's side of issue 15: it knows no containers) -----------
+
+
+def _read_until_the_veth_goes(veth, judge) -> tuple[pcap4py.Capture, list, float]:
+    """Capture the veth and lo, send 3 datagrams over each, delete the veth; what was read, how long."""
+    from tests.fixtures.netlab import send_udp, sh
+
+    cap = pcap4py.Capture([pcap4py.open_live(veth.host_if, filter="udp port 5556", immediate=True),
+                           pcap4py.open_live("lo", filter="udp port 5557", immediate=True, index=1)],
+                          duration=20)
+    cap.judge_read_errors(judge)
+    veth.send_udp(veth.host_ip, 5556, b"over-veth", count=3)
+    send_udp("127.0.0.1", 5557, b"over-lo", count=3)
+    vanish = threading.Timer(0.5, sh, args=("ip", "link", "del", veth.host_if))
+    vanish.start()
+    got, started = [], time.monotonic()
+    try:
+        for p in cap:
+            got.append(p)
+    except BaseException:
+        cap.close()
+        raise
+    finally:
+        vanish.join()
+    return cap, got, time.monotonic() - started
+
+
+def test_a_read_error_blamed_on_a_vanished_source_ends_the_capture_cleanly(veth):
+    judged = []
+    cap, got, took = _read_until_the_veth_goes(
+        veth, lambda handle, error: judged.append((handle.name, str(error))) or "the lab went away")
+    try:
+        assert cap.stop_reason == "the lab went away" and took < 10
+        assert [(name, msg.startswith(f"reading from {veth.host_if} failed: ")) for name, msg in judged] == \
+            [(veth.host_if, True)]
+        assert sorted(p.payload for p in got) == [b"over-lo"] * 3 + [b"over-veth"] * 3
+        assert cap.stats().captured == 6
+    finally:
+        cap.close()
+
+
+def test_a_read_error_its_judge_does_not_blame_on_the_source_is_raised(veth):
+    with pytest.raises(pcap4py.CaptureError, match=f"reading from {veth.host_if} failed"):
+        _read_until_the_veth_goes(veth, lambda handle, error: None)
+
+
+def test_closers_run_once_before_the_handles_close(veth):
+    handle = pcap4py.open_live(veth.host_if)
+    cap = pcap4py.Capture([handle])
+    seen = []
+    cap.add_closer(lambda: seen.append(handle.captured))  # raises once the handle is closed
+    cap.close()
+    cap.close()
+    assert seen == [0] and cap.stop_reason is None

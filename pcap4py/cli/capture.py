@@ -197,6 +197,8 @@ def _run(cap: Capture, output: Output, *, user: Optional[str], live: bool) -> No
     finally:
         _close_quietly(sink)
         cap.close()
+    if cap.stop_reason:  # the source ended it (a container that stopped), not the user
+        click.echo(f"pcap4py: {cap.stop_reason}: capture ended", err=True)
     _print_stats(stats, live)
     sink.raise_for_errors()  # a failed write, once the file is cut back to its last whole record
 

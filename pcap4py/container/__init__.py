@@ -3,6 +3,7 @@
 One job per module, imports one way (each uses only those below it):
 
 * :mod:`.capture` - capturing a container (plans, direction filters, its point of view); uses the engine;
+* :mod:`.watch` - following a captured container's Docker events, to end the capture when it stops;
 * :mod:`.plumbing` - containers as attach targets and Docker networks on mirror bridges;
 * :mod:`.model` - the records and the lookups (:func:`get_container`, :func:`containers`);
 * :mod:`.docker` - the Docker Engine API (the SDK and its errors);

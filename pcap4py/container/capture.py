@@ -18,6 +18,9 @@ would miss).  On loopback every packet is both sent and received by the
 container: loopback traffic is kept whichever direction is selected, and its
 packets are tagged ``'out'``.
 
+The capture ends when the container stops (:mod:`.watch`): cleanly, with its
+``stop_reason`` saying so, whichever the mode.
+
 This module uses the engine (:mod:`pcap4py.engine`) and discovery
 (:mod:`.model`); neither imports it.
 """
@@ -31,6 +34,7 @@ from ..engine.pov import PointOfView
 from ..errors import Pcap4pyError
 from .inventory import norm_ip
 from .model import Container, ContainerInterface, get_container
+from .watch import ContainerWatch
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from ..engine.capture import Capture
@@ -39,6 +43,9 @@ __all__ = ["ContainerView", "open_container", "direction_filter", "parse_directi
            "VIAS", "CAPTURE_DIRECTIONS"]
 
 VIAS = ("netns", "veth", "bridge")
+# how long a read error waits for the news that the container stopped (Docker sends "die" before it
+# tears the network down, so the news is normally there already); a real error waits this long
+STOP_NEWS_WAIT_S = 5.0
 # --capture: sent or received by the container (its point of view), not what the kernel saw (-Q)
 CAPTURE_DIRECTIONS = ("egress", "ingress")
 
@@ -130,6 +137,10 @@ def open_container(
     asks for.  ``count``/``duration`` bound the capture; other keyword arguments
     go to :func:`pcap4py.open_live` for each handle.  Every packet's
     ``direction`` is set from the container's point of view.
+
+    When the container stops, the capture ends as if stopped, its ``stop_reason``
+    saying ``container NAME stopped (exit code N)``; a read error of an interface
+    that vanished with it ends the capture the same way instead of raising.
     """
     from ..engine.capture import Capture
 
@@ -145,11 +156,25 @@ def open_container(
     handles = _open_all(plans, live_kwargs)
     _label_sources(handles, container, via)
     try:
-        return Capture(handles, count=count, duration=duration, local=ContainerView.of(container))
+        cap = Capture(handles, count=count, duration=duration, local=ContainerView.of(container))
     except BaseException:
         for h in handles:
             h.close()
         raise
+    try:
+        _end_with_the_container(cap, container)
+    except BaseException:
+        cap.close()
+        raise
+    return cap
+
+
+def _end_with_the_container(cap: "Capture", container: Container) -> None:
+    """Stop ``cap`` when ``container`` stops; a read error after its stop is then the end, not an error."""
+    watch = ContainerWatch(container, cap.stop)
+    cap.add_closer(watch.close)  # first: a failed start is cleaned up with the capture
+    watch.start()
+    cap.judge_read_errors(lambda handle, error: watch.wait_stopped(STOP_NEWS_WAIT_S))
 
 
 _VIA_WORDS = {"netns": "inside its network namespace", "veth": "on its host-side veth peer",

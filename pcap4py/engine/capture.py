@@ -4,6 +4,11 @@ Live handles are non-blocking and polled (with a wake-up pipe that
 :meth:`Capture.stop` writes to, so a stop from a signal handler or another
 thread takes effect at once, even on an idle interface).  Packets from several
 handles are merged in timestamp order within each read round.
+
+A capture can also end because what it reads went away (a container that stopped, say): its
+owner calls ``stop(reason=...)`` and, through :meth:`Capture.judge_read_errors`, says which read
+errors mean the same thing.  Such a capture ends as cleanly as a stopped one, ``stop_reason``
+saying why; the engine itself knows nothing of what the sources are.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import select
 import time
 from typing import TYPE_CHECKING, Callable, Iterator, Optional, Sequence
 
-from ..errors import HandleClosed
+from ..errors import CaptureError, HandleClosed
 from .batch import Batch, BatchView
 from .limits import check_range
 from .stats import Stats
@@ -25,6 +30,10 @@ if TYPE_CHECKING:  # a capture reads handles; the handle module builds one-handl
 from .packet import Packet
 
 POLL_MS = 250  # longest sleep between checks of the duration
+
+#: ``judge(handle, error)``: the reason to end the capture with when ``error`` (a read error of a
+#: live ``handle``) means that its source went away, or None when it is a real error
+ReadErrorJudge = Callable[["Handle", CaptureError], Optional[str]]
 
 
 class Capture:
@@ -52,13 +61,23 @@ class Capture:
         self.sources = [s for h in self.handles for s in h.sources]
         self._seen = 0
         self._stopped = False
+        self._stop_reason: Optional[str] = None
+        self._judge: Optional[ReadErrorJudge] = None
+        self._closers: list[Callable[[], None]] = []
         self._closed = False
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._batches = [Batch.reused() for _ in self.handles]
 
     # --- control ---------------------------------------------------------------------------
-    def stop(self) -> None:
-        """End the capture soon; safe from signal handlers and other threads."""
+    def stop(self, reason: Optional[str] = None) -> None:
+        """End the capture soon; safe from signal handlers and other threads.
+
+        ``reason`` says that the source ended (not the user): it becomes :attr:`stop_reason`
+        (unless the capture was already stopped), and the handles still open are read once more
+        so that what they hold is delivered.
+        """
+        if reason is not None and not self._stopped:
+            self._stop_reason = reason
         self._stopped = True
         try:
             os.write(self._wake_w, b"x")
@@ -68,6 +87,25 @@ class Capture:
     @property
     def stopped(self) -> bool:
         return self._stopped
+
+    @property
+    def stop_reason(self) -> Optional[str]:
+        """Why the source ended the capture (given to :meth:`stop`), or None (a count, a
+        duration, the end of a file, a stop by the user)."""
+        return self._stop_reason
+
+    def judge_read_errors(self, judge: ReadErrorJudge) -> None:
+        """Let ``judge(handle, error)`` decide what a read error of a live handle means: a reason
+        (its source went away) ends the capture cleanly with that reason; None raises the error.
+
+        ``judge`` runs on the reading thread and may wait a little (bounded) for the owner to
+        learn what happened.
+        """
+        self._judge = judge
+
+    def add_closer(self, closer: Callable[[], None]) -> None:
+        """Call ``closer()`` when the capture closes, before its handles (to end what watches it)."""
+        self._closers.append(closer)
 
     def _require_open(self) -> None:
         if self._closed:
@@ -90,6 +128,7 @@ class Capture:
             by_fd[self.handles[i].fileno()] = i
             poller.register(self.handles[i].fileno(), select.POLLIN)
         hot = set(live)  # read once before sleeping: packets may already be buffered
+        gone: set[int] = set()  # handles whose source went away: never read again
         while not self._stopped and self._remaining() != 0:
             self._require_open()  # closed between rounds (the caller's loop body may close it)
             if files:
@@ -109,14 +148,35 @@ class Capture:
                     if fd in by_fd:
                         hot.add(by_fd[fd])
                 if self._stopped:
-                    return
+                    break
             ready, hot = sorted(hot), set()
             for i in ready:
                 if self._remaining() == 0:
                     break
-                if read(i, self.handles[i], self._remaining()) > 0:
+                if self._read_live(read, i, gone) > 0:
                     hot.add(i)  # a full batch may leave packets in libpcap's current block
             yield
+        if self._stop_reason is not None and self._remaining() != 0 and not self._closed:
+            # the source ended, not the reader: deliver what the other handles already hold
+            for i in live:
+                if i not in gone and self._remaining() != 0:
+                    self._read_live(read, i, gone)
+            yield
+
+    def _read_live(self, read: Callable[[int, Handle, Optional[int]], int], i: int, gone: set[int]) -> int:
+        """``read`` handle ``i``; a read error its judge blames on the source's going away stops
+        the capture with that reason (and marks the handle ``gone``) instead of raising."""
+        try:
+            return read(i, self.handles[i], self._remaining())
+        except HandleClosed:
+            raise
+        except CaptureError as e:
+            reason = self._judge(self.handles[i], e) if self._judge is not None else None
+            if reason is None:
+                raise
+            gone.add(i)
+            self.stop(reason)
+            return 0
 
     def _filled(self) -> Iterator[list[Batch]]:
         """The batches filled in each read round; each stays valid until the next round."""
@@ -217,6 +277,14 @@ class Capture:
     def close(self) -> None:
         """Close every handle (flushing dump files) and the wake-up pipe. Safe to call twice."""
         self._closed = True
+        closers, self._closers = self._closers, []
+        try:
+            for closer in closers:
+                closer()
+        finally:
+            self._close_handles()
+
+    def _close_handles(self) -> None:
         for h in self.handles:
             h.close()
         for batch in self._batches:  # the handles are closed: no reader fills them any more

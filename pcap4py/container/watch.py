@@ -1,0 +1,130 @@
+"""Watching a captured container: when it stops, the capture ends, saying why.
+
+A container that exits takes its network with it: in ``netns`` and ``veth`` mode its interfaces
+vanish under the handles (a read error), in ``bridge`` mode the bridge stays and a container
+started later with the same address would be captured under the old name.  A
+:class:`ContainerWatch` follows the container's Docker events (``die``, ``destroy``) on a daemon
+thread and, when it stops, calls ``on_stop(reason)`` (a capture's ``stop``).  :meth:`wait_stopped`
+lets the reader tell a read error caused by the stop (the die event comes first, Docker tears the
+network down after it) from a real one.  The thread ends when :meth:`close` is called.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any, Callable, Optional
+
+from ..errors import ContainerNotFound, Pcap4pyError
+from . import docker as discovery
+
+if TYPE_CHECKING:  # pragma: no cover - typing only
+    from .model import Container
+
+__all__ = ["ContainerWatch", "STOP_EVENTS"]
+
+# die carries the exit code; destroy in case the die was missed (docker rm -f emits both)
+STOP_EVENTS = ("die", "destroy")
+POLL_S = 1.0  # inspect interval once the event stream has failed
+JOIN_S = 5.0  # longest wait for the thread at close
+
+
+class ContainerWatch:
+    """Calls ``on_stop(reason)`` once, when ``container`` stops; :meth:`start` it, :meth:`close` it."""
+
+    def __init__(self, container: "Container", on_stop: Callable[[str], None], client: Any = None):
+        self.container = container
+        self._on_stop = on_stop
+        self._client = client
+        self._own_client = client is None
+        self._stream: Any = None
+        self._thread: Optional[threading.Thread] = None
+        self._stopped = threading.Event()  # the container stopped (reason set)
+        self._closing = threading.Event()
+        self.reason: Optional[str] = None
+
+    def start(self) -> "ContainerWatch":
+        """Subscribe to the container's events, then check it still runs (so that a stop between
+        the lookup and the subscription is not missed); the events are read on a daemon thread.
+
+        Done before privileges are dropped: the event stream keeps its connection to the daemon.
+        """
+        if self._client is None:
+            self._client = discovery.docker_client()
+        with discovery.docker_errors(self._client, what="cannot follow the container's events"):
+            self._stream = self._client.api.events(
+                filters={"type": "container", "container": self.container.id, "event": list(STOP_EVENTS)},
+                decode=True)
+        self._check_state()
+        self._thread = threading.Thread(target=self._follow, name=f"pcap4py-watch-{self.container.name}",
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def wait_stopped(self, timeout: float) -> Optional[str]:
+        """The reason once the container has stopped, waiting up to ``timeout`` seconds; else None."""
+        self._stopped.wait(timeout)
+        return self.reason
+
+    def close(self) -> None:
+        """End the thread (bounded wait) and release the connection. Safe to call twice."""
+        self._closing.set()
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            try:
+                stream.close()  # shuts the socket down: the thread's read returns
+            except Exception:
+                pass  # already closed, or a transport that cannot be cancelled: the thread is a daemon
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(JOIN_S)
+        if self._own_client and self._client is not None:
+            try:
+                self._client.close()
+            except Exception:
+                pass
+            self._client = None
+
+    # --- the thread ----------------------------------------------------------------------------
+    def _follow(self) -> None:
+        stream = self._stream
+        try:
+            for event in stream or ():
+                if (event.get("Action") or event.get("status")) in STOP_EVENTS:
+                    self._stop(_exit_code(event))
+                    return
+        except Exception:
+            pass  # the stream broke (the daemon restarted) or was closed by close()
+        self._poll()
+
+    def _poll(self) -> None:
+        """Without events: inspect now and then until the container stops or the watch closes."""
+        while not self._closing.is_set() and not self._stopped.is_set():
+            try:
+                self._check_state()
+            except Pcap4pyError:
+                return  # the daemon is out of reach (or we may no longer reach it): stop watching
+            self._closing.wait(POLL_S)
+
+    def _check_state(self) -> None:
+        try:
+            state = discovery.inspect_container(self._client, self.container.id).get("State") or {}
+        except ContainerNotFound:
+            self._stop(None)
+            return
+        if not state.get("Running") or state.get("Pid") != self.container.pid:
+            self._stop(state.get("ExitCode"))  # stopped, or restarted (in a namespace of its own)
+
+    def _stop(self, exit_code: Optional[int]) -> None:
+        if self._stopped.is_set() or self._closing.is_set():
+            return
+        code = "" if exit_code is None else f" (exit code {exit_code})"
+        self.reason = f"container {self.container.name} stopped{code}"
+        self._stopped.set()
+        self._on_stop(self.reason)
+
+
+def _exit_code(event: dict) -> Optional[int]:
+    attributes = (event.get("Actor") or {}).get("Attributes") or {}
+    try:
+        return int(attributes["exitCode"])
+    except (KeyError, TypeError, ValueError):
+        return None
