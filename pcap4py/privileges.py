@@ -22,13 +22,14 @@ import ctypes
 import grp
 import os
 import pwd
+import subprocess
 import sys
 from dataclasses import dataclass
 from typing import Union
 
 from .errors import NotFound, PermissionDenied, Pcap4pyError
 
-__all__ = ["DroppedTo", "drop_privileges", "capabilities"]
+__all__ = ["DroppedTo", "drop_privileges", "capabilities", "require_can_create"]
 
 DEFAULT_USER = "nobody"
 _PR_CAPBSET_DROP = 24
@@ -146,3 +147,30 @@ def drop_privileges(user: Union[str, int] = DEFAULT_USER) -> DroppedTo:
         if left:  # e.g. SECBIT_KEEP_CAPS was set by someone: refuse to carry on privileged
             raise Pcap4pyError(f"capabilities survived the drop to {entry.pw_name}: {left}")
     return target
+
+
+def ids_of(user: Union[str, int]) -> tuple[int, int]:
+    """The uid and primary gid that :func:`drop_privileges` would take for ``user``."""
+    entry = _lookup(user)
+    return entry.pw_uid, entry.pw_gid
+
+
+def require_can_create(user: Union[str, int], directory: str) -> None:
+    """Raise :class:`PermissionDenied` unless ``user``, as :func:`drop_privileges` leaves it (its uid,
+    its primary group, no other group), may create files in ``directory``.
+
+    Asked of the kernel by a child that has dropped to those ids (``test -w -a -x``, which calls
+    access(2)), so that modes, ACLs and read-only mounts all count: files rotated after ``-Z`` are
+    created by that user (tcpdump issue 448: there the capture fails at its first rotation).
+    """
+    uid, gid = ids_of(user)
+    if os.geteuid() == uid:
+        return
+    try:
+        ok = subprocess.run(["test", "-w", directory, "-a", "-x", directory], user=uid, group=gid,
+                            extra_groups=[], timeout=30).returncode == 0
+    except (OSError, subprocess.SubprocessError) as e:
+        raise PermissionDenied(f"cannot check whether {user} may create files in {directory}: {e}") from e
+    if not ok:
+        raise PermissionDenied(f"-Z {user}: {user} (uid {uid}, gid {gid}) may not create files in "
+                               f"{directory}, where the rotated files go")

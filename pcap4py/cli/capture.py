@@ -14,11 +14,12 @@ from ..errors import Pcap4pyError
 from ..sinks import FORMATS, Output, open_sink
 from ..text import printable
 from .group import main
-from .options import BUFFER_KIB, FILE_NAME, SECONDS, USER_NAME
+from .options import BUFFER_KIB, COMMAND, FILE_COUNT, FILE_NAME, FILE_SIZE, INTERVAL, SECONDS, USER_NAME
 from .signals import exiting, stopping
 
 if TYPE_CHECKING:
     from ..engine.capture import Capture
+    from ..sinks.rotate import Rotation
 
 
 
@@ -46,6 +47,16 @@ def _output_options(f):
 @click.option("-i", "--interface", "iface_opt", metavar="IFACE", help="Interface to capture on.")
 @click.option("-r", "--read-file", metavar="FILE", help="Read packets from a capture file instead (as 'read FILE').")
 @_output_options
+@click.option("-C", "file_size", type=FILE_SIZE, metavar="SIZE",
+              help="With -w: a new file once one holds more than SIZE millions of bytes (k, m, g: KiB, MiB, "
+                   "GiB); files FILE, FILE1, FILE2...")
+@click.option("-G", "rotate_seconds", type=INTERVAL, metavar="SECONDS",
+              help="With -w: a new file at every multiple of SECONDS of the clock; FILE may hold strftime "
+                   "formats (%Y%m%d-%H%M%S).")
+@click.option("-W", "file_count", type=FILE_COUNT, metavar="N",
+              help="With -C: a ring of N files FILE0..; with -G alone: stop after N files.")
+@click.option("-z", "post_rotate", type=COMMAND, metavar="CMD",
+              help="With -C or -G: run CMD FILE on every file once it is closed.")
 @click.option("-s", "--snaplen", type=click.IntRange(min=1, max=MAX_SNAPLEN), default=MAX_SNAPLEN, show_default=True,
               help="Bytes to capture per packet.")
 @click.option("-B", "--buffer-size", type=BUFFER_KIB, metavar="KiB",
@@ -68,11 +79,14 @@ def _output_options(f):
 @click.option("-Z", "--relinquish-privileges", "user", metavar="USER", type=USER_NAME,
               help="Drop to USER once handles and files are open (default with --container as root: nobody).")
 def capture(args, iface_opt, read_file, count, write_path, pcapng, comments, fmt, as_json, numeric, filter_opt,
-            snaplen, buffer_size, direction, no_promisc, immediate, nano, duration, wait_ping, wait_iface,
+            file_size, rotate_seconds, file_count, post_rotate, snaplen, buffer_size, direction, no_promisc, immediate, nano, duration, wait_ping, wait_iface,
             wait_timeout, container, via, capture_dirs, user):
     """Capture packets live: capture IFACE [EXPRESSION...] (or -i IFACE, or --container NAME)."""
-    output = Output(write_path, "json" if as_json else fmt, pcapng, comments, nano)
+    rotation = _rotation(write_path, file_size, rotate_seconds, file_count, post_rotate)
+    output = Output(write_path, "json" if as_json else fmt, pcapng, comments, nano, rotation)
     if read_file:
+        if rotation is not None:
+            raise click.UsageError("-C, -G, -W and -z rotate live captures: drop them with -r")
         return _read(read_file, _join_filter(filter_opt, args), count, output)
     if container is not None and (iface_opt or direction):
         raise click.UsageError("--container picks its own interfaces and directions: "
@@ -118,6 +132,21 @@ def interfaces():
 
 
 # --- helpers ---------------------------------------------------------------------------------
+def _rotation(write_path: Optional[str], size: Optional[int], seconds: Optional[int], files: Optional[int],
+              command: Optional[str]) -> Optional[Rotation]:
+    """The rotation -C/-G/-W/-z ask for (None: one file), refusing what cannot work before anything is opened."""
+    if size is None and seconds is None:
+        for flag, value in (("-W", files), ("-z", command)):
+            if value is not None:
+                raise click.UsageError(f"{flag} needs -C or -G (it acts on rotated files)")
+        return None
+    if not write_path or write_path == "-":
+        raise click.UsageError("-C and -G rotate files: give -w FILE (not stdout)")
+    from ..sinks.rotate import Rotation
+
+    return Rotation(size, seconds, files, command)
+
+
 def _read(path: str, expression: Optional[str], count: Optional[int], output: Output) -> None:
     from ..engine.capture import Capture
     from ..engine.offline import open_offline
@@ -173,7 +202,13 @@ def _is_root() -> bool:
 def _run(cap: Capture, output: Output, *, user: Optional[str], live: bool) -> None:
     """Open the sink, drop privileges, read until done, then end the sink, print stats and close."""
     try:
+        if user and output.rotation is not None:
+            _require_rotation_as(user, output.path)
         sink = open_sink(cap, output)
+        if user and output.rotation is not None:
+            from ..privileges import ids_of
+
+            sink.hand_over(*ids_of(user))
     except BaseException:
         cap.close()
         raise
@@ -201,6 +236,16 @@ def _run(cap: Capture, output: Output, *, user: Optional[str], live: bool) -> No
         click.echo(f"pcap4py: {cap.stop_reason}: capture ended", err=True)
     _print_stats(stats, live)
     sink.raise_for_errors()  # a failed write, once the file is cut back to its last whole record
+
+
+def _require_rotation_as(user: str, template: str) -> None:
+    """Files rotated after -Z are created as USER: refuse now if USER may not (never half-way)."""
+    import os
+    import time
+
+    from ..privileges import require_can_create
+
+    require_can_create(user, os.path.dirname(os.path.abspath(time.strftime(template))) or "/")
 
 
 def _announce(cap: Capture) -> None:

@@ -26,6 +26,26 @@ class Seconds(click.ParamType):
         return seconds
 
 
+class FileSize(click.ParamType):
+    """tcpdump's ``-C``: a positive whole number of millions of bytes, or of KiB, MiB, GiB with a
+    ``k``, ``m``, ``g`` suffix (tcpdump 4.99.6); converts to bytes."""
+
+    name = "size"
+    UNIT = 1_000_000
+    SUFFIXES = {"k": 1024, "m": 1024**2, "g": 1024**3}
+
+    def convert(self, value: Any, param: Optional[click.Parameter], ctx: Optional[click.Context]) -> int:
+        if isinstance(value, int):
+            return value
+        text = str(value).strip()
+        unit = self.SUFFIXES.get(text[-1:].lower())
+        digits = text[:-1] if unit else text
+        if not digits.isdigit() or int(digits) == 0:
+            self.fail(f"{value!r} is not a positive whole number of millions of bytes "
+                      f"(or of KiB, MiB, GiB with k, m, g)", param, ctx)
+        return int(digits) * (unit or self.UNIT)
+
+
 class NonEmpty(click.ParamType):
     """A string that must not be empty (``-w ''`` names no file, ``-Z ''`` no user)."""
 
@@ -44,3 +64,7 @@ SECONDS = Seconds()
 BUFFER_KIB = click.IntRange(min=1, max=MAX_BUFFER_KIB)
 FILE_NAME = NonEmpty("file name")
 USER_NAME = NonEmpty("user name")
+FILE_SIZE = FileSize()
+INTERVAL = click.IntRange(min=1)  # -G: whole seconds, as tcpdump
+FILE_COUNT = click.IntRange(min=1)  # -W
+COMMAND = NonEmpty("command")

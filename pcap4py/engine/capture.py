@@ -67,6 +67,9 @@ class Capture:
         self._closed = False
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self._batches = [Batch.reused() for _ in self.handles]
+        # called after every poll wait, at most POLL_MS apart even on an idle link, so that a sink
+        # can act on the clock (-G rotation) without a check per packet
+        self.tick: Optional[Callable[[], None]] = None
 
     # --- control ---------------------------------------------------------------------------
     def stop(self, reason: Optional[str] = None) -> None:
@@ -147,6 +150,8 @@ class Capture:
                 for fd, _ in poller.poll(wait):
                     if fd in by_fd:
                         hot.add(by_fd[fd])
+                if self.tick is not None:
+                    self.tick()
                 if self._stopped:
                     break
             ready, hot = sorted(hot), set()

@@ -218,6 +218,23 @@ class Handle:
         self._dump_target = dumper
         return dumper
 
+    def end_dump(self) -> None:
+        """Stop dumping: flush and close the dumper this handle opened (a handle sharing it stops too,
+        by calling this as well); packets read from now on are not written."""
+        self._require_open()
+        self._reader.setDumper(None)
+        self._reader.setDumpBudget(None)
+        self._dump_target = None
+        if self._dumper is not None:
+            self._dumper.close()  # pcap_dump_close flushes
+            self._dumper = None
+
+    def set_dump_budget(self, budget: Any) -> None:
+        """Share ``budget`` (a Java ``long[1]``: bytes the dump file may still grow by, None: no
+        limit) with the reader: it stops before a packet once the budget is negative (-C)."""
+        self._require_open()
+        self._reader.setDumpBudget(budget)
+
     def flush(self) -> int:
         """Push what the dumper buffered to the file; returns the file's length once written
         (-1 for a pipe), before which every packet read so far lies whole.

@@ -5,7 +5,8 @@
   comments, statistics (``-w FILE.pcapng``, ``--pcapng``);
 * :mod:`.lines` - text, hexdump, JSON lines and a streamed JSON array, formatted in Java a batch at
   a time;
-* :mod:`.pcap4j` - Pcap4J's full rendering of each packet.
+* :mod:`.pcap4j` - Pcap4J's full rendering of each packet;
+* :mod:`.rotate` - one pcap or pcapng file after another (``-C``, ``-G``, ``-W``, ``-z``).
 
 Every sink is used the same way: ``consume(capture, progress)`` reads the capture to its end,
 ``end(capture)`` runs once it has stopped (last flush, statistics), ``close()`` releases the
@@ -24,6 +25,7 @@ from .lines import LINE_FORMATS
 
 if TYPE_CHECKING:
     from ..engine.capture import Capture
+    from .rotate import Rotation
 
 FORMATS = (*LINE_FORMATS, "pcap4j")
 
@@ -32,13 +34,15 @@ FORMATS = (*LINE_FORMATS, "pcap4j")
 class Output:
     """Where a capture goes: ``path`` (a file, '-' for stdout; None: lines in ``fmt`` on stdout),
     ``pcapng`` (forced; else by the file's extension), per-packet ``comments`` and nanosecond
-    time stamps (``nano``) in pcapng."""
+    time stamps (``nano``) in pcapng; ``rotation`` (a :class:`~.rotate.Rotation`) splits the file
+    ``path`` into several."""
 
     path: Optional[str] = None
     fmt: str = "text"
     pcapng: bool = False
     comments: bool = False
     nano: bool = False
+    rotation: Optional["Rotation"] = None
 
 
 class Sink(Protocol):
@@ -60,6 +64,11 @@ def open_sink(capture: "Capture", output: Output, stream: IO[str] = sys.stdout) 
     if output.path:
         from .pcapng import PcapngSink, wants_pcapng
 
+        if output.rotation is not None:
+            from .rotate import RotatingSink
+
+            return RotatingSink(capture, output.path, output.rotation, pcapng=wants_pcapng(output.path, output.pcapng),
+                                nano=output.nano, comments=output.comments)
         if wants_pcapng(output.path, output.pcapng):
             return PcapngSink(output.path, capture, nano=output.nano, comments=output.comments)
         from .pcap import PcapSink

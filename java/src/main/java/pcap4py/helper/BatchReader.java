@@ -41,8 +41,13 @@ public final class BatchReader extends BatchSource {
   private final long[] header = new long[3];
 
   private static final int EIO = 5;
+  private static final int PCAP_RECORD_HEADER = 16; // a record's header in the file
+  private static final int PKTHDR_CAPLEN = 16; // caplen's offset in pcap_pkthdr (after a 16-byte timeval)
 
   private Pointer dumper;
+  // -C: bytes the dump file may still grow by before it is full, shared by the readers of one
+  // file (one element); null: no limit. Reading stops before a packet once it is negative.
+  private long[] budget;
   private int writeError; // errno of the dumper's first failed write, 0 while none
   private boolean copy = true;
   private boolean unsignedSeconds;
@@ -69,6 +74,15 @@ public final class BatchReader extends BatchSource {
    */
   public void setUnsignedSeconds(boolean unsigned) {
     this.unsignedSeconds = unsigned;
+  }
+
+  /**
+   * Shares {@code b[0]}, the bytes the dump file may still grow by (null: no limit): each dumped
+   * packet takes its record's size off it, and no packet is read while it is negative, so the
+   * file ends with the packet that took it past its limit (tcpdump's -C rule).
+   */
+  public void setDumpBudget(long[] b) {
+    budget = b;
   }
 
   /** Whether packets are copied into the batch buffers (off: count and dump only). */
@@ -155,6 +169,9 @@ public final class BatchReader extends BatchSource {
     int count = 0;
     BatchCursor batch = copy ? new BatchCursor(meta, data, maxPackets) : null; // null: count and dump only
     while (count < maxPackets && (batch == null || batch.hasRoom())) {
+      if (budget != null && budget[0] < 0) {
+        break; // the file is full: the next packet goes to the next file
+      }
       int rc = Libpcap.pcap_next_ex(pcap, out, outData);
       if (rc != 1) {
         if (rc == -2) {
@@ -170,6 +187,9 @@ public final class BatchReader extends BatchSource {
       Pointer bytes = new Pointer(addrs[1]);
       if (dumper != null) {
         Libpcap.pcap_dump(dumper, hdr, bytes);
+        if (budget != null) {
+          budget[0] -= PCAP_RECORD_HEADER + hdr.getInt(PKTHDR_CAPLEN);
+        }
       }
       count++;
       if (batch == null) {

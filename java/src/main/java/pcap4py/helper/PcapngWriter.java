@@ -38,7 +38,7 @@ public final class PcapngWriter {
     PointOfView pov; // non-null: directions from its owner's point of view, else the kernel's
   }
 
-  private final WritableByteChannel channel;
+  private WritableByteChannel channel;
   private final ByteBuffer file = ByteBuffer.allocateDirect(1 << 20).order(ByteOrder.LITTLE_ENDIAN);
   private ByteBuffer out = file; // where blocks are encoded: the file's buffer, or the hold-back one
   // Held-back packets (several live interfaces): encoded EPBs in time order, by offset and length.
@@ -55,16 +55,78 @@ public final class PcapngWriter {
   private final boolean stdout;
   private boolean comments;
   private long written;
+  // -C: the file is full once it holds more than limit bytes (-1: no limit)
+  private long limit = -1;
+  private long flushed; // bytes of this file already written to the channel
+  // the section header and interface blocks, repeated at the start of every file (reopen)
+  private final java.io.ByteArrayOutputStream preamble = new java.io.ByteArrayOutputStream();
+  // a round whose merge stopped at a full file: its buffers and how far each batch got
+  private ByteBuffer[] pendingMetas;
+  private ByteBuffer[] pendingFrames;
+  private int[] pendingCounts;
+  private int[] pendingNext;
 
   /** Creates (truncates) {@code path}; '-' is standard output. */
   public PcapngWriter(String path) throws IOException {
     stdout = path.equals("-");
-    if (stdout) {
-      channel = new FileOutputStream(FileDescriptor.out).getChannel();
-    } else {
-      channel = FileChannel.open(Paths.get(path), StandardOpenOption.WRITE, StandardOpenOption.CREATE,
-          StandardOpenOption.TRUNCATE_EXISTING);
+    channel = open(path);
+  }
+
+  private static WritableByteChannel open(String path) throws IOException {
+    if (path.equals("-")) {
+      return new FileOutputStream(FileDescriptor.out).getChannel();
     }
+    return FileChannel.open(Paths.get(path), StandardOpenOption.WRITE, StandardOpenOption.CREATE,
+        StandardOpenOption.TRUNCATE_EXISTING);
+  }
+
+  // --- rotation (-C, -G) -----------------------------------------------------------------------
+  /** The file is full once it holds more than {@code bytes} (checked before each packet); -1: no limit. */
+  public void setSizeLimit(long bytes) {
+    limit = bytes;
+  }
+
+  /** Whether the file has grown past its size limit: the next packet waits for {@link #reopen}. */
+  public boolean full() {
+    return limit >= 0 && flushed + file.position() > limit;
+  }
+
+  /** Whether packets wait to be written: a round cut short by a full file, or held back. */
+  public boolean pending() {
+    return pendingMetas != null || held > 0;
+  }
+
+  /**
+   * Closes this file and goes on in {@code path}, which starts with the same section header and
+   * interface blocks; then writes what a full file left of the last round.
+   */
+  public void reopen(String path) throws IOException {
+    flushFile();
+    if (!stdout) {
+      channel.close();
+    }
+    channel = open(path);
+    flushed = 0;
+    file.put(preamble.toByteArray());
+    resume();
+  }
+
+  private void resume() throws IOException {
+    if (pendingMetas != null) {
+      merge(pendingMetas, pendingFrames, pendingCounts, pendingNext);
+    }
+  }
+
+  /** Writes every held packet (and what is left of a round) that fits: the end of the capture. */
+  public void releaseAll() throws IOException {
+    resume();
+    release(Long.MAX_VALUE);
+  }
+
+  private void keepForNextFiles(int start) {
+    byte[] block = new byte[out.position() - start];
+    out.duplicate().position(start).get(block);
+    preamble.write(block, 0, block.length);
   }
 
   /** The section header: shb_hardware, shb_os, shb_userappl. */
@@ -75,6 +137,7 @@ public final class PcapngWriter {
     out.putInt(0x1A2B3C4D).putShort((short) 1).putShort((short) 0).putLong(-1L);
     putOptions(codes, options);
     end(start);
+    keepForNextFiles(start);
   }
 
   /**
@@ -96,6 +159,7 @@ public final class PcapngWriter {
     out.putShort((short) linkType).putShort((short) 0).putInt(snaplen);
     putOptions(codes, options);
     end(start);
+    keepForNextFiles(start);
     Interface f = new Interface();
     f.nano = nano;
     f.linkType = linkType;
@@ -151,13 +215,26 @@ public final class PcapngWriter {
 
   private void merge(ByteBuffer[] metas, ByteBuffer[] datas, int[] counts) throws IOException {
     int n = metas.length;
-    int[] next = new int[n];
     ByteBuffer[] frames = new ByteBuffer[n];
     for (int b = 0; b < n; b++) {
       metas[b].order(ByteOrder.LITTLE_ENDIAN);
       frames[b] = datas[b].duplicate();
     }
+    merge(metas, frames, counts, new int[n]);
+  }
+
+  /** Merges from {@code next[b]} on in each batch; a full file stops it (the rest is pending). */
+  private void merge(ByteBuffer[] metas, ByteBuffer[] frames, int[] counts, int[] next) throws IOException {
+    int n = metas.length;
+    pendingMetas = null;
     while (true) {
+      if (out == file && full()) {
+        pendingMetas = metas;
+        pendingFrames = frames;
+        pendingCounts = counts;
+        pendingNext = next;
+        return;
+      }
       int pick = -1;
       long least = Long.MAX_VALUE;
       for (int b = 0; b < n; b++) {
@@ -253,7 +330,7 @@ public final class PcapngWriter {
   private void release(long watermark) throws IOException {
     int k = 0;
     ByteBuffer view = hold.duplicate();
-    while (k < held && heldTs[k] <= watermark) {
+    while (k < held && heldTs[k] <= watermark && !full()) {
       if (file.remaining() < heldLen[k]) {
         flushFile();
       }
@@ -334,6 +411,7 @@ public final class PcapngWriter {
   }
 
   private void flushFile() throws IOException {
+    flushed += file.position();
     file.flip();
     while (file.hasRemaining()) {
       channel.write(file);
