@@ -179,7 +179,7 @@ def test_full_filesystem_leaves_a_valid_file_and_says_how_much(tmp_path, small_f
 def test_bad_option_values_are_usage_errors(args):
     proc = run_cli("capture", "lo", "-c", "1", *args, "icmp")
     assert proc.returncode == 2, proc.stderr
-    assert "Error: Invalid value for" in proc.stderr and "Traceback" not in proc.stderr
+    assert proc.stderr.startswith("pcap4py: Invalid value for") and len(proc.stderr.splitlines()) == 1, proc.stderr
     assert args[0] in proc.stderr
 
 

@@ -1,5 +1,6 @@
 """The ``pcap4py`` click group: errors derived from :class:`pcap4py.errors.Pcap4pyError` print as
-one line on stderr and exit with the error's ``exit_code``.  Every message, click's own too,
+one line on stderr and exit with the error's ``exit_code``; usage errors (bad options, values,
+arguments) are one line too, and exit 2.  Every message, click's own too,
 is printed with its control characters escaped (:func:`pcap4py.text.printable`): it may quote a
 name from the kernel, Docker or a file, or an argument."""
 
@@ -14,8 +15,22 @@ from ..errors import FilterError, Pcap4pyError
 from ..text import printable
 
 
+def _usage_exit(e: click.UsageError) -> None:
+    """A usage error as one line, as tcpdump gives one, with where to look for help (exit 2)."""
+    message = e.format_message()
+    where = f" (see '{e.ctx.command_path} -h')" if e.ctx is not None and "(see " not in message else ""
+    click.echo(f"pcap4py: {printable(message)}{where}", err=True)
+    sys.exit(e.exit_code)
+
+
 class _Group(click.Group):
-    """A click group that turns pcap4py errors into one clear line and an exit code."""
+    """A click group that turns pcap4py errors and usage errors into one clear line and an exit code."""
+
+    def make_context(self, info_name, args, parent=None, **extra) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as e:  # the group's own arguments (an unknown command)
+            _usage_exit(e)
 
     def invoke(self, ctx: click.Context):
         try:
@@ -28,6 +43,8 @@ class _Group(click.Group):
         except Pcap4pyError as e:
             click.echo(f"pcap4py: {printable(e)}", err=True)
             sys.exit(e.exit_code)
+        except click.UsageError as e:  # a command's options and arguments
+            _usage_exit(e)
         except click.ClickException as e:  # click prints it; a bad argument may be quoted in it
             e.message = printable(e.message)
             raise
