@@ -183,7 +183,9 @@ def test_text_output_names_the_container(dockerlab):
 def test_bad_selections_are_usage_errors(dockerlab, args, words):
     res = run_cli("capture", *args, "-c", "1")
     assert res.returncode == 2, res.stderr
-    assert words in res.stderr and res.stdout == ""
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("pcap4py: ") and words in lines[0], res.stderr
+    assert res.stdout == ""
 
 
 def test_no_match_without_follow_is_one_line(dockerlab):

@@ -10,7 +10,7 @@ import click
 from ..container.capture import VIAS, parse_directions
 from ..engine.limits import MAX_SNAPLEN
 from ..engine.numbers import LINKTYPE_NAMES
-from ..errors import Pcap4pyError
+from ..errors import Pcap4pyError, SelectionError
 from ..sinks import FORMATS, Output, open_sink
 from .group import main
 from .options import BUFFER_KIB, FILE_NAME, SECONDS, USER_NAME
@@ -166,19 +166,16 @@ def _wait_for_trigger(iface: str, timeout: Optional[float]) -> None:
 
 def _selection(names: tuple, labels: tuple, compose_service: Optional[str], all_containers: bool, follow: bool):
     """The containers asked for (None: none, capture an interface); bad combinations are usage errors."""
-    from ..container.selection import Selection, SelectionError
+    from ..container.selection import Selection
 
     if not (names or labels or compose_service or all_containers):
         if follow:
-            raise click.UsageError("--follow needs a container selection: --container, --label, "
-                                   "--compose-service or --all-containers")
+            raise SelectionError("--follow needs a container selection: --container, --label, "
+                                 "--compose-service or --all-containers")
         return None
     if all_containers and names:
-        raise click.UsageError("--container and --all-containers exclude each other")
-    try:
-        return Selection.of(names, labels, compose_service, all_containers)
-    except SelectionError as e:
-        raise click.BadParameter(str(e), param_hint="--label" if labels else None) from None
+        raise SelectionError("--container and --all-containers exclude each other")
+    return Selection.of(names, labels, compose_service, all_containers)  # a bad label: SelectionError
 
 
 def _open_containers(selection, follow, via, capture_dirs, expression, live, count, duration) -> Capture:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Optional, Union
 
-from ..errors import Pcap4pyError
+from ..errors import SelectionError
 from . import docker as discovery
 from .model import Container, get_container, resolve_listed
 
@@ -22,10 +22,6 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 __all__ = ["Selection", "parse_label", "running_matches", "COMPOSE_SERVICE_LABEL"]
 
 COMPOSE_SERVICE_LABEL = "com.docker.compose.service"
-
-
-class SelectionError(Pcap4pyError, ValueError):
-    """A selection that cannot be understood (a bad label, names with ``all``)."""
 
 
 def parse_label(text: str) -> tuple[str, Optional[str]]:
