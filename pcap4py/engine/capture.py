@@ -107,11 +107,9 @@ class Capture:
         """Give back the indexes reserved from ``first`` on when their handles could not be opened
         (only the latest reservation can be given back: sources stay numbered without gaps)."""
         with self._changes_lock:
-            if first >= len(self.sources) and first >= max((s.index + 1 for s in self._pending_sources()), default=0):
+            pending = [s.index for op, h in self._changes if op == "add" for s in h.sources]
+            if all(s.index < first for s in self.sources) and all(i < first for i in pending):
                 self._reserved = min(self._reserved, first)
-
-    def _pending_sources(self) -> list:
-        return [s for op, h in self._changes if op == "add" for s in h.sources]
 
     def add(self, handles: Sequence[Handle]) -> None:
         """Join live ``handles`` (opened with indexes from :meth:`reserve_sources`) to the running
@@ -190,12 +188,13 @@ class Capture:
         """Call ``read(i, handle, limit)`` whenever handle ``i`` may have packets; yield after each round."""
         self._require_open()
         deadline = None if self.duration is None else time.monotonic() + self.duration
-        if self._changes:
-            self._apply_changes()
         live, files, by_fd, poller = self._polling()
         hot = set(live)  # read once before sleeping: packets may already be buffered
         while not self._stopped and self._remaining() != 0:
             self._require_open()  # closed between rounds (the caller's loop body may close it)
+            if self._changes and self._apply_changes():  # one check a round, even when never idle
+                live, files, by_fd, poller = self._polling()
+                hot = set(live)  # new handles may hold packets already; indexes have moved
             if files:
                 i = files[0]
                 if read(i, self.handles[i], self._remaining()) == 0 and self.handles[i].eof:
@@ -209,17 +208,12 @@ class Capture:
                 return
             if not hot:
                 wait = POLL_MS if deadline is None else min(POLL_MS, max(0, int((deadline - now) * 1000)) + 1)
-                woken = False
                 for fd, _ in poller.poll(wait):
                     if fd in by_fd:
                         hot.add(by_fd[fd])
-                    else:
-                        woken = True
                 if self._stopped:
                     return
-                if woken and self._changes and self._apply_changes():
-                    live, files, by_fd, poller = self._polling()
-                    hot = set(live)  # new handles may hold packets already; indexes have moved
+                if self._changes:  # woken to take handles in or out: the next round does
                     continue
             ready, hot = sorted(hot), set()
             failed = []
@@ -357,7 +351,9 @@ class Capture:
     def close(self) -> None:
         """Close every handle (flushing dump files) and the wake-up pipe. Safe to call twice."""
         self._closed = True
-        for h in self.handles:
+        with self._changes_lock:  # handles queued to join never will: they are closed too
+            pending, self._changes = self._changes, []
+        for h in self.handles + [h for op, h in pending if op == "add" and h not in self.handles]:
             h.close()
         for batch in self._batches:  # the handles are closed: no reader fills them any more
             batch.recycle()
