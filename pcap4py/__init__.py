@@ -34,6 +34,7 @@ _LAZY = {
     "Container": "container.model",
     "containers": "container.model",
     "open_container": "container.capture",
+    "open_containers": "container.capture",
     "drop_privileges": "privileges",
     # with containers accepted as targets and Docker networks on mirror bridges
     "attach": "container.plumbing",

@@ -13,6 +13,7 @@ __all__ = [
     "NotFound",
     "InterfaceNotFound",
     "ContainerNotFound",
+    "SelectionError",
     "JarsNotFound",
     "NoJavaFound",
     "JvmStartError",
@@ -137,6 +138,13 @@ class TimeoutExpired(Pcap4pyError):
     """A wait (for example :func:`pcap4py.wait_for_ping`) ran out of time."""
 
     exit_code = 3
+
+
+class SelectionError(Pcap4pyError, ValueError):
+    """A container selection that cannot be understood (a bad ``--label``, names with ``all``):
+    a usage error."""
+
+    exit_code = 2
 
 
 class DockerError(Pcap4pyError):

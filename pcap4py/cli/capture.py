@@ -10,7 +10,7 @@ import click
 from ..container.capture import VIAS, parse_directions
 from ..engine.limits import MAX_SNAPLEN
 from ..engine.numbers import LINKTYPE_NAMES
-from ..errors import Pcap4pyError
+from ..errors import Pcap4pyError, SelectionError
 from ..sinks import FORMATS, Output, open_sink
 from ..text import printable
 from .group import main
@@ -71,7 +71,14 @@ def _output_options(f):
 @click.option("--wait-iface", default="eth0", show_default=True, help="Interface that --wait-ping listens on.")
 @click.option("--wait-timeout", type=SECONDS, metavar="SECONDS",
               help="Give up waiting for the ping after SECONDS (exit status 3).")
-@click.option("--container", metavar="NAME", help="Capture a Docker container (name or id prefix).")
+@click.option("--container", "containers", metavar="NAME", multiple=True,
+              help="Capture a Docker container (name or id prefix); repeat for several.")
+@click.option("--label", "labels", metavar="KEY[=VALUE]", multiple=True,
+              help="Capture the containers with this label (repeat: all of them required).")
+@click.option("--compose-service", metavar="NAME", help="Capture the containers of this Compose service.")
+@click.option("--all-containers", is_flag=True, help="Capture every running container.")
+@click.option("--follow", is_flag=True,
+              help="With a container selection: containers that start and match join the capture.")
 @click.option("--via", type=click.Choice(VIAS), default=VIAS[0], show_default=True,
               help="With --container: inside its namespace, on its host-side veth, or on its bridge.")
 @click.option("--capture", "capture_dirs", default="egress,ingress", show_default=True,
@@ -79,8 +86,9 @@ def _output_options(f):
 @click.option("-Z", "--relinquish-privileges", "user", metavar="USER", type=USER_NAME,
               help="Drop to USER once handles and files are open (default with --container as root: nobody).")
 def capture(args, iface_opt, read_file, count, write_path, pcapng, comments, fmt, as_json, numeric, filter_opt,
-            file_size, rotate_seconds, file_count, post_rotate, snaplen, buffer_size, direction, no_promisc, immediate, nano, duration, wait_ping, wait_iface,
-            wait_timeout, container, via, capture_dirs, user):
+            file_size, rotate_seconds, file_count, post_rotate, snaplen, buffer_size, direction, no_promisc,
+            immediate, nano, duration, wait_ping, wait_iface, wait_timeout, containers, labels, compose_service,
+            all_containers, follow, via, capture_dirs, user):
     """Capture packets live: capture IFACE [EXPRESSION...] (or -i IFACE, or --container NAME)."""
     rotation = _rotation(write_path, file_size, rotate_seconds, file_count, post_rotate)
     output = Output(write_path, "json" if as_json else fmt, pcapng, comments, nano, rotation)
@@ -88,18 +96,22 @@ def capture(args, iface_opt, read_file, count, write_path, pcapng, comments, fmt
         if rotation is not None:
             raise click.UsageError("-C, -G, -W and -z rotate live captures: drop them with -r")
         return _read(read_file, _join_filter(filter_opt, args), count, output)
-    if container is not None and (iface_opt or direction):
+    selection = _selection(containers, labels, compose_service, all_containers, follow)
+    if selection is not None and (iface_opt or direction):
         raise click.UsageError("--container picks its own interfaces and directions: "
                                "drop -i/-Q and use --via and --capture")
-    iface, expression = _split_args(args, iface_opt, filter_opt, need_iface=container is None)
+    if follow and user:
+        raise click.UsageError("--follow opens handles as containers start, which needs the privileges "
+                               "-Z would drop: drop -Z")
+    iface, expression = _split_args(args, iface_opt, filter_opt, need_iface=selection is None)
     if wait_ping:
         _wait_for_trigger(wait_iface, wait_timeout)
     live = dict(snaplen=snaplen, promisc=not no_promisc, immediate=immediate, nanosecond=nano)
     if buffer_size:
         live["buffer_size"] = buffer_size * 1024
-    if container is not None:
-        cap = _open_container(container, via, capture_dirs, expression, live, count, duration)
-        if user is None and _is_root():
+    if selection is not None:
+        cap = _open_containers(selection, follow, via, capture_dirs, expression, live, count, duration)
+        if user is None and _is_root() and not follow:
             user = "nobody"
     else:
         from ..engine.capture import Capture
@@ -183,14 +195,36 @@ def _wait_for_trigger(iface: str, timeout: Optional[float]) -> None:
     click.echo(f"triggered by an echo request from {pkt.src} on {printable(iface)}", err=True)
 
 
-def _open_container(name, via, capture_dirs, expression, live, count, duration) -> Capture:
-    from ..container.capture import open_container
+def _selection(names: tuple, labels: tuple, compose_service: Optional[str], all_containers: bool, follow: bool):
+    """The containers asked for (None: none, capture an interface); bad combinations are usage errors."""
+    from ..container.selection import Selection
+
+    if not (names or labels or compose_service or all_containers):
+        if follow:
+            raise SelectionError("--follow needs a container selection: --container, --label, "
+                                 "--compose-service or --all-containers")
+        return None
+    if all_containers and names:
+        raise SelectionError("--container and --all-containers exclude each other")
+    return Selection.of(names, labels, compose_service, all_containers)  # a bad label: SelectionError
+
+
+def _open_containers(selection, follow, via, capture_dirs, expression, live, count, duration) -> Capture:
+    from ..container.capture import open_container, open_containers
 
     try:
         dirs = parse_directions(capture_dirs)
     except Pcap4pyError as e:
         raise click.BadParameter(str(e), param_hint="--capture") from None
-    return open_container(name, via=via, filter=expression, capture=dirs, count=count, duration=duration, **live)
+    kwargs = dict(via=via, filter=expression, capture=dirs, count=count, duration=duration, **live)
+    if len(selection.names) == 1 and not (follow or selection.required_labels or selection.all):
+        return open_container(selection.names[0], **kwargs)  # one container: its own point of view
+    cap = open_containers(selection.names, labels=[k if v is None else f"{k}={v}" for k, v in selection.labels],
+                          compose_service=selection.compose_service, all=selection.all, follow=follow,
+                          report=lambda line: click.echo(f"pcap4py: {line}", err=True), **kwargs)
+    if not cap.handles:
+        click.echo(f"pcap4py: waiting for a container matching {selection} to start", err=True)
+    return cap
 
 
 def _is_root() -> bool:
@@ -249,9 +283,13 @@ def _require_rotation_as(user: str, template: str) -> None:
 
 
 def _announce(cap: Capture) -> None:
+    from ..sinks.lines import names_by_label
+
+    by_label = names_by_label(cap.sources, cap.growing)
     for h in cap.handles:
         link = LINKTYPE_NAMES.get(h.linktype, f"DLT {h.linktype}")
-        click.echo(f"listening on {printable(h.name)}, link-type {link}", err=True)
+        click.echo(f"listening on {printable(h.source.display_name if by_label else h.name)}, link-type {link}",
+                   err=True)
 
 
 def _progress_counter():

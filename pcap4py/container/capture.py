@@ -28,10 +28,10 @@ This module uses the engine (:mod:`pcap4py.engine`) and discovery
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Iterable, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional, Sequence, Union
 
 from ..engine.pov import PointOfView
-from ..errors import Pcap4pyError
+from ..errors import ContainerNotFound, Pcap4pyError
 from .inventory import norm_ip
 from .model import Container, ContainerInterface, get_container
 from .watch import ContainerWatch
@@ -39,7 +39,7 @@ from .watch import ContainerWatch
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from ..engine.capture import Capture
 
-__all__ = ["ContainerView", "open_container", "direction_filter", "parse_directions", "combine_filters",
+__all__ = ["ContainerView", "open_container", "open_containers", "direction_filter", "parse_directions", "combine_filters",
            "VIAS", "CAPTURE_DIRECTIONS"]
 
 VIAS = ("netns", "veth", "bridge")
@@ -146,15 +146,8 @@ def open_container(
 
     if isinstance(container, str):
         container = get_container(container)
-    if via not in VIAS:
-        raise Pcap4pyError(f"unknown capture mode {via!r}: use one of {', '.join(VIAS)}")
-    parse_directions(capture)  # validate before opening anything
-    plans = {"netns": _plan_netns, "veth": _plan_veth, "bridge": _plan_bridge}[via](container, filter, capture)
-    if via == "bridge":
-        # a bridge device sees frames switched between its ports only in promiscuous mode
-        live_kwargs["promisc"] = True
-    handles = _open_all(plans, live_kwargs)
-    _label_sources(handles, container, via)
+    _check_mode(via, capture)
+    handles = _container_handles(container, via, filter, capture, live_kwargs)
     try:
         cap = Capture(handles, count=count, duration=duration, local=ContainerView.of(container))
     except BaseException:
@@ -177,14 +170,125 @@ def _end_with_the_container(cap: "Capture", container: Container) -> None:
     cap.judge_read_errors(lambda handle, error: watch.wait_stopped(STOP_NEWS_WAIT_S))
 
 
+def _check_mode(via: str, capture) -> None:
+    """Validate ``via`` and ``capture`` before opening anything."""
+    if via not in VIAS:
+        raise Pcap4pyError(f"unknown capture mode {via!r}: use one of {', '.join(VIAS)}")
+    parse_directions(capture)
+
+
+def _container_handles(container: Container, via: str, user_filter: Optional[str], capture,
+                       live_kwargs: dict, reserve: Callable[[int], int] = lambda n: 0) -> list:
+    """The open, labelled handles of ``container`` captured ``via``, numbered from
+    ``reserve(number of handles)`` on."""
+    plans = {"netns": _plan_netns, "veth": _plan_veth, "bridge": _plan_bridge}[via](container, user_filter, capture)
+    if via == "bridge":
+        # a bridge device sees frames switched between its ports only in promiscuous mode
+        live_kwargs = {**live_kwargs, "promisc": True}
+    handles = _open_all(plans, live_kwargs, reserve(len(plans)))
+    _label_sources(handles, container, via)
+    return handles
+
+
+def open_containers(
+    names: Union[str, Iterable[str], None] = None,
+    *,
+    labels: Union[str, Iterable[str], dict, None] = None,
+    compose_service: Optional[str] = None,
+    all: bool = False,
+    follow: bool = False,
+    via: str = "netns",
+    filter: Optional[str] = None,
+    capture: Union[str, Iterable[str], None] = CAPTURE_DIRECTIONS,
+    count: Optional[int] = None,
+    duration: Optional[float] = None,
+    report: Optional[Callable[[str], None]] = None,
+    **live_kwargs: Any,
+) -> "Capture":
+    """Capture several containers at once: every interface of each, one source per
+    (container, interface), labelled ``NAME/IFACE``, each packet's direction from its own
+    container's point of view.
+
+    Containers are selected by ``names`` (names or id prefixes), ``labels`` (``"KEY=VALUE"`` or
+    ``"KEY"``, a list of them or a dict: all required), ``compose_service`` (the Compose label
+    ``com.docker.compose.service``) or ``all``.  A container that stops leaves the capture, which
+    goes on; with ``follow`` containers that start and match join it (and the capture may start
+    with none, waiting).  Without ``follow``, no match raises :class:`ContainerNotFound`.
+    ``report`` gets one line per container joining or leaving.  Other arguments as for
+    :func:`open_container`.  Close the capture (or use ``with``) to stop following.
+    """
+    import time
+
+    from .docker import docker_client
+    from .follow import Follower
+    from .selection import Selection, running_matches
+
+    selection = Selection.of(names, labels, compose_service, all)
+    _check_mode(via, capture)
+    client = docker_client()
+    since = time.time()  # events from before the listing: a container starting meanwhile is not missed
+    found = running_matches(selection, client)
+    if not found and not follow:
+        raise ContainerNotFound(f"no running container matches {selection}")
+    opened: list = []
+    try:
+        for c in found:
+            first = sum(len(hs) for _, hs in opened)
+            opened.append((c, _container_handles(c, via, filter, capture, live_kwargs, lambda n: first)))
+        cap = _containers_capture()([h for _, hs in opened for h in hs], count=count, duration=duration,
+                                    growing=follow)
+    except BaseException:
+        for _, hs in opened:
+            for h in hs:
+                h.close()
+        raise
+    try:
+        follower = Follower(cap, selection, client,
+                            lambda c, reserve: _container_handles(c, via, filter, capture, live_kwargs, reserve),
+                            follow=follow, report=report)
+        for c, hs in opened:
+            follower.track(c, hs)
+        cap.follower = follower
+        follower.start(since)
+    except BaseException:
+        cap.close()
+        raise
+    return cap
+
+
+def _containers_capture() -> type:
+    """:class:`Capture` that also stops following Docker events when it closes (made on first use:
+    the engine, and with it the JVM's modules, loads lazily)."""
+    global _ContainersCapture
+    if _ContainersCapture is None:
+        from ..engine.capture import Capture
+
+        class ContainersCapture(Capture):
+            """A capture of several containers; ``follower`` keeps it in step with Docker."""
+
+            follower = None
+
+            def close(self) -> None:
+                if self.follower is not None:
+                    self.follower.close()
+                super().close()
+
+        _ContainersCapture = ContainersCapture
+    return _ContainersCapture
+
+
+_ContainersCapture: Optional[type] = None
+
+
 _VIA_WORDS = {"netns": "inside its network namespace", "veth": "on its host-side veth peer",
               "bridge": "on its Docker bridge"}
 
 
 def _label_sources(handles: list, c: Container, via: str) -> None:
     """Name each handle's source for people (pcapng interface blocks): ``web/eth0``, ``web/veth1a2b``."""
+    view = ContainerView.of(c)
     for h in handles:
-        h.source = replace(h.source, label=f"{c.name}/{h.name}",
+        h.source = replace(h.source, label=f"{c.name}/{h.name}", view=view,
                            description=f"container {c.name} (id {c.short_id}): {h.name} captured "
                                        f"{_VIA_WORDS[via]} ({via})")
 
@@ -231,12 +335,12 @@ def _plan_bridge(c: Container, user: Optional[str], capture) -> list[_Plan]:
     return plans
 
 
-def _open_all(plans: list[_Plan], live_kwargs: dict) -> list:
+def _open_all(plans: list[_Plan], live_kwargs: dict, first: int = 0) -> list:
     from ..engine.handle import open_live
 
     handles = []
     try:
-        for n, plan in enumerate(plans):
+        for n, plan in enumerate(plans, first):
             handles.append(open_live(plan.iface, filter=plan.filter, netns=plan.netns, index=n, **live_kwargs))
     except BaseException:
         for h in handles:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Callable, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Sequence
 
 from ..errors import ContainerNotFound, DockerError, DockerUnavailable, NotFound, Pcap4pyError
 
@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     import docker
 
 __all__ = ["docker_client", "docker_errors", "inspect_container", "inspect_network", "running_container_ids",
+           "running_summaries", "container_events",
            "network_settings", "container_networks", "bridge_of", "DockerBridgeNetworks",
            "DEFAULT_SOCKET", "BRIDGE_NAME_OPTION"]
 
@@ -124,10 +125,21 @@ def inspect_container(client: "docker.DockerClient", ref: str) -> dict:
         return client.api.inspect_container(ref)
 
 
-def running_summaries(client: "docker.DockerClient") -> list[dict]:
-    """The list records (``Id``, ``Names``, ``HostConfig.NetworkMode``...) of the running containers."""
+def running_summaries(client: "docker.DockerClient", labels: Sequence[str] = ()) -> list[dict]:
+    """The list records (``Id``, ``Names``, ``HostConfig.NetworkMode``...) of the running containers,
+    those with every one of ``labels`` (``KEY`` or ``KEY=VALUE``) if given."""
     with docker_errors(client):
-        return client.api.containers()
+        return client.api.containers(filters={"label": list(labels)} if labels else None)
+
+
+def container_events(client: "docker.DockerClient", since: float) -> Any:
+    """The stream of containers starting and dying from time ``since`` on (decoded event dicts:
+    ``Action``, ``id``, ``Actor.Attributes`` with ``name`` and the labels).  Iterate it (the SDK's
+    errors surface as pcap4py's through :func:`docker_errors`); ``close()`` ends it from
+    another thread."""
+    with docker_errors(client, what="cannot follow Docker events"):
+        return client.api.events(since=since, decode=True,
+                                 filters={"type": "container", "event": ["start", "die"]})
 
 
 def running_container_ids(client: "docker.DockerClient") -> list[str]:

@@ -23,7 +23,8 @@ from .inventory import norm_ip
 if TYPE_CHECKING:  # pragma: no cover - typing only
     import docker
 
-__all__ = ["Address", "ContainerInterface", "ContainerNetwork", "Container", "get_container", "containers"]
+__all__ = ["Address", "ContainerInterface", "ContainerNetwork", "Container", "get_container", "containers",
+           "resolve_listed"]
 
 
 # --------------------------------------------------------------------------- records
@@ -263,7 +264,7 @@ def get_container(name_or_id: str, client: "docker.DockerClient | None" = None) 
     return _resolved(client, attrs)
 
 
-def _listed(client: "docker.DockerClient", container_id: str) -> Optional[Container]:
+def resolve_listed(client: "docker.DockerClient", container_id: str) -> Optional[Container]:
     """The record of a listed container, or None if it stopped or went away meanwhile."""
     try:
         attrs = discovery.inspect_container(client, container_id)
@@ -288,5 +289,5 @@ def _listed(client: "docker.DockerClient", container_id: str) -> Optional[Contai
 def containers(client: "docker.DockerClient | None" = None) -> list[Container]:
     """The running containers, resolved and sorted by name (host-network ones have no interfaces listed)."""
     client = client or discovery.docker_client()
-    found = (_listed(client, cid) for cid in discovery.running_container_ids(client))
+    found = (resolve_listed(client, cid) for cid in discovery.running_container_ids(client))
     return sorted((c for c in found if c is not None), key=lambda c: c.name)

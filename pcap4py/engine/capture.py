@@ -9,6 +9,11 @@ A capture can also end because what it reads went away (a container that stopped
 owner calls ``stop(reason=...)`` and, through :meth:`Capture.judge_read_errors`, says which read
 errors mean the same thing.  Such a capture ends as cleanly as a stopped one, ``stop_reason``
 saying why; the engine itself knows nothing of what the sources are.
+
+A running capture can take more live handles and let some go (:meth:`Capture.add`,
+:meth:`Capture.remove`, from any thread): the change is queued and the wake-up
+pipe written, and the reading loop applies it on its own thread between rounds,
+so nothing is checked per packet.
 """
 
 from __future__ import annotations
@@ -17,12 +22,14 @@ import itertools
 import math
 import os
 import select
+import threading
 import time
 from typing import TYPE_CHECKING, Callable, Iterator, Optional, Sequence
 
-from ..errors import CaptureError, HandleClosed
+from ..errors import CaptureError, HandleClosed, Pcap4pyError
 from .batch import Batch, BatchView
 from .limits import check_range
+from .record import OFFSETS
 from .stats import Stats
 
 if TYPE_CHECKING:  # a capture reads handles; the handle module builds one-handle captures
@@ -30,6 +37,8 @@ if TYPE_CHECKING:  # a capture reads handles; the handle module builds one-handl
 from .packet import Packet
 
 POLL_MS = 250  # longest sleep between checks of the duration
+MAX_SOURCES = 256  # a record's source index is one byte
+SOURCE_INDEX_OFFSET = OFFSETS["source_index"]
 
 #: ``judge(handle, error)``: the reason to end the capture with when ``error`` (a read error of a
 #: live ``handle``) means that its source went away, or None when it is a real error
@@ -44,11 +53,13 @@ class Capture:
     container's) sets each packet's ``direction``.  Iterating yields :class:`Packet` records; the
     handles are closed when the capture is closed (or left by ``with``).  A negative ``count``
     or a negative or NaN ``duration`` raises :class:`~pcap4py.errors.OutOfRange` (a ValueError).
+    ``growing`` says handles may join later (:meth:`add`): the capture may then start with none,
+    and goes on waiting for more when every handle has left.
     """
 
     def __init__(self, handles: Sequence[Handle], *, count: Optional[int] = None,
-                 duration: Optional[float] = None, local: object = None):
-        if not handles:
+                 duration: Optional[float] = None, local: object = None, growing: bool = False):
+        if not handles and not growing:
             raise ValueError("a capture needs at least one handle")
         if count is not None:
             check_range("count", count, 0, math.inf)
@@ -58,6 +69,7 @@ class Capture:
         self.count = count
         self.duration = duration
         self.local = local
+        self.growing = growing
         self.sources = [s for h in self.handles for s in h.sources]
         self._seen = 0
         self._stopped = False
@@ -70,6 +82,16 @@ class Capture:
         # called after every poll wait, at most POLL_MS apart even on an idle link, so that a sink
         # can act on the clock (-G rotation) without a check per packet
         self.tick: Optional[Callable[[], None]] = None
+        # handles joining or leaving while running: queued by any thread, applied by the loop's
+        self._changes: list[tuple[str, Handle]] = []
+        self._changes_lock = threading.Lock()
+        self._reserved = len(self.sources)  # source indexes given out (reserve_sources)
+        self._retired = Stats(0)  # the counters of the handles removed (and closed)
+        # called on the loop's thread with the handles just joined, before any of them is read
+        # (sinks describe the new sources: pcapng interface blocks, a shared dumper, line names)
+        self.on_added: list[Callable[[list[Handle]], None]] = []
+        # a handle's read failed: a callback returning True removes that handle and the capture goes on
+        self.on_read_error: Optional[Callable[[Handle, Exception], bool]] = None
 
     # --- control ---------------------------------------------------------------------------
     def stop(self, reason: Optional[str] = None) -> None:
@@ -110,6 +132,91 @@ class Capture:
         """Call ``closer()`` when the capture closes, before its handles (to end what watches it)."""
         self._closers.append(closer)
 
+    # --- handles joining and leaving --------------------------------------------------------
+    def reserve_sources(self, n: int) -> int:
+        """Reserve ``n`` source indexes for live handles about to be opened and :meth:`add`-ed;
+        returns the first (open them with ``index=first``, ``first + 1``, ...).  Thread-safe.
+        Indexes are never reused: a removed handle's packets keep their source."""
+        with self._changes_lock:
+            first = self._reserved
+            if first + n > MAX_SOURCES:
+                raise ValueError(f"a capture has at most {MAX_SOURCES} sources")
+            self._reserved += n
+            return first
+
+    def release_sources(self, first: int) -> None:
+        """Give back the indexes reserved from ``first`` on when their handles could not be opened
+        (only the latest reservation can be given back: sources stay numbered without gaps)."""
+        with self._changes_lock:
+            pending = [s.index for op, h in self._changes if op == "add" for s in h.sources]
+            if all(s.index < first for s in self.sources) and all(i < first for i in pending):
+                self._reserved = min(self._reserved, first)
+
+    def add(self, handles: Sequence[Handle]) -> None:
+        """Join live ``handles`` (opened with indexes from :meth:`reserve_sources`) to the running
+        capture; safe from any thread.  They are read from the next round on, closed with it."""
+        for h in handles:
+            if not h.live:
+                raise ValueError(f"{h.name}: only live handles can join a running capture")
+        self._queue([("add", h) for h in handles])
+
+    def remove(self, handle: Handle) -> None:
+        """Stop reading ``handle`` and close it, keeping its counters in :meth:`stats`; safe from
+        any thread (applied by the reading loop between rounds).  The capture goes on."""
+        self._queue([("remove", handle)])
+
+    def _queue(self, changes: list) -> None:
+        with self._changes_lock:
+            self._changes.extend(changes)
+        try:
+            os.write(self._wake_w, b"c")
+        except OSError:
+            pass  # full: a wake-up is pending already; closed: the capture is over
+
+    def _apply_changes(self) -> bool:
+        """Apply the queued additions and removals (on the reading thread); True if any."""
+        with self._changes_lock:
+            changes, self._changes = self._changes, []
+        try:
+            while os.read(self._wake_r, 4096):
+                pass
+        except OSError:
+            pass  # drained (EAGAIN)
+        added = []
+        for op, h in changes:
+            if op == "add" and h not in self.handles:
+                self.handles.append(h)
+                self._batches.append(Batch.reused())
+                self.sources.extend(h.sources)
+                added.append(h)
+            elif op == "remove" and h in self.handles:
+                self._retire(h)
+        self.sources.sort(key=lambda s: s.index)  # a packet's source is sources[its index]
+        joined = [h for h in added if h in self.handles]
+        if joined:
+            for callback in self.on_added:
+                callback(joined)
+        return bool(changes)
+
+    def _retire(self, handle: Handle) -> None:
+        """Take ``handle`` out of the capture, keep its counters, close it."""
+        i = self.handles.index(handle)
+        del self.handles[i]
+        self._batches.pop(i).recycle()
+        try:
+            self._retired = self._retired + handle.stats()
+        except Exception:  # noqa: BLE001 - a closed handle has no counters left to keep
+            pass
+        handle.close()
+
+    def _read_failed(self, handle: Handle, error: Exception) -> bool:
+        """Whether a failed read of ``handle`` is handled (the handle retired) rather than raised."""
+        if self.on_read_error is None or not self.on_read_error(handle, error):
+            return False
+        if handle in self.handles:
+            self._retire(handle)
+        return True
+
     def _require_open(self) -> None:
         if self._closed:
             raise HandleClosed("capture is closed")
@@ -122,25 +229,21 @@ class Capture:
         """Call ``read(i, handle, limit)`` whenever handle ``i`` may have packets; yield after each round."""
         self._require_open()
         deadline = None if self.duration is None else time.monotonic() + self.duration
-        live = [i for i, h in enumerate(self.handles) if h.live]
-        files = [i for i, h in enumerate(self.handles) if not h.live]
-        poller = select.poll()
-        poller.register(self._wake_r, select.POLLIN)
-        by_fd = {}
-        for i in live:
-            by_fd[self.handles[i].fileno()] = i
-            poller.register(self.handles[i].fileno(), select.POLLIN)
+        live, files, by_fd, poller = self._polling()
         hot = set(live)  # read once before sleeping: packets may already be buffered
         gone: set[int] = set()  # handles whose source went away: never read again
         while not self._stopped and self._remaining() != 0:
             self._require_open()  # closed between rounds (the caller's loop body may close it)
+            if self._changes and self._apply_changes():  # one check a round, even when never idle
+                live, files, by_fd, poller = self._polling()
+                hot = set(live)  # new handles may hold packets already; indexes have moved
             if files:
                 i = files[0]
                 if read(i, self.handles[i], self._remaining()) == 0 and self.handles[i].eof:
                     files.pop(0)
                 yield
                 continue
-            if not live:
+            if not live and not self.growing:
                 return
             now = time.monotonic()
             if deadline is not None and now >= deadline:
@@ -154,12 +257,24 @@ class Capture:
                     self.tick()
                 if self._stopped:
                     break
+                if self._changes:  # woken to take handles in or out: the next round does
+                    continue
             ready, hot = sorted(hot), set()
+            failed = []
             for i in ready:
                 if self._remaining() == 0:
                     break
-                if self._read_live(read, i, gone) > 0:
-                    hot.add(i)  # a full batch may leave packets in libpcap's current block
+                try:
+                    if self._read_live(read, i, gone) > 0:
+                        hot.add(i)  # a full batch may leave packets in libpcap's current block
+                except Pcap4pyError as e:
+                    if not self._read_failed(self.handles[i], e):
+                        raise
+                    failed.append(i)
+                    break  # indexes have moved: this round ends here
+            if failed:
+                live, files, by_fd, poller = self._polling()
+                hot = set(live)
             yield
         if self._stop_reason is not None and self._remaining() != 0 and not self._closed:
             # the source ended, not the reader: deliver what the other handles already hold
@@ -182,6 +297,19 @@ class Capture:
             gone.add(i)
             self.stop(reason)
             return 0
+
+    def _polling(self) -> tuple:
+        """What one reading loop needs for the current handles: the live and file indexes, the
+        live ones by descriptor, and a poller of them and of the wake-up pipe."""
+        live = [i for i, h in enumerate(self.handles) if h.live]
+        files = [i for i, h in enumerate(self.handles) if not h.live]
+        poller = select.poll()
+        poller.register(self._wake_r, select.POLLIN)
+        by_fd = {}
+        for i in live:
+            by_fd[self.handles[i].fileno()] = i
+            poller.register(self.handles[i].fileno(), select.POLLIN)
+        return live, files, by_fd, poller
 
     def _filled(self) -> Iterator[list[Batch]]:
         """The batches filled in each read round; each stays valid until the next round."""
@@ -208,13 +336,19 @@ class Capture:
     def _packets(self, batch: Batch) -> list[Packet]:
         """The batch's packets, with their directions when the capture has a point of view."""
         packets = list(batch.packets(self.sources))
-        if self.local is not None:
-            for p, direction in zip(packets, self.local.directions(batch, self.sources)):
+        view = self.local if self.local is not None else self._source_view(batch)
+        if view is not None:
+            for p, direction in zip(packets, view.directions(batch, self.sources)):
                 p.direction = direction
         return packets
 
+    def _source_view(self, batch: Batch) -> object:
+        """The point of view of the source of a live batch (one handle, one source)."""
+        index = batch.meta[SOURCE_INDEX_OFFSET] if batch.count else 0
+        return self.sources[index].view if index < len(self.sources) else None
+
     def __iter__(self) -> Iterator[Packet]:
-        if len(self.handles) == 1 and self.local is None:
+        if len(self.handles) == 1 and self.local is None and not self.growing and self.sources[0].view is None:
             # one handle: straight out of each batch, no lists, no sorting; chain keeps the
             # per-packet step in C, Python code runs once per batch
             return itertools.chain.from_iterable(
@@ -269,7 +403,7 @@ class Capture:
     def stats(self) -> Stats:
         """The handles' counters added up."""
         self._require_open()
-        total = Stats(0)
+        total = self._retired
         for h in self.handles:
             total = total + h.stats()
         return total
@@ -290,7 +424,9 @@ class Capture:
             self._close_handles()
 
     def _close_handles(self) -> None:
-        for h in self.handles:
+        with self._changes_lock:  # handles queued to join never will: they are closed too
+            pending, self._changes = self._changes, []
+        for h in self.handles + [h for op, h in pending if op == "add" and h not in self.handles]:
             h.close()
         for batch in self._batches:  # the handles are closed: no reader fills them any more
             batch.recycle()

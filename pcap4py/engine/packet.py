@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Optional
 
@@ -27,7 +27,9 @@ class Source:
 
     ``label`` is the name a person knows it by in a pcapng file's interface block (``web/eth0``
     for a container's eth0; None: ``name``), ``description`` says what it is (which container,
-    captured how); ``snaplen`` is the handle's.
+    captured how); ``snaplen`` is the handle's.  ``view`` (a
+    :class:`~pcap4py.engine.pov.PointOfView`) is whose point of view this source's packets take
+    when the capture has none of its own (several containers in one capture: each its own).
     """
 
     name: str
@@ -36,6 +38,7 @@ class Source:
     snaplen: int = MAX_SNAPLEN
     label: Optional[str] = None
     description: Optional[str] = None
+    view: Any = field(default=None, compare=False)
 
     @property
     def display_name(self) -> str:

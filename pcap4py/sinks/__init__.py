@@ -80,8 +80,11 @@ def open_sink(capture: "Capture", output: Output, stream: IO[str] = sys.stdout) 
         from .pcap4j import Pcap4jWriter
 
         return Pcap4jWriter(stream)
-    from .lines import LineSink
+    from .lines import LineSink, names_by_label
 
     stream.flush()  # what was written through the stream goes first
-    return LineSink(stream.fileno(), output.fmt, capture.sources, with_interface=len(capture.sources) > 1,
-                    local=capture.local)
+    sink = LineSink(stream.fileno(), output.fmt, capture.sources,
+                    with_interface=len(capture.sources) > 1 or capture.growing, local=capture.local,
+                    by_label=names_by_label(capture.sources, capture.growing))
+    capture.on_added.append(sink.add_sources)
+    return sink

@@ -52,16 +52,20 @@ def local_zone() -> str:
 
 
 def make_formatter(fmt: str, sources: Sequence[Source], *, with_interface: bool = False,
-                   local: Any = None, out_bytes: int = OUT_BYTES) -> Any:
+                   local: Any = None, out_bytes: int = OUT_BYTES, by_label: bool = False) -> Any:
     """A Java ``LineFormatter`` for ``sources`` (by index); ``local`` (a
-    :class:`~pcap4py.engine.pov.PointOfView`) decides each packet's direction."""
+    :class:`~pcap4py.engine.pov.PointOfView`) decides each packet's direction, else each
+    source's own ``view``.  ``by_label``: sources are named by their labels (``web/eth0``)."""
     jpype = jvm.start()
-    names = jpype.JArray(jpype.JString)([_shown(s.name, fmt) for s in sources])
+    names = jpype.JArray(jpype.JString)([_shown(_name(s, by_label), fmt) for s in sources])
     linktypes = jpype.JArray(jpype.JInt)([s.linktype for s in sources])
     formatter = jvm.jclass("pcap4py.helper.LineFormatter")(
         fmt, names, linktypes, with_interface, local_zone(), out_bytes)
     if local is not None:
         formatter.setPointOfView(local.java())
+    for s in sources:
+        if s.view is not None and local is None:
+            formatter.setPointOfView(s.index, s.view.java())
     return formatter
 
 
@@ -71,16 +75,30 @@ def _shown(name: str, fmt: str) -> str:
     return name if fmt.startswith("json") else printable(name)
 
 
+def names_by_label(sources: Sequence[Source], growing: bool = False) -> bool:
+    """Whether lines name sources by their labels: when plain names are ambiguous (two
+    containers' ``eth0``) or sources may join later (their names are not known yet)."""
+    return growing or len({s.name for s in sources}) < len(sources)
+
+
+def _name(source: Source, by_label: bool) -> str:
+    return source.display_name if by_label else source.name
+
+
 class LineSink:
     """Writes batches to descriptor ``fd`` in one of :data:`LINE_FORMATS`, formatted in Java."""
 
     def __init__(self, fd: int, fmt: str, sources: Sequence[Source], *, with_interface: bool = False,
-                 local: Any = None):
+                 local: Any = None, by_label: bool = False):
         import jpype.nio
 
         self.fd = fd
         self.fmt = fmt
-        self._formatter = make_formatter(fmt, sources, with_interface=with_interface, local=local)
+        self._local = local
+        self._by_label = by_label
+        self._formatter = make_formatter(fmt, sources, with_interface=with_interface, local=local,
+                                         by_label=by_label)
+        self._known = len(sources)
         self._out = bytearray(OUT_BYTES)
         self._jout = jpype.nio.convertToDirectBuffer(self._out)
         self._closed = False
@@ -95,6 +113,16 @@ class LineSink:
 
     def end(self, cap: "Capture") -> None:
         """Nothing is held back: every round was written as soon as it was formatted."""
+
+    def add_sources(self, handles: Sequence[Any]) -> None:
+        """Name the sources of handles that joined a running capture (before their packets)."""
+        for source in sorted((s for h in handles for s in h.sources), key=lambda s: s.index):
+            if source.index != self._known:
+                raise ValueError(f"source {source.index} joined, expected {self._known}")
+            self._formatter.addSource(_shown(_name(source, self._by_label), self.fmt), source.linktype)
+            if source.view is not None and self._local is None:
+                self._formatter.setPointOfView(source.index, source.view.java())
+            self._known += 1
 
     def raise_for_errors(self) -> None:
         """Nothing is deferred: a failed write raised at once."""

@@ -40,7 +40,12 @@ class PcapSink:
         dumper = None
         for h in capture.handles:
             dumper = h.dump(path, dumper)
-        self._owner = capture.handles[0]  # they share one stdio stream: flushing one flushes all
+        self._dumper = dumper
+        if capture.growing:
+            # handles come and go: the file must outlive the one that opened it, so the sink
+            # closes it (after the capture has stopped reading) instead of that handle
+            capture.handles[0]._dumper = None
+            capture.on_added.append(self._dump_added)
         # opened now, while the process may still write there (before -Z), to cut the file back later
         self._fd = _open_if_regular(path)
         self.good_offset = 0
@@ -62,12 +67,28 @@ class PcapSink:
         self.checkpoint(capture.seen)
 
     def close(self) -> None:
-        """Nothing to do: the handles close their dumper (flushing it) when the capture closes."""
+        """Close the file if handles come and go (else the handle that opened it closes it)."""
+        if self._capture.growing and self._dumper is not None:
+            self._dumper.flush()
+            self._dumper.close()
+            self._dumper = None
+
+    def _dump_added(self, handles: list) -> None:
+        """Handles that joined the capture write to the same file."""
+        for h in handles:
+            h.dump(self.path, self._dumper)
+
+    @property
+    def _owner(self):
+        """A handle to flush the shared stdio stream through (flushing one flushes all)."""
+        return self._capture.handles[0] if self._capture.handles else None
 
     def checkpoint(self, packets: int) -> None:
         """Flush; on success the file holds ``packets`` whole records, on a failed write the capture stops."""
         if self.error is not None:
             return
+        if self._owner is None:
+            return  # no handle left (a growing capture waiting for more): nothing was written
         try:
             self.good_offset = self._owner.flush()
         except CaptureWriteError as e:

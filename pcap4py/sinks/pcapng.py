@@ -50,24 +50,33 @@ class PcapngSink:
         uname = os.uname()
         self._call(lambda: self._j.sectionHeader(platform.machine(), f"{uname.sysname} {uname.release}",
                                                  f"pcap4py {__version__}"))
-        self._describe_interfaces(capture, nano, comments)
-        self._j.setComments(comments)
-        if len(capture.handles) > 1 and any(h.live for h in capture.handles):
-            self._j.setHoldback(HOLDBACK_NS)
-
-    def _describe_interfaces(self, capture: Any, nano: bool, comments: bool) -> None:
-        local = capture.local.java() if capture.local is not None else None
+        self._nano, self._comments, self._local = nano, comments, capture.local
         for handle in capture.handles:
-            for source in handle.sources:
-                label = source.display_name
-                number = self._call(lambda: self._j.addInterface(
-                    linktype_of(source.linktype), source.snaplen, nano, label, source.description, handle.filter,
-                    label if comments else None))
-                if number != source.index:
-                    raise CaptureFileError(f"{self.path}: interface {label} is source {source.index} "
-                                           f"but would be written as interface {number}")
-                if local is not None:
-                    self._j.setPointOfView(number, local)
+            self._describe(handle)
+        self._j.setComments(comments)
+        if capture.growing or (len(capture.handles) > 1 and any(h.live for h in capture.handles)):
+            self._j.setHoldback(HOLDBACK_NS)
+        capture.on_added.append(self.add_interfaces)
+
+    def add_interfaces(self, handles: Sequence[Any]) -> None:
+        """Interface blocks for handles that joined a running capture, written before any of their
+        packets (pcapng allows an interface block anywhere in its section)."""
+        for handle in handles:
+            self._describe(handle)
+
+    def _describe(self, handle: Any) -> None:
+        """One interface description block per source of ``handle``, numbered as its packets are."""
+        for source in handle.sources:
+            label = source.display_name
+            number = self._call(lambda: self._j.addInterface(
+                linktype_of(source.linktype), source.snaplen, self._nano, label, source.description,
+                handle.filter, label if self._comments else None))
+            if number != source.index:
+                raise CaptureFileError(f"{self.path}: interface {label} is source {source.index} "
+                                       f"but would be written as interface {number}")
+            view = self._local if self._local is not None else source.view
+            if view is not None:
+                self._j.setPointOfView(number, view.java())
 
     def consume(self, capture: Any, progress: Optional[Callable[[int], None]] = None) -> None:
         """Write each read round of ``capture`` as it comes."""

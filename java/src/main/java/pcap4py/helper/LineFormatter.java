@@ -26,16 +26,17 @@ public final class LineFormatter {
 
   private final int format;
   private final boolean withInterface;
-  private final byte[][] names; // interface names as text
-  private final byte[][] jsonNames; // and as JSON strings
-  private final int[] linktypes;
+  private byte[][] names; // interface names as text, by source index (grown by addSource)
+  private byte[][] jsonNames; // and as JSON strings
+  private int[] linktypes;
   private final Fields.Clock local;
   private final Fields.Clock utc = Fields.Clock.utc();
   private final Fields f = new Fields();
   private final byte[] frame = new byte[Summary.MAX_FRAME];
   private final Out out;
 
-  private PointOfView pov; // null: packets have no direction
+  private PointOfView pov; // null: packets have no direction (unless their source has its own)
+  private PointOfView[] povs = new PointOfView[0]; // per source index, where sources differ
   private boolean firstRecord = true;
 
   // the round being formatted
@@ -75,6 +76,25 @@ public final class LineFormatter {
     this.pov = pov;
   }
 
+  /** Source {@code source}'s packets take this point of view (several containers in one capture). */
+  public void setPointOfView(int source, PointOfView pov) {
+    if (source >= povs.length) {
+      povs = Arrays.copyOf(povs, source + 1);
+    }
+    povs[source] = pov;
+  }
+
+  /** A source joining the capture: it takes the next source index. */
+  public void addSource(String name, int linktype) {
+    int n = names.length;
+    names = Arrays.copyOf(names, n + 1);
+    jsonNames = Arrays.copyOf(jsonNames, n + 1);
+    linktypes = Arrays.copyOf(linktypes, n + 1);
+    names[n] = Fields.utf8(name);
+    jsonNames[n] = JsonFields.quoted(name);
+    linktypes[n] = linktype;
+  }
+
   /** Starts a round of one batch. */
   public void begin(ByteBuffer meta, ByteBuffer data, int count) {
     begin(new ByteBuffer[] {meta}, new ByteBuffer[] {data}, new int[] {count});
@@ -110,7 +130,8 @@ public final class LineFormatter {
       data.get(frame, 0, f.caplen);
       f.frame = frame;
       f.dlt = linktypes[src];
-      f.direction = pov == null ? null : DIRECTIONS[pov.direction(f.dlt, frame, 0, f.caplen, metas[b], rec)];
+      PointOfView view = src < povs.length && povs[src] != null ? povs[src] : pov;
+      f.direction = view == null ? null : DIRECTIONS[view.direction(f.dlt, frame, 0, f.caplen, metas[b], rec)];
       append(src);
       cursors[b]++;
     }
