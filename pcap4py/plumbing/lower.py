@@ -140,13 +140,17 @@ def ensure_shim(ipr, lower: int, name: str, address: IPInterface) -> int:
     mtu = ipr.get_links(lower)[0].get_attr("IFLA_MTU")
     ipr.link("add", ifname=name, kind="macvlan", link=lower, macvlan_mode="bridge", mtu=mtu)
     idx = ipr.link_lookup(ifname=name)[0]
-    ipr.link("set", index=idx, state="up")
-    af = socket.AF_INET if address.version == 4 else socket.AF_INET6
-    route = {"dst": str(address.ip), "dst_len": address.max_prefixlen, "family": af, "oif": idx}
-    src = _own_address_in(ipr, address.network, af)
-    if src:
-        route["prefsrc"] = src
-    ipr.route("add", **route)
+    try:
+        ipr.link("set", index=idx, state="up")
+        af = socket.AF_INET if address.version == 4 else socket.AF_INET6
+        route = {"dst": str(address.ip), "dst_len": address.max_prefixlen, "family": af, "oif": idx}
+        src = _own_address_in(ipr, address.network, af)
+        if src:
+            route["prefsrc"] = src
+        ipr.route("add", **route)
+    except BaseException:
+        ipr.link("del", index=idx)  # half made: the caller's undo is not registered yet
+        raise
     return idx
 
 

@@ -432,8 +432,11 @@ class _Attach:
         (temporary name) to be moved."""
         mtu = self.hlink.get_attr("IFLA_MTU")
         self.host.link("add", ifname=self.peer, kind="veth", mtu=mtu, peer={"ifname": self.tmp, "mtu": mtu})
-        idx = self.host.link_lookup(ifname=self.peer)[0]
-        self.host.link("set", index=idx, master=self.hidx, state="up")
+        try:
+            self.host.link("set", index=self.host.link_lookup(ifname=self.peer)[0], master=self.hidx, state="up")
+        except BaseException:
+            self.undo_veth(None)  # the step failed half-way: its undo is not registered yet
+            raise
 
     def undo_veth(self, _: None) -> None:
         lower.remove_link(self.host, self.peer)  # takes the other end with it, wherever it is
@@ -504,8 +507,10 @@ class _Attach:
             tx.step("veth", self.ensure_veth, self.undo_veth, doing=f"create a veth pair on bridge {host_iface}")
         else:
             if self.wanted.vlan:
-                tx.step("vlan", self.ensure_vlan, self.undo_lower,
-                        doing=f"create the VLAN interface {lower.vlan_name(host_iface, self.wanted.vlan)}")
+                vname = lower.vlan_name(host_iface, self.wanted.vlan)
+                tx.step("vlan", self.ensure_vlan, self.undo_lower, doing=f"create the VLAN interface {vname}",
+                        messages={errno.EOPNOTSUPP: f"attach failed, rolled back: cannot create {vname}: this "
+                                                    f"kernel has no 802.1Q VLAN support (CONFIG_VLAN_8021Q)"})
             tx.step("create", self.ensure_macvlan, self.undo_macvlan, doing=f"create a macvlan on {host_iface}")
         gidx = tx.step("move", self.ensure_moved, self.undo_moved, doing=f"move the new interface into {self.path}")
         record = self.record(promisc_set)
