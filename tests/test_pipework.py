@@ -13,6 +13,7 @@ import json
 import signal
 import struct
 import subprocess
+import time
 import uuid
 
 import pytest
@@ -20,7 +21,7 @@ import pytest
 import pcap4py
 from pcap4py.container.plumbing import attach, detach
 from pcap4py.errors import AddressError, ContainerNotRunning, NetlinkError
-from pcap4py.netns import run_in_netns
+from pcap4py.netns import netns_key, run_in_netns
 from pcap4py.plumbing import lower, macvlan
 from pcap4py.plumbing.macvlan import stable_mac
 from pcap4py.plumbing.transaction import HOOKS
@@ -279,6 +280,10 @@ def test_pid_target_is_pinned_by_its_open_namespace(lan, guest):
     veth, gw, ip = lan
     proc = guest.ns.popen("sleep", "30")
     try:
+        for _ in range(100):  # `ip netns exec` enters the namespace, then becomes sleep: wait for the first
+            if netns_key(proc.pid) == netns_key(guest.path):
+                break
+            time.sleep(0.02)
         def kill_it(step):
             if step == "create":
                 proc.send_signal(signal.SIGKILL)
