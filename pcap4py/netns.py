@@ -177,3 +177,42 @@ def netns_key(ref: NetnsRef | None = None) -> tuple[int, int]:
 def thread_netns_id() -> int:
     """The inode of the calling thread's network namespace (to compare two namespaces)."""
     return netns_key()[1]
+
+
+@contextmanager
+def pinned(ref: NetnsRef) -> Iterator[str]:
+    """Open namespace ``ref`` once and yield a path to *that* open file (``/proc/self/fd/N``).
+
+    Every later open of the yielded path reaches the namespace that was open at
+    the start, even if the process ``ref`` named has exited and its PID has
+    been reused meanwhile: nothing can land in the wrong process's namespace.
+    """
+    fd = open_netns(ref)
+    try:
+        yield f"/proc/self/fd/{fd}"
+    finally:
+        os.close(fd)
+
+
+def other_namespaces() -> Iterator[str]:
+    """A path to every other network namespace reachable here, each once: the names under
+    /run/netns, then those of running processes (a namespace nobody holds that way is missed)."""
+    seen = {netns_key()}
+    candidates = [os.path.join("/run/netns", n) for n in _listdir("/run/netns")]
+    candidates += [f"/proc/{p}/ns/net" for p in _listdir("/proc") if p.isdigit()]
+    for path in candidates:
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue  # the process ended meanwhile, or the name was removed
+        key = (st.st_dev, st.st_ino)
+        if key not in seen:
+            seen.add(key)
+            yield path
+
+
+def _listdir(path: str) -> list[str]:
+    try:
+        return os.listdir(path)
+    except OSError:
+        return []

@@ -10,7 +10,9 @@ Two ways in, both with real kernel objects and real signals:
 
 After each run nothing may be left: links (no ``p4m...`` macvlan anywhere),
 addresses, routes, qdiscs, filters, the promiscuous flag, the mirror bridge,
-the mirror's state file.
+the mirror's state file; for issue 14's steps the host shim and its route, the
+veth pair and the bridge attach made (a VLAN device's step is covered only on
+a kernel with 802.1Q: tests/test_pipework.py).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 
 import pytest
 
@@ -108,6 +111,79 @@ def test_signal_after_each_attach_step_rolls_back(attach_world, step, signum):
     assert str(err) == f"interrupted by {signal.Signals(signum).name}: attach rolled back"
     assert err.exit_code == 128 + signum
     assert attach_state(host_if, guest) == before
+
+
+SHIM_STEPS = ["promisc", "create", "move", "name", "mac", "up", "address", "gateway", "shim", "announce"]
+BRIDGE_STEPS = ["bridge", "promisc", "veth", "move", "name", "mac", "up", "address", "gateway", "announce"]
+
+
+def host_side(host_if: str) -> tuple:
+    """This lab's links in the test namespace (host_if, its VLAN devices, what hangs on them: the shim)
+    and the host routes to the guest's address."""
+    links = json.loads(subprocess.run(["ip", "-j", "-d", "link", "show"], capture_output=True, text=True).stdout)
+    mine = sorted(l["ifname"] for l in links
+                  if l["ifname"].startswith(host_if) or str(l.get("link") or "").startswith(host_if))
+    routes = subprocess.run(["ip", "-4", "route", "show", "table", "all"], capture_output=True, text=True).stdout
+    return mine, sorted(r for r in routes.splitlines() if host_if in r or "dev p4s" in r)  # only shims make p4s*
+
+
+@pytest.mark.parametrize("signum", SIGNALS, ids=lambda s: signal.Signals(s).name)
+@pytest.mark.parametrize("step", SHIM_STEPS)
+def test_signal_after_each_host_shim_attach_step_rolls_back(attach_world, step, signum):
+    host_if, guest, spec = attach_world
+    before = attach_state(host_if, guest), host_side(host_if)
+    err = _interrupted(lambda: macvlan.attach(host_if, guest.path, spec, mac="U:", promisc=True, host_shim=True),
+                       step, signum)
+    assert str(err) == f"interrupted by {signal.Signals(signum).name}: attach rolled back"
+    assert (attach_state(host_if, guest), host_side(host_if)) == before
+
+
+@pytest.fixture
+def bridge_name():
+    name = f"br{uuid.uuid4().hex[:6]}"
+    yield name
+    subprocess.run(["ip", "link", "del", name], capture_output=True)
+
+
+def bridge_state(bridge: str, guest: Guest) -> tuple:
+    links = json.loads(subprocess.run(["ip", "-j", "link", "show"], capture_output=True, text=True).stdout)
+    ours = sorted(l["ifname"] for l in links if l["ifname"] == bridge or l.get("master") == bridge
+                  or l["ifname"].startswith("p4v"))  # only bridge attaches make p4v* veths
+    return ours, ns_snapshot(guest.ns.name)
+
+
+@pytest.mark.parametrize("signum", SIGNALS, ids=lambda s: signal.Signals(s).name)
+@pytest.mark.parametrize("step", BRIDGE_STEPS)
+def test_signal_after_each_bridge_attach_step_rolls_back_and_the_bridge_made_goes(attach_world, bridge_name, step,
+                                                                                  signum):
+    _, guest, spec = attach_world
+    before = bridge_state(bridge_name, guest)
+    assert before[0] == []
+    err = _interrupted(lambda: macvlan.attach(bridge_name, guest.path, spec), step, signum)
+    assert str(err) == f"interrupted by {signal.Signals(signum).name}: attach rolled back"
+    assert bridge_state(bridge_name, guest) == before
+
+
+def test_failure_in_a_bridge_attach_keeps_a_bridge_it_did_not_make(attach_world, bridge_name):
+    _, guest, spec = attach_world
+    subprocess.run(["ip", "link", "add", bridge_name, "type", "bridge"], check=True)
+    before = bridge_state(bridge_name, guest)
+    err = _interrupted(lambda: macvlan.attach(bridge_name, guest.path, spec), "address", signal.SIGTERM)
+    assert "rolled back" in str(err) and bridge_state(bridge_name, guest) == before
+
+
+def test_signal_during_detach_of_shim_and_bridge_lets_it_finish(attach_world, bridge_name):
+    host_if, guest, spec = attach_world
+    before = attach_state(host_if, guest), host_side(host_if)
+    macvlan.attach(host_if, guest.path, spec, host_shim=True)
+    err = _interrupted(lambda: macvlan.detach(guest.path), "delete", signal.SIGINT)
+    assert str(err) == "interrupted by SIGINT: detach finished first"
+    assert (attach_state(host_if, guest), host_side(host_if)) == before
+    before = bridge_state(bridge_name, guest)
+    macvlan.attach(bridge_name, guest.path, spec)
+    err = _interrupted(lambda: macvlan.detach(guest.path), "delete", signal.SIGTERM)
+    assert str(err) == "interrupted by SIGTERM: detach finished first"
+    assert bridge_state(bridge_name, guest) == before
 
 
 @pytest.mark.parametrize("signum", SIGNALS, ids=lambda s: signal.Signals(s).name)

@@ -36,22 +36,34 @@ def _deferring_signals(command: Callable) -> Callable:
 @main.command()
 @click.argument("host_iface")
 @click.argument("container")
-@click.argument("address", metavar="IP/PREFIX[@GATEWAY]")
+@click.argument("address", metavar="IP/PREFIX[@GATEWAY]|0/0")
 @click.option("-i", "--interface", "name", default="eth1", show_default=True,
               help="Name of the new interface inside the container.")
-@click.option("--mac", default=None, help="MAC address of the new interface (default: random).")
+@click.option("--mac", default=None,
+              help="MAC address of the new interface (default: random; U: or U:SUFFIX: derived from CONTAINER).")
+@click.option("--vlan", type=click.IntRange(1, 4094), default=None,
+              help="Put the macvlan on HOST_IFACE.VLAN (802.1Q), made if missing, removed by the last detach.")
+@click.option("--host-shim", is_flag=True,
+              help="Add a host-side macvlan and a route, so that this host reaches the container.")
+@click.option("-a", "--family", type=click.Choice(["4", "6"]), default=None,
+              help="Refuse an address that is not of this IP version.")
 @click.option("--promisc", is_flag=True, help="Turn promiscuous mode on on HOST_IFACE (needed on some VMs).")
 @_deferring_signals
-def attach(host_iface: str, container: str, address: str, name: str, mac: str | None, promisc: bool) -> None:
-    """Attach CONTAINER to HOST_IFACE's LAN with a bridge-mode macvlan (pipework style).
+def attach(host_iface: str, container: str, address: str, name: str, mac: str | None, vlan: int | None,
+           host_shim: bool, family: str | None, promisc: bool) -> None:
+    """Attach CONTAINER to HOST_IFACE's LAN, pipework style.
 
-    CONTAINER is a container name or id, a PID, a name under /run/netns or a
-    namespace path.  With @GATEWAY the container's default route goes through it.
-    Any failure rolls back every step; running it twice changes nothing.
+    A bridge-mode macvlan on HOST_IFACE (on HOST_IFACE.VLAN with --vlan); when
+    HOST_IFACE is a bridge (or missing and named br*: then created), a veth pair
+    with one end on the bridge.  CONTAINER is a container name or id, a PID, a
+    name under /run/netns or a namespace path.  With @GATEWAY the container's
+    default route goes through it; 0/0 brings the interface up without an
+    address.  Any failure rolls back every step; running it twice changes nothing.
     """
     from ..container.plumbing import attach as do_attach
 
-    click.echo(printable(do_attach(host_iface, container, address, name=name, mac=mac, promisc=promisc)))
+    click.echo(printable(do_attach(host_iface, container, address, name=name, mac=mac, promisc=promisc,
+                                   vlan=vlan, host_shim=host_shim, family=int(family) if family else None)))
 
 
 @main.command()

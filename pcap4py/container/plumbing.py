@@ -10,17 +10,34 @@ namespace, and where ``--docker-network`` becomes a
 from __future__ import annotations
 
 import os
-from typing import Optional, Union
+from contextlib import contextmanager
+from dataclasses import replace
+from typing import Iterator, Optional, Union
 
-from ..errors import ContainerNotFound, DockerUnavailable, NotFound
-from ..netns import netns_path
+from ..errors import ContainerNotFound, ContainerNotRunning, DockerUnavailable, NotFound
+from ..netns import netns_path, pinned
 from ..plumbing import macvlan, mirror
 from .docker import DockerBridgeNetworks
-from .model import get_container
+from .model import Container, get_container
 
 __all__ = ["namespace_of", "attach", "detach", "mirror_build", "mirror_teardown"]
 
 Target = Union[str, int]
+
+
+def _is_namespace_ref(target: Target) -> bool:
+    """A PID, a path, or a name under /run/netns (which wins over a container of the same name)."""
+    if isinstance(target, bool) or not isinstance(target, (str, int)) or target == "":
+        raise NotFound(f"bad attach target {target!r}: give a container, a PID or a namespace")
+    return isinstance(target, int) or target.isdigit() or os.sep in target or os.path.lexists(netns_path(target))
+
+
+def _container(target: str) -> Container:
+    try:
+        return get_container(target)
+    except DockerUnavailable as e:
+        # most likely a mistyped namespace name: say both places we looked
+        raise ContainerNotFound(f"no network namespace /run/netns/{target}, and no container: {e}") from e
 
 
 def namespace_of(target: Target) -> Target:
@@ -31,27 +48,41 @@ def namespace_of(target: Target) -> Target:
     :class:`ContainerNotFound`, :class:`ContainerNotRunning` or
     :class:`HostNetworkContainer` for a container that cannot be a target.
     """
-    if isinstance(target, bool) or not isinstance(target, (str, int)) or target == "":
-        raise NotFound(f"bad attach target {target!r}: give a container, a PID or a namespace")
-    if isinstance(target, int) or target.isdigit() or os.sep in target:
-        return target
-    if os.path.lexists(netns_path(target)):
-        return target
-    try:
-        return get_container(target).netns_path
-    except DockerUnavailable as e:
-        # most likely a mistyped namespace name: say both places we looked
-        raise ContainerNotFound(f"no network namespace /run/netns/{target}, and no container: {e}") from e
+    return target if _is_namespace_ref(target) else _container(target).netns_path
+
+
+@contextmanager
+def _pinned(target: Target) -> Iterator[tuple[Target, Optional[str]]]:
+    """(what to hand to the plumbing, the namespace path to report instead of it, or None).
+
+    A container's namespace is opened once, then the container is looked up
+    again: if the same process still runs it, the open namespace is the
+    container's, whatever happens to its PID afterwards.
+    """
+    if _is_namespace_ref(target):
+        yield target, None
+        return
+    first = _container(target)
+    with pinned(first.netns_path) as path:
+        if _container(target).pid != first.pid:
+            raise ContainerNotRunning(f"container {first.name} restarted while being attached; try again")
+        yield path, first.netns_path
 
 
 def attach(host_iface: str, target: Target, address: Union[str, macvlan.AddressSpec], **options) -> macvlan.Attachment:
-    """:func:`pcap4py.plumbing.macvlan.attach`, with a container name or id accepted as ``target``."""
-    return macvlan.attach(host_iface, namespace_of(target), address, **options)
+    """:func:`pcap4py.plumbing.macvlan.attach`, with a container name or id accepted as ``target``
+    (and ``mac="U:"`` derived from the name as given)."""
+    options.setdefault("mac_seed", str(target))
+    with _pinned(target) as (ref, shown):
+        att = macvlan.attach(host_iface, ref, address, **options)
+    return replace(att, netns=shown) if shown else att
 
 
 def detach(target: Target, name: str = "eth1") -> macvlan.Detachment:
     """:func:`pcap4py.plumbing.macvlan.detach`, with a container name or id accepted as ``target``."""
-    return macvlan.detach(namespace_of(target), name)
+    with _pinned(target) as (ref, shown):
+        det = macvlan.detach(ref, name)
+    return replace(det, netns=shown) if shown else det
 
 
 def mirror_build(src_iface: str, bridge: str, docker_network: Optional[str] = None) -> mirror.Mirror:

@@ -12,6 +12,12 @@ macvlan recipe (the one the kaitoy/pcap4j README runs with ``ip link`` and pipew
 
 then, for IPv4, a gratuitous ARP so that the LAN learns the new address at once (as pipework does).
 
+pipework's other host sides (:mod:`pcap4py.plumbing.lower`): with a VLAN, the
+macvlan sits on the shared sub-interface ``HOSTIF.VLAN``; when the host
+interface is a bridge, a veth pair replaces the macvlan (one end enslaved to
+the bridge, the other moved in); ``--host-shim`` adds a host-side macvlan with
+a route to the new address, so the host reaches the container.
+
 The steps run as one :class:`~pcap4py.plumbing.transaction.Transaction`: if
 any step fails, or SIGINT/SIGTERM arrives, every earlier step is undone in
 reverse order: no half-made interface is left in the host or in the target, the
@@ -33,6 +39,7 @@ resolved to their namespace above this layer
 from __future__ import annotations
 
 import errno
+import hashlib
 import ipaddress
 import json
 import os
@@ -43,11 +50,13 @@ from dataclasses import dataclass, field
 from typing import Optional, Union
 
 from ..errors import AddressError, HostNetworkContainer, NetlinkError
-from ..netns import NetnsRef, netns_key, open_netns, resolve_netns, run_in_netns
+from ..netns import NetnsRef, netns_key, open_netns, pinned, resolve_netns, run_in_netns
+from . import lower
 from .rtnl import IFF_PROMISC, check_ifname, ethernet_link, link_by_index, link_by_name, link_kind, rtnl, set_promisc
 from .transaction import HOOKS, Transaction
 
-__all__ = ["Attachment", "Detachment", "AddressSpec", "parse_address", "parse_mac", "attach", "detach"]
+__all__ = ["Attachment", "Detachment", "AddressSpec", "parse_address", "parse_mac", "stable_mac", "resolve_mac",
+           "check_family", "attach", "detach"]
 
 IPInterface = Union[ipaddress.IPv4Interface, ipaddress.IPv6Interface]
 IPAddress = Union[ipaddress.IPv4Address, ipaddress.IPv6Address]
@@ -56,22 +65,35 @@ RT_TABLE_MAIN = 254
 
 #: The transaction's test seam (:data:`pcap4py.plumbing.transaction.HOOKS`): callables run
 #: after each step with its name; attach's steps are "promisc", "create", "move", "name",
-#: "mac", "up", "address", "gateway", "announce"; detach's "delete", "routes", "promisc".
+#: "mac", "up", "address", "gateway", "announce" ("vlan" before "create" with a VLAN; "bridge"
+#: first and "veth" instead of "create" on a bridge; "shim" before "announce" with a host shim);
+#: detach's "delete", "shim", "routes", "lower" (VLAN device or bridge), "promisc" (the optional ones
+#: only when attach made that part).
 STEP_HOOKS = HOOKS
 
 
 # --------------------------------------------------------------------------- grammar
 
 
+NO_ADDRESS = ("0/0", "0.0.0.0/0", "::/0")  # pipework's "0/0": the interface comes up without an address
+
+
 @dataclass(frozen=True)
 class AddressSpec:
-    """pipework's ``IP/PREFIX[@GATEWAY]``: an interface address and an optional gateway."""
+    """pipework's ``IP/PREFIX[@GATEWAY]``: an interface address and an optional gateway;
+    ``interface`` None is ``0/0`` (no address)."""
 
-    interface: IPInterface
+    interface: Optional[IPInterface]
     gateway: Optional[IPAddress] = None
 
     def __str__(self) -> str:
+        if self.interface is None:
+            return "0/0"
         return f"{self.interface}@{self.gateway}" if self.gateway else str(self.interface)
+
+    @property
+    def version(self) -> Optional[int]:
+        return self.interface.version if self.interface is not None else None
 
 
 def parse_address(spec: str, gateway: Optional[str] = None) -> AddressSpec:
@@ -87,6 +109,10 @@ def parse_address(spec: str, gateway: Optional[str] = None) -> AddressSpec:
         if gateway is not None:
             raise AddressError(f"gateway given twice: {spec!r} and {gateway!r}")
         gateway = gw_text
+    if text in NO_ADDRESS:
+        if gateway is not None:
+            raise AddressError(f"{text} (no address) cannot have a gateway")
+        return AddressSpec(None)
     if "/" not in text:
         raise AddressError(f"address {spec!r} needs a prefix length: IP/PREFIX, e.g. 192.168.1.200/24")
     ip_text, _, prefix = text.partition("/")
@@ -118,6 +144,32 @@ def parse_address(spec: str, gateway: Optional[str] = None) -> AddressSpec:
     return AddressSpec(iface, gw)
 
 
+def check_family(spec: AddressSpec, family: Optional[int]) -> None:
+    """Refuse an address of the other family than ``family`` (4 or 6; None: either)."""
+    if family not in (None, 4, 6):
+        raise AddressError(f"bad address family {family!r} (4 or 6)")
+    if family and spec.version and spec.version != family:
+        raise AddressError(f"{spec} is IPv{spec.version} but IPv{family} was asked for (-a {family})")
+
+
+STABLE_MAC = "U:"  # pipework's U:[SUFFIX]: a MAC derived from the target's name
+
+
+def stable_mac(seed: str) -> str:
+    """A locally administered unicast MAC derived from ``seed``: ``02:`` and 5 bytes of its SHA-256."""
+    digest = hashlib.sha256(seed.encode()).hexdigest()
+    return ":".join(["02"] + [digest[i:i + 2] for i in range(0, 10, 2)])
+
+
+def resolve_mac(mac: Optional[str], seed: str) -> Optional[str]:
+    """``mac`` normalised, or for ``U:[SUFFIX]`` the :func:`stable_mac` of ``seed + SUFFIX``."""
+    if mac is None:
+        return None
+    if mac.upper().startswith(STABLE_MAC):
+        return stable_mac(seed + mac[len(STABLE_MAC):])
+    return parse_mac(mac)
+
+
 _MAC = re.compile(r"^[0-9a-f]{2}([:-]?)[0-9a-f]{2}(\1[0-9a-f]{2}){4}$")
 
 
@@ -145,18 +197,25 @@ class Attachment:
     host_iface: str
     netns: str
     name: str
-    address: IPInterface
+    address: Optional[IPInterface]
     gateway: Optional[IPAddress]
     mac: str
     ifindex: int
     promisc_set: bool = False
     already: bool = False
     replaced_routes: list = field(default_factory=list)
+    vlan: Optional[int] = None
+    shim: Optional[str] = None  # the host shim's name (--host-shim)
+    peer: Optional[str] = None  # the host end of the veth pair, when the host side is a bridge
 
     def __str__(self) -> str:
         via = f", default via {self.gateway}" if self.gateway else ""
         verb = "already attached" if self.already else "attached"
-        return f"{verb}: {self.name} ({self.mac}) {self.address}{via} in {self.netns}, macvlan on {self.host_iface}"
+        addr = self.address if self.address is not None else "no address"
+        on = f"veth {self.peer} on bridge {self.host_iface}" if self.peer else \
+            f"macvlan on {self.host_iface}" + (f".{self.vlan} (VLAN {self.vlan})" if self.vlan else "")
+        shim = f", host shim {self.shim}" if self.shim else ""
+        return f"{verb}: {self.name} ({self.mac}) {addr}{via} in {self.netns}, {on}{shim}"
 
 
 @dataclass
@@ -169,21 +228,27 @@ class Detachment:
     host_iface: Optional[str] = None
     restored_routes: list = field(default_factory=list)
     promisc_cleared: bool = False
+    shim_removed: bool = False
+    lower_removed: Optional[str] = None  # the VLAN device or bridge attach had made, removed as the last user went
 
     def __str__(self) -> str:
         if not self.removed:
             return f"nothing to detach: no {self.name} in {self.netns}"
         extra = f", {len(self.restored_routes)} default route(s) restored" if self.restored_routes else ""
         extra += f", promiscuous mode off on {self.host_iface}" if self.promisc_cleared else ""
+        extra += ", host shim removed" if self.shim_removed else ""
+        extra += f", {self.lower_removed} removed" if self.lower_removed else ""
         return f"detached: {self.name} removed from {self.netns}{extra}"
 
 
 # --------------------------------------------------------------------------- record (ifalias)
 
 
-def _record(host: str, hidx: int, spec: AddressSpec, prev: list, promisc: bool) -> str:
-    data = {"host": host, "hidx": hidx, "addr": str(spec.interface),
+def _record(host: str, hidx: int, spec: AddressSpec, prev: list, promisc: bool, extra: dict) -> str:
+    """The ifalias record; ``extra`` holds the optional parts (vlan, lidx, shim, peer), None ones left out."""
+    data = {"host": host, "hidx": hidx, "addr": str(spec.interface) if spec.interface else None,
             "gw": str(spec.gateway) if spec.gateway else None, "prev": prev, "promisc": promisc}
+    data.update({k: v for k, v in extra.items() if v is not None})
     text = ALIAS_TAG + json.dumps(data, separators=(",", ":"))
     if len(text.encode()) > 255:  # IFALIASZ - 1; keep the record whole or not at all
         data["prev"] = prev[:1]
@@ -248,27 +313,42 @@ def _restore_routes(ipr, family: int, routes: list[dict]) -> list[dict]:
 # --------------------------------------------------------------------------- attach
 
 
-def _check_existing(link, host: str, hidx: int, spec: AddressSpec, mac: Optional[str], ipr,
+@dataclass(frozen=True)
+class _Wanted:
+    """What one attach asks for, beyond the address: compared with the record of an earlier attach."""
+
+    mac: Optional[str]
+    vlan: Optional[int]
+    shim: bool
+    bridged: bool
+
+
+def _check_existing(link, host: str, hidx: int, spec: AddressSpec, wanted: _Wanted, ipr,
                     name: str, where: str) -> dict:
     """The record of an identical earlier attach, or raise: the name is taken."""
     rec = _read_record(link)
     if rec is None:
         raise NetlinkError(f"interface {name} already exists in {where} (not made by pcap4py attach)")
-    same = rec.get("host") == host and rec.get("hidx") == hidx and rec.get("addr") == str(spec.interface)
+    addr = str(spec.interface) if spec.interface else None
+    same = rec.get("host") == host and rec.get("hidx") == hidx and rec.get("addr") == addr
     same = same and rec.get("gw") == (str(spec.gateway) if spec.gateway else None)
-    same = same and (mac is None or link.get_attr("IFLA_ADDRESS") == mac)
-    if same:
+    same = same and (wanted.mac is None or link.get_attr("IFLA_ADDRESS") == wanted.mac)
+    same = same and rec.get("vlan") == wanted.vlan and bool(rec.get("shim")) == wanted.shim
+    same = same and bool(rec.get("peer")) == wanted.bridged
+    if same and addr:
         addrs = {f"{a.get_attr('IFA_ADDRESS')}/{a['prefixlen']}" for a in ipr.get_addr(index=link["index"])}
-        same = str(spec.interface) in addrs
+        same = addr in addrs
     if not same:
         raise NetlinkError(f"interface {name} already exists in {where}, attached by pcap4py with other "
-                           f"settings ({rec.get('addr')} on {rec.get('host')}); detach it first")
+                           f"settings ({rec.get('addr') or 'no address'} on {rec.get('host')}); detach it first")
     return rec
 
 
 def _spec_of(address: Union[str, AddressSpec], gateway: Optional[str]) -> AddressSpec:
     if isinstance(address, AddressSpec):
-        return parse_address(str(address.interface), gateway) if gateway is not None else address
+        if gateway is not None and address.interface is not None:
+            return parse_address(str(address.interface), gateway)
+        return address
     return parse_address(address, gateway)
 
 
@@ -280,12 +360,14 @@ class _Attach:
     guest: object  # IPRoute in the target namespace
     path: str
     host_iface: str
-    hlink: object
+    hlink: object  # None until ensure_bridge made a missing bridge
     name: str
     spec: AddressSpec
-    mac: Optional[str]
+    wanted: _Wanted
     prev: list
     tmp: str = field(default_factory=lambda: f"p4m{uuid.uuid4().hex[:8]}")
+    stack_on: Optional[int] = None  # what the macvlan hangs on: the host interface or its VLAN device
+    lidx: Optional[int] = None  # the VLAN device's index
 
     @property
     def hidx(self) -> int:
@@ -293,9 +375,22 @@ class _Attach:
 
     @property
     def af(self) -> int:
-        return socket.AF_INET if self.spec.interface.version == 4 else socket.AF_INET6
+        return socket.AF_INET if self.spec.version != 6 else socket.AF_INET6
 
-    # each _ensure_* is one step; its undo follows it
+    @property
+    def peer(self) -> Optional[str]:
+        """The host end of the veth pair (bridge host side)."""
+        return "p4v" + self.tmp[3:] if self.wanted.bridged else None
+
+    @property
+    def shim(self) -> Optional[str]:
+        return "p4s" + self.tmp[3:] if self.wanted.shim else None
+
+    def record(self, promisc_set: bool) -> str:
+        return _record(self.host_iface, self.hidx, self.spec, self.prev, promisc_set,
+                       {"vlan": self.wanted.vlan, "lidx": self.lidx, "shim": self.shim, "peer": self.peer})
+
+    # each ensure_* is one step; its undo follows it
 
     def ensure_promisc(self, wanted: bool) -> bool:
         """Turn promiscuous mode on on the host interface if wanted and off; True if this call did."""
@@ -308,20 +403,46 @@ class _Attach:
         if was_set:
             set_promisc(self.host, self.hidx, False)
 
+    def ensure_vlan(self) -> tuple[int, bool]:
+        made = lower.ensure_vlan(self.host, self.hlink, self.wanted.vlan)
+        self.stack_on = self.lidx = made[0]
+        return made
+
+    def ensure_bridge(self) -> tuple[int, bool]:
+        made = lower.ensure_bridge(self.host, self.host_iface)
+        self.hlink = self.host.get_links(made[0])[0]
+        return made
+
+    def undo_lower(self, made: tuple[int, bool]) -> None:
+        lower.undo_lower(self.host, made)
+
     def ensure_macvlan(self) -> None:
-        """A bridge-mode macvlan on the host interface, with its MTU, under a temporary name."""
-        self.host.link("add", ifname=self.tmp, kind="macvlan", link=self.hidx, macvlan_mode="bridge",
-                       mtu=self.hlink.get_attr("IFLA_MTU"))
+        """A bridge-mode macvlan on the host interface (or its VLAN device), with its MTU, under a temporary name."""
+        idx = self.stack_on or self.hidx
+        mtu = self.host.get_links(idx)[0].get_attr("IFLA_MTU")
+        self.host.link("add", ifname=self.tmp, kind="macvlan", link=idx, macvlan_mode="bridge", mtu=mtu)
 
     def undo_macvlan(self, _: None) -> None:
         # by name, on both sides: wherever a move cut short left it
         for ipr in (self.host, self.guest):
-            found = ipr.link_lookup(ifname=self.tmp)
-            if found:
-                ipr.link("del", index=found[0])
+            lower.remove_link(ipr, self.tmp)
+
+    def ensure_veth(self) -> None:
+        """A veth pair with the bridge's MTU: the host end enslaved to the bridge and up, the other
+        (temporary name) to be moved."""
+        mtu = self.hlink.get_attr("IFLA_MTU")
+        self.host.link("add", ifname=self.peer, kind="veth", mtu=mtu, peer={"ifname": self.tmp, "mtu": mtu})
+        try:
+            self.host.link("set", index=self.host.link_lookup(ifname=self.peer)[0], master=self.hidx, state="up")
+        except BaseException:
+            self.undo_veth(None)  # the step failed half-way: its undo is not registered yet
+            raise
+
+    def undo_veth(self, _: None) -> None:
+        lower.remove_link(self.host, self.peer)  # takes the other end with it, wherever it is
 
     def ensure_moved(self) -> int:
-        """Move the macvlan into the target namespace; its index there."""
+        """Move the new interface into the target namespace; its index there."""
         fd = open_netns(self.path)
         try:
             self.host.link("set", index=self.host.link_lookup(ifname=self.tmp)[0], net_ns_fd=fd)
@@ -329,14 +450,19 @@ class _Attach:
             os.close(fd)
         found = self.guest.link_lookup(ifname=self.tmp)
         if not found:
-            raise NetlinkError(f"the new macvlan {self.tmp} did not arrive in {self.path}")
+            raise NetlinkError(f"the new interface {self.tmp} did not arrive in {self.path}")
         return found[0]
 
     def undo_moved(self, gidx: int) -> None:
         # by the index inside the target: the temporary name may have been replaced by the final one
         link = link_by_index(self.guest, gidx)
-        if link is not None and link_kind(link) == "macvlan":
+        if link is not None and link_kind(link) in ("macvlan", "veth"):
             self.guest.link("del", index=gidx)
+
+    def ensure_address(self, gidx: int) -> None:
+        if self.spec.interface is not None:
+            self.guest.addr("add", index=gidx, address=str(self.spec.interface.ip),
+                            prefixlen=self.spec.interface.network.prefixlen)
 
     def ensure_routed(self, gidx: int) -> None:
         """pipework's order: delete the default route, then add one through the gateway on the new link."""
@@ -357,67 +483,126 @@ class _Attach:
         if self.spec.gateway:
             _unreplace_default(self.guest, self.af, gidx, self.prev)
 
+    def ensure_shim(self) -> None:
+        lower.ensure_shim(self.host, self.stack_on or self.hidx, self.shim, self.spec.interface)
+
+    def undo_shim(self, _: None) -> None:
+        lower.remove_link(self.host, self.shim)  # its route goes with it
+
     def announce(self, gidx: int) -> str:
         """The new interface's MAC, announced with a gratuitous ARP for IPv4."""
         mac = self.guest.get_links(gidx)[0].get_attr("IFLA_ADDRESS")
-        if self.spec.interface.version == 4:
+        if self.spec.version == 4:
             _gratuitous_arp(self.path, self.name, mac, self.spec.interface.ip)
         return mac
+
+    def run(self, tx: Transaction, promisc: bool) -> tuple[int, bool, str]:
+        """The steps, in pipework's order: (index in the target, promisc set, final MAC)."""
+        host_iface, name = self.host_iface, self.name
+        if self.wanted.bridged:
+            tx.step("bridge", self.ensure_bridge, self.undo_lower, doing=f"create the bridge {host_iface}")
+        promisc_set = tx.step("promisc", lambda: self.ensure_promisc(promisc), self.undo_promisc,
+                              doing=f"turn promiscuous mode on on {host_iface}")
+        if self.wanted.bridged:
+            tx.step("veth", self.ensure_veth, self.undo_veth, doing=f"create a veth pair on bridge {host_iface}")
+        else:
+            if self.wanted.vlan:
+                vname = lower.vlan_name(host_iface, self.wanted.vlan)
+                tx.step("vlan", self.ensure_vlan, self.undo_lower, doing=f"create the VLAN interface {vname}",
+                        messages={errno.EOPNOTSUPP: f"attach failed, rolled back: cannot create {vname}: this "
+                                                    f"kernel has no 802.1Q VLAN support (CONFIG_VLAN_8021Q)"})
+            tx.step("create", self.ensure_macvlan, self.undo_macvlan, doing=f"create a macvlan on {host_iface}")
+        gidx = tx.step("move", self.ensure_moved, self.undo_moved, doing=f"move the new interface into {self.path}")
+        record = self.record(promisc_set)
+        tx.step("name", lambda: self.guest.link("set", index=gidx, ifname=name, ifalias=record),
+                doing=f"rename the new interface to {name}",
+                messages={errno.EEXIST: f"interface {name} already exists in {self.path}"})
+        tx.step("mac", lambda: self.wanted.mac and self.guest.link("set", index=gidx, address=self.wanted.mac),
+                doing=f"set the MAC address of {name}")
+        tx.step("up", lambda: self.guest.link("set", index=gidx, state="up"), doing=f"bring {name} up")
+        tx.step("address", lambda: self.ensure_address(gidx), doing=f"add the address to {name}")
+        tx.step("gateway", lambda: self.ensure_routed(gidx), lambda _: self.undo_routed(gidx),
+                doing="replace the default route")
+        if self.wanted.shim:
+            tx.step("shim", self.ensure_shim, self.undo_shim, doing=f"make the host shim {self.shim}")
+        final_mac = tx.step("announce", lambda: self.announce(gidx), doing=f"read back {name}")
+        return gidx, promisc_set, final_mac
+
+
+def _check_options(host_iface: str, spec: AddressSpec, vlan: Optional[int], host_shim: bool) -> None:
+    if vlan is not None:
+        lower.vlan_name(host_iface, vlan)  # checks the id and the name's length
+    if host_shim and spec.interface is None:
+        raise AddressError("--host-shim needs an address to route to (not 0/0)")
+
+
+def _host_link(host, host_iface: str, vlan: Optional[int], host_shim: bool) -> tuple[object, bool]:
+    """(the host interface's link or None for a bridge to make, whether the host side is a bridge)."""
+    hlink = link_by_name(host, host_iface)
+    if lower.is_bridge_target(hlink, host_iface):
+        if vlan is not None or host_shim:
+            raise NetlinkError(f"{host_iface} is a bridge: --vlan and --host-shim are for a macvlan on an "
+                               f"Ethernet interface (the host reaches a bridge's ports through the bridge)")
+        return hlink, True
+    return ethernet_link(host, host_iface, missing="no host interface {name!r}",
+                         loopback="cannot attach a macvlan to the loopback interface {name}"), False
 
 
 def attach(host_iface: str, target: NetnsRef, address: Union[str, AddressSpec], *,
            gateway: Optional[str] = None, name: str = "eth1", mac: Optional[str] = None,
-           promisc: bool = False) -> Attachment:
-    """Attach namespace ``target`` to the LAN of ``host_iface`` with a bridge-mode macvlan named ``name``.
+           promisc: bool = False, vlan: Optional[int] = None, host_shim: bool = False,
+           family: Optional[int] = None, mac_seed: Optional[str] = None) -> Attachment:
+    """Attach namespace ``target`` to the LAN of ``host_iface``, as pipework does, with an interface named ``name``.
 
-    ``target`` is a PID, a name under /run/netns or a namespace path.
-    ``address`` is ``IP/PREFIX`` or pipework's ``IP/PREFIX@GATEWAY`` (or give ``gateway=``);
-    with a gateway, the target's default route goes through it on the new interface.
-    ``mac`` sets the interface's MAC; ``promisc`` turns promiscuous mode on on the
-    host interface (needed on some VMs) if it is off.  Running the same attach
-    again changes nothing and returns ``already=True``.  Any failure, and SIGINT or
-    SIGTERM, undoes every earlier step and raises a :class:`~pcap4py.errors.Pcap4pyError`.
+    ``target`` is a PID, a name under /run/netns or a namespace path; it is
+    opened once and every step uses that open namespace (a PID reused meanwhile
+    cannot receive the interface).  ``address`` is ``IP/PREFIX``, pipework's
+    ``IP/PREFIX@GATEWAY`` (or give ``gateway=``), or ``0/0`` for an interface up
+    without an address; with a gateway, the target's default route goes through
+    it on the new interface.  ``family`` (4 or 6) refuses an address of the
+    other family.
+
+    The host side: a bridge-mode macvlan on ``host_iface``; with ``vlan``, on its
+    VLAN sub-interface ``HOSTIF.VLAN`` (made if missing, shared, removed by the
+    last detach); when ``host_iface`` is a bridge (or missing and named ``br*``:
+    then made), a veth pair with one end on the bridge instead.  ``host_shim``
+    adds a host-side macvlan with a route to the address, so the host reaches
+    the target.  ``mac`` sets the MAC (``U:[SUFFIX]``: derived from
+    ``mac_seed``, default the target as given); ``promisc`` turns promiscuous
+    mode on on the host interface if it is off.  The MTU is the host side's.
+
+    Running the same attach again changes nothing and returns ``already=True``.
+    Any failure, and SIGINT or SIGTERM, undoes every earlier step and raises a
+    :class:`~pcap4py.errors.Pcap4pyError`.
     """
     spec = _spec_of(address, gateway)
-    mac = parse_mac(mac) if mac else None
+    check_family(spec, family)
+    mac = resolve_mac(mac, mac_seed if mac_seed is not None else str(target))
     check_ifname(name)
-    path = resolve_netns(target)
-    if netns_key(path) == netns_key():
-        raise HostNetworkContainer(f"{target} shares this host's network namespace: nothing to attach into")
-
-    with rtnl() as host, rtnl(path) as guest:
-        hlink = ethernet_link(host, host_iface, missing="no host interface {name!r}",
-                              loopback="cannot attach a macvlan to the loopback interface {name}")
-        existing = link_by_name(guest, name)
-        if existing is not None:
-            rec = _check_existing(existing, host_iface, hlink["index"], spec, mac, guest, name, str(target))
-            return Attachment(host_iface, path, name, spec.interface, spec.gateway,
-                              existing.get_attr("IFLA_ADDRESS"), existing["index"],
-                              promisc_set=bool(rec.get("promisc")), already=True,
-                              replaced_routes=rec.get("prev") or [])
-        job = _Attach(host, guest, path, host_iface, hlink, name, spec, mac,
-                      _default_routes(guest, socket.AF_INET if spec.interface.version == 4 else socket.AF_INET6)
-                      if spec.gateway else [])
-        with Transaction("attach", "attach failed, rolled back") as tx:
-            promisc_set = tx.step("promisc", lambda: job.ensure_promisc(promisc), job.undo_promisc,
-                                  doing=f"turn promiscuous mode on on {host_iface}")
-            tx.step("create", job.ensure_macvlan, job.undo_macvlan, doing=f"create a macvlan on {host_iface}")
-            gidx = tx.step("move", job.ensure_moved, job.undo_moved, doing=f"move the macvlan into {path}")
-            record = _record(host_iface, job.hidx, spec, job.prev, promisc_set)
-            tx.step("name", lambda: guest.link("set", index=gidx, ifname=name, ifalias=record),
-                    doing=f"rename the macvlan to {name}",
-                    messages={errno.EEXIST: f"interface {name} already exists in {path}"})
-            tx.step("mac", lambda: mac and guest.link("set", index=gidx, address=mac),
-                    doing=f"set the MAC address of {name}")
-            tx.step("up", lambda: guest.link("set", index=gidx, state="up"), doing=f"bring {name} up")
-            tx.step("address", lambda: guest.addr("add", index=gidx, address=str(spec.interface.ip),
-                                                  prefixlen=spec.interface.network.prefixlen),
-                    doing=f"add the address to {name}")
-            tx.step("gateway", lambda: job.ensure_routed(gidx), lambda _: job.undo_routed(gidx),
-                    doing="replace the default route")
-            final_mac = tx.step("announce", lambda: job.announce(gidx), doing=f"read back {name}")
-    return Attachment(host_iface, path, name, spec.interface, spec.gateway, final_mac, gidx,
-                      promisc_set=promisc_set, replaced_routes=job.prev)
+    _check_options(host_iface, spec, vlan, host_shim)
+    shown = resolve_netns(target)
+    with pinned(target) as path:
+        if netns_key(path) == netns_key():
+            raise HostNetworkContainer(f"{target} shares this host's network namespace: nothing to attach into")
+        with rtnl() as host, rtnl(path) as guest:
+            hlink, bridged = _host_link(host, host_iface, vlan, host_shim)
+            wanted = _Wanted(mac, vlan, host_shim, bridged)
+            existing = link_by_name(guest, name)
+            if existing is not None:
+                rec = _check_existing(existing, host_iface, hlink["index"] if hlink else None, spec, wanted, guest,
+                                      name, str(target))
+                return Attachment(host_iface, shown, name, spec.interface, spec.gateway,
+                                  existing.get_attr("IFLA_ADDRESS"), existing["index"],
+                                  promisc_set=bool(rec.get("promisc")), already=True,
+                                  replaced_routes=rec.get("prev") or [], vlan=vlan, shim=rec.get("shim"),
+                                  peer=rec.get("peer"))
+            af = socket.AF_INET6 if spec.version == 6 else socket.AF_INET
+            job = _Attach(host, guest, path, host_iface, hlink, name, spec, wanted,
+                          _default_routes(guest, af) if spec.gateway else [])
+            with Transaction("attach", "attach failed, rolled back") as tx:
+                gidx, promisc_set, final_mac = job.run(tx, promisc)
+    return Attachment(host_iface, shown, name, spec.interface, spec.gateway, final_mac, gidx,
+                      promisc_set=promisc_set, replaced_routes=job.prev, vlan=vlan, shim=job.shim, peer=job.peer)
 
 
 def _gratuitous_arp(path: str, name: str, mac: str, ip: IPAddress) -> None:
@@ -461,30 +646,55 @@ def _clear_promisc(rec: dict) -> bool:
         return True
 
 
+def _release_lower(rec: dict) -> Optional[str]:
+    """Remove the VLAN device or bridge attach made, if this was its last user; its name if removed."""
+    if rec.get("vlan"):
+        idx, name = rec.get("lidx"), f"{rec.get('host')}.{rec.get('vlan')}"
+    else:
+        idx, name = rec.get("hidx"), rec.get("host")
+    with rtnl() as host:
+        link = link_by_index(host, idx) if idx else None
+        if link is None or link.get_attr("IFLA_IFNAME") != name:
+            return None  # gone, or the index now belongs to another device
+        return name if lower.release(host, idx) else None
+
+
+def _remove_shim(rec: dict) -> bool:
+    with rtnl() as host:
+        return lower.remove_link(host, rec.get("shim"))
+
+
 def detach(target: NetnsRef, name: str = "eth1") -> Detachment:
     """Remove what :func:`attach` made: the interface ``name`` in namespace ``target``, and nothing else.
 
     Restores the default routes attach replaced and, if attach turned it on, the
-    host interface's promiscuous mode.  Refuses to remove an interface that
-    pcap4py did not attach.  Detaching when nothing is attached is a no-op
-    (``removed=False``).  SIGINT or SIGTERM during detach let it finish (a
-    removed interface cannot be put back as it was), then it reports the
-    interruption.
+    host interface's promiscuous mode; removes the host shim, and the VLAN
+    device or bridge attach made once nothing else uses it.  Refuses to remove
+    an interface that pcap4py did not attach.  Detaching when nothing is
+    attached is a no-op (``removed=False``).  SIGINT or SIGTERM during detach
+    let it finish (a removed interface cannot be put back as it was), then it
+    reports the interruption.
     """
-    path = resolve_netns(target)
-    with rtnl(path) as guest:
+    shown = resolve_netns(target)
+    with pinned(target) as path, rtnl(path) as guest:
         link = link_by_name(guest, name)
         if link is None:
-            return Detachment(path, name, removed=False)
+            return Detachment(shown, name, removed=False)
         rec = _read_record(link)
-        if rec is None or link_kind(link) != "macvlan":
+        if rec is None or link_kind(link) not in ("macvlan", "veth"):
             raise NetlinkError(f"{name} in {target} was not made by pcap4py attach; not removing it")
         af = socket.AF_INET6 if ":" in (rec.get("addr") or "") else socket.AF_INET
-        with Transaction("detach", f"detach of {name} in {path}", on_signal="finish") as tx:
+        shim_removed, lower_removed = False, None
+        with Transaction("detach", f"detach of {name} in {shown}", on_signal="finish") as tx:
             tx.step("delete", lambda: guest.link("del", index=link["index"]), doing=f"remove {name}")
+            if rec.get("shim"):
+                shim_removed = tx.step("shim", lambda: _remove_shim(rec), doing=f"remove the host shim {rec['shim']}")
             restored = tx.step("routes", lambda: _restore_routes(guest, af, rec.get("prev") or []),
                                doing="restore the default routes")
+            if rec.get("vlan") or rec.get("peer"):
+                lower_removed = tx.step("lower", lambda: _release_lower(rec),
+                                        doing="remove the VLAN interface or bridge attach made")
             cleared = tx.step("promisc", lambda: _clear_promisc(rec),
                               doing=f"turn promiscuous mode off on {rec.get('host')}")
-    return Detachment(path, name, removed=True, host_iface=rec.get("host"), restored_routes=restored,
-                      promisc_cleared=cleared)
+    return Detachment(shown, name, removed=True, host_iface=rec.get("host"), restored_routes=restored,
+                      promisc_cleared=cleared, shim_removed=shim_removed, lower_removed=lower_removed)
