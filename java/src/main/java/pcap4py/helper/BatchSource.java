@@ -1,11 +1,14 @@
 package pcap4py.helper;
 
+import java.io.IOException;
 import java.nio.ByteBuffer;
+import java.nio.channels.ReadableByteChannel;
 
 /**
- * Something that fills Python's batch buffers: {@link BatchReader} (libpcap) or {@link
- * PcapFileReader} (a classic pcap file read directly). Records start at offset 0 of {@code meta}
- * and frames at offset 0 of {@code data}; see {@link Summary} for the record layout.
+ * Something that fills Python's batch buffers: {@link BatchReader} (libpcap), {@link
+ * PcapFileReader} (a classic pcap file read directly) or {@link PcapngFileReader} (any pcapng).
+ * Records start at offset 0 of {@code meta} and frames at offset 0 of {@code data}, one {@link
+ * Record} per packet; {@link BatchCursor} keeps the place.
  */
 public abstract class BatchSource {
 
@@ -27,6 +30,9 @@ public abstract class BatchSource {
     return eof || error != null;
   }
 
+  /** Releases what the source holds (a file); a libpcap reader's handle is closed by its owner. */
+  public void close() throws IOException {}
+
   /** True once a file has been read to its end. */
   public boolean isEof() {
     return eof;
@@ -40,5 +46,23 @@ public abstract class BatchSource {
   /** Packets read so far. */
   public long total() {
     return total;
+  }
+
+  /**
+   * Makes at least {@code n} unread bytes available at {@code in}'s position, reading more from
+   * {@code channel} (the file readers' one way in); false at the end of the file.
+   */
+  protected static boolean ensure(ByteBuffer in, ReadableByteChannel channel, int n) throws IOException {
+    if (in.remaining() >= n) {
+      return true;
+    }
+    in.compact();
+    while (in.position() < n) {
+      if (channel.read(in) < 0) {
+        break;
+      }
+    }
+    in.flip();
+    return in.remaining() >= n;
   }
 }

@@ -55,6 +55,7 @@ public final class PcapFileReader extends BatchSource {
     in.position(in.position() + HEADER);
   }
 
+  @Override
   public void close() throws IOException {
     channel.close();
   }
@@ -102,16 +103,6 @@ public final class PcapFileReader extends BatchSource {
 
   /** Makes at least {@code n} unread bytes available at the buffer's position; false at end of file. */
   private boolean ensure(int n) throws IOException {
-    if (in.remaining() >= n) {
-      return true;
-    }
-    in.compact();
-    while (in.position() < n) {
-      if (channel.read(in) < 0) {
-        break;
-      }
-    }
-    in.flip();
-    return in.remaining() >= n;
+    return ensure(in, channel, n);
   }
 }

@@ -143,6 +143,7 @@ public final class PcapngFileReader extends BatchSource {
     programs.put(linkType, ((Structure) Pcap4jFields.get(BpfProgram.class, program, "program")).getPointer());
   }
 
+  @Override
   public void close() throws IOException {
     channel.close();
   }
@@ -557,14 +558,7 @@ public final class PcapngFileReader extends BatchSource {
       bigger.put(in).flip();
       in = bigger;
     }
-    in.compact();
-    while (in.position() < n) {
-      if (channel.read(in) < 0) {
-        break;
-      }
-    }
-    in.flip();
-    return in.remaining() >= n;
+    return ensure(in, channel, n);
   }
 
   // --- packets ---------------------------------------------------------------------------------
