@@ -132,14 +132,17 @@ def running_summaries(client: "docker.DockerClient", labels: Sequence[str] = ())
         return client.api.containers(filters={"label": list(labels)} if labels else None)
 
 
-def container_events(client: "docker.DockerClient", since: float) -> Any:
-    """The stream of containers starting and dying from time ``since`` on (decoded event dicts:
-    ``Action``, ``id``, ``Actor.Attributes`` with ``name`` and the labels).  Iterate it (the SDK's
-    errors surface as pcap4py's through :func:`docker_errors`); ``close()`` ends it from
-    another thread."""
+def container_events(client: "docker.DockerClient", since: Optional[float] = None, *,
+                     container: Optional[str] = None, events: Sequence[str] = ("start", "die")) -> Any:
+    """The stream of container ``events`` (of one ``container`` id, or of all) from time ``since``
+    on (None: from now): decoded event dicts with ``Action``, ``id``, ``Actor.Attributes`` (``name``,
+    the labels, ``exitCode``).  Iterate it (the SDK's errors surface as pcap4py's through
+    :func:`docker_errors`); ``close()`` ends it from another thread."""
+    filters = {"type": "container", "event": list(events)}
+    if container is not None:
+        filters["container"] = container
     with docker_errors(client, what="cannot follow Docker events"):
-        return client.api.events(since=since, decode=True,
-                                 filters={"type": "container", "event": ["start", "die"]})
+        return client.api.events(since=since, decode=True, filters=filters)
 
 
 def running_container_ids(client: "docker.DockerClient") -> list[str]:

@@ -50,10 +50,8 @@ class ContainerWatch:
         """
         if self._client is None:
             self._client = discovery.docker_client()
-        with discovery.docker_errors(self._client, what="cannot follow the container's events"):
-            self._stream = self._client.api.events(
-                filters={"type": "container", "container": self.container.id, "event": list(STOP_EVENTS)},
-                decode=True)
+        self._stream = discovery.container_events(self._client, container=self.container.id,
+                                                  events=STOP_EVENTS)
         self._check_state()
         self._thread = threading.Thread(target=self._follow, name=f"pcap4py-watch-{self.container.name}",
                                         daemon=True)
