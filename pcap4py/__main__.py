@@ -4,8 +4,7 @@ import sys
 
 if __name__ == "__main__":
     try:
-        from pcap4py.cli import main
-
-        main(prog_name="pcap4py")
-    except KeyboardInterrupt:  # Ctrl-C before the command's own handlers are in place
+        from pcap4py.cli import run
+    except KeyboardInterrupt:  # Ctrl-C while the command line is still being imported
         sys.exit(130)
+    run()

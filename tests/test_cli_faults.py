@@ -265,6 +265,8 @@ def test_sigint_during_start_up_exits_130_quietly(delay, interpreter_start):
         if "init_import_site" in err:  # on a busy machine the signal can still land in site's imports
             assert "pcap4py" not in err, err
             return
+        if proc.returncode == -signal.SIGINT and not err:
+            return  # ... or before the interpreter has a SIGINT handler at all: killed, nothing run
         assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
         if "listening on" in err:  # the capture had begun: a clean stop
             assert proc.returncode == 0, err

@@ -15,6 +15,7 @@ from ..sinks import FORMATS, Output, open_sink
 from ..text import printable
 from .group import main
 from .options import BUFFER_KIB, COMMAND, FILE_COUNT, FILE_NAME, FILE_SIZE, INTERVAL, SECONDS, USER_NAME
+from .request import CaptureRequest
 from .signals import exiting, stopping
 
 if TYPE_CHECKING:
@@ -85,40 +86,40 @@ def _output_options(f):
               help="With --container: egress, ingress or both (comma-separated).")
 @click.option("-Z", "--relinquish-privileges", "user", metavar="USER", type=USER_NAME,
               help="Drop to USER once handles and files are open (default with --container as root: nobody).")
-def capture(args, iface_opt, read_file, count, write_path, pcapng, comments, fmt, as_json, numeric, filter_opt,
-            file_size, rotate_seconds, file_count, post_rotate, snaplen, buffer_size, direction, no_promisc,
-            immediate, nano, duration, wait_ping, wait_iface, wait_timeout, containers, labels, compose_service,
-            all_containers, follow, via, capture_dirs, user):
+def capture(**options) -> None:
     """Capture packets live: capture IFACE [EXPRESSION...] (or -i IFACE, or --container NAME)."""
-    rotation = _rotation(write_path, file_size, rotate_seconds, file_count, post_rotate)
-    output = Output(write_path, "json" if as_json else fmt, pcapng, comments, nano, rotation)
-    if read_file:
+    _capture(CaptureRequest(**options))
+
+
+def _capture(r: CaptureRequest) -> None:
+    rotation = _rotation(r.write_path, r.file_size, r.rotate_seconds, r.file_count, r.post_rotate)
+    output = r.output(rotation)
+    if r.read_file:
         if rotation is not None:
             raise click.UsageError("-C, -G, -W and -z rotate live captures: drop them with -r")
-        return _read(read_file, _join_filter(filter_opt, args), count, output)
-    selection = _selection(containers, labels, compose_service, all_containers, follow)
-    if selection is not None and (iface_opt or direction):
+        return _read(r.read_file, _join_filter(r.filter_opt, r.args), r.count, output)
+    selection = _selection(r.containers, r.labels, r.compose_service, r.all_containers, r.follow)
+    if selection is not None and (r.iface_opt or r.direction):
         raise click.UsageError("--container picks its own interfaces and directions: "
                                "drop -i/-Q and use --via and --capture")
-    if follow and user:
+    if r.follow and r.user:
         raise click.UsageError("--follow opens handles as containers start, which needs the privileges "
                                "-Z would drop: drop -Z")
-    iface, expression = _split_args(args, iface_opt, filter_opt, need_iface=selection is None)
-    if wait_ping:
-        _wait_for_trigger(wait_iface, wait_timeout)
-    live = dict(snaplen=snaplen, promisc=not no_promisc, immediate=immediate, nanosecond=nano)
-    if buffer_size:
-        live["buffer_size"] = buffer_size * 1024
+    iface, expression = _split_args(r.args, r.iface_opt, r.filter_opt, need_iface=selection is None)
+    if r.wait_ping:
+        _wait_for_trigger(r.wait_iface, r.wait_timeout)
+    user = r.user
     if selection is not None:
-        cap = _open_containers(selection, follow, via, capture_dirs, expression, live, count, duration)
-        if user is None and _is_root() and not follow:
+        cap = _open_containers(selection, r.follow, r.via, r.capture_dirs, expression, r.live(), r.count,
+                               r.duration)
+        if user is None and _is_root() and not r.follow:
             user = "nobody"
     else:
         from ..engine.capture import Capture
         from ..engine.handle import open_live
 
-        cap = Capture([open_live(iface, filter=expression, direction=direction, **live)],
-                      count=count, duration=duration)
+        cap = Capture([open_live(iface, filter=expression, direction=r.direction, **r.live())],
+                      count=r.count, duration=r.duration)
     _run(cap, output, user=user, live=True)
 
 
