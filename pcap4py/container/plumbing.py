@@ -10,6 +10,7 @@ namespace, and where ``--docker-network`` becomes a
 from __future__ import annotations
 
 import os
+import threading
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Iterator, Optional, Union
@@ -20,7 +21,7 @@ from ..plumbing import macvlan, mirror
 from .docker import DockerBridgeNetworks
 from .model import Container, get_container
 
-__all__ = ["namespace_of", "attach", "detach", "mirror_build", "mirror_teardown"]
+__all__ = ["namespace_of", "attach", "keep_lease", "detach", "mirror_build", "mirror_teardown"]
 
 Target = Union[str, int]
 
@@ -76,6 +77,13 @@ def attach(host_iface: str, target: Target, address: Union[str, macvlan.AddressS
     with _pinned(target) as (ref, shown):
         att = macvlan.attach(host_iface, ref, address, **options)
     return replace(att, netns=shown) if shown else att
+
+
+def keep_lease(target: Target, attachment: macvlan.Attachment, stop: threading.Event) -> None:
+    """Renew the DHCP lease of ``attachment`` (made by :func:`attach` with ``dhcp``) until ``stop`` is set;
+    each renewal is recorded on the interface."""
+    with _pinned(target) as (ref, _shown):
+        macvlan.keep_lease(ref, attachment.name, stop)
 
 
 def detach(target: Target, name: str = "eth1") -> macvlan.Detachment:

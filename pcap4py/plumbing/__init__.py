@@ -2,7 +2,7 @@
 
 ``rtnl`` (sockets per namespace, lookups, the one netlink error boundary),
 ``transaction`` (named steps with undos, deferred SIGINT/SIGTERM),
-``macvlan`` (pipework-style attach/detach), ``lower`` (its shared VLAN devices and bridges, the
+``macvlan`` (pipework-style attach/detach), ``dhcp`` (its leases, through pyroute2's client), ``lower`` (its shared VLAN devices and bridges, the
 host shim) and ``mirror`` (tc mirroring).
 Containers become namespaces in :mod:`pcap4py.container.plumbing`.
 """
