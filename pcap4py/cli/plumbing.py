@@ -34,9 +34,9 @@ def _deferring_signals(command: Callable) -> Callable:
 
 
 @main.command()
-@click.argument("host_iface")
-@click.argument("container")
-@click.argument("address", metavar="IP/PREFIX[@GATEWAY]|0/0|dhcp[:HOSTNAME]")
+@click.argument("host_iface", required=False)
+@click.argument("container", required=False)
+@click.argument("address", required=False, metavar="IP/PREFIX[@GATEWAY]|0/0|dhcp[:HOSTNAME]")
 @click.option("-i", "--interface", "name", default="eth1", show_default=True,
               help="Name of the new interface inside the container.")
 @click.option("--mac", default=None,
@@ -54,10 +54,14 @@ def _deferring_signals(command: Callable) -> Callable:
               help="With dhcp: stay in the foreground renewing the lease until SIGINT/SIGTERM.")
 @click.option("--release-on-exit", is_flag=True,
               help="With --keep: on SIGINT/SIGTERM release the lease and detach (default: leave both).")
+@click.option("--persist", is_flag=True,
+              help="Also record the attach (CONTAINER must be a container) for --restore after a restart.")
+@click.option("--restore", is_flag=True,
+              help="Re-apply the persisted attachments of the container given (or of all): attach --restore [CONTAINER].")
 @_deferring_signals
-def attach(host_iface: str, container: str, address: str, name: str, mac: str | None, vlan: int | None,
-           host_shim: bool, family: str | None, promisc: bool, dhcp_timeout: float, keep: bool,
-           release_on_exit: bool) -> None:
+def attach(host_iface: str | None, container: str | None, address: str | None, name: str, mac: str | None,
+           vlan: int | None, host_shim: bool, family: str | None, promisc: bool, dhcp_timeout: float, keep: bool,
+           release_on_exit: bool, persist: bool, restore: bool) -> None:
     """Attach CONTAINER to HOST_IFACE's LAN, pipework style.
 
     A bridge-mode macvlan on HOST_IFACE (on HOST_IFACE.VLAN with --vlan); when
@@ -69,21 +73,46 @@ def attach(host_iface: str, container: str, address: str, name: str, mac: str | 
     gateway (the lease is released by detach).  Any failure rolls back every
     step; running it twice changes nothing.
 
+    --persist records the attach under /run/pcap4py/attach/ (by container id);
+    `pcap4py attach --restore [CONTAINER]` re-applies it once the container has
+    restarted (a second restore changes nothing); detach forgets it.
+
     --keep (dhcp only) stays in the foreground and renews the lease; on
     SIGINT/SIGTERM it exits 0 leaving the interface and its address (the lease
     runs out by itself, detach releases it), unless --release-on-exit.
     """
     from ..container.plumbing import attach as do_attach
 
+    if restore:
+        _restore(host_iface, container, address)
+        return
+    if address is None:
+        raise click.UsageError("attach needs HOST_IFACE CONTAINER ADDRESS (or --restore [CONTAINER])")
     if (keep or release_on_exit) and not address.strip().startswith("dhcp"):
         raise click.UsageError("--keep and --release-on-exit are for a dhcp address")
     if release_on_exit and not keep:
         raise click.UsageError("--release-on-exit needs --keep")
     result = do_attach(host_iface, container, address, name=name, mac=mac, promisc=promisc, vlan=vlan,
-                       host_shim=host_shim, family=int(family) if family else None, dhcp_timeout=dhcp_timeout)
+                       host_shim=host_shim, family=int(family) if family else None, dhcp_timeout=dhcp_timeout,
+                       persist=persist)
     click.echo(printable(result), nl=True)
     if keep:
         _keep_until_stopped(container, result, release_on_exit)
+
+
+def _restore(container: str | None, *extra: str | None) -> None:
+    """attach --restore [CONTAINER]: one line per attachment; exit 1 if any failed."""
+    from ..container.plumbing import restore
+
+    if any(extra):
+        raise click.UsageError("attach --restore takes at most one argument, the container")
+    failed = 0
+    for done in restore(container):
+        for line in str(done).splitlines():
+            click.echo(printable(line), err=line.startswith("pcap4py:"))
+        failed += done.failed
+    if failed:
+        raise SystemExit(1)
 
 
 def _keep_until_stopped(container: str, result, release_on_exit: bool) -> None:

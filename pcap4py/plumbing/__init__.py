@@ -6,3 +6,13 @@
 host shim) and ``mirror`` (tc mirroring).
 Containers become namespaces in :mod:`pcap4py.container.plumbing`.
 """
+
+import os
+from pathlib import Path
+
+RUN_DIR_ENV = "PCAP4PY_RUN_DIR"
+
+
+def run_dir() -> Path:
+    """Where pcap4py keeps what it made (``/run/pcap4py``, emptied at boot; ``$PCAP4PY_RUN_DIR`` overrides)."""
+    return Path(os.environ.get(RUN_DIR_ENV, "/run/pcap4py"))
