@@ -58,10 +58,14 @@ def _deferring_signals(command: Callable) -> Callable:
               help="Also record the attach (CONTAINER must be a container) for --restore after a restart.")
 @click.option("--restore", is_flag=True,
               help="Re-apply the persisted attachments of the container given (or of all): attach --restore [CONTAINER].")
+@click.option("--wait", is_flag=True,
+              help="pipework --wait, inside the container: return once the interface (-i) is there and up.")
+@click.option("--timeout", type=click.FloatRange(0, None), default=None, metavar="S",
+              help="With --wait: give up after S seconds (exit status 3); default: wait for ever.")
 @_deferring_signals
 def attach(host_iface: str | None, container: str | None, address: str | None, name: str, mac: str | None,
            vlan: int | None, host_shim: bool, family: str | None, promisc: bool, dhcp_timeout: float, keep: bool,
-           release_on_exit: bool, persist: bool, restore: bool) -> None:
+           release_on_exit: bool, persist: bool, restore: bool, wait: bool, timeout: float | None) -> None:
     """Attach CONTAINER to HOST_IFACE's LAN, pipework style.
 
     A bridge-mode macvlan on HOST_IFACE (on HOST_IFACE.VLAN with --vlan); when
@@ -77,12 +81,21 @@ def attach(host_iface: str | None, container: str | None, address: str | None, n
     `pcap4py attach --restore [CONTAINER]` re-applies it once the container has
     restarted (a second restore changes nothing); detach forgets it.
 
+    --wait [-i IF] [--timeout S] is pipework's --wait, run inside the
+    container (the bundled image's entry point takes it): it returns once IF
+    exists and is up.
+
     --keep (dhcp only) stays in the foreground and renews the lease; on
     SIGINT/SIGTERM it exits 0 leaving the interface and its address (the lease
     runs out by itself, detach releases it), unless --release-on-exit.
     """
     from ..container.plumbing import attach as do_attach
 
+    if wait:
+        _wait(name, timeout, host_iface, container, address)
+        return
+    if timeout is not None:
+        raise click.UsageError("--timeout is for --wait")
     if restore:
         _restore(host_iface, container, address)
         return
@@ -98,6 +111,16 @@ def attach(host_iface: str | None, container: str | None, address: str | None, n
     click.echo(printable(result), nl=True)
     if keep:
         _keep_until_stopped(container, result, release_on_exit)
+
+
+def _wait(name: str, timeout: float | None, *extra: str | None) -> None:
+    """attach --wait [-i IF] [--timeout S]: pipework's --wait, in the calling namespace."""
+    from ..plumbing.waitlink import wait_for_link
+
+    if any(extra):
+        raise click.UsageError("attach --wait takes no arguments (only -i and --timeout)")
+    took = wait_for_link(name, timeout)
+    click.echo(f"{name} is up (after {took:.1f} s)")
 
 
 def _restore(container: str | None, *extra: str | None) -> None:
