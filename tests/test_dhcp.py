@@ -173,3 +173,24 @@ def test_keep_refuses_an_address_that_is_not_dhcp(veth, guest):
     proc = run_cli("attach", veth.host_if, guest.path, f"{veth.ip(77)}/24", "--keep")
     assert proc.returncode != 0 and "--keep and --release-on-exit are for a dhcp address" in proc.stderr
     assert not guest.ns.run("ip", "link", "show", "eth1", check=False).returncode == 0
+
+
+@pytest.mark.parametrize("step", ["lease", "record", "address", "gateway"])
+def test_a_failure_after_the_lease_rolls_back_and_releases_it(veth, guest, dnsmasq, step):
+    from pcap4py.plumbing.transaction import HOOKS
+
+    before_ns, before_host = ns_snapshot(guest.ns.name), host_snapshot(veth.host_if)
+
+    def fail(name: str) -> None:
+        if name == step:
+            raise RuntimeError(f"injected after {name}")
+
+    HOOKS.append(fail)
+    try:
+        with pytest.raises(RuntimeError, match=f"injected after {step}"):
+            attach(veth.host_if, guest.path, "dhcp", mac="02:00:c6:12:00:65")
+    finally:
+        HOOKS.remove(fail)
+    assert "DHCPACK" in dnsmasq._log_text() and "DHCPRELEASE" in dnsmasq._log_text()
+    assert dnsmasq.wait_leases(0) == []  # the undo of the lease step released it
+    assert ns_snapshot(guest.ns.name) == before_ns and host_snapshot(veth.host_if) == before_host

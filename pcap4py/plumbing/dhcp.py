@@ -194,4 +194,9 @@ def keep(netns: str, ifname: str, lease: LeaseRecord, stop: threading.Event, *, 
         watcher.start()
         await _keep(ifname, hostname, lease, done, on_renewed, release_on_stop)
 
-    run_in_netns(netns, lambda: asyncio.run(main()))
+    try:
+        run_in_netns(netns, lambda: asyncio.run(main()))
+    except Pcap4pyError:
+        raise
+    except Exception as e:  # noqa: BLE001 - pyroute2's client failing (interface gone...): one line
+        raise DhcpError(f"renewing the DHCP lease of {ifname} failed: {e}") from e
