@@ -194,3 +194,29 @@ def test_a_failure_after_the_lease_rolls_back_and_releases_it(veth, guest, dnsma
     assert "DHCPACK" in dnsmasq._log_text() and "DHCPRELEASE" in dnsmasq._log_text()
     assert dnsmasq.wait_leases(0) == []  # the undo of the lease step released it
     assert ns_snapshot(guest.ns.name) == before_ns and host_snapshot(veth.host_if) == before_host
+
+
+@pytest.mark.docker
+def test_persisted_dhcp_attach_of_a_container_comes_back_with_the_same_lease(veth, dnsmasq, dockerlab, tmp_path,
+                                                                          monkeypatch):
+    from pcap4py.container.plumbing import restore
+
+    monkeypatch.setenv("PCAP4PY_RUN_DIR", str(tmp_path / "run"))
+    box = dockerlab.run("dhcp")
+    att = attach(veth.host_if, box.name, "dhcp", persist=True)
+    assert _in_range(veth, str(att.address.ip))
+    box.sdk.restart(timeout=1)
+    box.reload()
+    assert box.exec("ip", "addr", "show", "eth1")[0] != 0
+
+    [done] = restore(box.name)
+    assert done.failed == 0 and done.lines[0].startswith("attached: eth1"), done.lines
+    code, out = box.exec("ip", "addr", "show", "eth1")
+    assert code == 0 and f"inet {att.address}" in out and att.mac in out  # same MAC, same lease
+    assert f"default via {veth.peer_ip} dev eth1" in box.exec("ip", "route")[1]
+    veth.ns.ping(str(att.address.ip))
+    assert [lease[1:3] for lease in dnsmasq.wait_leases(1)] == [[att.mac, str(att.address.ip)]]
+    assert restore(box.name)[0].lines[0].startswith("already attached: eth1")
+
+    assert detach(box.name).lease_released
+    assert dnsmasq.wait_leases(0) == []
