@@ -421,3 +421,43 @@ def test_attach_stopped_container_is_refused(lan, dockerlab):
     with pytest.raises(ContainerNotRunning):
         attach(veth.host_if, box.name, f"{ip}/24@{gw}")
     assert host_snapshot(veth.host_if)["leftovers"] == []
+
+
+@pytest.mark.docker
+def test_persist_and_restore_after_a_real_restart(lan, dockerlab, tmp_path, monkeypatch):
+    veth, gw, ip = lan
+    monkeypatch.setenv("PCAP4PY_RUN_DIR", str(tmp_path))
+    box = dockerlab.run("persist")
+    att = attach(veth.host_if, box.name, f"{ip}/24@{gw}", persist=True)
+    state = tmp_path / "attach" / f"{box.id}.json"
+    assert json.loads(state.read_text())["eth1"]["address"] == f"{ip}/24@{gw}"
+
+    box.sdk.restart(timeout=1)
+    box.reload()
+    code, out = box.exec("ip", "addr", "show", "eth1")
+    assert code != 0  # the new namespace has no eth1
+
+    proc = run_cli("attach", "--restore", box.name, env={"PCAP4PY_RUN_DIR": str(tmp_path)})
+    assert proc.returncode == 0 and proc.stdout.startswith("attached: eth1"), proc.stdout + proc.stderr
+    code, out = box.exec("ip", "addr", "show", "eth1")
+    assert code == 0 and f"inet {ip}/24" in out and att.mac in out
+    code, out = box.exec("ip", "route")
+    assert f"default via {gw} dev eth1" in out
+    veth.ns.ping(ip, 2)
+
+    # a second restore (all containers) changes nothing
+    proc = run_cli("attach", "--restore", env={"PCAP4PY_RUN_DIR": str(tmp_path)})
+    assert proc.returncode == 0 and proc.stdout.startswith("already attached: eth1"), proc.stdout + proc.stderr
+
+    assert detach(box.name).removed and not state.exists()  # detach forgets it
+    proc = run_cli("attach", "--restore", box.name, env={"PCAP4PY_RUN_DIR": str(tmp_path)})
+    assert proc.returncode == 0 and "nothing to restore" in proc.stdout
+    assert box.exec("ip", "addr", "show", "eth1")[0] != 0
+
+
+def test_persist_needs_a_container(lan, guest, tmp_path, monkeypatch):
+    veth, gw, ip = lan
+    monkeypatch.setenv("PCAP4PY_RUN_DIR", str(tmp_path))
+    with pytest.raises(NotFound, match="--persist is for a container"):
+        attach(veth.host_if, guest.path, f"{ip}/24", persist=True)
+    assert not (tmp_path / "attach").exists()

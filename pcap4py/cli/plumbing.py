@@ -34,9 +34,9 @@ def _deferring_signals(command: Callable) -> Callable:
 
 
 @main.command()
-@click.argument("host_iface")
-@click.argument("container")
-@click.argument("address", metavar="IP/PREFIX[@GATEWAY]|0/0")
+@click.argument("host_iface", required=False)
+@click.argument("container", required=False)
+@click.argument("address", required=False, metavar="IP/PREFIX[@GATEWAY]|0/0|dhcp[:HOSTNAME]")
 @click.option("-i", "--interface", "name", default="eth1", show_default=True,
               help="Name of the new interface inside the container.")
 @click.option("--mac", default=None,
@@ -48,9 +48,24 @@ def _deferring_signals(command: Callable) -> Callable:
 @click.option("-a", "--family", type=click.Choice(["4", "6"]), default=None,
               help="Refuse an address that is not of this IP version.")
 @click.option("--promisc", is_flag=True, help="Turn promiscuous mode on on HOST_IFACE (needed on some VMs).")
+@click.option("--dhcp-timeout", type=click.FloatRange(0.5, 600), default=15.0, show_default=True, metavar="S",
+              help="With dhcp: give up (and roll back) when no lease came within S seconds.")
+@click.option("--keep", is_flag=True,
+              help="With dhcp: stay in the foreground renewing the lease until SIGINT/SIGTERM.")
+@click.option("--release-on-exit", is_flag=True,
+              help="With --keep: on SIGINT/SIGTERM release the lease and detach (default: leave both).")
+@click.option("--persist", is_flag=True,
+              help="Also record the attach (CONTAINER must be a container) for --restore after a restart.")
+@click.option("--restore", is_flag=True,
+              help="Re-apply the persisted attachments of the container given (or of all): attach --restore [CONTAINER].")
+@click.option("--wait", is_flag=True,
+              help="pipework --wait, inside the container: return once the interface (-i) is there and up.")
+@click.option("--timeout", type=click.FloatRange(0, None), default=None, metavar="S",
+              help="With --wait: give up after S seconds (exit status 3); default: wait for ever.")
 @_deferring_signals
-def attach(host_iface: str, container: str, address: str, name: str, mac: str | None, vlan: int | None,
-           host_shim: bool, family: str | None, promisc: bool) -> None:
+def attach(host_iface: str | None, container: str | None, address: str | None, name: str, mac: str | None,
+           vlan: int | None, host_shim: bool, family: str | None, promisc: bool, dhcp_timeout: float, keep: bool,
+           release_on_exit: bool, persist: bool, restore: bool, wait: bool, timeout: float | None) -> None:
     """Attach CONTAINER to HOST_IFACE's LAN, pipework style.
 
     A bridge-mode macvlan on HOST_IFACE (on HOST_IFACE.VLAN with --vlan); when
@@ -58,12 +73,97 @@ def attach(host_iface: str, container: str, address: str, name: str, mac: str | 
     with one end on the bridge.  CONTAINER is a container name or id, a PID, a
     name under /run/netns or a namespace path.  With @GATEWAY the container's
     default route goes through it; 0/0 brings the interface up without an
-    address.  Any failure rolls back every step; running it twice changes nothing.
+    address; dhcp[:HOSTNAME] asks the LAN's DHCP server for the address and
+    gateway (the lease is released by detach).  Any failure rolls back every
+    step; running it twice changes nothing.
+
+    --persist records the attach under /run/pcap4py/attach/ (by container id);
+    `pcap4py attach --restore [CONTAINER]` re-applies it once the container has
+    restarted (a second restore changes nothing); detach forgets it.
+
+    --wait [-i IF] [--timeout S] is pipework's --wait, run inside the
+    container (the bundled image's entry point takes it): it returns once IF
+    exists and is up.
+
+    --keep (dhcp only) stays in the foreground and renews the lease; on
+    SIGINT/SIGTERM it exits 0 leaving the interface and its address (the lease
+    runs out by itself, detach releases it), unless --release-on-exit.
     """
     from ..container.plumbing import attach as do_attach
 
-    click.echo(printable(do_attach(host_iface, container, address, name=name, mac=mac, promisc=promisc,
-                                   vlan=vlan, host_shim=host_shim, family=int(family) if family else None)))
+    if wait:
+        _wait(name, timeout, host_iface, container, address)
+        return
+    if timeout is not None:
+        raise click.UsageError("--timeout is for --wait")
+    if restore:
+        _restore(host_iface, container, address)
+        return
+    if address is None:
+        raise click.UsageError("attach needs HOST_IFACE CONTAINER ADDRESS (or --restore [CONTAINER])")
+    if (keep or release_on_exit) and not address.strip().startswith("dhcp"):
+        raise click.UsageError("--keep and --release-on-exit are for a dhcp address")
+    if release_on_exit and not keep:
+        raise click.UsageError("--release-on-exit needs --keep")
+    result = do_attach(host_iface, container, address, name=name, mac=mac, promisc=promisc, vlan=vlan,
+                       host_shim=host_shim, family=int(family) if family else None, dhcp_timeout=dhcp_timeout,
+                       persist=persist)
+    click.echo(printable(result), nl=True)
+    if keep:
+        _keep_until_stopped(container, result, release_on_exit)
+
+
+def _wait(name: str, timeout: float | None, *extra: str | None) -> None:
+    """attach --wait [-i IF] [--timeout S]: pipework's --wait, in the calling namespace."""
+    from ..plumbing.waitlink import wait_for_link
+
+    if any(extra):
+        raise click.UsageError("attach --wait takes no arguments (only -i and --timeout)")
+    took = wait_for_link(name, timeout)
+    click.echo(f"{name} is up (after {took:.1f} s)")
+
+
+def _restore(container: str | None, *extra: str | None) -> None:
+    """attach --restore [CONTAINER]: one line per attachment; exit 1 if any failed."""
+    from ..container.plumbing import restore
+
+    if any(extra):
+        raise click.UsageError("attach --restore takes at most one argument, the container")
+    failed = 0
+    for done in restore(container):
+        for line in str(done).splitlines():
+            click.echo(printable(line), err=line.startswith("pcap4py:"))
+        failed += done.failed
+    if failed:
+        raise SystemExit(1)
+
+
+def _keep_until_stopped(container: str, result, release_on_exit: bool) -> None:
+    """Renew the lease on a thread until SIGINT/SIGTERM (recorded by the deferral this command runs under)."""
+    import threading
+
+    from ..container.plumbing import detach as do_detach
+    from ..container.plumbing import keep_lease
+    from ..plumbing.transaction import take_pending
+
+    stop, box = threading.Event(), {}
+
+    def renew() -> None:
+        try:
+            keep_lease(container, result, stop)
+        except BaseException as e:  # noqa: BLE001 - handed to the main thread
+            box["error"] = e
+
+    worker = threading.Thread(target=renew, name="pcap4py-dhcp-keep", daemon=True)
+    worker.start()
+    while worker.is_alive() and take_pending() is None:
+        worker.join(0.2)
+    stop.set()
+    worker.join(10)
+    if "error" in box:
+        raise box["error"]
+    if release_on_exit:
+        click.echo(printable(do_detach(container, result.name)))
 
 
 @main.command()

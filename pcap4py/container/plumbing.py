@@ -10,17 +10,19 @@ namespace, and where ``--docker-network`` becomes a
 from __future__ import annotations
 
 import os
+import threading
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Iterator, Optional, Union
 
-from ..errors import ContainerNotFound, ContainerNotRunning, DockerUnavailable, NotFound
+from ..errors import ContainerNotFound, ContainerNotRunning, DockerUnavailable, NotFound, Pcap4pyError
 from ..netns import netns_path, pinned
 from ..plumbing import macvlan, mirror
+from . import persist as persist_mod
 from .docker import DockerBridgeNetworks
 from .model import Container, get_container
 
-__all__ = ["namespace_of", "attach", "detach", "mirror_build", "mirror_teardown"]
+__all__ = ["namespace_of", "attach", "keep_lease", "restore", "detach", "mirror_build", "mirror_teardown"]
 
 Target = Union[str, int]
 
@@ -69,20 +71,64 @@ def _pinned(target: Target) -> Iterator[tuple[Target, Optional[str]]]:
         yield path, first.netns_path
 
 
-def attach(host_iface: str, target: Target, address: Union[str, macvlan.AddressSpec], **options) -> macvlan.Attachment:
+PERSISTED_OPTIONS = ("vlan", "host_shim", "promisc", "family", "dhcp_timeout")
+
+
+def attach(host_iface: str, target: Target, address: Union[str, macvlan.AddressSpec], *, persist: bool = False,
+           **options) -> macvlan.Attachment:
     """:func:`pcap4py.plumbing.macvlan.attach`, with a container name or id accepted as ``target``
-    (and ``mac="U:"`` derived from the name as given)."""
+    (and ``mac="U:"`` derived from the name as given).  ``persist`` (containers only) also records
+    the request, so that :func:`pcap4py.container.persist.restore` re-applies it after a restart."""
     options.setdefault("mac_seed", str(target))
+    if persist and _is_namespace_ref(target):
+        raise NotFound(f"--persist is for a container (its id keys the record), not {target}")
     with _pinned(target) as (ref, shown):
         att = macvlan.attach(host_iface, ref, address, **options)
+    if persist:
+        extra = {k: options[k] for k in PERSISTED_OPTIONS if options.get(k) not in (None, False)}
+        persist_mod.remember(_container(str(target)).id,
+                             persist_mod.Request(host_iface, str(address), att.name, {**extra, "mac": att.mac}))
     return replace(att, netns=shown) if shown else att
+
+
+def keep_lease(target: Target, attachment: macvlan.Attachment, stop: threading.Event) -> None:
+    """Renew the DHCP lease of ``attachment`` (made by :func:`attach` with ``dhcp``) until ``stop`` is set;
+    each renewal is recorded on the interface."""
+    with _pinned(target) as (ref, _shown):
+        macvlan.keep_lease(ref, attachment.name, stop)
 
 
 def detach(target: Target, name: str = "eth1") -> macvlan.Detachment:
     """:func:`pcap4py.plumbing.macvlan.detach`, with a container name or id accepted as ``target``."""
     with _pinned(target) as (ref, shown):
         det = macvlan.detach(ref, name)
+    if not _is_namespace_ref(target):
+        persist_mod.forget(_container(str(target)).id, name)  # detached on purpose: not to be restored
     return replace(det, netns=shown) if shown else det
+
+
+def _restore_one(container_id: str) -> persist_mod.Restored:
+    try:
+        shown = _container(container_id).name
+    except (ContainerNotRunning, ContainerNotFound) as e:
+        return persist_mod.Restored(container_id[:12], [f"skipped {container_id[:12]}: {e}"])
+    done = persist_mod.Restored(shown)
+    for req in persist_mod.requests_of(container_id):
+        try:
+            done.lines.append(str(attach(req.host_iface, container_id, req.address, name=req.name, **req.options)))
+        except Pcap4pyError as e:
+            done.failed += 1
+            done.lines.append(f"pcap4py: restoring {req.name} of {shown} failed: {e}")
+    return done
+
+
+def restore(container: Optional[str] = None) -> list[persist_mod.Restored]:
+    """Re-apply the persisted attachments (``attach(..., persist=True)``) of ``container`` (name or
+    id), or of every container that has some, e.g. after a restart; a container that is not running
+    is skipped.  Idempotent: what is still attached is left as it is."""
+    if container is None:
+        return [_restore_one(cid) for cid in persist_mod.persisted_ids()]
+    return [_restore_one(_container(container).id)]
 
 
 def mirror_build(src_iface: str, bridge: str, docker_network: Optional[str] = None) -> mirror.Mirror:

@@ -45,13 +45,14 @@ import json
 import os
 import re
 import socket
+import threading
 import uuid
 from dataclasses import dataclass, field
 from typing import Optional, Union
 
 from ..errors import AddressError, HostNetworkContainer, NetlinkError
 from ..netns import NetnsRef, netns_key, open_netns, pinned, resolve_netns, run_in_netns
-from . import lower
+from . import dhcp, lower
 from .rtnl import IFF_PROMISC, check_ifname, ethernet_link, link_by_index, link_by_name, link_kind, rtnl, set_promisc
 from .transaction import HOOKS, Transaction
 
@@ -66,9 +67,9 @@ RT_TABLE_MAIN = 254
 #: The transaction's test seam (:data:`pcap4py.plumbing.transaction.HOOKS`): callables run
 #: after each step with its name; attach's steps are "promisc", "create", "move", "name",
 #: "mac", "up", "address", "gateway", "announce" ("vlan" before "create" with a VLAN; "bridge"
-#: first and "veth" instead of "create" on a bridge; "shim" before "announce" with a host shim);
-#: detach's "delete", "shim", "routes", "lower" (VLAN device or bridge), "promisc" (the optional ones
-#: only when attach made that part).
+#: first and "veth" instead of "create" on a bridge; "lease" and "record" after "up" with dhcp;
+#: "shim" before "announce" with a host shim); detach's "release" (dhcp), "delete", "shim",
+#: "routes", "lower" (VLAN device or bridge), "promisc" (the optional ones only when attach made that part).
 STEP_HOOKS = HOOKS
 
 
@@ -85,8 +86,12 @@ class AddressSpec:
 
     interface: Optional[IPInterface]
     gateway: Optional[IPAddress] = None
+    dhcp: bool = False  # pipework's "dhcp[:HOSTNAME]": the address comes from the LAN's DHCP server
+    hostname: Optional[str] = None
 
     def __str__(self) -> str:
+        if self.dhcp and self.interface is None:
+            return f"dhcp:{self.hostname}" if self.hostname else "dhcp"
         if self.interface is None:
             return "0/0"
         return f"{self.interface}@{self.gateway}" if self.gateway else str(self.interface)
@@ -104,6 +109,8 @@ def parse_address(spec: str, gateway: Optional[str] = None) -> AddressSpec:
     gateway of another family, outside the subnet, or equal to the address.
     """
     text = spec.strip()
+    if text == DHCP or text.startswith(DHCP + ":"):
+        return _parse_dhcp(text, gateway)
     if "@" in text:
         text, _, gw_text = text.partition("@")
         if gateway is not None:
@@ -144,12 +151,26 @@ def parse_address(spec: str, gateway: Optional[str] = None) -> AddressSpec:
     return AddressSpec(iface, gw)
 
 
+DHCP = "dhcp"
+
+
+def _parse_dhcp(text: str, gateway: Optional[str]) -> AddressSpec:
+    if gateway is not None:
+        raise AddressError("dhcp takes its gateway from the DHCP server: no @GATEWAY")
+    hostname = text[len(DHCP) + 1:] if ":" in text else None
+    if hostname is not None and not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9.-]{0,62}", hostname):
+        raise AddressError(f"bad DHCP hostname {hostname!r} (letters, digits, '-' and '.')")
+    return AddressSpec(None, dhcp=True, hostname=hostname)
+
+
 def check_family(spec: AddressSpec, family: Optional[int]) -> None:
     """Refuse an address of the other family than ``family`` (4 or 6; None: either)."""
     if family not in (None, 4, 6):
         raise AddressError(f"bad address family {family!r} (4 or 6)")
     if family and spec.version and spec.version != family:
         raise AddressError(f"{spec} is IPv{spec.version} but IPv{family} was asked for (-a {family})")
+    if family == 6 and spec.dhcp:
+        raise AddressError("dhcp is DHCPv4: it cannot give an IPv6 address (-a 6)")
 
 
 STABLE_MAC = "U:"  # pipework's U:[SUFFIX]: a MAC derived from the target's name
@@ -207,6 +228,7 @@ class Attachment:
     vlan: Optional[int] = None
     shim: Optional[str] = None  # the host shim's name (--host-shim)
     peer: Optional[str] = None  # the host end of the veth pair, when the host side is a bridge
+    lease: Optional[dhcp.LeaseRecord] = None  # with dhcp: the lease the address came from
 
     def __str__(self) -> str:
         via = f", default via {self.gateway}" if self.gateway else ""
@@ -215,7 +237,8 @@ class Attachment:
         on = f"veth {self.peer} on bridge {self.host_iface}" if self.peer else \
             f"macvlan on {self.host_iface}" + (f".{self.vlan} (VLAN {self.vlan})" if self.vlan else "")
         shim = f", host shim {self.shim}" if self.shim else ""
-        return f"{verb}: {self.name} ({self.mac}) {addr}{via} in {self.netns}, {on}{shim}"
+        leased = f" (DHCP lease from {self.lease.server_id}, {self.lease.lease_time} s)" if self.lease else ""
+        return f"{verb}: {self.name} ({self.mac}) {addr}{leased}{via} in {self.netns}, {on}{shim}"
 
 
 @dataclass
@@ -230,6 +253,7 @@ class Detachment:
     promisc_cleared: bool = False
     shim_removed: bool = False
     lower_removed: Optional[str] = None  # the VLAN device or bridge attach had made, removed as the last user went
+    lease_released: bool = False  # a DHCPRELEASE was sent for the lease attach obtained
 
     def __str__(self) -> str:
         if not self.removed:
@@ -238,6 +262,7 @@ class Detachment:
         extra += f", promiscuous mode off on {self.host_iface}" if self.promisc_cleared else ""
         extra += ", host shim removed" if self.shim_removed else ""
         extra += f", {self.lower_removed} removed" if self.lower_removed else ""
+        extra += ", DHCP lease released" if self.lease_released else ""
         return f"detached: {self.name} removed from {self.netns}{extra}"
 
 
@@ -252,6 +277,9 @@ def _record(host: str, hidx: int, spec: AddressSpec, prev: list, promisc: bool, 
     text = ALIAS_TAG + json.dumps(data, separators=(",", ":"))
     if len(text.encode()) > 255:  # IFALIASZ - 1; keep the record whole or not at all
         data["prev"] = prev[:1]
+        text = ALIAS_TAG + json.dumps(data, separators=(",", ":"))
+    if len(text.encode()) > 255 and data.get("dhcp"):  # a release needs the server's address and MAC only
+        data["dhcp"] = data["dhcp"][:2]
         text = ALIAS_TAG + json.dumps(data, separators=(",", ":"))
     return text
 
@@ -330,8 +358,13 @@ def _check_existing(link, host: str, hidx: int, spec: AddressSpec, wanted: _Want
     if rec is None:
         raise NetlinkError(f"interface {name} already exists in {where} (not made by pcap4py attach)")
     addr = str(spec.interface) if spec.interface else None
+    gw = str(spec.gateway) if spec.gateway else None
+    if spec.dhcp:  # whatever the server leased: the same attach if the earlier one was a dhcp one too
+        addr, gw = (rec.get("addr"), rec.get("gw")) if rec.get("dhcp") is not None else ("(not dhcp)", gw)
+    elif rec.get("dhcp") is not None:
+        addr = "(dhcp)"
     same = rec.get("host") == host and rec.get("hidx") == hidx and rec.get("addr") == addr
-    same = same and rec.get("gw") == (str(spec.gateway) if spec.gateway else None)
+    same = same and rec.get("gw") == gw
     same = same and (wanted.mac is None or link.get_attr("IFLA_ADDRESS") == wanted.mac)
     same = same and rec.get("vlan") == wanted.vlan and bool(rec.get("shim")) == wanted.shim
     same = same and bool(rec.get("peer")) == wanted.bridged
@@ -342,6 +375,12 @@ def _check_existing(link, host: str, hidx: int, spec: AddressSpec, wanted: _Want
         raise NetlinkError(f"interface {name} already exists in {where}, attached by pcap4py with other "
                            f"settings ({rec.get('addr') or 'no address'} on {rec.get('host')}); detach it first")
     return rec
+
+
+def _recorded_spec(rec: dict) -> AddressSpec:
+    """The address and gateway an earlier attach recorded."""
+    return AddressSpec(ipaddress.ip_interface(rec["addr"]) if rec.get("addr") else None,
+                       ipaddress.ip_address(rec["gw"]) if rec.get("gw") else None, dhcp=rec.get("dhcp") is not None)
 
 
 def _spec_of(address: Union[str, AddressSpec], gateway: Optional[str]) -> AddressSpec:
@@ -365,6 +404,8 @@ class _Attach:
     spec: AddressSpec
     wanted: _Wanted
     prev: list
+    dhcp_timeout: float = dhcp.DEFAULT_TIMEOUT
+    lease: Optional[dhcp.LeaseRecord] = None  # with dhcp: what the server granted
     tmp: str = field(default_factory=lambda: f"p4m{uuid.uuid4().hex[:8]}")
     stack_on: Optional[int] = None  # what the macvlan hangs on: the host interface or its VLAN device
     lidx: Optional[int] = None  # the VLAN device's index
@@ -388,7 +429,20 @@ class _Attach:
 
     def record(self, promisc_set: bool) -> str:
         return _record(self.host_iface, self.hidx, self.spec, self.prev, promisc_set,
-                       {"vlan": self.wanted.vlan, "lidx": self.lidx, "shim": self.shim, "peer": self.peer})
+                       {"vlan": self.wanted.vlan, "lidx": self.lidx, "shim": self.shim, "peer": self.peer,
+                        "dhcp": self.lease.as_list() if self.lease else None})
+
+    def ensure_lease(self) -> dhcp.LeaseRecord:
+        """Ask the LAN's DHCP server for a lease; from now on the spec is the leased address and router."""
+        lease = dhcp.obtain(self.path, self.name, self.spec.hostname, self.dhcp_timeout)
+        self.spec = AddressSpec(ipaddress.ip_interface(lease.address),
+                                ipaddress.ip_address(lease.gateway) if lease.gateway else None,
+                                dhcp=True, hostname=self.spec.hostname)
+        self.lease = lease
+        return lease
+
+    def undo_lease(self, lease: dhcp.LeaseRecord) -> None:
+        dhcp.release(self.path, self.name, lease)
 
     # each ensure_* is one step; its undo follows it
 
@@ -520,6 +574,10 @@ class _Attach:
         tx.step("mac", lambda: self.wanted.mac and self.guest.link("set", index=gidx, address=self.wanted.mac),
                 doing=f"set the MAC address of {name}")
         tx.step("up", lambda: self.guest.link("set", index=gidx, state="up"), doing=f"bring {name} up")
+        if self.spec.dhcp:
+            tx.step("lease", self.ensure_lease, self.undo_lease, doing=f"obtain a DHCP lease for {name}")
+            tx.step("record", lambda: self.guest.link("set", index=gidx, ifalias=self.record(promisc_set)),
+                    doing=f"record the lease on {name}")
         tx.step("address", lambda: self.ensure_address(gidx), doing=f"add the address to {name}")
         tx.step("gateway", lambda: self.ensure_routed(gidx), lambda _: self.undo_routed(gidx),
                 doing="replace the default route")
@@ -533,7 +591,7 @@ def _check_options(host_iface: str, spec: AddressSpec, vlan: Optional[int], host
     if vlan is not None:
         lower.vlan_name(host_iface, vlan)  # checks the id and the name's length
     if host_shim and spec.interface is None:
-        raise AddressError("--host-shim needs an address to route to (not 0/0)")
+        raise AddressError(f"--host-shim needs an address to route to (not {spec})")
 
 
 def _host_link(host, host_iface: str, vlan: Optional[int], host_shim: bool) -> tuple[object, bool]:
@@ -551,7 +609,8 @@ def _host_link(host, host_iface: str, vlan: Optional[int], host_shim: bool) -> t
 def attach(host_iface: str, target: NetnsRef, address: Union[str, AddressSpec], *,
            gateway: Optional[str] = None, name: str = "eth1", mac: Optional[str] = None,
            promisc: bool = False, vlan: Optional[int] = None, host_shim: bool = False,
-           family: Optional[int] = None, mac_seed: Optional[str] = None) -> Attachment:
+           family: Optional[int] = None, mac_seed: Optional[str] = None,
+           dhcp_timeout: float = dhcp.DEFAULT_TIMEOUT) -> Attachment:
     """Attach namespace ``target`` to the LAN of ``host_iface``, as pipework does, with an interface named ``name``.
 
     ``target`` is a PID, a name under /run/netns or a namespace path; it is
@@ -559,7 +618,9 @@ def attach(host_iface: str, target: NetnsRef, address: Union[str, AddressSpec], 
     cannot receive the interface).  ``address`` is ``IP/PREFIX``, pipework's
     ``IP/PREFIX@GATEWAY`` (or give ``gateway=``), or ``0/0`` for an interface up
     without an address; with a gateway, the target's default route goes through
-    it on the new interface.  ``family`` (4 or 6) refuses an address of the
+    it on the new interface.  ``dhcp`` or ``dhcp:HOSTNAME`` asks the LAN's DHCP
+    server (DHCPv4, within ``dhcp_timeout`` seconds) for the address and
+    gateway; the lease is recorded with the interface and released by detach.  ``family`` (4 or 6) refuses an address of the
     other family.
 
     The host side: a bridge-mode macvlan on ``host_iface``; with ``vlan``, on its
@@ -591,17 +652,20 @@ def attach(host_iface: str, target: NetnsRef, address: Union[str, AddressSpec], 
             if existing is not None:
                 rec = _check_existing(existing, host_iface, hlink["index"] if hlink else None, spec, wanted, guest,
                                       name, str(target))
+                spec = _recorded_spec(rec) if spec.dhcp else spec
                 return Attachment(host_iface, shown, name, spec.interface, spec.gateway,
                                   existing.get_attr("IFLA_ADDRESS"), existing["index"],
                                   promisc_set=bool(rec.get("promisc")), already=True,
                                   replaced_routes=rec.get("prev") or [], vlan=vlan, shim=rec.get("shim"),
-                                  peer=rec.get("peer"))
+                                  peer=rec.get("peer"),
+                                  lease=dhcp.LeaseRecord.from_record(rec) if rec.get("dhcp") is not None else None)
             af = socket.AF_INET6 if spec.version == 6 else socket.AF_INET
             job = _Attach(host, guest, path, host_iface, hlink, name, spec, wanted,
-                          _default_routes(guest, af) if spec.gateway else [])
+                          _default_routes(guest, af) if spec.gateway or spec.dhcp else [], dhcp_timeout)
             with Transaction("attach", "attach failed, rolled back") as tx:
                 gidx, promisc_set, final_mac = job.run(tx, promisc)
-    return Attachment(host_iface, shown, name, spec.interface, spec.gateway, final_mac, gidx,
+    spec = job.spec  # with dhcp: the leased address and router
+    return Attachment(host_iface, shown, name, spec.interface, spec.gateway, final_mac, gidx, lease=job.lease,
                       promisc_set=promisc_set, replaced_routes=job.prev, vlan=vlan, shim=job.shim, peer=job.peer)
 
 
@@ -628,6 +692,37 @@ def _unreplace_default(ipr, af: int, gidx: int, prev: list[dict]) -> None:
             ipr.route("del", dst="default", family=af, oif=gidx, table=RT_TABLE_MAIN,
                       gateway=r.get_attr("RTA_GATEWAY"))
     _restore_routes(ipr, af, prev)
+
+
+# --------------------------------------------------------------------------- keeping a lease
+
+
+def keep_lease(target: NetnsRef, name: str, stop) -> None:
+    """Renew the DHCP lease that attach obtained for ``name`` in ``target`` until ``stop`` (a
+    :class:`threading.Event`) is set, recording each renewal in the interface's record.  A server
+    that hands out another address on renewal is not followed (the address stays; detach and attach
+    again).  Raises :class:`NetlinkError` if ``name`` has no lease of pcap4py's."""
+    with pinned(target) as path:
+        with rtnl(path) as guest:
+            link = link_by_name(guest, name)
+            rec = _read_record(link) if link is not None else None
+        if rec is None or rec.get("dhcp") is None:
+            raise NetlinkError(f"{name} in {target} has no DHCP lease from pcap4py attach")
+
+        def record_renewal(lease: dhcp.LeaseRecord) -> None:
+            rec["dhcp"] = lease.as_list()
+            with rtnl(path) as ipr:
+                found = link_by_name(ipr, name)
+                if found is not None and _read_record(found) is not None:
+                    ipr.link("set", index=found["index"], ifalias=ALIAS_TAG + json.dumps(rec, separators=(",", ":")))
+
+        def renewed(lease: dhcp.LeaseRecord) -> None:
+            # called inside the DHCP client's event loop, where pyroute2's synchronous IPRoute cannot run
+            worker = threading.Thread(target=record_renewal, args=(lease,), daemon=True)
+            worker.start()
+            worker.join(5)
+
+        dhcp.keep(path, name, dhcp.LeaseRecord.from_record(rec), stop, on_renewed=renewed)
 
 
 # --------------------------------------------------------------------------- detach
@@ -684,8 +779,11 @@ def detach(target: NetnsRef, name: str = "eth1") -> Detachment:
         if rec is None or link_kind(link) not in ("macvlan", "veth"):
             raise NetlinkError(f"{name} in {target} was not made by pcap4py attach; not removing it")
         af = socket.AF_INET6 if ":" in (rec.get("addr") or "") else socket.AF_INET
-        shim_removed, lower_removed = False, None
+        shim_removed, lower_removed, released = False, None, False
         with Transaction("detach", f"detach of {name} in {shown}", on_signal="finish") as tx:
+            if rec.get("dhcp") is not None:  # while the interface is still there to send from
+                released = tx.step("release", lambda: dhcp.release(path, name, dhcp.LeaseRecord.from_record(rec)),
+                                   doing="release the DHCP lease")
             tx.step("delete", lambda: guest.link("del", index=link["index"]), doing=f"remove {name}")
             if rec.get("shim"):
                 shim_removed = tx.step("shim", lambda: _remove_shim(rec), doing=f"remove the host shim {rec['shim']}")
@@ -697,4 +795,5 @@ def detach(target: NetnsRef, name: str = "eth1") -> Detachment:
             cleared = tx.step("promisc", lambda: _clear_promisc(rec),
                               doing=f"turn promiscuous mode off on {rec.get('host')}")
     return Detachment(shown, name, removed=True, host_iface=rec.get("host"), restored_routes=restored,
-                      promisc_cleared=cleared, shim_removed=shim_removed, lower_removed=lower_removed)
+                      promisc_cleared=cleared, shim_removed=shim_removed, lower_removed=lower_removed,
+                      lease_released=released)

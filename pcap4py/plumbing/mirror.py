@@ -41,12 +41,12 @@ Differences from tc-mirror (the classic recipe: an ``ingress`` qdisc and a
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional, Protocol
 
 from ..errors import NetlinkError, Pcap4pyError
+from . import run_dir
 from .rtnl import IFF_PROMISC, IFF_UP, check_ifname, ethernet_link, link_by_name, link_kind, rtnl, set_promisc
 from .transaction import Transaction
 
@@ -61,7 +61,7 @@ TCA_EGRESS_MIRROR = 2
 
 
 def _run_dir() -> Path:
-    return Path(os.environ.get("PCAP4PY_RUN_DIR", "/run/pcap4py")) / "mirror"
+    return run_dir() / "mirror"
 
 
 def state_path(src_iface: str, bridge: str) -> Path:
