@@ -61,3 +61,17 @@ def wait_output(proc: subprocess.Popen, needle: str, stream: str = "stderr", tim
 def wait_listening(proc: subprocess.Popen, timeout: float = 30) -> str:
     """Read the child's stderr until it says 'listening on' (the handles are open); returns what it read."""
     return wait_output(proc, "listening on", timeout=timeout)
+
+
+def capture_then_signal(veth, path, signum: int, count: int = 20) -> tuple[int, str]:
+    """``capture HOST_IF -w PATH udp`` while the namespace sends ``count`` datagrams, then stopped by
+    ``signum``; returns (exit status, stderr)."""
+    import time
+
+    proc = start_cli("capture", veth.host_if, "-w", str(path), "udp")
+    wait_listening(proc)
+    veth.send_udp(veth.host_ip, 5555, b"before-signal", count=count)
+    time.sleep(0.5)
+    proc.send_signal(signum)
+    _, err = proc.communicate(timeout=30)
+    return proc.returncode, err.decode()

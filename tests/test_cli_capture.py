@@ -8,7 +8,7 @@ import signal
 import subprocess
 import time
 
-from .cli import run_cli, start_cli, wait_listening, wait_output
+from .cli import capture_then_signal, run_cli, start_cli, wait_listening, wait_output
 
 
 def tcpdump_lines(path) -> list[str]:
@@ -107,13 +107,8 @@ def test_duration_stops_an_idle_capture(veth):
 
 def _stop_with(signum, veth, tmp_path):
     path = tmp_path / "sig.pcap"
-    proc = start_cli("capture", veth.host_if, "-w", str(path), "udp")
-    wait_listening(proc)
-    veth.send_udp(veth.host_ip, 5555, b"before-signal", count=20)
-    time.sleep(0.5)
-    proc.send_signal(signum)
-    _, err = proc.communicate(timeout=30)
-    return proc.returncode, err.decode(), path
+    rc, err = capture_then_signal(veth, path, signum)
+    return rc, err, path
 
 
 def test_sigint_leaves_a_complete_file_and_prints_stats(veth, tmp_path):

@@ -57,6 +57,21 @@ def finish(proc: subprocess.Popen, timeout: float = 30) -> tuple[bytes, bytes]:
     return out, err
 
 
+def in_every_format(args: tuple, traffic, netns: Optional[str] = None, timeout: float = 30) -> tuple[dict, dict]:
+    """``capture *args --format F`` for every format at once while ``traffic()`` runs; returns what
+    each said until 'listening on' and (stdout, stderr) of each once it has stopped by itself."""
+    procs = {fmt: start_cli("capture", *args, "--format", fmt, netns=netns) for fmt in FORMATS}
+    try:
+        said = {fmt: wait_listening(p, timeout=timeout).encode() for fmt, p in procs.items()}
+        traffic()
+        return said, {fmt: finish(p) for fmt, p in procs.items()}
+    finally:
+        for p in procs.values():
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+
+
 def jsonl_interfaces(out: bytes) -> set[str]:
     return {json.loads(line)["interface"] for line in out.decode().splitlines()}
 
@@ -85,17 +100,8 @@ def ping_from_host(dst: str, count: int = 3) -> None:
 def test_live_capture_of_an_interface_named_with_escapes(veth):
     rename(veth.ns, veth.peer_if, COLOUR)
     assert COLOUR.encode() in veth.ns.run("ip", "-o", "link").stdout.encode()  # the kernel took it
-    procs = {fmt: start_cli("capture", COLOUR, "-c", "2", "icmp", "--format", fmt, netns=veth.ns.name)
-             for fmt in FORMATS}
-    try:
-        said = {fmt: wait_listening(p).encode() for fmt, p in procs.items()}
-        ping_from_host(veth.peer_ip)
-        results = {fmt: finish(p) for fmt, p in procs.items()}
-    finally:
-        for p in procs.values():
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+    said, results = in_every_format((COLOUR, "-c", "2", "icmp"), lambda: ping_from_host(veth.peer_ip),
+                                    netns=veth.ns.name)
     for fmt, (out, err) in results.items():
         assert_no_controls(out, said[fmt], err)
         assert f"listening on {printable(COLOUR)}, link-type EN10MB".encode() in said[fmt]
@@ -240,19 +246,12 @@ def test_containers_lists_the_renamed_interface_escaped(renamed):
 
 def test_container_capture_escapes_the_renamed_interface(renamed):
     c, gateway = renamed
-    procs = {fmt: start_cli("capture", "--container", c.name, "-c", "2", "icmp", "--format", fmt)
-             for fmt in FORMATS}
-    try:
-        said = {fmt: wait_listening(p, timeout=60).encode() for fmt, p in procs.items()}
+    def ping_the_gateway() -> None:
         time.sleep(0.5)  # every handle is open once the last 'listening on' line is out
         code, out = c.exec("ping", "-c", "3", "-i", "0.2", "-W", "1", gateway)
         assert code == 0, out
-        results = {fmt: finish(p) for fmt, p in procs.items()}
-    finally:
-        for p in procs.values():
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+
+    said, results = in_every_format(("--container", c.name, "-c", "2", "icmp"), ping_the_gateway, timeout=60)
     for fmt, (out, err) in results.items():
         assert_no_controls(out, said[fmt], err)
         assert printable(TITLE).encode() in said[fmt] + err

@@ -20,7 +20,7 @@ import pytest
 from pcap4py.engine.capture import Capture
 from pcap4py.engine.handle import open_live
 from pcap4py.sinks.pcapng import PcapngSink
-from tests.cli import pcap4py_cmd, run_cli, start_cli, wait_listening, wait_output
+from tests.cli import capture_then_signal, pcap4py_cmd, run_cli, start_cli, wait_listening, wait_output
 from tests.fixtures.dockerlab import INDEX_HTML
 
 INBOUND, OUTBOUND = "0x00000001", "0x00000002"  # tshark's rendering of epb_flags bits 0-1
@@ -113,14 +113,8 @@ def test_two_interfaces_in_one_file_named_and_in_time_order(veth, tmp_path):
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
 def test_stop_signal_leaves_a_valid_file_with_statistics(veth, tmp_path, signum):
     path = tmp_path / "sig.pcapng"
-    proc = start_cli("capture", veth.host_if, "-w", str(path), "udp")
-    wait_listening(proc)
-    veth.send_udp(veth.host_ip, 5555, b"before-signal", count=20)
-    time.sleep(0.5)
-    proc.send_signal(signum)
-    _, err = proc.communicate(timeout=30)
-    err = err.decode()
-    assert proc.returncode == 0, err
+    rc, err = capture_then_signal(veth, path, signum)
+    assert rc == 0, err
     captured = stats_line(err, "packets captured")
     assert captured == 20
     assert len(tshark(path, "frame.number")) == captured
