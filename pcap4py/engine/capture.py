@@ -20,25 +20,42 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
 import select
 import threading
 import time
-from typing import TYPE_CHECKING, Callable, Iterator, Optional, Sequence
+from typing import Callable, Iterator, Optional, Protocol, Sequence
 
 from ..errors import CaptureError, HandleClosed, Pcap4pyError
 from .batch import Batch, BatchView
 from .limits import check_range
+from .packet import Packet, Source
 from .record import OFFSETS
 from .stats import Stats
-
-if TYPE_CHECKING:  # a capture reads handles; the handle module builds one-handle captures
-    from .handle import Handle
-from .packet import Packet
+from .wakeup import Wakeup
 
 POLL_MS = 250  # longest sleep between checks of the duration
 MAX_SOURCES = 256  # a record's source index is one byte
 SOURCE_INDEX_OFFSET = OFFSETS["source_index"]
+
+class Handle(Protocol):
+    """What a capture asks of each of its handles (:class:`pcap4py.engine.handle.Handle` is one)."""
+
+    name: str
+    live: bool
+
+    @property
+    def sources(self) -> list[Source]: ...
+    @property
+    def eof(self) -> bool: ...
+    def fileno(self) -> int: ...
+    def read_batch(self, batch: Batch, max_packets: Optional[int] = None) -> int: ...
+    def read_uncopied(self, max_packets: int) -> int: ...
+    def claim(self, iteration: object) -> None: ...
+    def unclaim(self, iteration: object) -> None: ...
+    def stats(self) -> Stats: ...
+    def flush(self) -> int: ...
+    def close(self) -> None: ...
+
 
 #: ``judge(handle, error)``: the reason to end the capture with when ``error`` (a read error of a
 #: live ``handle``) means that its source went away, or None when it is a real error
@@ -77,7 +94,7 @@ class Capture:
         self._judge: Optional[ReadErrorJudge] = None
         self._closers: list[Callable[[], None]] = []
         self._closed = False
-        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._wakeup = Wakeup()  # open while a reading loop polls
         self._batches = [Batch.reused() for _ in self.handles]
         # called after every poll wait, at most POLL_MS apart even on an idle link, so that a sink
         # can act on the clock (-G rotation) without a check per packet
@@ -104,10 +121,7 @@ class Capture:
         if reason is not None and not self._stopped:
             self._stop_reason = reason
         self._stopped = True
-        try:
-            os.write(self._wake_w, b"x")
-        except OSError:
-            pass  # the pipe is full or closed: the flag alone will do
+        self._wakeup.set()
 
     @property
     def stopped(self) -> bool:
@@ -168,23 +182,18 @@ class Capture:
     def _queue(self, changes: list) -> None:
         with self._changes_lock:
             self._changes.extend(changes)
-        try:
-            os.write(self._wake_w, b"c")
-        except OSError:
-            pass  # full: a wake-up is pending already; closed: the capture is over
+        self._wakeup.set(b"c")
 
-    def _apply_changes(self) -> bool:
-        """Apply the queued additions and removals (on the reading thread); True if any."""
+    def _apply_changes(self, iteration: object) -> bool:
+        """Apply the queued additions and removals (on the reading thread, for the reading loop
+        ``iteration``); True if any."""
         with self._changes_lock:
             changes, self._changes = self._changes, []
-        try:
-            while os.read(self._wake_r, 4096):
-                pass
-        except OSError:
-            pass  # drained (EAGAIN)
+        self._wakeup.drain()
         added = []
         for op, h in changes:
             if op == "add" and h not in self.handles:
+                h.claim(iteration)
                 self.handles.append(h)
                 self._batches.append(Batch.reused())
                 self.sources.extend(h.sources)
@@ -226,62 +235,86 @@ class Capture:
 
     # --- reading rounds ---------------------------------------------------------------------
     def _rounds(self, read: Callable[[int, Handle, Optional[int]], int]) -> Iterator[None]:
-        """Call ``read(i, handle, limit)`` whenever handle ``i`` may have packets; yield after each round."""
+        """Call ``read(i, handle, limit)`` whenever handle ``i`` may have packets; yield after each round.
+
+        The handles are claimed for this loop (another loop reading one of them meanwhile is
+        refused) and the wake-up pipe is open, until the loop ends or is abandoned."""
         self._require_open()
+        iteration = object()
+        claimed: list[Handle] = []
+        try:
+            for h in self.handles:
+                h.claim(iteration)
+                claimed.append(h)
+            yield from self._loop(read, iteration)
+        finally:
+            for h in claimed + self.handles:
+                h.unclaim(iteration)
+            self._wakeup.close()
+
+    def _loop(self, read: Callable[[int, Handle, Optional[int]], int], iteration: object) -> Iterator[None]:
+        """The rounds: a file round while files are left (one file at a time, in turn), then
+        live rounds until a count, the duration, a stop, or no handle left."""
         deadline = None if self.duration is None else time.monotonic() + self.duration
-        live, files, by_fd, poller = self._polling()
-        hot = set(live)  # read once before sleeping: packets may already be buffered
+        poll = self._polling()
         gone: set[int] = set()  # handles whose source went away: never read again
         while not self._stopped and self._remaining() != 0:
             self._require_open()  # closed between rounds (the caller's loop body may close it)
-            if self._changes and self._apply_changes():  # one check a round, even when never idle
-                live, files, by_fd, poller = self._polling()
-                hot = set(live)  # new handles may hold packets already; indexes have moved
-            if files:
-                i = files[0]
-                if read(i, self.handles[i], self._remaining()) == 0 and self.handles[i].eof:
-                    files.pop(0)
-                yield
-                continue
-            if not live and not self.growing:
+            if self._changes and self._apply_changes(iteration):  # one check a round, even when never idle
+                poll = self._polling()  # new handles may hold packets already; indexes have moved
+            if poll.files:
+                self._file_round(read, poll.files)
+            elif not poll.live and not self.growing:
                 return
-            now = time.monotonic()
-            if deadline is not None and now >= deadline:
+            elif deadline is not None and time.monotonic() >= deadline:
                 return
-            if not hot:
-                wait = POLL_MS if deadline is None else min(POLL_MS, max(0, int((deadline - now) * 1000)) + 1)
-                for fd, _ in poller.poll(wait):
-                    if fd in by_fd:
-                        hot.add(by_fd[fd])
-                if self.tick is not None:
-                    self.tick()
-                if self._stopped:
-                    break
-                if self._changes:  # woken to take handles in or out: the next round does
-                    continue
-            ready, hot = sorted(hot), set()
-            failed = []
-            for i in ready:
-                if self._remaining() == 0:
-                    break
-                try:
-                    if self._read_live(read, i, gone) > 0:
-                        hot.add(i)  # a full batch may leave packets in libpcap's current block
-                except Pcap4pyError as e:
-                    if not self._read_failed(self.handles[i], e):
-                        raise
-                    failed.append(i)
-                    break  # indexes have moved: this round ends here
-            if failed:
-                live, files, by_fd, poller = self._polling()
-                hot = set(live)
+            elif not self._live_round(read, poll, deadline, gone):
+                break
+            if poll.failed:
+                poll = self._polling()
             yield
         if self._stop_reason is not None and self._remaining() != 0 and not self._closed:
             # the source ended, not the reader: deliver what the other handles already hold
-            for i in live:
+            for i in poll.live:
                 if i not in gone and self._remaining() != 0:
                     self._read_live(read, i, gone)
             yield
+
+    def _file_round(self, read: Callable[[int, Handle, Optional[int]], int], files: list[int]) -> None:
+        """Read the first file left once; it leaves the list at its end."""
+        i = files[0]
+        if read(i, self.handles[i], self._remaining()) == 0 and self.handles[i].eof:
+            files.pop(0)
+
+    def _live_round(self, read: Callable[[int, Handle, Optional[int]], int], poll: "_Poll",
+                    deadline: Optional[float], gone: set[int]) -> bool:
+        """Wait (at most POLL_MS) until a live handle is ready unless one is known to be, then read
+        each ready one.  False when stopped while waiting (the loop ends)."""
+        if not poll.hot:
+            now = time.monotonic()
+            wait = POLL_MS if deadline is None else min(POLL_MS, max(0, int((deadline - now) * 1000)) + 1)
+            for fd, _ in poll.poller.poll(wait):
+                if fd in poll.by_fd:
+                    poll.hot.add(poll.by_fd[fd])
+            if self.tick is not None:
+                self.tick()
+            if self._stopped:
+                return False
+            if self._changes:  # woken to take handles in or out: the next round does
+                return True
+        ready, poll.hot = sorted(poll.hot), set()
+        for i in ready:
+            if self._remaining() == 0:
+                break
+            try:
+                if self._read_live(read, i, gone) > 0:
+                    poll.hot.add(i)  # a full batch may leave packets in libpcap's current block
+            except Pcap4pyError as e:
+                if not self._read_failed(self.handles[i], e):
+                    raise
+                poll.failed = True
+                break  # indexes have moved: this round ends here
+        return True
 
     def _read_live(self, read: Callable[[int, Handle, Optional[int]], int], i: int, gone: set[int]) -> int:
         """``read`` handle ``i``; a read error its judge blames on the source's going away stops
@@ -298,18 +331,18 @@ class Capture:
             self.stop(reason)
             return 0
 
-    def _polling(self) -> tuple:
-        """What one reading loop needs for the current handles: the live and file indexes, the
+    def _polling(self) -> "_Poll":
+        """What the reading loop needs for the current handles: the live and file indexes, the
         live ones by descriptor, and a poller of them and of the wake-up pipe."""
         live = [i for i, h in enumerate(self.handles) if h.live]
-        files = [i for i, h in enumerate(self.handles) if not h.live]
-        poller = select.poll()
-        poller.register(self._wake_r, select.POLLIN)
-        by_fd = {}
+        poll = _Poll(live, [i for i, h in enumerate(self.handles) if not h.live])
+        if live or self.growing:
+            poll.poller.register(self._wakeup.open(), select.POLLIN)
         for i in live:
-            by_fd[self.handles[i].fileno()] = i
-            poller.register(self.handles[i].fileno(), select.POLLIN)
-        return live, files, by_fd, poller
+            fd = self.handles[i].fileno()
+            poll.by_fd[fd] = i
+            poll.poller.register(fd, select.POLLIN)
+        return poll
 
     def _filled(self) -> Iterator[list[Batch]]:
         """The batches filled in each read round; each stays valid until the next round."""
@@ -431,18 +464,27 @@ class Capture:
         for batch in self._batches:  # the handles are closed: no reader fills them any more
             batch.recycle()
         self._batches = []
-        for fd in (self._wake_r, self._wake_w):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-        self._wake_r = self._wake_w = -1
+        self._wakeup.close()
 
     def __enter__(self) -> "Capture":
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+class _Poll:
+    """The reading loop's view of the handles: indexes of the ``live`` ones and of the ``files``
+    left, the live ones ``by_fd``, their ``poller``, those known ready (``hot``: read once before
+    sleeping, packets may already be buffered) and whether a read failure moved the indexes."""
+
+    def __init__(self, live: list[int], files: list[int]):
+        self.live = live
+        self.files = files
+        self.by_fd: dict[int, int] = {}
+        self.poller = select.poll()
+        self.hot = set(live)
+        self.failed = False
 
 
 def _ts(p: Packet) -> int:

@@ -42,7 +42,6 @@ class PcapngFileHandle(Handle):
         self._sources = _sources(reader, path, index)
         self._start(None, reader, self._sources[0], live=False)  # no libpcap handle: Java reads the file
         self.name = path
-        self._programs: list[Any] = []  # compiled filters, freed on close
 
     @property
     def sources(self) -> list[Source]:
@@ -54,8 +53,8 @@ class PcapngFileHandle(Handle):
         for dlt in sorted({s.linktype for s in self._sources}):
             snaplen = max(s.snaplen for s in self._sources if s.linktype == dlt)
             program = bpf.program(expression, dlt, snaplen)
-            self._programs.append(program)
-            self._reader.setFilter(linktype_of(dlt), program)
+            self._native.programs.append(program)
+            self._native.reader.setFilter(linktype_of(dlt), program)
         self.filter = expression
 
     def require_known_link_type(self) -> None:
@@ -83,13 +82,6 @@ class PcapngFileHandle(Handle):
         """Nothing to flush: a pcapng file is read, never dumped to."""
         self._require_open()
         return -1
-
-    def close(self) -> None:
-        if not self._stop_reading():
-            return
-        self._reader.close()
-        for program in self._programs:
-            program.free()
 
     def __repr__(self) -> str:
         return f"<PcapngFileHandle {self.name!r} interfaces={len(self._sources)}>"
