@@ -293,9 +293,15 @@ class Capture:
         if not poll.hot:
             now = time.monotonic()
             wait = POLL_MS if deadline is None else min(POLL_MS, max(0, int((deadline - now) * 1000)) + 1)
-            for fd, _ in poll.poller.poll(wait):
+            events = poll.poller.poll(wait)
+            for fd, _ in events:
                 if fd in poll.by_fd:
                     poll.hot.add(poll.by_fd[fd])
+            if not events:
+                # an idle round reads every handle once anyway: an interface that went down and
+                # then away (its namespace's owner killed) never polls readable again, and only a
+                # read lets libpcap notice that it disappeared
+                poll.hot.update(i for i in poll.live if i not in gone)
             if self.tick is not None:
                 self.tick()
             if self._stopped:
