@@ -27,17 +27,18 @@ This module uses the engine (:mod:`pcap4py.engine`) and discovery
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional, Sequence, Union
+from typing import Any, Callable, Iterable, Optional, Sequence, Union
 
+from ..engine.capture import Capture
+from ..engine.handle import open_live
+from ..engine.listener import Listener, SourceGone
 from ..engine.pov import PointOfView
 from ..errors import ContainerNotFound, Pcap4pyError
 from .inventory import norm_ip
 from .model import Container, ContainerInterface, get_container
 from .watch import ContainerWatch
-
-if TYPE_CHECKING:  # pragma: no cover - typing only
-    from ..engine.capture import Capture
 
 __all__ = ["ContainerView", "open_container", "open_containers", "direction_filter", "parse_directions", "combine_filters",
            "VIAS", "CAPTURE_DIRECTIONS"]
@@ -125,7 +126,7 @@ def open_container(
     count: Optional[int] = None,
     duration: Optional[float] = None,
     **live_kwargs: Any,
-) -> "Capture":
+) -> Capture:
     """Open a capture of a container's traffic and return a :class:`pcap4py.Capture`.
 
     ``container`` is a :class:`Container` or a name/id prefix.  ``via`` picks
@@ -142,32 +143,31 @@ def open_container(
     saying ``container NAME stopped (exit code N)``; a read error of an interface
     that vanished with it ends the capture the same way instead of raising.
     """
-    from ..engine.capture import Capture
-
     if isinstance(container, str):
         container = get_container(container)
     _check_mode(via, capture)
     handles = _container_handles(container, via, filter, capture, live_kwargs)
-    try:
-        cap = Capture(handles, count=count, duration=duration, local=ContainerView.of(container))
-    except BaseException:
+    with ExitStack() as undo:  # closed again on failure (closing twice is harmless)
         for h in handles:
-            h.close()
-        raise
-    try:
+            undo.callback(h.close)
+        cap = Capture(handles, count=count, duration=duration, local=ContainerView.of(container))
+        undo.callback(cap.close)
         _end_with_the_container(cap, container)
-    except BaseException:
-        cap.close()
-        raise
+        undo.pop_all()
     return cap
 
 
-def _end_with_the_container(cap: "Capture", container: Container) -> None:
+def _end_with_the_container(cap: Capture, container: Container) -> None:
     """Stop ``cap`` when ``container`` stops; a read error after its stop is then the end, not an error."""
     watch = ContainerWatch(container, cap.stop)
-    cap.add_closer(watch.close)  # first: a failed start is cleaned up with the capture
+
+    def read_failed(handle, error) -> Optional[SourceGone]:
+        reason = watch.wait_stopped(STOP_NEWS_WAIT_S)
+        return None if reason is None else SourceGone(reason)
+
+    # listening first: a failed start is cleaned up with the capture
+    cap.listen(Listener(read_failed=read_failed, closing=watch.close))
     watch.start()
-    cap.judge_read_errors(lambda handle, error: watch.wait_stopped(STOP_NEWS_WAIT_S))
 
 
 def _check_mode(via: str, capture) -> None:
@@ -204,7 +204,7 @@ def open_containers(
     duration: Optional[float] = None,
     report: Optional[Callable[[str], None]] = None,
     **live_kwargs: Any,
-) -> "Capture":
+) -> Capture:
     """Capture several containers at once: every interface of each, one source per
     (container, interface), labelled ``NAME/IFACE``, each packet's direction from its own
     container's point of view.
@@ -231,53 +231,23 @@ def open_containers(
     if not found and not follow:
         raise ContainerNotFound(f"no running container matches {selection}")
     opened: list = []
-    try:
+    with ExitStack() as undo:  # closed again on failure (closing twice is harmless)
         for c in found:
             first = sum(len(hs) for _, hs in opened)
             opened.append((c, _container_handles(c, via, filter, capture, live_kwargs, lambda n: first)))
-        cap = _containers_capture()([h for _, hs in opened for h in hs], count=count, duration=duration,
-                                    growing=follow)
-    except BaseException:
-        for _, hs in opened:
-            for h in hs:
-                h.close()
-        raise
-    try:
+            for h in opened[-1][1]:
+                undo.callback(h.close)
+        cap = Capture([h for _, hs in opened for h in hs], count=count, duration=duration, growing=follow)
+        undo.callback(cap.close)
         follower = Follower(cap, selection, client,
                             lambda c, reserve: _container_handles(c, via, filter, capture, live_kwargs, reserve),
                             follow=follow, report=report)
         for c, hs in opened:
             follower.track(c, hs)
-        cap.follower = follower
+        cap.follower = follower  # (for inspection: the containers captured now)
         follower.start(since)
-    except BaseException:
-        cap.close()
-        raise
+        undo.pop_all()
     return cap
-
-
-def _containers_capture() -> type:
-    """:class:`Capture` that also stops following Docker events when it closes (made on first use:
-    the engine, and with it the JVM's modules, loads lazily)."""
-    global _ContainersCapture
-    if _ContainersCapture is None:
-        from ..engine.capture import Capture
-
-        class ContainersCapture(Capture):
-            """A capture of several containers; ``follower`` keeps it in step with Docker."""
-
-            follower = None
-
-            def close(self) -> None:
-                if self.follower is not None:
-                    self.follower.close()
-                super().close()
-
-        _ContainersCapture = ContainersCapture
-    return _ContainersCapture
-
-
-_ContainersCapture: Optional[type] = None
 
 
 _VIA_WORDS = {"netns": "inside its network namespace", "veth": "on its host-side veth peer",
@@ -336,14 +306,10 @@ def _plan_bridge(c: Container, user: Optional[str], capture) -> list[_Plan]:
 
 
 def _open_all(plans: list[_Plan], live_kwargs: dict, first: int = 0) -> list:
-    from ..engine.handle import open_live
-
     handles = []
-    try:
+    with ExitStack() as undo:
         for n, plan in enumerate(plans, first):
             handles.append(open_live(plan.iface, filter=plan.filter, netns=plan.netns, index=n, **live_kwargs))
-    except BaseException:
-        for h in handles:
-            h.close()
-        raise
+            undo.callback(handles[-1].close)
+        undo.pop_all()
     return handles

@@ -6,7 +6,7 @@ the short-lived namespace thread, as always) and joined to the capture with
 :meth:`pcap4py.engine.capture.Capture.add`; one that dies has its handles removed
 (:meth:`~pcap4py.engine.capture.Capture.remove`), and the capture goes on.  An interface that
 vanishes before the die event arrives fails its read: :meth:`Follower.read_failed` (the
-capture's ``on_read_error``) then checks with Docker that its container has stopped.  Each change
+capture's listener) then checks with Docker that its container has stopped.  Each change
 is reported in one line (``+ container c (eth0, lo)``, ``- container c stopped``).
 """
 
@@ -15,6 +15,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Callable, Optional
 
+from ..engine.listener import Listener, SourceGone
 from ..errors import ContainerNotFound, Pcap4pyError
 from . import docker as discovery
 from .model import Container, resolve_listed
@@ -54,7 +55,7 @@ class Follower:
         self._stream = None
         self._thread: Optional[threading.Thread] = None
         self._closed = False
-        capture.on_read_error = self.read_failed
+        capture.listen(Listener(read_failed=self.read_failed, closing=self.close))
 
     def track(self, container: Container, handles: list) -> None:
         """Count ``handles`` (already in the capture) as ``container``'s."""
@@ -144,17 +145,18 @@ class Follower:
         self._report(f"- container {container.name} stopped")
 
     # --- on the capture's thread ----------------------------------------------------------------
-    def read_failed(self, handle: "Handle", error: Exception) -> bool:
-        """The capture's ``on_read_error``: a handle of a container that has stopped is removed
-        (with the rest of its container's) and the capture goes on; any other error is raised."""
+    def read_failed(self, handle: "Handle", error: Exception) -> Optional[SourceGone]:
+        """A read error of ``handle``: one of a container that has stopped leaves the capture
+        (with the rest of its container's handles) and the capture goes on; any other error is
+        raised (None)."""
         with self._lock:
             owner = next((cid for cid, (_, hs) in self._captured.items() if handle in hs), None)
         if owner is None:
-            return True  # its container's stop was seen already: its removal is queued
+            return SourceGone()  # its container's stop was seen already: its removal is queued
         if self._is_running(owner):
-            return False
+            return None
         self._stopped(owner)
-        return True
+        return SourceGone()
 
     def _is_running(self, cid: str) -> bool:
         try:

@@ -6,8 +6,8 @@ thread takes effect at once, even on an idle interface).  Packets from several
 handles are merged in timestamp order within each read round.
 
 A capture can also end because what it reads went away (a container that stopped, say): its
-owner calls ``stop(reason=...)`` and, through :meth:`Capture.judge_read_errors`, says which read
-errors mean the same thing.  Such a capture ends as cleanly as a stopped one, ``stop_reason``
+owner calls ``stop(reason=...)`` and, through a :class:`~pcap4py.engine.listener.Listener`, says
+which read errors mean the same thing.  Such a capture ends as cleanly as a stopped one, ``stop_reason``
 saying why; the engine itself knows nothing of what the sources are.
 
 A running capture can take more live handles and let some go (:meth:`Capture.add`,
@@ -25,14 +25,16 @@ import threading
 import time
 from typing import Callable, Iterator, Optional, Protocol, Sequence
 
-from ..errors import CaptureError, HandleClosed, Pcap4pyError
+from ..errors import CaptureError, HandleClosed
 from .batch import Batch, BatchView
 from .limits import check_range
+from .listener import Listener, SourceGone
 from .packet import Packet, Source
 from .record import OFFSETS
 from .stats import Stats
 from .wakeup import Wakeup
 
+_LEFT = -1  # a read's count when its handle's source went away alone: the handle leaves
 POLL_MS = 250  # longest sleep between checks of the duration
 MAX_SOURCES = 256  # a record's source index is one byte
 SOURCE_INDEX_OFFSET = OFFSETS["source_index"]
@@ -55,11 +57,6 @@ class Handle(Protocol):
     def stats(self) -> Stats: ...
     def flush(self) -> int: ...
     def close(self) -> None: ...
-
-
-#: ``judge(handle, error)``: the reason to end the capture with when ``error`` (a read error of a
-#: live ``handle``) means that its source went away, or None when it is a real error
-ReadErrorJudge = Callable[["Handle", CaptureError], Optional[str]]
 
 
 class Capture:
@@ -91,24 +88,15 @@ class Capture:
         self._seen = 0
         self._stopped = False
         self._stop_reason: Optional[str] = None
-        self._judge: Optional[ReadErrorJudge] = None
-        self._closers: list[Callable[[], None]] = []
+        self._listeners: list[Listener] = []
         self._closed = False
         self._wakeup = Wakeup()  # open while a reading loop polls
         self._batches = [Batch.reused() for _ in self.handles]
-        # called after every poll wait, at most POLL_MS apart even on an idle link, so that a sink
-        # can act on the clock (-G rotation) without a check per packet
-        self.tick: Optional[Callable[[], None]] = None
         # handles joining or leaving while running: queued by any thread, applied by the loop's
         self._changes: list[tuple[str, Handle]] = []
         self._changes_lock = threading.Lock()
         self._reserved = len(self.sources)  # source indexes given out (reserve_sources)
         self._retired = Stats(0)  # the counters of the handles removed (and closed)
-        # called on the loop's thread with the handles just joined, before any of them is read
-        # (sinks describe the new sources: pcapng interface blocks, a shared dumper, line names)
-        self.on_added: list[Callable[[list[Handle]], None]] = []
-        # a handle's read failed: a callback returning True removes that handle and the capture goes on
-        self.on_read_error: Optional[Callable[[Handle, Exception], bool]] = None
 
     # --- control ---------------------------------------------------------------------------
     def stop(self, reason: Optional[str] = None) -> None:
@@ -133,18 +121,19 @@ class Capture:
         duration, the end of a file, a stop by the user)."""
         return self._stop_reason
 
-    def judge_read_errors(self, judge: ReadErrorJudge) -> None:
-        """Let ``judge(handle, error)`` decide what a read error of a live handle means: a reason
-        (its source went away) ends the capture cleanly with that reason; None raises the error.
+    def listen(self, listener: Listener) -> Listener:
+        """Register ``listener`` (called in the order registered); returns it, for :meth:`unlisten`."""
+        self._listeners.append(listener)
+        return listener
 
-        ``judge`` runs on the reading thread and may wait a little (bounded) for the owner to
-        learn what happened.
-        """
-        self._judge = judge
+    def unlisten(self, listener: Listener) -> None:
+        """Stop calling ``listener``."""
+        if listener in self._listeners:
+            self._listeners.remove(listener)
 
-    def add_closer(self, closer: Callable[[], None]) -> None:
-        """Call ``closer()`` when the capture closes, before its handles (to end what watches it)."""
-        self._closers.append(closer)
+    def _calls(self, kind: str) -> list[Callable]:
+        """The listeners' callables of ``kind`` ('tick', 'added', 'read_failed', 'closing')."""
+        return [f for f in (getattr(listener, kind) for listener in self._listeners) if f is not None]
 
     # --- handles joining and leaving --------------------------------------------------------
     def reserve_sources(self, n: int) -> int:
@@ -203,8 +192,8 @@ class Capture:
         self.sources.sort(key=lambda s: s.index)  # a packet's source is sources[its index]
         joined = [h for h in added if h in self.handles]
         if joined:
-            for callback in self.on_added:
-                callback(joined)
+            for added in self._calls("added"):
+                added(joined)
         return bool(changes)
 
     def _retire(self, handle: Handle) -> None:
@@ -217,14 +206,6 @@ class Capture:
         except Exception:  # noqa: BLE001 - a closed handle has no counters left to keep
             pass
         handle.close()
-
-    def _read_failed(self, handle: Handle, error: Exception) -> bool:
-        """Whether a failed read of ``handle`` is handled (the handle retired) rather than raised."""
-        if self.on_read_error is None or not self.on_read_error(handle, error):
-            return False
-        if handle in self.handles:
-            self._retire(handle)
-        return True
 
     def _require_open(self) -> None:
         if self._closed:
@@ -277,7 +258,7 @@ class Capture:
             # the source ended, not the reader: deliver what the other handles already hold
             for i in poll.live:
                 if i not in gone and self._remaining() != 0:
-                    self._read_live(read, i, gone)
+                    self._read_live(read, i, gone)  # (one that leaves now is closed with the rest)
             yield
 
     def _file_round(self, read: Callable[[int, Handle, Optional[int]], int], files: list[int]) -> None:
@@ -302,8 +283,8 @@ class Capture:
                 # then away (its namespace's owner killed) never polls readable again, and only a
                 # read lets libpcap notice that it disappeared
                 poll.hot.update(i for i in poll.live if i not in gone)
-            if self.tick is not None:
-                self.tick()
+            for tick in self._calls("tick"):
+                tick()
             if self._stopped:
                 return False
             if self._changes:  # woken to take handles in or out: the next round does
@@ -312,29 +293,32 @@ class Capture:
         for i in ready:
             if self._remaining() == 0:
                 break
-            try:
-                if self._read_live(read, i, gone) > 0:
-                    poll.hot.add(i)  # a full batch may leave packets in libpcap's current block
-            except Pcap4pyError as e:
-                if not self._read_failed(self.handles[i], e):
-                    raise
+            n = self._read_live(read, i, gone)
+            if n > 0:
+                poll.hot.add(i)  # a full batch may leave packets in libpcap's current block
+            elif n == _LEFT:
+                self._retire(self.handles[i])
                 poll.failed = True
                 break  # indexes have moved: this round ends here
         return True
 
     def _read_live(self, read: Callable[[int, Handle, Optional[int]], int], i: int, gone: set[int]) -> int:
-        """``read`` handle ``i``; a read error its judge blames on the source's going away stops
-        the capture with that reason (and marks the handle ``gone``) instead of raising."""
+        """``read`` handle ``i``.  A read error the listeners call a :class:`SourceGone` is not
+        raised: with a reason, the capture stops with it (and the handle is marked ``gone``);
+        without, :data:`_LEFT` says the handle leaves."""
         try:
             return read(i, self.handles[i], self._remaining())
         except HandleClosed:
             raise
         except CaptureError as e:
-            reason = self._judge(self.handles[i], e) if self._judge is not None else None
-            if reason is None:
+            verdict = next((v for v in (judge(self.handles[i], e) for judge in self._calls("read_failed"))
+                            if v is not None), None)
+            if verdict is None:
                 raise
+            if verdict.reason is None:
+                return _LEFT
             gone.add(i)
-            self.stop(reason)
+            self.stop(verdict.reason)
             return 0
 
     def _polling(self) -> "_Poll":
@@ -453,12 +437,13 @@ class Capture:
             h.flush()
 
     def close(self) -> None:
-        """Close every handle (flushing dump files) and the wake-up pipe. Safe to call twice."""
+        """Close every handle (flushing dump files), the listeners told first. Safe to call twice."""
+        first = not self._closed
         self._closed = True
-        closers, self._closers = self._closers, []
         try:
-            for closer in closers:
-                closer()
+            if first:
+                for closing in self._calls("closing"):
+                    closing()
         finally:
             self._close_handles()
 

@@ -9,6 +9,7 @@ writing a file goes through libpcap's own ``pcap_dump``.
 from __future__ import annotations
 
 import socket
+from contextlib import ExitStack
 from typing import Any, Iterator, Optional
 
 from . import bpf, jvm
@@ -325,15 +326,14 @@ def open_live(
     opener = lambda: _open_live_here(iface, snaplen, promisc, timeout_ms, buffer_size,  # noqa: E731
                                      immediate, nanosecond, index)
     handle = run_in_netns(netns, opener) if netns is not None else opener()
-    try:
+    with ExitStack() as undo:
+        undo.callback(handle.close)
         if direction is not None:
             handle.set_direction(direction)
         if filter:
             handle.set_filter(filter)
         handle._j.setBlockingMode(jvm.jclass("org.pcap4j.core.PcapHandle$BlockingMode").NONBLOCKING)
-    except BaseException:
-        handle.close()
-        raise
+        undo.pop_all()
     return handle
 
 

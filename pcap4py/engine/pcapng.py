@@ -10,6 +10,7 @@ once per link type and applied to each interface of that type.
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from typing import Any, Optional
 
 from . import bpf, jvm
@@ -105,11 +106,10 @@ def open_pcapng(path: str, *, filter: Optional[str] = None, index: int = 0) -> P
     with jvm.java_errors(lambda message: CaptureFileError(f"cannot read {path}: {message}")):
         reader = jvm.jclass("pcap4py.helper.PcapngFileReader")(path, index)
     handle = PcapngFileHandle(reader, path, index)
-    try:
+    with ExitStack() as undo:
+        undo.callback(handle.close)
         handle.require_known_link_type()
         if filter:
             handle.set_filter(filter)
-    except BaseException:
-        handle.close()
-        raise
+        undo.pop_all()
     return handle

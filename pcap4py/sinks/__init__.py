@@ -21,6 +21,7 @@ import sys
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, Callable, Optional, Protocol
 
+from ..engine.listener import Listener
 from .lines import LINE_FORMATS
 
 if TYPE_CHECKING:
@@ -86,5 +87,5 @@ def open_sink(capture: "Capture", output: Output, stream: IO[str] = sys.stdout) 
     sink = LineSink(stream.fileno(), output.fmt, capture.sources,
                     with_interface=len(capture.sources) > 1 or capture.growing, local=capture.local,
                     by_label=names_by_label(capture.sources, capture.growing))
-    capture.on_added.append(sink.add_sources)
+    capture.listen(Listener(added=sink.add_sources))
     return sink

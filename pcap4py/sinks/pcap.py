@@ -19,6 +19,7 @@ import stat
 import struct
 from typing import TYPE_CHECKING, Callable, Optional
 
+from ..engine.listener import Listener
 from ..errors import CaptureWriteError
 
 if TYPE_CHECKING:
@@ -45,7 +46,7 @@ class PcapSink:
             # handles come and go: the file must outlive the one that opened it, so the sink
             # closes it (after the capture has stopped reading) instead of that handle
             capture.handles[0]._dumper = None
-            capture.on_added.append(self._dump_added)
+            capture.listen(Listener(added=self._dump_added))
         # opened now, while the process may still write there (before -Z), to cut the file back later
         self._fd = _open_if_regular(path)
         self.good_offset = 0

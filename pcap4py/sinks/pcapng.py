@@ -14,6 +14,7 @@ from typing import Any, Callable, Optional, Sequence
 
 from ..engine import jvm
 from ..engine.batch import Batch
+from ..engine.listener import Listener
 from ..engine.pcapng import linktype_of
 from ..errors import CaptureFileError
 
@@ -56,7 +57,7 @@ class PcapngSink:
         self._j.setComments(comments)
         if capture.growing or (len(capture.handles) > 1 and any(h.live for h in capture.handles)):
             self._j.setHoldback(HOLDBACK_NS)
-        capture.on_added.append(self.add_interfaces)
+        capture.listen(Listener(added=self.add_interfaces))
 
     def add_interfaces(self, handles: Sequence[Any]) -> None:
         """Interface blocks for handles that joined a running capture, written before any of their

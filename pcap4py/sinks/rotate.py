@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from ..engine import jvm
+from ..engine.listener import Listener
 from ..errors import CaptureFileError, Pcap4pyError
 from .pcap import PcapSink
 from .pcapng import PcapngSink
@@ -92,7 +93,7 @@ class RotatingSink:
     # --- the sink interface ---------------------------------------------------------------------
     def consume(self, capture: Capture, progress: Optional[Callable[[int], None]] = None) -> None:
         """Read ``capture`` to its end, rotating after any round (or idle poll) that calls for it."""
-        capture.tick = self._on_tick
+        ticks = capture.listen(Listener(tick=self._on_tick))
         try:
             if self._pcapng:
                 for batches in capture.rounds():
@@ -101,7 +102,7 @@ class RotatingSink:
             else:
                 capture.drain(lambda total: self._after_round(progress))
         finally:
-            capture.tick = None
+            capture.unlisten(ticks)
 
     def end(self, capture: Capture) -> None:
         """The last packets (a full file may call for one more), then the last file's statistics."""
