@@ -10,13 +10,14 @@ import click
 from ..container.capture import VIAS, parse_directions
 from ..engine.limits import MAX_SNAPLEN
 from ..engine.numbers import LINKTYPE_NAMES
-from ..errors import Pcap4pyError, SelectionError
+from ..errors import Pcap4pyError
 from ..sinks import FORMATS, Output, open_sink
 from ..text import printable
 from .group import main
 from .options import BUFFER_KIB, COMMAND, FILE_COUNT, FILE_NAME, FILE_SIZE, INTERVAL, SECONDS, USER_NAME
 from .request import CaptureRequest
-from .signals import exiting, stopping
+from .signals import stopping
+from .wait import wait_announced
 
 if TYPE_CHECKING:
     from ..engine.capture import Capture
@@ -92,22 +93,14 @@ def capture(**options) -> None:
 
 
 def _capture(r: CaptureRequest) -> None:
-    rotation = _rotation(r.write_path, r.file_size, r.rotate_seconds, r.file_count, r.post_rotate)
-    output = r.output(rotation)
+    r.check()
+    output = r.output(_rotation(r))
+    iface, expression = r.interface(), r.expression()
     if r.read_file:
-        if rotation is not None:
-            raise click.UsageError("-C, -G, -W and -z rotate live captures: drop them with -r")
-        return _read(r.read_file, _join_filter(r.filter_opt, r.args), r.count, output)
-    selection = _selection(r.containers, r.labels, r.compose_service, r.all_containers, r.follow)
-    if selection is not None and (r.iface_opt or r.direction):
-        raise click.UsageError("--container picks its own interfaces and directions: "
-                               "drop -i/-Q and use --via and --capture")
-    if r.follow and r.user:
-        raise click.UsageError("--follow opens handles as containers start, which needs the privileges "
-                               "-Z would drop: drop -Z")
-    iface, expression = _split_args(r.args, r.iface_opt, r.filter_opt, need_iface=selection is None)
+        return _read(r.read_file, expression, r.count, output)
+    selection = _selection(r)
     if r.wait_ping:
-        _wait_for_trigger(r.wait_iface, r.wait_timeout)
+        wait_announced(r.wait_iface, r.wait_timeout, lambda line: click.echo(printable(line), err=True))
     user = r.user
     if selection is not None:
         cap = _open_containers(selection, r.follow, r.via, r.capture_dirs, expression, r.live(), r.count,
@@ -145,19 +138,13 @@ def interfaces():
 
 
 # --- helpers ---------------------------------------------------------------------------------
-def _rotation(write_path: Optional[str], size: Optional[int], seconds: Optional[int], files: Optional[int],
-              command: Optional[str]) -> Optional[Rotation]:
-    """The rotation -C/-G/-W/-z ask for (None: one file), refusing what cannot work before anything is opened."""
-    if size is None and seconds is None:
-        for flag, value in (("-W", files), ("-z", command)):
-            if value is not None:
-                raise click.UsageError(f"{flag} needs -C or -G (it acts on rotated files)")
+def _rotation(r: CaptureRequest) -> Optional[Rotation]:
+    """The rotation -C/-G/-W/-z ask for (None: one file)."""
+    if r.file_size is None and r.rotate_seconds is None:
         return None
-    if not write_path or write_path == "-":
-        raise click.UsageError("-C and -G rotate files: give -w FILE (not stdout)")
     from ..sinks.rotate import Rotation
 
-    return Rotation(size, seconds, files, command)
+    return Rotation(r.file_size, r.rotate_seconds, r.file_count, r.post_rotate)
 
 
 def _read(path: str, expression: Optional[str], count: Optional[int], output: Output) -> None:
@@ -168,46 +155,19 @@ def _read(path: str, expression: Optional[str], count: Optional[int], output: Ou
     _run(cap, output, user=None, live=False)
 
 
-def _split_args(args: tuple, iface_opt: Optional[str], filter_opt: Optional[str], need_iface: bool):
-    """tcpdump accepts the interface by -i; pcap4py also takes it as the first word."""
-    words = list(args)
-    iface = iface_opt
-    if iface is None and need_iface:
-        if not words:
-            raise click.UsageError("name an interface: capture IFACE [EXPRESSION...] (see 'pcap4py interfaces')")
-        iface = words.pop(0)
-    return iface, _join_filter(filter_opt, tuple(words))
-
-
 def _join_filter(filter_opt: Optional[str], words: tuple) -> Optional[str]:
     if filter_opt and words:
         raise click.UsageError("give the filter either with -f or as trailing words, not both")
     return filter_opt or (" ".join(words) if words else None)
 
 
-def _wait_for_trigger(iface: str, timeout: Optional[float]) -> None:
-    from ..engine.handle import _require_interface
-    from ..engine.trigger import wait_for_ping
-
-    _require_interface(iface)  # an unknown name is an error before any "waiting" line
-    click.echo(f"waiting for a ping on {printable(iface)}...", err=True)
-    with exiting():
-        pkt = wait_for_ping(iface, timeout=timeout)
-    click.echo(f"triggered by an echo request from {pkt.src} on {printable(iface)}", err=True)
-
-
-def _selection(names: tuple, labels: tuple, compose_service: Optional[str], all_containers: bool, follow: bool):
-    """The containers asked for (None: none, capture an interface); bad combinations are usage errors."""
+def _selection(r: CaptureRequest):
+    """The containers asked for (None: none, capture an interface); a bad label is a SelectionError."""
     from ..container.selection import Selection
 
-    if not (names or labels or compose_service or all_containers):
-        if follow:
-            raise SelectionError("--follow needs a container selection: --container, --label, "
-                                 "--compose-service or --all-containers")
+    if not r.selected:
         return None
-    if all_containers and names:
-        raise SelectionError("--container and --all-containers exclude each other")
-    return Selection.of(names, labels, compose_service, all_containers)  # a bad label: SelectionError
+    return Selection.of(r.containers, r.labels, r.compose_service, r.all_containers)
 
 
 def _open_containers(selection, follow, via, capture_dirs, expression, live, count, duration) -> Capture:

@@ -1,11 +1,16 @@
-"""What ``pcap4py capture`` was asked, as one record: click's options in, the pieces the capture
-needs out (the output, the live-handle options), each derived in one place."""
+"""What ``pcap4py capture`` was asked, as one record: click's options in, every rule between
+options checked in one place (:meth:`CaptureRequest.check`, as tcpdump keeps them in one block),
+the pieces the capture needs out (the interface, the filter, the output, the live-handle options),
+each derived in one place."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Optional
 
+import click
+
+from ..errors import SelectionError
 from ..sinks import Output
 
 
@@ -46,6 +51,60 @@ class CaptureRequest:
     via: str
     capture_dirs: str
     user: Optional[str]
+
+    def check(self) -> None:
+        """Refuse every combination of options that cannot work, before anything is opened
+        (click's usage errors; a container selection's own errors are :class:`SelectionError`)."""
+        rotating = self.file_size is not None or self.rotate_seconds is not None
+        if not rotating:
+            for flag, value in (("-W", self.file_count), ("-z", self.post_rotate)):
+                if value is not None:
+                    raise click.UsageError(f"{flag} needs -C or -G (it acts on rotated files)")
+        elif not self.write_path or self.write_path == "-":
+            raise click.UsageError("-C and -G rotate files: give -w FILE (not stdout)")
+        if self.read_file and rotating:
+            raise click.UsageError("-C, -G, -W and -z rotate live captures: drop them with -r")
+        if not self.read_file:
+            self._check_live()
+        if self.filter_opt and self._filter_words():
+            raise click.UsageError("give the filter either with -f or as trailing words, not both")
+
+    def _check_live(self) -> None:
+        if not self.selected:
+            if self.follow:
+                raise SelectionError("--follow needs a container selection: --container, --label, "
+                                     "--compose-service or --all-containers")
+            if self.iface_opt is None and not self.args:
+                raise click.UsageError("name an interface: capture IFACE [EXPRESSION...] (see 'pcap4py interfaces')")
+            return
+        if self.all_containers and self.containers:
+            raise SelectionError("--container and --all-containers exclude each other")
+        if self.iface_opt or self.direction:
+            raise click.UsageError("--container picks its own interfaces and directions: "
+                                   "drop -i/-Q and use --via and --capture")
+        if self.follow and self.user:
+            raise click.UsageError("--follow opens handles as containers start, which needs the privileges "
+                                   "-Z would drop: drop -Z")
+
+    @property
+    def selected(self) -> bool:
+        """Whether containers were asked for (--container, --label, --compose-service, --all-containers)."""
+        return bool(self.containers or self.labels or self.compose_service or self.all_containers)
+
+    def interface(self) -> Optional[str]:
+        """The interface to capture: -i, or tcpdump-style the first word (none with containers or -r)."""
+        if self.iface_opt is not None or self.selected or self.read_file:
+            return self.iface_opt
+        return self.args[0]
+
+    def _filter_words(self) -> tuple:
+        takes_first = self.iface_opt is None and not self.selected and not self.read_file
+        return self.args[1:] if takes_first else self.args
+
+    def expression(self) -> Optional[str]:
+        """The filter: -f, or the words after the interface."""
+        words = self._filter_words()
+        return self.filter_opt or (" ".join(words) if words else None)
 
     def output(self, rotation=None) -> Output:
         """Where the packets go (``--json`` is ``--format json``)."""

@@ -29,16 +29,17 @@ from __future__ import annotations
 
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Iterable, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional, Sequence, Union
 
-from ..engine.capture import Capture
-from ..engine.handle import open_live
 from ..engine.listener import Listener, SourceGone
 from ..engine.pov import PointOfView
 from ..errors import ContainerNotFound, Pcap4pyError
 from .inventory import norm_ip
 from .model import Container, ContainerInterface, get_container
 from .watch import ContainerWatch
+
+if TYPE_CHECKING:  # pragma: no cover - typing only (the engine loads on first use: the CLI starts faster)
+    from ..engine.capture import Capture
 
 __all__ = ["ContainerView", "open_container", "open_containers", "direction_filter", "parse_directions", "combine_filters",
            "VIAS", "CAPTURE_DIRECTIONS"]
@@ -126,7 +127,7 @@ def open_container(
     count: Optional[int] = None,
     duration: Optional[float] = None,
     **live_kwargs: Any,
-) -> Capture:
+) -> "Capture":
     """Open a capture of a container's traffic and return a :class:`pcap4py.Capture`.
 
     ``container`` is a :class:`Container` or a name/id prefix.  ``via`` picks
@@ -143,6 +144,8 @@ def open_container(
     saying ``container NAME stopped (exit code N)``; a read error of an interface
     that vanished with it ends the capture the same way instead of raising.
     """
+    from ..engine.capture import Capture
+
     if isinstance(container, str):
         container = get_container(container)
     _check_mode(via, capture)
@@ -204,7 +207,7 @@ def open_containers(
     duration: Optional[float] = None,
     report: Optional[Callable[[str], None]] = None,
     **live_kwargs: Any,
-) -> Capture:
+) -> "Capture":
     """Capture several containers at once: every interface of each, one source per
     (container, interface), labelled ``NAME/IFACE``, each packet's direction from its own
     container's point of view.
@@ -230,6 +233,8 @@ def open_containers(
     found = running_matches(selection, client)
     if not found and not follow:
         raise ContainerNotFound(f"no running container matches {selection}")
+    from ..engine.capture import Capture
+
     opened: list = []
     with ExitStack() as undo:  # closed again on failure (closing twice is harmless)
         for c in found:
@@ -306,6 +311,8 @@ def _plan_bridge(c: Container, user: Optional[str], capture) -> list[_Plan]:
 
 
 def _open_all(plans: list[_Plan], live_kwargs: dict, first: int = 0) -> list:
+    from ..engine.handle import open_live
+
     handles = []
     with ExitStack() as undo:
         for n, plan in enumerate(plans, first):

@@ -340,7 +340,7 @@ def open_live(
 def _open_live_here(iface: str, snaplen: int, promisc: bool, timeout_ms: int,
                     buffer_size: Optional[int], immediate: bool, nanosecond: bool, index: int) -> Handle:
     """Open ``iface`` in the calling thread's network namespace."""
-    _require_interface(iface)
+    require_interface(iface)
     ph = jvm.jclass("org.pcap4j.core.PcapHandle")
     precision = jvm.jclass("org.pcap4j.core.PcapHandle$TimestampPrecision")
     promiscuity = jvm.jclass("org.pcap4j.core.PcapNetworkInterface$PromiscuousMode")
@@ -356,7 +356,9 @@ def _open_live_here(iface: str, snaplen: int, promisc: bool, timeout_ms: int,
     return Handle(jhandle, iface, live=True, index=index)
 
 
-def _require_interface(iface: str) -> None:
+def require_interface(iface: str) -> None:
+    """Raise :class:`InterfaceNotFound`, naming the interfaces there are, unless this thread's
+    network namespace has ``iface`` (or it is libpcap's ``any``)."""
     if iface == ANY_DEVICE:
         return
     try:
