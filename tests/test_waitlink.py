@@ -1,4 +1,4 @@
-"""attach --wait (pipework's --wait): wait inside a namespace for the interface the host attaches."""
+"""wait-link (pipework's --wait, also spelt attach --wait): wait inside a namespace for the interface the host attaches."""
 
 from __future__ import annotations
 
@@ -66,7 +66,7 @@ def test_image_entry_point_takes_pipeworks_wait_then_runs_the_rest(netns):
 
 def test_image_args_for_wait():
     commands = ["attach", "capture", "sample"]
-    assert image_args(["--wait", "-i", "eth2"], commands) == ["attach", "--wait", "-i", "eth2"]
-    assert image_args(["pipework", "--wait"], commands) == ["attach", "--wait"]
+    assert image_args(["--wait", "-i", "eth2"], commands) == ["wait-link", "-i", "eth2"]
+    assert image_args(["pipework", "--wait"], commands) == ["wait-link"]
     assert split_wait(["--wait", "-i", "eth1", "--", "eth1", "true"]) == (["--wait", "-i", "eth1"], ["eth1", "true"])
     assert split_wait(["eth1", "true"]) == ([], ["eth1", "true"])
