@@ -70,3 +70,13 @@ def test_image_args_for_wait():
     assert image_args(["pipework", "--wait"], commands) == ["wait-link"]
     assert split_wait(["--wait", "-i", "eth1", "--", "eth1", "true"]) == (["--wait", "-i", "eth1"], ["eth1", "true"])
     assert split_wait(["eth1", "true"]) == ([], ["eth1", "true"])
+
+
+def test_wait_link_is_a_command_of_its_own(netns):
+    """wait-link takes only its own options; attach --wait is the same command (the old spelling)."""
+    proc = netns.run(sys.executable, "-m", "pcap4py", "wait-link", "-i", "eth1", "--timeout", "0.2", check=False)
+    assert proc.returncode == 3 and proc.stderr.strip() == "pcap4py: eth1 did not appear (up) within 0.2 s"
+    for args in (("attach", "--wait", "--vlan", "3"), ("wait-link", "--timeout", "nan"), ("reattach", "a", "b")):
+        proc = subprocess.run([sys.executable, "-m", "pcap4py", *args], capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1, (args, proc.stderr)
+        assert proc.stderr.startswith("pcap4py: "), proc.stderr

@@ -1,4 +1,4 @@
-"""``pcap4py attach|detach|mirror build|mirror teardown``: network plumbing through netlink.
+"""``pcap4py attach|detach|reattach|wait-link|mirror build|mirror teardown``: network plumbing through netlink.
 
 A container named as a target is turned into its namespace by the container
 layer (:mod:`pcap4py.container.plumbing`); the plumbing itself works on

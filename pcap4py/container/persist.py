@@ -98,10 +98,13 @@ class Request:
     def _checked(cls, name: str, entry: Any) -> "Request":
         if not isinstance(entry, dict) or not {"host_iface", "address"} <= entry.keys():
             raise StateFileError("not an object with host_iface and address")
-        unknown = entry.keys() - {"host_iface", "address", "name", "options"}
         options = entry.get("options", {})
-        if unknown or not isinstance(options, dict) or options.keys() - {"mac", *PERSISTED_OPTIONS}:
-            raise StateFileError(f"unknown fields {sorted(unknown or set(options) - {'mac', *PERSISTED_OPTIONS})}")
+        if not isinstance(options, dict):
+            raise StateFileError(f"options {options!r} are not an object")
+        unknown = (entry.keys() - {"host_iface", "address", "name", "options"}) or \
+            (options.keys() - {"mac", *PERSISTED_OPTIONS})
+        if unknown:
+            raise StateFileError(f"unknown fields {sorted(unknown)}")
         host_iface, address = _text(entry["host_iface"]), _text(entry["address"])
         if _text(entry.get("name", name)) != name:
             raise StateFileError(f"it names another interface, {entry['name']!r}")
