@@ -80,3 +80,25 @@ def test_wait_link_is_a_command_of_its_own(netns):
         proc = subprocess.run([sys.executable, "-m", "pcap4py", *args], capture_output=True, text=True, timeout=60)
         assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1, (args, proc.stderr)
         assert proc.stderr.startswith("pcap4py: "), proc.stderr
+
+
+def test_wait_link_stops_on_ctrl_c_and_sigterm(netns):
+    """A wait for ever ends on SIGINT (exit 130, as every command) and SIGTERM: it changes nothing,
+    so nothing defers the signal (attach --wait used to run under attach's deferral and ignore it)."""
+    import signal
+
+    for signum, code in ((signal.SIGINT, 130), (signal.SIGTERM, -signal.SIGTERM)):
+        proc = subprocess.Popen([sys.executable, "-m", "pcap4py", "wait-link", "-i", "eth9"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            time.sleep(1.5)  # the interpreter is up and polling
+            assert proc.poll() is None
+            t0 = time.monotonic()
+            proc.send_signal(signum)
+            proc.wait(10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        assert proc.returncode == code and time.monotonic() - t0 < 2, (signum, proc.returncode)
+        assert b"Traceback" not in proc.stderr.read()

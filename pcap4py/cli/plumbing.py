@@ -113,6 +113,9 @@ def attach(host_iface: str, container: str, address: str, name: str, mac: str | 
     --keep (dhcp only) stays in the foreground and renews the lease; on
     SIGINT/SIGTERM it exits 0 leaving the interface and its address (the lease
     runs out by itself, detach releases it), unless --release-on-exit.
+
+    `attach --restore` and `attach --wait` are the old spellings of `reattach`
+    and `wait-link`.
     """
     from ..container.plumbing import attach as do_attach
 
