@@ -172,9 +172,10 @@ class _Attach:
     def record(self, promisc_set: bool) -> str:
         """The alias that records this attach."""
         spec = self.spec
-        return AttachRecord(self.host_iface, self.hidx, str(spec.interface) if spec.interface else None,
-                            str(spec.gateway) if spec.gateway else None, self.prev, promisc_set,
-                            self.wanted.vlan, self.lidx, self.shim, self.peer, self.lease).to_alias()
+        return AttachRecord(host=self.host_iface, hidx=self.hidx, prev=self.prev, promisc=promisc_set,
+                            addr=str(spec.interface) if spec.interface else None,
+                            gw=str(spec.gateway) if spec.gateway else None, vlan=self.wanted.vlan,
+                            lidx=self.lidx, shim=self.shim, peer=self.peer, lease=self.lease).to_alias()
 
     def ensure_lease(self) -> dhcp.LeaseRecord:
         """Ask the LAN's DHCP server for a lease; from now on the spec is the leased address and router."""
