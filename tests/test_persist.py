@@ -206,3 +206,23 @@ def test_attach_record_round_trip_and_fitting():
 ])
 def test_an_alias_of_the_wrong_shape_is_no_record(data):
     assert AttachRecord.from_alias("pcap4py-attach " + json.dumps(data, separators=(",", ":"))) is None
+
+
+def test_a_forged_alias_cannot_make_detach_remove_a_host_interface(guest):
+    """Whoever holds CAP_NET_ADMIN in the target (a container may) can write eth1's alias: a record
+    naming a host link as its shim, or of the wrong shape, is no record, and detach refuses."""
+    import uuid
+
+    victim = f"p4x{uuid.uuid4().hex[:8]}"
+    sh("ip", "link", "add", victim, "type", "veth", "peer", "name", f"p4y{victim[3:]}")  # a host link of the test
+    try:
+        guest.ns.run("ip", "link", "add", "eth1", "type", "veth", "peer", "name", "eth1p")
+        for forged in ({"host": "lo", "hidx": 1, "shim": victim}, [1, 2, 3], {"host": "lo", "hidx": None}):
+            guest.ns.run("ip", "link", "set", "eth1", "alias", "pcap4py-attach " + json.dumps(forged))
+            proc = run_cli("detach", guest.path)
+            assert proc.returncode == 1 and proc.stderr == \
+                f"pcap4py: eth1 in {guest.path} was not made by pcap4py attach; not removing it\n", proc.stderr
+            assert sh("ip", "link", "show", victim).returncode == 0
+        assert guest.ns.run("ip", "link", "show", "eth1").returncode == 0
+    finally:
+        sh("ip", "link", "del", victim, check=False)
