@@ -20,7 +20,8 @@ from ..netns import netns_path, pinned
 from ..plumbing import macvlan, mirror
 from . import persist as persist_mod
 from .docker import DockerBridgeNetworks
-from .model import Container, get_container
+from .lookup import get_container
+from .model import Container
 
 __all__ = ["namespace_of", "attach", "keep_lease", "restore", "detach", "mirror_build", "mirror_teardown"]
 

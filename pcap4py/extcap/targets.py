@@ -11,8 +11,7 @@ from contextlib import ExitStack, contextmanager
 from typing import TYPE_CHECKING, Iterable, Iterator, Optional
 
 from ..container.capture import CAPTURE_DIRECTIONS, VIAS, open_container, parse_directions
-from ..container.docker import docker_client, running_summaries
-from ..container.model import containers
+from ..container.lookup import containers, each_runtime
 from ..errors import Pcap4pyError
 
 if TYPE_CHECKING:
@@ -34,17 +33,11 @@ def interface_name(container: str) -> str:
 def running_names() -> list[str]:
     """Names of the running containers not on the host's network, sorted.
 
-    Asked of the Docker Engine alone: listing needs the Docker socket but, unlike
+    Asked of the runtimes alone: listing needs their sockets but, unlike
     :func:`containers`, no entering of namespaces, so Wireshark shows the
     interfaces to a user who may lack CAP_SYS_ADMIN (the capture then says so).
     """
-    client = docker_client()
-    try:
-        found = running_summaries(client)
-    finally:
-        client.close()
-    return sorted(name.lstrip("/") for c in found if (c.get("HostConfig") or {}).get("NetworkMode") != "host"
-                  for name in (c.get("Names") or [])[:1])
+    return sorted(item.name for item in each_runtime(lambda rt: rt.listed()) if not item.host_network)
 
 
 def directions(value: Optional[str]) -> frozenset:
