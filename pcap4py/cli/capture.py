@@ -226,7 +226,7 @@ def _selection(names: tuple, labels: tuple, compose_service: Optional[str], all_
     """The containers asked for (None: none, capture an interface); bad combinations are usage errors."""
     from ..container.selection import Selection
 
-    if not (names or labels or compose_service or compose_project or all_containers or pods):
+    if not (names or labels or compose_service or compose_project is not None or all_containers or pods):
         if follow:
             raise SelectionError("--follow needs a container selection: --container, --label, "
                                  "--compose-service, --pod or --all-containers")
