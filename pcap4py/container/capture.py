@@ -23,7 +23,7 @@ from ..errors import ContainerNotFound, Pcap4pyError
 from .model import Container
 from .namespace import Namespace, by_namespace
 from .plans import CAPTURE_DIRECTIONS, VIA_WORDS, VIAS, combine_filters, direction_filter, parse_directions, plan
-from .watch import ContainerWatch
+from .watch import ContainerWatch, ProcessWatch
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from ..engine.capture import Capture
@@ -117,6 +117,14 @@ def open_namespace(
     ns = Namespace.at(ref, pid=pid)
     cap = _open_namespace(ns, via, filter, capture, count, duration, live_kwargs)
     if pid:
+        try:
+            # our sockets keep the namespace (and its interfaces) alive: watch the process itself
+            watch = ProcessWatch(int(ref), cap.stop)
+            cap.add_closer(watch.close)
+            watch.start()
+        except BaseException:
+            cap.close()
+            raise
         cap.judge_read_errors(lambda handle, error: None if os.path.exists(f"/proc/{int(ref)}")
                               else f"process {int(ref)} exited")
     return cap

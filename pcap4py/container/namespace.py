@@ -69,7 +69,7 @@ class Namespace:
         if pid and not str(ref).isdigit():
             raise Pcap4pyError(f"bad PID {ref!r}: give a process id")
         path = netns_path(int(ref)) if pid else netns_path(str(ref))
-        resolve_netns(path)  # a clear error for a missing process, name or file
+        resolve_netns(int(ref) if pid else str(ref))  # a clear error for a missing process, name or file
         if inventory.is_own_namespace(path):
             raise Pcap4pyError(f"{path} is this process's own network namespace: capture its interfaces by name")
         name = f"pid{int(ref)}" if pid else os.path.basename(str(ref).rstrip(os.sep)) or str(ref)

@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
     from .model import Container
     from .runtimes import Runtime
 
-__all__ = ["ContainerWatch"]
+__all__ = ["ContainerWatch", "ProcessWatch"]
 
 POLL_S = 1.0  # inspect interval once the event stream has failed
 JOIN_S = 5.0  # longest wait for the thread at close
@@ -114,3 +114,47 @@ class ContainerWatch:
         self._stopped.set()
         self._on_stop(self.reason)
 
+
+
+class ProcessWatch:
+    """Calls ``on_stop(reason)`` once, when process ``pid`` exits (a ``--pid`` capture's end).
+
+    Needed because a namespace outlives its last process while our capture sockets hold it: its
+    interfaces do not vanish, and nothing else would end the capture.  Waits on a pidfd (no PID
+    reuse race) on a daemon thread; :meth:`close` ends it.
+    """
+
+    def __init__(self, pid: int, on_stop: Callable[[str], None]):
+        import os
+
+        self.pid = pid
+        self._on_stop = on_stop
+        self._fd = os.pidfd_open(pid)
+        self._wake_r, self._wake_w = os.pipe()
+        self.reason: Optional[str] = None
+        self._thread = threading.Thread(target=self._wait, name=f"pcap4py-watch-pid{pid}", daemon=True)
+
+    def start(self) -> "ProcessWatch":
+        self._thread.start()
+        return self
+
+    def _wait(self) -> None:
+        import select
+
+        ready, _, _ = select.select([self._fd, self._wake_r], [], [])
+        if self._fd in ready:
+            self.reason = f"process {self.pid} exited"
+            self._on_stop(self.reason)
+
+    def close(self) -> None:
+        """End the thread (bounded wait) and close the descriptors. Safe to call twice."""
+        import os
+
+        if self._wake_w < 0:
+            return
+        os.write(self._wake_w, b"x")
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(JOIN_S)
+        for fd in (self._fd, self._wake_r, self._wake_w):
+            os.close(fd)
+        self._wake_w = -1
