@@ -57,7 +57,7 @@ class Follower:
         self.capture = capture
         self.selection = selection
         self.follow = follow
-        self._runtimes = {rt.name: rt for rt in runtimes}
+        self._runtimes = {rt.endpoint: rt for rt in runtimes}
         self._open_handles = open_handles
         self._report = report or (lambda line: None)
         self._lock = threading.Lock()
@@ -209,7 +209,7 @@ class Follower:
         return True
 
     def _is_running(self, c: Container) -> bool:
-        rt = self._runtimes.get(c.runtime)
+        rt = self._runtimes.get(c.endpoint)
         state = rt.state(c.id) if rt is not None else None
         return state is not None and state.running
 

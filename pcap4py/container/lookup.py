@@ -79,5 +79,5 @@ def containers(runtime: Optional[str] = None) -> list[Container]:
 
 
 def runtime_of(container: Container) -> Runtime:
-    """A connection to the runtime a container record came from (its default socket)."""
-    return backend(container.runtime)()
+    """A connection to the runtime a container record came from (its socket)."""
+    return backend(container.runtime)(container.endpoint)

@@ -158,12 +158,14 @@ class Container:
     networks: tuple[ContainerNetwork, ...] = ()
     runtime: str = "docker"
     pod: Optional[str] = None
+    endpoint: Optional[str] = None  # the socket of the runtime that found it (rootless Podman: the user's)
     attrs: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_inspect(cls, attrs: dict, *, interfaces: tuple[ContainerInterface, ...] = (),
                      networks: tuple[ContainerNetwork, ...] = (), host_network: bool = False,
-                     runtime: str = "docker", pod: Optional[str] = None) -> "Container":
+                     runtime: str = "docker", pod: Optional[str] = None,
+                     endpoint: Optional[str] = None) -> "Container":
         """The record of inspect record ``attrs`` with the interfaces and networks found for it.
 
         Each network's ``interface`` is filled in by matching MACs, and its ``bridge``
@@ -185,6 +187,7 @@ class Container:
             networks=tuple(_on_interface(n, by_mac.get(n.mac)) for n in networks),
             runtime=runtime,
             pod=pod,
+            endpoint=endpoint,
             attrs=attrs,
         )
 
@@ -235,6 +238,7 @@ class Container:
             "host_network": self.host_network,
             "runtime": self.runtime,
             "pod": self.pod,
+            "endpoint": self.endpoint,
             "interfaces": [
                 {**asdict(i), "addresses": [str(a) for a in i.addresses]} for i in self.interfaces
             ],

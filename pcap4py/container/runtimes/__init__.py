@@ -2,7 +2,8 @@
 
 :func:`chosen` picks them: the one ``--runtime`` or ``PCAP4PY_RUNTIME`` names, else every runtime
 whose socket is set or present (``DOCKER_HOST`` or ``/var/run/docker.sock``; ``CONTAINER_HOST`` or
-``/run/podman/podman.sock``), else Docker (whose error then says where it looked).  Each backend
+``/run/podman/podman.sock`` and the rootless ``/run/user/UID/podman/podman.sock``), else Docker
+(whose error then says where it looked).  Each backend
 is imported only when asked for.
 """
 
@@ -35,6 +36,7 @@ def chosen(name: Optional[str] = None) -> list[Runtime]:
     """The runtimes to ask: ``name`` (or ``$PCAP4PY_RUNTIME``) alone, else every one present."""
     forced = name or os.environ.get(ENV) or None
     if forced:
-        return [backend(forced.strip().lower())()]
-    found = [cls() for cls in map(backend, NAMES) if cls.present()]
+        cls = backend(forced.strip().lower())
+        return cls.instances() or [cls()]
+    found = [rt for cls in map(backend, NAMES) for rt in cls.instances()]
     return found or [backend(NAMES[0])()]

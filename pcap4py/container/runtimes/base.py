@@ -53,6 +53,12 @@ class Runtime(ABC):
 
     name: str = "?"
     where: str = "?"
+    endpoint: str = "?"  # the socket, as a URL: tells two runtimes of one kind apart
+
+    @classmethod
+    def instances(cls) -> "list[Runtime]":
+        """The runtimes of this kind whose sockets are set or present here (none: an empty list)."""
+        return []
 
     @abstractmethod
     def get(self, ref: str) -> Container:

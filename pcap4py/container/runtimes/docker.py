@@ -34,7 +34,7 @@ class DockerRuntime(Runtime):
     KINDS = {"start": "start", "die": "stop", "destroy": "stop"}
 
     def __init__(self, base_url: Optional[str] = None, client: "docker.DockerClient | None" = None):
-        self.base_url = base_url or os.environ.get(self.ENV) or self.DEFAULT
+        self.base_url = self.endpoint = base_url or os.environ.get(self.ENV) or self.DEFAULT
         self.where = (f"{self.base_url} ({self.ENV})" if os.environ.get(self.ENV) and not base_url
                       else self.base_url)
         self._client = client
@@ -43,6 +43,10 @@ class DockerRuntime(Runtime):
     def present(cls) -> bool:
         """Whether this runtime's socket is set (``ENV``) or there (the default path)."""
         return bool(os.environ.get(cls.ENV)) or os.path.exists(cls.DEFAULT.removeprefix("unix://"))
+
+    @classmethod
+    def instances(cls) -> list["DockerRuntime"]:
+        return [cls()] if cls.present() else []
 
     @property
     def client(self) -> "docker.DockerClient":
@@ -61,7 +65,7 @@ class DockerRuntime(Runtime):
     # --- lookups --------------------------------------------------------------------------------
     def get(self, ref: str) -> Container:
         attrs = api.inspect_container(self.client, ref)
-        record = Container.from_inspect(attrs, runtime=self.name)
+        record = Container.from_inspect(attrs, runtime=self.name, endpoint=self.endpoint)
         if not ContainerState.of(attrs).running:
             raise ContainerNotRunning(
                 f"container {record.name} is not running (state: {record.state}): "
@@ -79,7 +83,8 @@ class DockerRuntime(Runtime):
             if not ContainerState.of(attrs).running:
                 return None
             if self._uses_host_network(attrs):
-                return Container.from_inspect(attrs, host_network=True, runtime=self.name, pod=self.pod_of(attrs))
+                return Container.from_inspect(attrs, host_network=True, runtime=self.name, pod=self.pod_of(attrs),
+                                              endpoint=self.endpoint)
             return self._resolved(attrs)
         except ContainerNotFound:
             return None  # removed while we were listing
@@ -123,7 +128,7 @@ class DockerRuntime(Runtime):
         pid = ContainerState.of(attrs).pid
         interfaces = tuple(ContainerInterface.from_inventory(i) for i in inventory.interfaces(netns_path(pid)))
         return Container.from_inspect(attrs, interfaces=interfaces, networks=networks, runtime=self.name,
-                                      pod=self.pod_of(attrs))
+                                      pod=self.pod_of(attrs), endpoint=self.endpoint)
 
 
 class _Events:

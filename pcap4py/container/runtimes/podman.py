@@ -1,13 +1,18 @@
 """The Podman backend: Podman's service (``podman system service``), its Docker-compatible API plus
 the libpod endpoints for what that API lacks (a container's pod, a pod's members).
 
-The socket is ``CONTAINER_HOST`` (Podman's own variable), else ``/run/podman/podman.sock``.
+The socket is ``CONTAINER_HOST`` (Podman's own variable), else the rootful
+``/run/podman/podman.sock`` and every user's rootless ``/run/user/UID/podman/podman.sock`` that
+is there (root reaches them all; a rootless container is captured in ``netns`` mode: its
+interfaces have no veth peer on the host).
 Podman 4.3's compatible event stream filters on its own event names before translating them
 (``died`` is reported as ``die``, a removal is ``remove``): the subscription asks in Podman's words.
 """
 
 from __future__ import annotations
 
+import glob
+import os
 from typing import Optional
 
 from ...errors import ContainerNotFound, DockerError
@@ -28,6 +33,15 @@ class PodmanRuntime(DockerRuntime):
     DEFAULT = "unix:///run/podman/podman.sock"
     SUBSCRIBE = ("start", "died", "remove")
     KINDS = {"start": "start", "die": "stop", "died": "stop", "remove": "stop", "destroy": "stop"}
+
+    ROOTLESS = "/run/user/*/podman/podman.sock"
+
+    @classmethod
+    def instances(cls) -> list["PodmanRuntime"]:
+        if os.environ.get(cls.ENV):
+            return [cls()]  # named: that one only
+        sockets = [cls.DEFAULT.removeprefix("unix://")] + sorted(glob.glob(cls.ROOTLESS))
+        return [cls(f"unix://{path}") for path in sockets if os.path.exists(path)]
 
     def _libpod(self, path: str, what: str) -> Optional[dict]:
         """The JSON answer of libpod endpoint ``path`` (None: 404)."""
