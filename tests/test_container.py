@@ -173,3 +173,24 @@ def test_containers_command_with_daemon_down(tmp_path):
     assert res.returncode == 1
     assert res.stderr.startswith(f"pcap4py: cannot reach the Docker daemon at unix://{tmp_path}/none.sock (DOCKER_HOST)")
     assert "Traceback" not in res.stderr
+
+
+def _dead_socket(tmp_path) -> str:
+    path = tmp_path / "dead.sock"
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(str(path))
+    s.close()
+    return f"unix://{path}"
+
+
+def test_a_runtime_that_does_not_answer_is_skipped_with_a_warning(dockerlab, tmp_path):
+    """A stale Podman socket beside a live Docker: listing and capturing go on, one warning line."""
+    web = dockerlab.run("stale")
+    env = {"CONTAINER_HOST": _dead_socket(tmp_path)}
+    res = run_cli("containers", env=env)
+    assert res.returncode == 0 and any(l.startswith(web.name + " ") for l in res.stdout.splitlines()), res
+    assert res.stderr.startswith("pcap4py: warning: skipped: cannot reach the Podman service at "), res.stderr
+    res = run_cli("capture", "--container", web.name, "--container", web.name, "--duration", "1", env=env)
+    assert res.returncode == 0 and "warning: skipped: cannot reach the Podman service" in res.stderr, res.stderr
+    res = run_cli("containers", "--runtime", "podman", env=env)
+    assert res.returncode == 1 and res.stderr.startswith("pcap4py: cannot reach the Podman service"), res.stderr

@@ -42,7 +42,7 @@ def containers_command(as_json: bool, runtime: str) -> None:
     """List running containers of every runtime: PID, interfaces, host veth peers, IPs, networks, bridges."""
     from ..container import containers
 
-    found = containers(runtime)
+    found = containers(runtime, warn=lambda line: click.echo(f"pcap4py: {printable(line)}", err=True))
     if as_json:
         click.echo(json.dumps([c.to_dict() for c in found], indent=2))
         return

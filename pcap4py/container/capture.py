@@ -210,13 +210,14 @@ def open_containers(
     import time
 
     from .follow import Follower
+    from .lookup import reachable
     from .runtimes import chosen
     from .selection import Selection, compose_projects, running_matches
 
     selection = Selection.of(names, labels, compose_service, all, pods, compose_project)
     _check_mode(via, capture)
     report = report or (lambda line: None)
-    runtimes = chosen(runtime)
+    runtimes = reachable(chosen(runtime), report)
     since = time.time()  # events from before the listing: a container starting meanwhile is not missed
     found = running_matches(selection, runtimes)
     if not found and not follow:

@@ -13,7 +13,7 @@ from ..errors import ContainerNotFound, DockerUnavailable
 from .model import Container
 from .runtimes import Runtime, backend, chosen
 
-__all__ = ["get_container", "containers", "find", "runtime_of"]
+__all__ = ["get_container", "containers", "find", "runtime_of", "reachable", "each_runtime"]
 
 T = TypeVar("T")
 
@@ -50,9 +50,10 @@ def get_container(name_or_id: str, runtime: Optional[str] = None) -> Container:
     return container
 
 
-def each_runtime(fn: Callable[[Runtime], list[T]], runtime: Optional[str] = None) -> list[T]:
-    """``fn(rt)`` for every runtime chosen, joined; runtimes that do not answer are skipped
-    unless none answers."""
+def each_runtime(fn: Callable[[Runtime], list[T]], runtime: Optional[str] = None,
+                 warn: Optional[Callable[[str], None]] = None) -> list[T]:
+    """``fn(rt)`` for every runtime chosen, joined; runtimes that do not answer are skipped (each
+    told to ``warn``) unless none answers."""
     results: list[T] = []
     errors: list[DockerUnavailable] = []
     runtimes = chosen(runtime)
@@ -65,17 +66,37 @@ def each_runtime(fn: Callable[[Runtime], list[T]], runtime: Optional[str] = None
             rt.close()
     if errors and len(errors) == len(runtimes):
         raise errors[0]
+    for e in errors:
+        (warn or (lambda line: None))(f"warning: skipped: {e}")
     return results
 
 
-def containers(runtime: Optional[str] = None) -> list[Container]:
+def reachable(runtimes: list[Runtime], warn: Optional[Callable[[str], None]] = None) -> list[Runtime]:
+    """The runtimes that answer (the others told to ``warn`` and closed); if none does, the first
+    one's :class:`DockerUnavailable`."""
+    answering, errors = [], []
+    for rt in runtimes:
+        try:
+            rt.client  # connects and pings  # noqa: B018
+            answering.append(rt)
+        except DockerUnavailable as e:
+            errors.append(e)
+            rt.close()
+    if not answering:
+        raise errors[0]
+    for e in errors:
+        (warn or (lambda line: None))(f"warning: skipped: {e}")
+    return answering
+
+
+def containers(runtime: Optional[str] = None, warn: Optional[Callable[[str], None]] = None) -> list[Container]:
     """The running containers of every runtime present (or of ``runtime``), resolved, sorted by
-    name (host-network ones have no interfaces listed)."""
+    name (host-network ones have no interfaces listed); ``warn`` hears of runtimes that do not answer."""
     def running(rt: Runtime) -> list[Container]:
         found = (rt.resolve(item.id) for item in rt.listed())
         return [c for c in found if c is not None]
 
-    return sorted(each_runtime(running, runtime), key=lambda c: (c.name, c.runtime))
+    return sorted(each_runtime(running, runtime, warn), key=lambda c: (c.name, c.runtime))
 
 
 def runtime_of(container: Container) -> Runtime:
