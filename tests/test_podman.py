@@ -139,3 +139,20 @@ def test_an_unknown_pod_is_one_line(podmanlab):
     res = run_cli("capture", "--pod", f"p4t-none-{podmanlab.tag}", "-c", "1")
     lines = res.stderr.strip().splitlines()
     assert res.returncode != 0 and lines == [f"pcap4py: no such pod: p4t-none-{podmanlab.tag}"], res.stderr
+
+
+def test_a_docker_and_a_podman_container_of_one_name_stay_apart(podmanlab, dockerlab, monkeypatch):
+    monkeypatch.delenv("PCAP4PY_RUNTIME")  # both runtimes: the test dockerd's and the test Podman's
+    label = f"p4t.twin={podmanlab.tag}"
+    twin = dockerlab.run("twin", labels={"p4t.twin": podmanlab.tag})
+    podmanlab._containers.append(twin.name)
+    podmanlab.svc.podman("run", "-d", "--name", twin.name, "--label", label, "--network", podmanlab.svc.network,
+                         podmanlab.svc.image, "sleep", "600")
+    with pcap4py.open_containers(labels=[label]) as cap:
+        labels = {s.display_name for s in cap.sources}
+    assert labels == {f"{rt}:{twin.name}/{i}" for rt in ("docker", "podman") for i in ("eth0", "lo")}, labels
+    res = run_cli("capture", "--container", twin.name, "-c", "1")
+    lines = res.stderr.strip().splitlines()
+    assert res.returncode != 0 and len(lines) == 1 and "choose one with --runtime" in lines[0], res.stderr
+    res = run_cli("capture", "--container", twin.name, "--runtime", "podman", "--duration", "1")
+    assert res.returncode == 0, res.stderr

@@ -15,6 +15,7 @@ imports it.
 from __future__ import annotations
 
 import os
+from collections import Counter
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional, Union
 
@@ -228,7 +229,7 @@ def open_containers(
                f"({', '.join(projects)}): capturing all of them (choose one with --compose-project)")
     opened: list = []
     try:
-        for ns in by_namespace(c for _, c in found):
+        for ns in _unique_names(by_namespace(c for _, c in found)):
             first = sum(len(hs) for _, hs in opened)
             opened.append((ns, _namespace_handles(ns, via, filter, capture, live_kwargs, lambda n: first)))
         cap = _containers_capture()([h for _, hs in opened for h in hs], count=count, duration=duration,
@@ -252,6 +253,14 @@ def open_containers(
         cap.close()
         raise
     return cap
+
+
+def _unique_names(namespaces: list[Namespace]) -> list[Namespace]:
+    """Namespaces of two runtimes with one name (a Docker and a Podman ``web``) get the runtime
+    in front of it (``podman:web/eth0``): interface names stay unique in the capture."""
+    seen = Counter(ns.name for ns in namespaces)
+    return [replace(ns, name=f"{ns.members[0].runtime}:{ns.name}") if seen[ns.name] > 1 and ns.members else ns
+            for ns in namespaces]
 
 
 def _containers_capture() -> type:

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 from typing import Callable, Optional, TypeVar
 
-from ..errors import ContainerNotFound, DockerUnavailable
+from ..errors import ContainerNotFound, DockerUnavailable, SelectionError
 from .model import Container
 from .runtimes import Runtime, backend, chosen
 
-__all__ = ["get_container", "containers", "find", "runtime_of", "reachable", "each_runtime"]
+__all__ = ["get_container", "containers", "find", "find_in", "runtime_of", "reachable", "each_runtime"]
 
 T = TypeVar("T")
 
@@ -23,16 +23,35 @@ def find(ref: str, runtime: Optional[str] = None) -> tuple[Runtime, Container]:
     if not ref:
         raise ContainerNotFound("no container name or id given")
     runtimes = chosen(runtime)
+    found: Optional[Runtime] = None
+    try:
+        found, container = find_in(ref, runtimes)
+        return found, container
+    finally:
+        for rt in runtimes:
+            if rt is not found:
+                rt.close()
+
+
+def find_in(ref: str, runtimes: list[Runtime]) -> tuple[Runtime, Container]:
+    """(runtime, container) for ``ref`` in one of ``runtimes``; a name found in two runtimes is
+    refused rather than guessed."""
     missing: Optional[ContainerNotFound] = None
     unreachable: Optional[DockerUnavailable] = None
+    hits: list[tuple[Runtime, Container]] = []
     for rt in runtimes:
         try:
-            return rt, rt.get(ref)
+            hits.append((rt, rt.get(ref)))
+            continue
         except ContainerNotFound as e:
             missing = missing or e
         except DockerUnavailable as e:
             unreachable = unreachable or e
-        rt.close()
+    if len(hits) > 1:
+        where = " and ".join(f"{rt.name} ({rt.endpoint})" for rt, _ in hits)
+        raise SelectionError(f"{ref!r} is a container of {where}: choose one with --runtime")
+    if hits:
+        return hits[0]
     if missing is None and unreachable is not None:
         raise unreachable
     raise missing or ContainerNotFound(f"no such container: {ref}")

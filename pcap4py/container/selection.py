@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable, Optional, Union
 
 from ..errors import ContainerNotFound, SelectionError
+from .lookup import find_in
 from .model import Container
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -115,7 +116,7 @@ def running_matches(selection: Selection, runtimes: "list[Runtime]") -> list[tup
     or pod found in none of them raises as a lookup does)."""
     found: dict[str, tuple[Runtime, Container]] = {}
     for ref in selection.names:
-        rt, c = _named(ref, runtimes)
+        rt, c = find_in(ref, runtimes)
         found[c.id] = (rt, c)
     for pod in selection.pods:
         members = _pod_members(pod, runtimes)
@@ -133,16 +134,6 @@ def running_matches(selection: Selection, runtimes: "list[Runtime]") -> list[tup
                     if c is not None and not c.host_network:
                         found[c.id] = (rt, c)
     return sorted(found.values(), key=lambda pair: (pair[1].name, pair[1].runtime))
-
-
-def _named(ref: str, runtimes: "list[Runtime]") -> tuple["Runtime", Container]:
-    missing: Optional[ContainerNotFound] = None
-    for rt in runtimes:
-        try:
-            return rt, rt.get(ref)
-        except ContainerNotFound as e:
-            missing = missing or e
-    raise missing or ContainerNotFound(f"no such container: {ref}")
 
 
 def _pod_members(pod: str, runtimes: "list[Runtime]") -> list[tuple["Runtime", str]]:
