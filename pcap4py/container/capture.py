@@ -15,15 +15,20 @@ imports it.
 from __future__ import annotations
 
 import os
+import time
 from collections import Counter
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional, Union
 
 from ..engine.pov import PointOfView
 from ..errors import ContainerNotFound, Pcap4pyError
+from .follow import Follower
+from .lookup import find, reachable, runtime_of
 from .model import Container
 from .namespace import Namespace, by_namespace
 from .plans import CAPTURE_DIRECTIONS, VIA_WORDS, VIAS, combine_filters, direction_filter, parse_directions, plan
+from .runtimes import chosen
+from .selection import Selection, compose_projects, running_matches
 from .watch import ContainerWatch, ProcessWatch
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
@@ -82,8 +87,6 @@ def open_container(
     saying ``container NAME stopped (exit code N)``; a read error of an interface
     that vanished with it ends the capture the same way instead of raising.
     """
-    from .lookup import find, runtime_of
-
     _check_mode(via, capture)
     rt, container = find(container, runtime) if isinstance(container, str) else (runtime_of(container), container)
     try:
@@ -208,13 +211,6 @@ def open_containers(
     container joining or leaving, and a warning when a Compose service spans several projects.
     Other arguments as for :func:`open_container`.  Close the capture (or use ``with``) to stop following.
     """
-    import time
-
-    from .follow import Follower
-    from .lookup import reachable
-    from .runtimes import chosen
-    from .selection import Selection, compose_projects, running_matches
-
     selection = Selection.of(names, labels, compose_service, all, pods, compose_project)
     _check_mode(via, capture)
     report = report or (lambda line: None)

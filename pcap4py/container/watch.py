@@ -16,6 +16,7 @@ import threading
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from ..errors import Pcap4pyError
+from .lookup import runtime_of
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from .model import Container
@@ -48,8 +49,6 @@ class ContainerWatch:
         Done before privileges are dropped: the event stream keeps its connection to the daemon.
         """
         if self._runtime is None:
-            from .lookup import runtime_of
-
             self._runtime = runtime_of(self.container)
         self._stream = self._runtime.events(container=self.container.id)
         self._check_state()
