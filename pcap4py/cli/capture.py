@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Optional
 
 import click
 
-from ..container.capture import VIAS, parse_directions
+from ..container.plans import VIAS, parse_directions
 from ..engine.limits import MAX_SNAPLEN
 from ..engine.numbers import LINKTYPE_NAMES
 from ..errors import Pcap4pyError
@@ -16,6 +16,8 @@ from ..text import printable
 from .group import main
 from .options import BUFFER_KIB, COMMAND, FILE_COUNT, FILE_NAME, FILE_SIZE, INTERVAL, SECONDS, USER_NAME
 from .request import CaptureRequest
+
+RUNTIMES = ("docker", "podman")  # the backends of pcap4py.container.runtimes (not imported here: kept lazy)
 from .signals import stopping
 from .wait import wait_announced
 
@@ -78,6 +80,17 @@ def _output_options(f):
 @click.option("--label", "labels", metavar="KEY[=VALUE]", multiple=True,
               help="Capture the containers with this label (repeat: all of them required).")
 @click.option("--compose-service", metavar="NAME", help="Capture the containers of this Compose service.")
+@click.option("--compose-project", metavar="NAME",
+              help="Capture the containers of this Compose project (with --compose-service: that project's only).")
+@click.option("--pod", "pods", metavar="NAME", multiple=True,
+              help="Capture a pod (Podman): its one network namespace, once; repeat for several.")
+@click.option("--runtime", type=click.Choice(RUNTIMES), metavar="|".join(RUNTIMES),
+              help="Look containers up in this runtime only (default: every runtime whose socket is present; "
+                   "or $PCAP4PY_RUNTIME).")
+@click.option("--pid", type=click.IntRange(min=1), metavar="PID",
+              help="Capture the network namespace of process PID: every interface, as --container.")
+@click.option("--netns", metavar="PATH|NAME",
+              help="Capture a network namespace (a file such as /proc/PID/ns/net, or a name under /run/netns).")
 @click.option("--all-containers", is_flag=True, help="Capture every running container.")
 @click.option("--follow", is_flag=True,
               help="With a container selection: containers that start and match join the capture.")
@@ -99,13 +112,22 @@ def _capture(r: CaptureRequest) -> None:
     if r.read_file:
         return _read(r.read_file, expression, r.count, output)
     selection = _selection(r)
+    namespace = r.namespace
     if r.wait_ping:
         wait_announced(r.wait_iface, r.wait_timeout, lambda line: click.echo(printable(line), err=True))
     user = r.user
     if selection is not None:
         cap = _open_containers(selection, r.follow, r.via, r.capture_dirs, expression, r.live(), r.count,
-                               r.duration)
+                               r.duration, r.runtime)
         if user is None and _is_root() and not r.follow:
+            user = "nobody"
+    elif namespace:
+        from ..container.capture import open_namespace
+
+        cap = open_namespace(r.pid if r.pid is not None else r.netns, pid=r.pid is not None, via=r.via,
+                             filter=expression, capture=_directions(r.capture_dirs), count=r.count,
+                             duration=r.duration, **r.live())
+        if user is None and _is_root():
             user = "nobody"
     else:
         from ..engine.capture import Capture
@@ -167,21 +189,27 @@ def _selection(r: CaptureRequest):
 
     if not r.selected:
         return None
-    return Selection.of(r.containers, r.labels, r.compose_service, r.all_containers)
+    return Selection.of(r.containers, r.labels, r.compose_service, r.all_containers, r.pods, r.compose_project)
 
 
-def _open_containers(selection, follow, via, capture_dirs, expression, live, count, duration) -> Capture:
-    from ..container.capture import open_container, open_containers
-
+def _directions(capture_dirs: str) -> frozenset:
     try:
-        dirs = parse_directions(capture_dirs)
+        return parse_directions(capture_dirs)
     except Pcap4pyError as e:
         raise click.BadParameter(str(e), param_hint="--capture") from None
-    kwargs = dict(via=via, filter=expression, capture=dirs, count=count, duration=duration, **live)
-    if len(selection.names) == 1 and not (follow or selection.required_labels or selection.all):
+
+
+def _open_containers(selection, follow, via, capture_dirs, expression, live, count, duration,
+                     runtime=None) -> Capture:
+    from ..container.capture import open_container, open_containers
+
+    kwargs = dict(via=via, filter=expression, capture=_directions(capture_dirs), count=count, duration=duration,
+                  runtime=runtime, **live)
+    if selection.single and not follow:
         return open_container(selection.names[0], **kwargs)  # one container: its own point of view
     cap = open_containers(selection.names, labels=[k if v is None else f"{k}={v}" for k, v in selection.labels],
-                          compose_service=selection.compose_service, all=selection.all, follow=follow,
+                          compose_service=selection.compose_service, compose_project=selection.compose_project,
+                          pods=selection.pods, all=selection.all, follow=follow,
                           report=lambda line: click.echo(f"pcap4py: {line}", err=True), **kwargs)
     if not cap.handles:
         click.echo(f"pcap4py: waiting for a container matching {selection} to start", err=True)

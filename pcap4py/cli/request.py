@@ -51,6 +51,11 @@ class CaptureRequest:
     via: str
     capture_dirs: str
     user: Optional[str]
+    pods: tuple = ()
+    compose_project: Optional[str] = None
+    runtime: Optional[str] = None
+    pid: Optional[int] = None
+    netns: Optional[str] = None
 
     def check(self) -> None:
         """Refuse every combination of options that cannot work, before anything is opened
@@ -70,36 +75,44 @@ class CaptureRequest:
             raise click.UsageError("give the filter either with -f or as trailing words, not both")
 
     def _check_live(self) -> None:
-        if not self.selected:
-            if self.follow:
-                raise SelectionError("--follow needs a container selection: --container, --label, "
-                                     "--compose-service or --all-containers")
-            if self.iface_opt is None and not self.args:
-                raise click.UsageError("name an interface: capture IFACE [EXPRESSION...] (see 'pcap4py interfaces')")
-            return
-        if self.all_containers and self.containers:
-            raise SelectionError("--container and --all-containers exclude each other")
-        if self.iface_opt or self.direction:
+        if self.follow and not self.selected:
+            raise SelectionError("--follow needs a container selection: --container, --label, "
+                                 "--compose-service, --pod or --all-containers")
+        if self.all_containers and (self.containers or self.pods):
+            raise SelectionError("--container/--pod and --all-containers exclude each other")
+        if self.namespace and (self.selected or (self.pid is not None and self.netns is not None)):
+            raise click.UsageError("--pid, --netns and a container selection exclude each other: give one")
+        if (self.selected or self.namespace) and (self.iface_opt or self.direction):
             raise click.UsageError("--container picks its own interfaces and directions: "
                                    "drop -i/-Q and use --via and --capture")
         if self.follow and self.user:
             raise click.UsageError("--follow opens handles as containers start, which needs the privileges "
                                    "-Z would drop: drop -Z")
+        if self._takes_first_word() and not self.args:
+            raise click.UsageError("name an interface: capture IFACE [EXPRESSION...] (see 'pcap4py interfaces')")
 
     @property
     def selected(self) -> bool:
-        """Whether containers were asked for (--container, --label, --compose-service, --all-containers)."""
-        return bool(self.containers or self.labels or self.compose_service or self.all_containers)
+        """Whether containers were asked for (--container, --label, --compose-service,
+        --compose-project, --pod, --all-containers)."""
+        return bool(self.containers or self.labels or self.compose_service or self.compose_project is not None
+                    or self.all_containers or self.pods)
+
+    @property
+    def namespace(self) -> bool:
+        """Whether a network namespace was asked for (--pid, --netns)."""
+        return self.pid is not None or self.netns is not None
+
+    def _takes_first_word(self) -> bool:
+        """tcpdump takes the interface by -i; pcap4py also as the first word, when it needs one."""
+        return self.iface_opt is None and not self.selected and not self.namespace and not self.read_file
 
     def interface(self) -> Optional[str]:
-        """The interface to capture: -i, or tcpdump-style the first word (none with containers or -r)."""
-        if self.iface_opt is not None or self.selected or self.read_file:
-            return self.iface_opt
-        return self.args[0]
+        """The interface to capture: -i, or the first word (none with containers, a namespace or -r)."""
+        return self.args[0] if self._takes_first_word() else self.iface_opt
 
     def _filter_words(self) -> tuple:
-        takes_first = self.iface_opt is None and not self.selected and not self.read_file
-        return self.args[1:] if takes_first else self.args
+        return self.args[1:] if self._takes_first_word() else self.args
 
     def expression(self) -> Optional[str]:
         """The filter: -f, or the words after the interface."""
