@@ -79,11 +79,16 @@ class PcapngSink:
                 self._j.setPointOfView(number, view.java())
 
     def consume(self, capture: Any, progress: Optional[Callable[[int], None]] = None) -> None:
-        """Write each read round of ``capture`` as it comes."""
-        for batches in capture.rounds():
-            self.write_round(batches)
-            if progress is not None:
-                progress(capture.seen)
+        """Write each read round of ``capture`` as it comes, onto the file at the end of the round
+        (and, on an idle link, the held-back packets once they are due)."""
+        capture.tick = self.tick
+        try:
+            for batches in capture.rounds():
+                self.write_round(batches)
+                if progress is not None:
+                    progress(capture.seen)
+        finally:
+            capture.tick = None
 
     def end(self, capture: Any) -> None:
         """Statistics blocks, then everything to the file (a broken pipe has stopped the capture)."""
@@ -97,7 +102,8 @@ class PcapngSink:
         """Nothing is deferred: a failed write raised at once."""
 
     def write_round(self, batches: Sequence[Batch]) -> None:
-        """Write the packets of one read round's batches, in timestamp order."""
+        """Write the packets of one read round's batches, in timestamp order, and push them to the
+        file (packets held back to merge several live interfaces by time wait until they are due)."""
         metas = self._buffer_array([b._jmeta for b in batches])
         datas = self._buffer_array([b._jdata for b in batches])
         counts = self._int_array([b.count for b in batches])
@@ -118,7 +124,12 @@ class PcapngSink:
         """Packets written so far."""
         return int(self._j.written())
 
+    def tick(self) -> None:
+        """Write the held-back packets that are due (an idle link has no round to do it)."""
+        self._call(self._j.tick)
+
     def flush(self) -> None:
+        """Write everything, held-back packets included (the end of the capture)."""
         self._call(self._j.flush)
 
     def close(self) -> None:

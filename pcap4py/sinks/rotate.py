@@ -92,7 +92,7 @@ class RotatingSink:
     # --- the sink interface ---------------------------------------------------------------------
     def consume(self, capture: Capture, progress: Optional[Callable[[int], None]] = None) -> None:
         """Read ``capture`` to its end, rotating after any round (or idle poll) that calls for it."""
-        capture.tick = self._on_tick
+        capture.tick = self._on_idle
         try:
             if self._pcapng:
                 for batches in capture.rounds():
@@ -150,6 +150,13 @@ class RotatingSink:
         j = self._sink._j
         while self._error is None and j.full() and j.pending():
             self._next_file(new_slice=False)
+
+    def _on_idle(self) -> None:
+        """An idle poll: held-back pcapng packets that are due go out, then -G's clock."""
+        if self._pcapng and self._error is None:
+            self._sink.tick()
+            self._rotate_full_pcapng()
+        self._on_tick()
 
     def _on_tick(self) -> None:
         """-G: a new file once the clock has passed into the next interval."""

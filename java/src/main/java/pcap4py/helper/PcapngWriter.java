@@ -199,18 +199,30 @@ public final class PcapngWriter {
   public void writeRound(ByteBuffer[] metas, ByteBuffer[] datas, int[] counts) throws IOException {
     if (holdbackNs <= 0) {
       merge(metas, datas, counts);
-      return;
+    } else {
+      int before = held;
+      out = hold;
+      try {
+        merge(metas, datas, counts);
+      } finally {
+        hold = out; // encoding may have grown it
+        out = file;
+      }
+      mergeHeld(before);
     }
-    int before = held;
-    out = hold;
-    try {
-      merge(metas, datas, counts);
-    } finally {
-      hold = out; // encoding may have grown it
-      out = file;
+    tick();
+  }
+
+  /**
+   * Writes the held-back packets that are due and pushes every encoded block to the file: after
+   * each read round (a reader of the file or pipe sees packets as they come, a killed capture
+   * leaves them), and on an idle link, where no round comes to release what is held.
+   */
+  public void tick() throws IOException {
+    if (holdbackNs > 0) {
+      release(System.currentTimeMillis() * 1_000_000L - holdbackNs);
     }
-    mergeHeld(before);
-    release(System.currentTimeMillis() * 1_000_000L - holdbackNs);
+    flushFile();
   }
 
   private void merge(ByteBuffer[] metas, ByteBuffer[] datas, int[] counts) throws IOException {
