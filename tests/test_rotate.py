@@ -160,6 +160,33 @@ def test_pcapng_time_rotation_files_open_alone(tmp_path):
     assert sum(_count(p) for p in files) == 10
 
 
+@pytest.mark.parametrize("name", ["x.pcap", "x.pcapng"])
+def test_rotation_into_a_removed_directory_says_why_and_keeps_the_counters(tmp_path, name):
+    folder = tmp_path / "d"
+    folder.mkdir()
+    proc = start_cli("capture", "lo", "-C", "1k", "-w", str(folder / name), FILTER)
+    try:
+        wait_listening(proc)
+        _send(3)
+        time.sleep(0.5)
+        shutil.rmtree(folder)
+        deadline = time.monotonic() + 15
+        while proc.poll() is None and time.monotonic() < deadline:  # until a rotation fails
+            _send(3)
+            time.sleep(0.1)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    err = err.decode()
+    assert proc.returncode == 1, err
+    last = err.strip().splitlines()[-1]
+    assert re.fullmatch(rf"pcap4py: cannot write {re.escape(str(folder / name))}\d+: No such file or directory",
+                        last), err
+    assert "packets captured" in err and "Traceback" not in err
+
+
 @pytest.fixture
 def searchable_dir():
     """A directory under /tmp that every user may look into (pytest's tmp_path is root's alone)."""

@@ -210,7 +210,8 @@ class Handle:
         self._require_open()
         self._use_libpcap()
         if dumper is None:
-            with jvm.java_errors(lambda message: CaptureFileError(f"cannot write {path}: {message}")):
+            with jvm.java_errors(lambda message: CaptureFileError(  # libpcap's message names the file too
+                    f"cannot write {path}: {message.removeprefix(f'{path}: ')}")):
                 dumper = self._j.dumpOpen(path)
             self._dumper = dumper
         self._dump_path = path

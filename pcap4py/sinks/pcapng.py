@@ -124,6 +124,12 @@ class PcapngSink:
         """Packets written so far."""
         return int(self._j.written())
 
+    def reopen(self, path: str) -> None:
+        """Go on in the file ``path``, which starts with the same section and interface blocks
+        (rotation); if it cannot be opened, the current file stays open."""
+        self._call(lambda: self._j.reopen(path), path)
+        self.path = path
+
     def tick(self) -> None:
         """Write the held-back packets that are due (an idle link has no round to do it)."""
         self._call(self._j.tick)
@@ -136,15 +142,16 @@ class PcapngSink:
         """Flush and close the file (stdout stays open)."""
         self._call(self._j.close)
 
-    def _call(self, fn: Callable[[], Any]) -> Any:
-        """Run a Java write, turning its IOException into BrokenPipeError or CaptureFileError."""
+    def _call(self, fn: Callable[[], Any], path: Optional[str] = None) -> Any:
+        """Run a Java write, turning its IOException into BrokenPipeError or CaptureFileError
+        (naming ``path``, by default the current file)."""
         try:
             return fn()
         except self._jpype.JException as e:
-            message = str(e.getMessage())
+            message = str(e.getMessage() or e.getClass().getSimpleName())  # some carry no message
             if "Broken pipe" in message:
                 raise BrokenPipeError(message) from e
-            raise CaptureFileError(f"cannot write {self.path}: {message}") from e
+            raise CaptureFileError(f"cannot write {path or self.path}: {message}") from e
 
 
 def _or_unknown(value: Optional[int]) -> int:

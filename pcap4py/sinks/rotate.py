@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from ..engine import jvm
-from ..errors import CaptureFileError, Pcap4pyError
+from ..errors import Pcap4pyError
 from .pcap import PcapSink
 from .pcapng import PcapngSink
 
@@ -185,14 +185,13 @@ class RotatingSink:
             if self._pcapng:
                 self._sink.write_statistics(self._capture)
                 self._first_packet = self._sink.written
-                self._sink.path = path
-                self._sink._call(lambda: self._sink._j.reopen(path))
+                self._sink.reopen(path)
             else:
                 self._close_current()
                 self._first_packet = self._capture.seen
                 self._sink = self._open_pcap(path)
-        except Pcap4pyError as e:
-            self._error = CaptureFileError(f"cannot rotate to {path}: {e}")
+        except Pcap4pyError as e:  # it names the file it could not write, and why
+            self._error = e
             self._capture.stop()
             return
         self.path = path

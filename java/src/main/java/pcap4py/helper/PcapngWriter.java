@@ -8,6 +8,10 @@ import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.channels.WritableByteChannel;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.FileSystemException;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.NotDirectoryException;
 import java.nio.file.Paths;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
@@ -76,8 +80,26 @@ public final class PcapngWriter {
     if (path.equals("-")) {
       return new FileOutputStream(FileDescriptor.out).getChannel();
     }
-    return FileChannel.open(Paths.get(path), StandardOpenOption.WRITE, StandardOpenOption.CREATE,
-        StandardOpenOption.TRUNCATE_EXISTING);
+    try {
+      return FileChannel.open(Paths.get(path), StandardOpenOption.WRITE, StandardOpenOption.CREATE,
+          StandardOpenOption.TRUNCATE_EXISTING);
+    } catch (FileSystemException e) {
+      throw new IOException(reason(e), e);
+    }
+  }
+
+  /** The system's words for why a file could not be opened (Java's message is often the name alone). */
+  static String reason(FileSystemException e) {
+    if (e instanceof NoSuchFileException) {
+      return "No such file or directory";
+    }
+    if (e instanceof AccessDeniedException) {
+      return "Permission denied";
+    }
+    if (e instanceof NotDirectoryException) {
+      return "Not a directory";
+    }
+    return e.getReason() != null ? e.getReason() : String.valueOf(e.getMessage());
   }
 
   // --- rotation (-C, -G) -----------------------------------------------------------------------
@@ -102,10 +124,11 @@ public final class PcapngWriter {
    */
   public void reopen(String path) throws IOException {
     flushFile();
+    WritableByteChannel next = open(path); // first: a file that cannot be opened leaves this one open
     if (!stdout) {
       channel.close();
     }
-    channel = open(path);
+    channel = next;
     flushed = 0;
     file.put(preamble.toByteArray());
     resume();
