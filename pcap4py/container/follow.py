@@ -122,8 +122,8 @@ class Follower:
             try:
                 handles = self._open_handles(container, reserve)
             except BaseException:
-                if reserved:
-                    self.capture.release_sources(reserved[0])
+                for first in reserved:
+                    self.capture.release_sources(first)
                 raise
         except Pcap4pyError as e:
             self._report(f"warning: cannot capture container {cid[:12]}: {e}")

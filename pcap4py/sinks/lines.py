@@ -117,12 +117,14 @@ class LineSink:
     def add_sources(self, handles: Sequence[Any]) -> None:
         """Name the sources of handles that joined a running capture (before their packets)."""
         for source in sorted((s for h in handles for s in h.sources), key=lambda s: s.index):
-            if source.index != self._known:
-                raise ValueError(f"source {source.index} joined, expected {self._known}")
-            self._formatter.addSource(_shown(_name(source, self._by_label), self.fmt), source.linktype)
+            if source.index > self._known:
+                raise ValueError(f"source {source.index} joined, expected at most {self._known}")
+            # a new index, or the index of a source that left (a long capture reuses them)
+            self._formatter.setSource(source.index, _shown(_name(source, self._by_label), self.fmt),
+                                      source.linktype)
             if source.view is not None and self._local is None:
                 self._formatter.setPointOfView(source.index, source.view.java())
-            self._known += 1
+            self._known = max(self._known, source.index + 1)
 
     def raise_for_errors(self) -> None:
         """Nothing is deferred: a failed write raised at once."""

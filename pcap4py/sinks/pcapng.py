@@ -65,18 +65,16 @@ class PcapngSink:
             self._describe(handle)
 
     def _describe(self, handle: Any) -> None:
-        """One interface description block per source of ``handle``, numbered as its packets are."""
+        """One interface description block per source of ``handle``, for the packets of its index."""
         for source in handle.sources:
             label = source.display_name
-            number = self._call(lambda: self._j.addInterface(
-                linktype_of(source.linktype), source.snaplen, self._nano, label, source.description,
-                handle.filter, label if self._comments else None))
-            if number != source.index:
-                raise CaptureFileError(f"{self.path}: interface {label} is source {source.index} "
-                                       f"but would be written as interface {number}")
+            # a source index that served a source gone since gets a new interface block and number
+            self._call(lambda: self._j.addInterface(
+                source.index, linktype_of(source.linktype), source.snaplen, self._nano, label,
+                source.description, handle.filter, label if self._comments else None))
             view = self._local if self._local is not None else source.view
             if view is not None:
-                self._j.setPointOfView(number, view.java())
+                self._j.setPointOfView(source.index, view.java())
 
     def consume(self, capture: Any, progress: Optional[Callable[[int], None]] = None) -> None:
         """Write each read round of ``capture`` as it comes, onto the file at the end of the round

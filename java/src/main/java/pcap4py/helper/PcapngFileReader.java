@@ -1,5 +1,7 @@
 package pcap4py.helper;
 
+import static pcap4py.helper.Pcapng.*;
+
 import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
 import com.sun.jna.Structure;
@@ -31,22 +33,10 @@ import org.pcap4j.core.BpfProgram;
  */
 public final class PcapngFileReader extends BatchSource {
 
-  private static final int SHB = 0x0A0D0D0A;
-  private static final int IDB = 1;
-  private static final int PB = 2; // obsolete packet block
-  private static final int SPB = 3;
-  private static final int EPB = 6;
-  private static final int BYTE_ORDER_MAGIC = 0x1A2B3C4D;
   private static final int MAX_INTERFACES = 256; // the record's source index is one byte
   private static final int MAX_SHB = 1 << 20; // libpcap's BT_SHB_INSANE_MAX
   private static final int INITIAL_MAX_BLOCK = 16 << 20; // libpcap's INITIAL_MAX_BLOCKSIZE
   private static final int END = Integer.MIN_VALUE;
-  private static final int OPT_ENDOFOPT = 0;
-  private static final int IF_NAME = 2;
-  private static final int IF_DESCRIPTION = 3;
-  private static final int IF_TSRESOL = 9;
-  private static final int IF_FILTER = 11;
-  private static final int IF_TSOFFSET = 14;
 
   /** One interface description block. */
   private static final class Interface {
@@ -213,16 +203,6 @@ public final class PcapngFileReader extends BatchSource {
 
   private static int snapshot(int linkType, int snaplen) {
     return snaplen <= 0 ? maxSnaplen(linkType) : snaplen;
-  }
-
-  /** libpcap's max_snaplen_for_dlt (these LINKTYPE_ values equal their DLT_ values). */
-  private static int maxSnaplen(int linkType) {
-    switch (linkType) {
-      case 231: return 128 << 20; // DBUS
-      case 279: return 8 << 20; // EBHSCR
-      case 249: return 1 << 20; // USBPCAP
-      default: return 262144;
-    }
   }
 
   // --- blocks --------------------------------------------------------------------------------
