@@ -33,7 +33,7 @@ import org.pcap4j.core.BpfProgram;
  */
 public final class PcapngFileReader extends BatchSource {
 
-  private static final int MAX_INTERFACES = 256; // the record's source index is one byte
+  private static final int MAX_INTERFACES = 256; // sources: the record's source index is one byte
   private static final int MAX_SHB = 1 << 20; // libpcap's BT_SHB_INSANE_MAX
   private static final int INITIAL_MAX_BLOCK = 16 << 20; // libpcap's INITIAL_MAX_BLOCKSIZE
   private static final int END = Integer.MIN_VALUE;
@@ -54,7 +54,9 @@ public final class PcapngFileReader extends BatchSource {
   private ByteBuffer in = ByteBuffer.allocate(4 << 20); // grows for a bigger block, up to maxBlock
   private final byte[] frame = new byte[Summary.MAX_FRAME];
   private final int base;
-  private final List<Interface> interfaces = new ArrayList<>();
+  private final List<Interface> interfaces = new ArrayList<>(); // every interface block, in file order
+  private final List<Interface> sources = new ArrayList<>(); // the first interface of each source
+  private int[] sourceOf; // an interface's source
   private final Map<Integer, Pointer> programs = new HashMap<>();
   private final Memory filterHeader = new Memory(24); // struct pcap_pkthdr (x86-64 / arm64)
   private final Memory filterFrame = new Memory(Summary.MAX_FRAME);
@@ -82,9 +84,7 @@ public final class PcapngFileReader extends BatchSource {
     in.limit(0);
     try {
       scanInterfaces();
-      if (base + interfaces.size() > MAX_INTERFACES) {
-        throw new IOException("more than " + MAX_INTERFACES + " interfaces");
-      }
+      assignSources();
       channel.position(0);
       in.clear().limit(0);
       order = ByteOrder.LITTLE_ENDIAN;
@@ -101,31 +101,62 @@ public final class PcapngFileReader extends BatchSource {
     }
   }
 
+  /** How many sources the file's packets come from (source i has index {@code base + i}). */
   public int interfaceCount() {
-    return interfaces.size();
+    return sources.size();
   }
 
   public int linkType(int i) {
-    return interfaces.get(i).linkType;
+    return sources.get(i).linkType;
   }
 
   public int snaplen(int i) {
-    return interfaces.get(i).snaplen;
+    return sources.get(i).snaplen;
   }
 
   /** if_name, or null when the block has none. */
   public String name(int i) {
-    return interfaces.get(i).name;
+    return sources.get(i).name;
   }
 
   /** if_description, or null. */
   public String description(int i) {
-    return interfaces.get(i).description;
+    return sources.get(i).description;
   }
 
   /** if_filter (a libpcap expression), or null. */
   public String filter(int i) {
-    return interfaces.get(i).filter;
+    return sources.get(i).filter;
+  }
+
+  /**
+   * Gives each interface a source: interfaces described alike (link type, snapshot length, name,
+   * description, filter) share one, as the same interfaces do in {@code cat}-joined files' sections.
+   * Past the one-byte index of a record, an interface shares the first source of its link type and
+   * snapshot length (its packets are all read, named after that one), as tcpdump reads them all.
+   */
+  private void assignSources() throws IOException {
+    Map<String, Integer> byDescription = new HashMap<>();
+    Map<String, Integer> byShape = new HashMap<>();
+    sourceOf = new int[interfaces.size()];
+    for (int i = 0; i < interfaces.size(); i++) {
+      Interface f = interfaces.get(i);
+      String shape = f.linkType + "/" + f.snaplen;
+      String key = shape + "\u0000" + f.name + "\u0000" + f.description + "\u0000" + f.filter;
+      Integer source = byDescription.get(key);
+      if (source == null && base + sources.size() < MAX_INTERFACES) {
+        source = sources.size();
+        sources.add(f);
+        byDescription.put(key, source);
+        byShape.putIfAbsent(shape, source);
+      } else if (source == null) {
+        source = byShape.get(shape);
+        if (source == null) {
+          throw new IOException("more than " + MAX_INTERFACES + " interfaces of distinct link types and snapshot lengths");
+        }
+      }
+      sourceOf[i] = source;
+    }
   }
 
   /** Keeps only packets of interfaces with link type {@code linkType} that {@code program} accepts. */
@@ -563,7 +594,7 @@ public final class PcapngFileReader extends BatchSource {
           continue;
         }
         long ts = type == SPB ? 0 : nanoseconds(f, packetStamp); // a simple packet block has no time
-        batch.append(frame, packetCaplen, packetOriglen, ts, f.linkType, base + packetInterface);
+        batch.append(frame, packetCaplen, packetOriglen, ts, f.linkType, base + sourceOf[packetInterface]);
       }
     } catch (IOException e) {
       error = e.getMessage();
