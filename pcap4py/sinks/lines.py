@@ -133,23 +133,15 @@ class LineSink:
         """Format and write one read round (several batches are merged by time stamp)."""
         if len(batches) == 1:
             b = batches[0]
-            self._formatter.begin(b._jmeta, b._jdata, b.count)
+            self._formatter.begin(b.java_meta, b.java_data, b.count)
         else:
-            self._formatter.begin(*self._java_arrays(batches))
+            self._formatter.begin(*Batch.java_arrays(batches))
         view = memoryview(self._out)
         while True:
             n = int(self._formatter.next(self._jout))
             if not n:
                 return
             self._write_all(view[:n])
-
-    @staticmethod
-    def _java_arrays(batches: Sequence[Batch]) -> tuple:
-        jpype = jvm.start()
-        buffer = jvm.jclass("java.nio.ByteBuffer")
-        return (jpype.JArray(buffer)([b._jmeta for b in batches]),
-                jpype.JArray(buffer)([b._jdata for b in batches]),
-                jpype.JArray(jpype.JInt)([b.count for b in batches]))
 
     def _write_all(self, chunk: "bytes | memoryview") -> None:
         while chunk:

@@ -16,6 +16,7 @@ from ..engine import jvm
 from ..engine.batch import Batch
 from ..engine.pcapng import linktype_of
 from ..errors import CaptureFileError
+from .rotate import RotatingSink, Rotation
 
 PCAPNG_SUFFIXES = (".pcapng", ".ntar")
 # Several live handles: how long a packet waits for older ones from other handles.  A live handle
@@ -45,8 +46,6 @@ class PcapngSink:
         self._jpype = jvm.start()
         self.warnings: list[str] = []
         self._j = self._call(lambda: jvm.jclass("pcap4py.helper.PcapngWriter")(path))
-        self._buffer_array = jvm.jclass("java.nio.ByteBuffer")[:]
-        self._int_array = self._jpype.JArray(self._jpype.JInt)
         uname = os.uname()
         self._call(lambda: self._j.sectionHeader(platform.machine(), f"{uname.sysname} {uname.release}",
                                                  f"pcap4py {__version__}"))
@@ -102,9 +101,7 @@ class PcapngSink:
     def write_round(self, batches: Sequence[Batch]) -> None:
         """Write the packets of one read round's batches, in timestamp order, and push them to the
         file (packets held back to merge several live interfaces by time wait until they are due)."""
-        metas = self._buffer_array([b._jmeta for b in batches])
-        datas = self._buffer_array([b._jdata for b in batches])
-        counts = self._int_array([b.count for b in batches])
+        metas, datas, counts = Batch.java_arrays(batches)
         self._call(lambda: self._j.writeRound(metas, datas, counts))
 
     def write_statistics(self, capture: Any) -> None:
@@ -121,6 +118,25 @@ class PcapngSink:
     def written(self) -> int:
         """Packets written so far."""
         return int(self._j.written())
+
+    def set_size_limit(self, size: int) -> None:
+        """-C: the file is full once it holds more than ``size`` bytes, checked before each packet;
+        the packets left wait (:attr:`pending`) for :meth:`reopen`."""
+        self._j.setSizeLimit(size)
+
+    @property
+    def full(self) -> bool:
+        """Whether the file has grown past its size limit."""
+        return bool(self._j.full())
+
+    @property
+    def pending(self) -> bool:
+        """Whether packets wait: cut off by a full file, or held back."""
+        return bool(self._j.pending())
+
+    def release_all(self) -> None:
+        """Write every packet waiting, as far as the file's size limit lets them."""
+        self._call(self._j.releaseAll)
 
     def reopen(self, path: str) -> None:
         """Go on in the file ``path``, which starts with the same section and interface blocks
@@ -150,6 +166,43 @@ class PcapngSink:
             if "Broken pipe" in message:
                 raise BrokenPipeError(message) from e
             raise CaptureFileError(f"cannot write {path or self.path}: {message}") from e
+
+
+class PcapngRotation(RotatingSink):
+    """pcapng files one after another (-C, -G): one :class:`PcapngSink` whose writer reopens on the
+    next file, repeating the section and interface blocks; each file ends with its statistics."""
+
+    def __init__(self, capture: Any, template: str, rotation: Rotation, *, nano: bool = False,
+                 comments: bool = False):
+        super().__init__(capture, template, rotation)
+        self._sink = PcapngSink(self.path, capture, nano=nano, comments=comments)
+        if rotation.size is not None:
+            self._sink.set_size_limit(rotation.size)
+
+    def _write(self, capture: Any, after_round: Callable[[], None]) -> None:
+        for batches in capture.rounds():
+            self._sink.write_round(batches)
+            after_round()
+
+    def _idle(self) -> None:
+        self._sink.tick()
+
+    def _file_full(self) -> bool:
+        return self._sink.full and self._sink.pending
+
+    def _switch(self, path: str) -> None:
+        self._sink.write_statistics(self._capture)
+        self._first_packet = self._sink.written
+        self._sink.reopen(path)
+
+    def _drain(self) -> None:
+        self._sink.release_all()
+
+    def _close_current(self) -> None:
+        self._sink.close()
+
+    def _written(self) -> int:
+        return self._sink.written
 
 
 def _or_unknown(value: Optional[int]) -> int:
