@@ -1,8 +1,8 @@
 package pcap4py.helper;
 
 /**
- * pcapng's numbers, for the reader and the writer alike: block types, option codes, and
- * libpcap's largest snapshot length per link type.
+ * pcapng's numbers, for the reader and the writer alike: block types, option codes,
+ * libpcap's largest snapshot length per link type, and libpcap's words for a damaged block.
  */
 final class Pcapng {
 
@@ -48,5 +48,13 @@ final class Pcapng {
       case 249: return 1 << 20; // USBPCAP
       default: return MAXIMUM_SNAPLEN;
     }
+  }
+
+  static String truncated(long wanted, long got) {
+    return "truncated pcapng file; tried to read " + wanted + " bytes, only got " + Math.max(got, 0);
+  }
+
+  static String tooShort(int type) {
+    return "block of type " + (type & 0xffffffffL) + " in pcapng file is too short";
   }
 }
