@@ -15,7 +15,7 @@ from ..sinks import FORMATS, Output, open_sink
 from ..text import printable
 from .group import main
 from .options import BUFFER_KIB, COMMAND, FILE_COUNT, FILE_NAME, FILE_SIZE, INTERVAL, SECONDS, USER_NAME
-from .request import CaptureRequest
+from .request import CaptureRequest, check_output
 
 RUNTIMES = ("docker", "podman")  # the backends of pcap4py.container.runtimes (not imported here: kept lazy)
 from .signals import stopping
@@ -144,7 +144,7 @@ def _capture(r: CaptureRequest) -> None:
 @_output_options
 def read(path, expression, count, write_path, pcapng, comments, fmt, as_json, numeric, filter_opt):
     """Read a pcap or pcapng file: read FILE [EXPRESSION...]."""
-    output = Output(write_path, "json" if as_json else fmt, pcapng, comments, nano=True)
+    output = check_output(Output(write_path, "json" if as_json else fmt, pcapng, comments, nano=True))
     _read(path, _join_filter(filter_opt, expression), count, output)
 
 

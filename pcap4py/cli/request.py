@@ -67,6 +67,7 @@ class CaptureRequest:
                     raise click.UsageError(f"{flag} needs -C or -G (it acts on rotated files)")
         elif not self.write_path or self.write_path == "-":
             raise click.UsageError("-C and -G rotate files: give -w FILE (not stdout)")
+        check_output(self.output())
         if self.read_file and rotating:
             raise click.UsageError("-C, -G, -W and -z rotate live captures: drop them with -r")
         if not self.read_file:
@@ -131,3 +132,15 @@ class CaptureRequest:
         if self.buffer_size:
             options["buffer_size"] = self.buffer_size * 1024
         return options
+
+
+def check_output(output: Output) -> Output:
+    """``output``, once the pcapng-only options are known to have pcapng to act on (capture's
+    rule, and read's)."""
+    from ..sinks.pcapng import wants_pcapng
+
+    if output.pcapng and not output.path:
+        raise click.UsageError("--pcapng needs -w FILE (or -w - for stdout)")
+    if output.comments and not (output.path and wants_pcapng(output.path, output.pcapng)):
+        raise click.UsageError("--comments needs pcapng output: -w FILE.pcapng, or --pcapng with -w")
+    return output
