@@ -14,6 +14,7 @@ from ..errors import Pcap4pyError, SelectionError
 from ..sinks import FORMATS, Output, open_sink
 from ..text import printable
 from .group import main
+from .options import PRINT_OPTIONS, print_flags
 from .options import BUFFER_KIB, COMMAND, FILE_COUNT, FILE_NAME, FILE_SIZE, INTERVAL, SECONDS, USER_NAME
 from .request import CaptureRequest
 from .signals import exiting, stopping
@@ -38,6 +39,7 @@ def _output_options(f):
         click.option("--json", "as_json", is_flag=True, help="Same as --format json (one JSON array at the end)."),
         click.option("-n", "numeric", is_flag=True, help="Accepted for tcpdump habits: pcap4py never resolves names."),
         click.option("-f", "--filter", "filter_opt", metavar="EXPRESSION", help="BPF capture filter."),
+        *PRINT_OPTIONS,
     ]):
         f = option(f)
     return f
@@ -127,9 +129,10 @@ def _capture(r: CaptureRequest) -> None:
 @click.argument("path", metavar="FILE")
 @click.argument("expression", nargs=-1)
 @_output_options
-def read(path, expression, count, write_path, pcapng, comments, fmt, as_json, numeric, filter_opt):
+def read(path, expression, count, write_path, pcapng, comments, fmt, as_json, numeric, filter_opt, **printing):
     """Read a pcap or pcapng file: read FILE [EXPRESSION...]."""
-    output = Output(write_path, "json" if as_json else fmt, pcapng, comments, nano=True)
+    output = Output(write_path, "json" if as_json else fmt, pcapng, comments, nano=True,
+                    flags=print_flags(**printing))
     _read(path, _join_filter(filter_opt, expression), count, output)
 
 

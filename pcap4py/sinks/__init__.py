@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, Callable, Optional, Protocol
 
 from .lines import LINE_FORMATS
+from .printing import PrintFlags
 
 if TYPE_CHECKING:
     from ..engine.capture import Capture
@@ -43,6 +44,7 @@ class Output:
     comments: bool = False
     nano: bool = False
     rotation: Optional["Rotation"] = None
+    flags: PrintFlags = PrintFlags()
 
 
 class Sink(Protocol):
@@ -85,6 +87,6 @@ def open_sink(capture: "Capture", output: Output, stream: IO[str] = sys.stdout) 
     stream.flush()  # what was written through the stream goes first
     sink = LineSink(stream.fileno(), output.fmt, capture.sources,
                     with_interface=len(capture.sources) > 1 or capture.growing, local=capture.local,
-                    by_label=names_by_label(capture.sources, capture.growing))
+                    by_label=names_by_label(capture.sources, capture.growing), flags=output.flags)
     capture.on_added.append(sink.add_sources)
     return sink

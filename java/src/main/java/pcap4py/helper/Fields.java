@@ -243,21 +243,28 @@ final class Fields {
   /** A clock that formats the part of a time stamp up to the second once per second. */
   static final class Clock {
     private final ZoneRules rules; // null: UTC, ISO 8601 date and time
+    private final boolean date; // with rules: the local date first (tcpdump -tttt)
     private long second = Long.MIN_VALUE;
     private final byte[] text;
 
     /** Local wall-clock time (HH:MM:SS) in {@code zone}. */
     static Clock local(String zone) {
-      return new Clock(ZoneId.of(zone).getRules(), 8);
+      return new Clock(ZoneId.of(zone).getRules(), false, 8);
+    }
+
+    /** Local date and time ('YYYY-MM-DD HH:MM:SS', tcpdump -tttt) in {@code zone}. */
+    static Clock localDate(String zone) {
+      return new Clock(ZoneId.of(zone).getRules(), true, 19);
     }
 
     /** UTC date and time, 'YYYY-MM-DDTHH:MM:SS'. */
     static Clock utc() {
-      return new Clock(null, 19);
+      return new Clock(null, true, 19);
     }
 
-    private Clock(ZoneRules rules, int width) {
+    private Clock(ZoneRules rules, boolean date, int width) {
       this.rules = rules;
+      this.date = date;
       this.text = new byte[width];
     }
 
@@ -274,15 +281,13 @@ final class Fields {
 
     private void render(long sec) {
       Out o = new Out(text.length + 8);
-      if (rules == null) {
-        long days = Math.floorDiv(sec, 86400);
-        java.time.LocalDate d = java.time.LocalDate.ofEpochDay(days);
-        o.dec(d.getYear(), 4).ch('-').dec(d.getMonthValue(), 2).ch('-').dec(d.getDayOfMonth(), 2).ch('T');
-        timeOfDay(o, Math.floorMod(sec, 86400));
-      } else {
-        long local = sec + rules.getOffset(Instant.ofEpochSecond(sec)).getTotalSeconds();
-        timeOfDay(o, Math.floorMod(local, 86400));
+      long local = rules == null ? sec : sec + rules.getOffset(Instant.ofEpochSecond(sec)).getTotalSeconds();
+      if (date) {
+        java.time.LocalDate d = java.time.LocalDate.ofEpochDay(Math.floorDiv(local, 86400));
+        o.dec(d.getYear(), 4).ch('-').dec(d.getMonthValue(), 2).ch('-').dec(d.getDayOfMonth(), 2)
+            .ch(rules == null ? 'T' : ' ');
       }
+      timeOfDay(o, Math.floorMod(local, 86400));
       System.arraycopy(o.buf, 0, text, 0, text.length);
     }
 

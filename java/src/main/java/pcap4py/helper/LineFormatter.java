@@ -34,6 +34,7 @@ public final class LineFormatter {
   private final Fields f = new Fields();
   private final byte[] frame = new byte[Summary.MAX_FRAME];
   private final Out out;
+  private final TextPrinter text;
 
   private PointOfView pov; // null: packets have no direction (unless their source has its own)
   private PointOfView[] povs = new PointOfView[0]; // per source index, where sources differ
@@ -69,6 +70,12 @@ public final class LineFormatter {
     }
     this.local = Fields.Clock.local(zone);
     this.out = new Out(outCapacity);
+    this.text = new TextPrinter(out, zone);
+  }
+
+  /** tcpdump's printing flags for the text lines (see {@link PrintFlags}). */
+  public void setPrintFlags(PrintFlags flags) {
+    text.flags = flags;
   }
 
   /** Takes this point of view: every packet gets its direction (see {@link PointOfView}). */
@@ -132,7 +139,7 @@ public final class LineFormatter {
       f.dlt = linktypes[src];
       PointOfView view = src < povs.length && povs[src] != null ? povs[src] : pov;
       f.direction = view == null ? null : DIRECTIONS[view.direction(f.dlt, frame, 0, f.caplen, metas[b], rec)];
-      append(src);
+      append(src, view != null);
       cursors[b]++;
     }
     dst.clear();
@@ -161,10 +168,11 @@ public final class LineFormatter {
     return 5 * caplen + JsonFields.maxBytes(0, nameBytes) + 2 * nameBytes;
   }
 
-  private void append(int src) {
+  private void append(int src, boolean viewed) {
     switch (format) {
       case TEXT:
-        textLine(src);
+        text.packet(f.ts, frame, f.caplen, f.origlen, f.dlt, withInterface || viewed ? names[src] : null,
+            f.direction);
         out.ch('\n');
         break;
       case HEXDUMP:
@@ -183,126 +191,6 @@ public final class LineFormatter {
     }
   }
 
-  // --- text: tcpdump -n ------------------------------------------------------------------------
-
-  private void textLine(int src) {
-    local.append(out, f.ts);
-    out.ch(' ');
-    if (withInterface) {
-      out.bytes(names[src]).ch(' ');
-    }
-    if ("in".equals(f.direction)) {
-      out.ascii("In  ");
-    } else if ("out".equals(f.direction)) {
-      out.ascii("Out ");
-    }
-    summary();
-  }
-
-  private void summary() {
-    if (f.ethertype == Fields.ETHERTYPE_ARP) {
-      arp();
-      return;
-    }
-    String proto = f.protoName();
-    if (f.ipVersion == 0) {
-      if (proto == null) {
-        out.ascii("link-type ").dec(f.dlt);
-      } else {
-        out.ascii(proto);
-      }
-      out.ascii(", length ").dec(f.origlen);
-      return;
-    }
-    out.ascii(f.ipVersion == 4 ? "IP " : "IP6 ");
-    endpoint(f.src, f.sport);
-    out.ascii(" > ");
-    endpoint(f.dst, f.dport);
-    out.ascii(": ");
-    if (f.proto == 6) {
-      out.ascii("Flags [");
-      f.tcpFlagString(out);
-      out.ascii("], seq ").dec(f.seq).ascii(", ack ").dec(f.ack);
-    } else if (f.proto == 1) {
-      out.ascii("ICMP ");
-      icmp(false);
-    } else if (f.proto == 58) {
-      out.ascii("ICMP6, ");
-      icmp(true);
-    } else {
-      out.ascii(proto);
-    }
-    out.ascii(", length ").dec(f.payloadLen);
-  }
-
-  private void endpoint(byte[] addr, int port) {
-    f.address(out, addr);
-    if (f.hasPorts()) {
-      out.ch('.').dec(port);
-    }
-  }
-
-  private void icmp(boolean v6) {
-    String name = v6 ? icmp6Name(f.icmpType) : icmpName(f.icmpType);
-    if (name == null) {
-      out.ascii("type ").dec(f.icmpType);
-    } else {
-      out.ascii(name);
-    }
-    if (f.isEcho()) {
-      out.ascii(", id ").dec(f.sport).ascii(", seq ").dec(f.dport);
-    }
-  }
-
-  private static String icmpName(int type) {
-    switch (type) {
-      case 0: return "echo reply";
-      case 3: return "unreachable";
-      case 5: return "redirect";
-      case 8: return "echo request";
-      case 11: return "time exceeded";
-      default: return null;
-    }
-  }
-
-  private static String icmp6Name(int type) {
-    switch (type) {
-      case 1: return "destination unreachable";
-      case 2: return "packet too big";
-      case 3: return "time exceeded";
-      case 128: return "echo request";
-      case 129: return "echo reply";
-      case 133: return "router solicitation";
-      case 134: return "router advertisement";
-      case 135: return "neighbor solicitation";
-      case 136: return "neighbor advertisement";
-      default: return null;
-    }
-  }
-
-  private void arp() {
-    int op = f.sport; // Summary keeps the ARP opcode in the source-port slot
-    if (op == 1) {
-      out.ascii("ARP, Request who-has ");
-      f.address(out, f.dst);
-      out.ascii(" tell ");
-      f.address(out, f.src);
-      out.ascii(", length ").dec(f.origlen - 14);
-    } else if (op == 2) {
-      out.ascii("ARP, Reply ");
-      f.address(out, f.src);
-      out.ascii(" is-at ");
-      if (f.hasEthernet()) {
-        Fields.mac(out, frame, 6);
-      } else {
-        out.ascii("None");
-      }
-      out.ascii(", length ").dec(f.origlen - 14);
-    } else {
-      out.ascii("ARP, op ").dec(op).ascii(", length ").dec(f.origlen);
-    }
-  }
-
   // --- hexdump: tcpdump -X, or OUT:/IN: and a payload table --------------------------------------
 
   private void hexdump(int src) {
@@ -317,7 +205,7 @@ public final class LineFormatter {
       payloadTable(f.payloadStart(), f.payloadEnd());
       return;
     }
-    textLine(src);
+    text.packet(f.ts, frame, f.caplen, f.origlen, f.dlt, withInterface ? names[src] : null, f.direction);
     out.ch('\n');
     frameRows();
   }
