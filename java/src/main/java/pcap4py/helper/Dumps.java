@@ -11,8 +11,13 @@ final class Dumps {
 
   /** -x: "\n\t0xOOOO: " then " hhhh" per two bytes, 16 bytes a row. */
   void hex(byte[] b, int from, int to) {
+    hex("\n\t", b, from, to);
+  }
+
+  /** As {@link #hex(byte[], int, int)}, each row after {@code indent}. */
+  void hex(String indent, byte[] b, int from, int to) {
     for (int i = from; i < to; i += 16) {
-      out.ascii("\n\t0x").hex(i - from, 4).ch(':').ch(' ');
+      out.ascii(indent).ascii("0x").hex(i - from, 4).ch(':').ch(' ');
       int n = Math.min(16, to - i);
       for (int j = 0; j < n; j += 2) {
         out.ch(' ').hexBytes(b, i + j, i + Math.min(j + 2, n));
@@ -32,7 +37,7 @@ final class Dumps {
       out.spaces(40 - (out.pos - start)).ch(' ').ch(' ');
       for (int j = 0; j < n; j++) {
         int c = b[i + j] & 0xff;
-        out.ch(c >= 0x20 && c < 0x7f ? (char) c : '.');
+        out.ch(c > 0x20 && c < 0x7f ? (char) c : '.'); // isgraph: a space is a dot
       }
     }
   }

@@ -291,6 +291,9 @@ final class Icmp6Printer {
         default:
           dumps.hex(f.b, at + 2, Math.min(at + n * 8, f.end));
       }
+      if (p.flags.verbose > 1) {
+        dumps.hex("\n\t    ", f.b, at + 2, Math.min(at + n * 8, f.end));
+      }
       at += n * 8;
     }
   }

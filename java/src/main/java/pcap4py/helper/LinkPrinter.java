@@ -118,6 +118,14 @@ final class LinkPrinter {
 
   private void etherType(int type) {
     String name = Protocols.etherName(type);
+    if (p.flags.quick) {
+      if (name == null) {
+        out.ascii("Unknown Ethertype (0x").hex(type, 4).ch(')');
+      } else {
+        out.ascii(name);
+      }
+      return;
+    }
     out.ascii("ethertype ").ascii(name == null ? "Unknown" : name).ascii(" (0x").hex(type, 4).ch(')');
   }
 
@@ -170,6 +178,9 @@ final class LinkPrinter {
   }
 
   private void ethertypeColumn(int type) {
+    if (p.flags.quick) {
+      return; // cooked headers say nothing more with -q
+    }
     etherType(type);
     out.ascii(", length ").dec(f.origlen).ascii(": ");
   }
