@@ -73,7 +73,8 @@ final class TextPrinter {
         column(name, direction);
       }
       hdr = link.print(dlt);
-    } catch (Frame.Truncated t) {
+    } catch (Frame.Truncated | IndexOutOfBoundsException t) {
+      // the capture ends too soon (or a hostile length points outside the frame): tcpdump's marker
       out.ascii(" [|").ascii(f.proto).ch(']');
       hdr = Math.max(hdr, link.headerLength);
     }

@@ -1,0 +1,78 @@
+"""``pcap4py read`` prints what ``tcpdump -n -r`` prints, flag for flag, on real traffic.
+
+A veth pair into a namespace (tests/fixtures/traffic.py): ARP, ICMP and ICMPv6 (echo, neighbour
+and router discovery, MLDv2), DNS through a dnsmasq in the namespace, HTTP through busybox httpd,
+a TCP reset, a UDP port unreachable; tcpdump itself records it (Ethernet on the host's end, and
+``-i any`` in the namespace: Linux cooked v2 and v1).  Both readers run with TZ fixed; the share
+of tcpdump's lines we print identically is asserted per flag set.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.fixtures.netlab import delete_veth_lab, make_veth_lab
+from tests.fixtures.traffic import make_traffic, start_tcpdump, stop_tcpdump
+
+FLAGS = ["", "-v", "-e", "-q", "-tttt", "-S", "-x", "-X", "-A"]
+MORE_FLAGS = ["-vv", "-t", "-tt", "-ttt", "-ttttt", "-#", "-xx", "-XX", "-qe", "-ev"]
+ENV = {**os.environ, "TZ": "America/New_York"}
+# what we reach on this traffic (every line, measured); the issue's bar is 98%
+REQUIRED = 1.0
+
+
+@pytest.fixture(scope="module")
+def captures(tmp_path_factory):
+    """{'eth': path, 'any': path (Linux cooked v2), 'any1': path (v1)} of one traffic run."""
+    d = tmp_path_factory.mktemp("traffic")
+    lab = make_veth_lab()
+    procs = []
+    try:
+        procs.append(start_tcpdump(["-i", lab.host_if], str(d / "eth.pcap")))
+        procs.append(start_tcpdump(["-i", "any"], str(d / "any.pcap"), ns=lab.ns.name))
+        procs.append(start_tcpdump(["-i", "any", "-y", "LINUX_SLL"], str(d / "any1.pcap"), ns=lab.ns.name))
+        make_traffic(lab, str(d / "www"))
+    finally:
+        for p in procs:
+            stop_tcpdump(p)
+        delete_veth_lab(lab)
+    return {"eth": str(d / "eth.pcap"), "any": str(d / "any.pcap"), "any1": str(d / "any1.pcap")}
+
+
+def lines(cmd: list[str]) -> list[str]:
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=ENV, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.splitlines()
+
+
+def compare(path: str, flags: str) -> tuple[float, list[tuple[str, str]]]:
+    words = flags.split()
+    theirs = lines(["tcpdump", "-n", *words, "-r", path])
+    ours = lines([sys.executable, "-m", "pcap4py", "read", *words, path])
+    same = sum(1 for a, b in zip(theirs, ours) if a == b)
+    diffs = [(a, b) for a, b in zip(theirs, ours) if a != b][:5]
+    if len(ours) != len(theirs):
+        diffs.append((f"{len(theirs)} lines", f"{len(ours)} lines"))
+    return same / max(1, len(theirs)), diffs
+
+
+def test_the_traffic_has_every_kind_of_packet(captures):
+    text = "\n".join(lines(["tcpdump", "-n", "-r", captures["eth"]]))
+    for needle in ("ARP, Request who-has", "ARP, Reply", "ICMP echo request", "udp port 9 unreachable",
+                   "neighbor solicitation, who has", "neighbor advertisement, tgt is",
+                   "multicast listener report v2", "HBH ICMP6", "A? web.lab.", "Refused",
+                   "HTTP: GET / HTTP/1.1", "Flags [R.]", "options [mss"):
+        assert needle in text, needle
+
+
+@pytest.mark.parametrize("flags", FLAGS + MORE_FLAGS)
+@pytest.mark.parametrize("kind", ["eth", "any", "any1"])
+def test_read_prints_tcpdumps_lines(captures, kind, flags):
+    if kind != "eth" and flags in MORE_FLAGS:
+        pytest.skip("the extra flags once, on Ethernet")
+    share, diffs = compare(captures[kind], flags)
+    assert share >= REQUIRED, diffs
