@@ -101,6 +101,7 @@ final class Icmp6Printer {
         }
         break;
       case 135:
+        f.need(off + 8, 16);
         out.ascii(", who has ");
         p.ipv6(off + 8);
         if (v) {
@@ -108,6 +109,7 @@ final class Icmp6Printer {
         }
         break;
       case 136:
+        f.need(off + 8, 16);
         out.ascii(", tgt is ");
         p.ipv6(off + 8);
         if (v) {

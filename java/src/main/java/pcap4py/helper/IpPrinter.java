@@ -75,17 +75,7 @@ final class IpPrinter {
       p.ip(proto, off + hlen, len);
     } else {
       p.addresses(-1, -1);
-      out.ch(':');
-      String name = Protocols.ipName(proto);
-      if (name == null) {
-        out.ascii(" ip-proto-").dec(proto);
-      } else {
-        out.ch(' ').ascii(name.toLowerCase(java.util.Locale.ROOT));
-      }
-    }
-    if (p.fragment && p.flags.verbose == 0) {
-      out.ascii(" (frag ").dec(f.u16(off + 4)).ch(':').dec(len).ch('@').dec((frag & 0x1fff) * 8)
-          .ascii((frag & 0x2000) != 0 ? "+)" : ")");
+      out.ascii(": ip-proto-").dec(proto); // a later fragment: only its protocol's number
     }
   }
 
@@ -126,6 +116,7 @@ final class IpPrinter {
 
   private void ipv6(int off, long wire) {
     f.proto = "ip6";
+    f.need(off, 40); // tcpdump checks the whole header before it names it
     prefix("IP6 ");
     int first = f.u8(off);
     if (first >> 4 != 6) {

@@ -1,7 +1,10 @@
 package pcap4py.helper;
 
-import java.net.NetworkInterface;
-import java.net.SocketException;
+import com.sun.jna.Native;
+import com.sun.jna.NativeLibrary;
+import com.sun.jna.Platform;
+import com.sun.jna.Pointer;
+import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
 import java.util.Map;
 
@@ -81,15 +84,12 @@ final class LinkPrinter {
       type = f.u16(off + 2);
       off += 4;
       headerLength = off;
-      out.ascii("vlan ").dec(tci & 0xfff).ascii(", p ").dec(tci >> 13);
-      if ((tci & 0x1000) != 0) {
-        out.ascii(", DEI");
-      }
-      out.ascii(", ");
-      if (e) {
-        etherType(type);
+      if (e) { // without -e tcpdump says nothing of the tags
+        out.ascii("vlan ").dec(tci & 0xfff).ascii(", p ").dec(tci >> 13);
+        if ((tci & 0x1000) != 0) {
+          out.ascii(", DEI");
+        }
         out.ascii(", ");
-      } else {
         etherType(type);
         out.ascii(", ");
       }
@@ -190,14 +190,7 @@ final class LinkPrinter {
   private byte[] ifName(int index) {
     byte[] name = ifNames.get(index);
     if (name == null) {
-      String n = null;
-      try {
-        NetworkInterface ni = index > 0 ? NetworkInterface.getByIndex(index) : null;
-        n = ni == null ? null : ni.getName();
-      } catch (SocketException e) {
-        n = null;
-      }
-      name = Fields.utf8(n == null ? "?" : n);
+      name = IfNames.name(index);
       if (ifNames.size() < 4096) {
         ifNames.put(index, name);
       }
@@ -238,5 +231,33 @@ final class LinkPrinter {
       p.ipPrinter.print(4, f.origlen - 4, name.equals("IPv4") ? 4 : 6);
     }
     return 4;
+  }
+
+  /** libc's if_indextoname through JNA (Java's NetworkInterface skips interfaces without
+   *  addresses); registered on first use. */
+  static final class IfNames {
+    private static boolean registered;
+
+    static native Pointer if_indextoname(int index, byte[] name);
+
+    static synchronized byte[] name(int index) {
+      byte[] buf = new byte[64];
+      try {
+        if (!registered) {
+          Native.register(IfNames.class, NativeLibrary.getInstance(Platform.C_LIBRARY_NAME));
+          registered = true;
+        }
+        if (index > 0 && if_indextoname(index, buf) != null) {
+          int n = 0;
+          while (n < buf.length && buf[n] != 0) {
+            n++;
+          }
+          return new String(buf, 0, n, StandardCharsets.UTF_8).getBytes(StandardCharsets.UTF_8);
+        }
+      } catch (LinkageError e) {
+        // no libc through JNA: names unknown, as tcpdump prints them then
+      }
+      return new byte[] {'?'};
+    }
   }
 }

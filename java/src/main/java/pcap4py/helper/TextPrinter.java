@@ -198,13 +198,8 @@ final class TextPrinter {
         ipPrinter.print(off, len, 6);
         break;
       default:
-        String name = Protocols.ipName(proto);
-        if (name == null) {
-          out.ascii("ip-proto-").dec(proto);
-        } else {
-          out.ascii(name);
-        }
-        out.ch(' ').dec(len);
+        // no printer here: what tcpdump prints for a protocol it has none for
+        out.ascii(" ip-proto-").dec(proto).ch(' ').dec(len);
     }
   }
 
