@@ -191,11 +191,38 @@ def test_jsonl_equals_to_dict_and_the_python_reference_field_by_field(pcaps):
         assert len(lines) == len(pkts)
         for line, pkt in zip(lines, pkts):
             record = json.loads(line)
-            assert list(record) == list(ref.to_dict(pkt))  # same keys, same order
-            for key, value in ref.to_dict(pkt).items():
+            old = ref.to_dict(pkt)
+            assert list(record)[:len(old)] == list(old)  # the first release's keys, in its order
+            assert list(record)[len(old):] == FACTS  # then the decoded facts
+            for key, value in old.items():
                 assert record[key] == value, (path, key, line)
             assert pkt.to_dict() == record
-            assert line == json.dumps(ref.to_dict(pkt))  # byte for byte what jsonl printed before
+            assert json.dumps(record) == line  # json.dumps's spacing
+
+
+FACTS = ["tcp_window", "tcp_options", "icmp", "dns"]
+
+
+def test_jsonl_has_the_facts_the_text_lines_print(tmp_path):
+    """TCP window and options, the ICMP description, DNS questions and answers, as tcpdump words them."""
+    syn = tcp(40000, 80, 0x02)
+    syn = syn[:12] + bytes([(9 << 4), 0x02]) + syn[14:] + bytes.fromhex("020405b40402080a0000000100000000")
+    query = struct.pack("!HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0) + b"\x03web\x03lab\x00" + struct.pack("!HH", 1, 1)
+    answer = (struct.pack("!HHHHHH", 0x1234, 0x8580, 1, 1, 0, 0) + b"\x03web\x03lab\x00" + struct.pack("!HH", 1, 1)
+              + b"\xc0\x0c" + struct.pack("!HHIH4s", 1, 1, 60, 4, V4[0]))
+    frames = [eth(0x0800, ipv4(6, syn)), eth(0x0800, ipv4(1, icmp(8))),
+              eth(0x0800, ipv4(17, udp(5000, 53, query))), eth(0x0800, ipv4(17, udp(53, 5000, answer), src=V4[1]))]
+    path = write_pcap(tmp_path / "facts.pcap", 1, [(f, len(f)) for f in frames])
+    records = [json.loads(line) for line in run_cli("read", path, "--format", "jsonl").stdout.splitlines()]
+    assert records[0]["tcp_window"] == 65535
+    assert records[0]["tcp_options"] == ["mss 1460", "sackOK", "TS val 1 ecr 0"]
+    assert records[1]["icmp"] == "echo request, id 4660, seq 7" and records[1]["tcp_window"] is None
+    assert records[2]["dns"] == {"id": 0x1234, "response": False, "rcode": None, "questions": ["A? web.lab."],
+                                 "answers": []}
+    assert records[3]["dns"] == {"id": 0x1234, "response": True, "rcode": "NoError", "questions": [],
+                                 "answers": ["A 198.18.0.2"]}
+    text = run_cli("read", path).stdout
+    assert "4660+ A? web.lab. (25)" in text and "4660* 1/0/0 A 198.18.0.2 (41)" in text
 
 
 def test_hexdump_is_the_text_line_and_the_frame_rows(pcaps):

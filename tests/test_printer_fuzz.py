@@ -1,9 +1,10 @@
-"""The text printers never throw on truncated or hostile headers: seeded mutations of varied
+"""The text printers (and the JSON facts they decode) never throw on truncated or hostile headers: seeded mutations of varied
 frames (every link type, every protocol printed) are printed with every printing flag; each
 packet gives exactly one line (plus its rows), whatever its bytes say.  Seeded and bounded."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import re
@@ -30,7 +31,7 @@ def mutate(frame: bytes, rng: random.Random) -> tuple[bytes, int]:
     return bytes(out), caplen
 
 
-def printed(path: str, flags: PrintFlags, tmp_path) -> str:
+def printed(path: str, flags: PrintFlags, tmp_path, fmt: str = "text") -> str:
     from pcap4py.engine.capture import Capture
     from pcap4py.engine.offline import open_offline
     from pcap4py.sinks.lines import LineSink
@@ -39,7 +40,7 @@ def printed(path: str, flags: PrintFlags, tmp_path) -> str:
     fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
     try:
         with Capture([open_offline(path)]) as cap:
-            sink = LineSink(fd, "text", cap.sources, flags=flags)
+            sink = LineSink(fd, fmt, cap.sources, flags=flags)
             for batches in cap.rounds():
                 sink.write_batches(batches)
             sink.close()
@@ -55,6 +56,8 @@ def test_mutated_headers_print_one_line_each(dlt, tmp_path):
         rng = random.Random(seed * 1000 + dlt)
         frames = [mutate(f, rng) for f in base]
         path = write_pcap(tmp_path / f"fuzz{dlt}-{seed}.pcap", dlt, frames)
+        records = [json.loads(line) for line in printed(path, PrintFlags(), tmp_path, "jsonl").splitlines()]
+        assert len(records) == len(frames) and all("dns" in r for r in records), seed  # the facts too
         for flags in FLAG_SETS:
             text = printed(path, flags, tmp_path)
             if flags.number:  # "    N  " starts each packet

@@ -19,6 +19,7 @@ final class DnsPrinter {
   private final Out out;
   private final Frame f;
   private int base; // where the DNS message starts (compression offsets count from there)
+  private int budget; // label bytes left to print: pointers may repeat names, output stays bounded
 
   DnsPrinter(TextPrinter p) {
     this.p = p;
@@ -33,6 +34,7 @@ final class DnsPrinter {
     }
     f.proto = "domain";
     base = at;
+    budget = f.caplen + 256;
     int id = f.u16(at);
     int b2 = f.u16(at + 2);
     int qd = f.u16(at + 4);
@@ -41,6 +43,9 @@ final class DnsPrinter {
     int ar = f.u16(at + 10);
     int op = (b2 >> 11) & 0xf;
     int cp = at + 12;
+    p.facts.dnsId = id;
+    p.facts.dnsResponse = (b2 & 0x8000) != 0;
+    p.facts.dnsRcode = b2 & 0xf;
     out.dec(id).ascii(OPS[op]);
     if ((b2 & 0x8000) != 0) {
       out.ascii(RCODES[b2 & 0xf]);
@@ -70,7 +75,9 @@ final class DnsPrinter {
           }
           out.ch(',');
         }
+        int start = out.pos + 1; // past the space
         cp = record(cp, mdns);
+        p.facts.answer(start, out.pos);
       }
     } else {
       if ((b2 & 0x0100) != 0) out.ch('+');
@@ -104,6 +111,7 @@ final class DnsPrinter {
     int type = f.u16(cp);
     int cls = f.u16(cp + 2);
     out.ch(' ');
+    int start = out.pos;
     type(type);
     int c = mdns ? cls & 0x7fff : cls;
     if (c != 1) {
@@ -115,6 +123,7 @@ final class DnsPrinter {
     }
     out.ascii("? ");
     name(name);
+    p.facts.question(start, out.pos);
     return cp + 4;
   }
 
@@ -235,6 +244,10 @@ final class DnsPrinter {
         throw Frame.TRUNCATED;
       }
       f.need(cp, i);
+      budget -= i + 1;
+      if (budget < 0) {
+        throw Frame.TRUNCATED; // more name than the frame could honestly hold
+      }
       for (int k = 0; k < i; k++) {
         printable(f.b[cp + k] & 0xff);
       }

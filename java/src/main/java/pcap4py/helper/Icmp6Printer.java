@@ -35,6 +35,8 @@ final class Icmp6Printer {
     }
     String name = name(type);
     out.ascii("ICMP6, ");
+    p.facts.icmpStart = out.pos;
+    p.facts.icmpEnd = out.pos;
     if (name == null) {
       out.ascii("unknown icmp6 type (").dec(type).ch(')');
     } else {
@@ -148,6 +150,7 @@ final class Icmp6Printer {
           return;
         }
     }
+    p.facts.icmpEnd = out.pos;
     if (!v) {
       out.ascii(", length ").dec(length);
     }

@@ -17,6 +17,8 @@ final class IcmpPrinter {
   void print(int off, long length) {
     f.proto = "icmp";
     out.ascii("ICMP ");
+    p.facts.icmpStart = out.pos;
+    p.facts.icmpEnd = out.pos;
     int type = f.u8(off);
     int code = f.u8(off + 1);
     boolean quoted = false;
@@ -72,6 +74,7 @@ final class IcmpPrinter {
       default:
         out.ascii("type-#").dec(type);
     }
+    p.facts.icmpEnd = out.pos;
     out.ascii(", length ").dec(length);
     if (p.flags.verbose > 0 && !p.fragment && f.has(off, (int) length)) {
       int folded = Checksum.fold(Checksum.add(0, f.b, off, (int) length));

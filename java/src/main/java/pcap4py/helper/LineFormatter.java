@@ -35,6 +35,7 @@ public final class LineFormatter {
   private final byte[] frame = new byte[Summary.MAX_FRAME];
   private final Out out;
   private final TextPrinter text;
+  private JsonFacts facts; // JSON formats only
 
   private PointOfView pov; // null: packets have no direction (unless their source has its own)
   private PointOfView[] povs = new PointOfView[0]; // per source index, where sources differ
@@ -71,6 +72,7 @@ public final class LineFormatter {
     this.local = Fields.Clock.local(zone);
     this.out = new Out(outCapacity);
     this.text = new TextPrinter(out, zone);
+    this.facts = this.format >= JSONL ? new JsonFacts(zone) : null;
   }
 
   /** tcpdump's printing flags for the text lines (see {@link PrintFlags}). */
@@ -164,8 +166,9 @@ public final class LineFormatter {
   }
 
   private static int maxBytes(int caplen, int nameBytes) {
-    // hex rows take ~4.4 bytes per frame byte, JSON 2; the text line at most a few hundred
-    return 5 * caplen + JsonFields.maxBytes(0, nameBytes) + 2 * nameBytes;
+    // hex rows take ~4.4 bytes per frame byte (twice with an unknown payload's rows), JSON 2 plus
+    // the facts; DNS names at most ~4 per byte (DnsPrinter's budget)
+    return 9 * caplen + JsonFields.maxBytes(0, nameBytes) + 2 * nameBytes;
   }
 
   private void append(int src, boolean viewed) {
@@ -179,7 +182,8 @@ public final class LineFormatter {
         hexdump(src);
         break;
       case JSONL:
-        JsonFields.write(out, f, jsonNames[src], utc);
+        facts.decode(f);
+        JsonFields.write(out, f, jsonNames[src], utc, facts);
         out.ch('\n');
         break;
       default: // JSON: records of an array Python opens and closes
@@ -187,7 +191,8 @@ public final class LineFormatter {
           out.ch(',').ch('\n');
         }
         firstRecord = false;
-        JsonFields.write(out, f, jsonNames[src], utc);
+        facts.decode(f);
+        JsonFields.write(out, f, jsonNames[src], utc, facts);
     }
   }
 

@@ -9,6 +9,8 @@ final class TcpOptions {
     Out out = p.out;
     Frame f = p.f;
     out.ascii(", options [");
+    p.facts.optionsStart = out.pos;
+    p.facts.optionsEnd = out.pos;
     boolean first = true;
     while (hlen > 0) {
       if (!first) {
@@ -82,6 +84,7 @@ final class TcpOptions {
       if (seen != len) {
         out.ascii("[len ").dec(len).ch(']');
       }
+      p.facts.optionsEnd = out.pos;
       if (opt == 0) {
         break;
       }

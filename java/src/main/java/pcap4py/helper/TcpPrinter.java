@@ -104,6 +104,7 @@ final class TcpPrinter {
       out.ascii(", ack ").dec(ack);
     }
     out.ascii(", win ").dec(win);
+    p.facts.tcpWindow = win;
     if ((flags & URG) != 0) {
       out.ascii(", urg ").dec(urp);
     }

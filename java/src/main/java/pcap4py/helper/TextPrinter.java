@@ -17,6 +17,8 @@ final class TextPrinter {
   PrintFlags flags = PrintFlags.DEFAULT;
   final Fields.Clock clock;
   final Fields.Clock dateClock;
+  /** What the printers decoded, for JSON (filled on every packet). */
+  final Facts facts = new Facts();
 
   // what the IP layer found, for the printers above it
   int ipVersion;
@@ -67,6 +69,7 @@ final class TextPrinter {
     f.load(frame, caplen, origlen);
     ipVersion = 0;
     fragment = false;
+    facts.reset();
     int hdr = 0;
     try {
       if (name != null) {
