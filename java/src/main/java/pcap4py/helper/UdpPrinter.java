@@ -11,12 +11,16 @@ final class UdpPrinter {
   private final Out out;
   private final Frame f;
   final DnsPrinter dns;
+  private final NtpPrinter ntp;
+  private final SyslogPrinter syslog;
 
   UdpPrinter(TextPrinter p) {
     this.p = p;
     this.out = p.out;
     this.f = p.f;
     this.dns = new DnsPrinter(p);
+    this.ntp = new NtpPrinter(p);
+    this.syslog = new SyslogPrinter(p);
   }
 
   void print(int off, long length) {
@@ -63,6 +67,14 @@ final class UdpPrinter {
       }
       if (sport == 5353 || dport == 5353) {
         dns.print(at, length, true);
+        return;
+      }
+      if (sport == 123 || dport == 123) {
+        ntp.print(at, length);
+        return;
+      }
+      if (sport == 514 || dport == 514) {
+        syslog.print(at, length);
         return;
       }
     }
