@@ -76,3 +76,20 @@ def test_read_prints_tcpdumps_lines(captures, kind, flags):
         pytest.skip("the extra flags once, on Ethernet")
     share, diffs = compare(captures[kind], flags)
     assert share >= REQUIRED, diffs
+
+
+def test_cooked_frames_have_layers_and_directions(captures):
+    """-i any captures: Pcap4J's layers under Linux cooked v2 (and v1), directions from the headers."""
+    from pcap4py.engine.capture import Capture
+    from pcap4py.engine.offline import open_offline
+
+    for kind in ("any", "any1"):
+        with Capture([open_offline(captures[kind])]) as cap:
+            pkts = list(cap)
+        assert {p.direction for p in pkts} == {"in", "out"}, kind
+        echo = next(p for p in pkts if p.proto == "ICMP")
+        assert echo.layers[:3] == ["LinuxSll", "IpV4", "IcmpV4Common"], (kind, echo.layers)
+        tcp = next(p for p in pkts if p.proto == "TCP")
+        assert tcp.layers[:3] == ["LinuxSll", "IpV4", "Tcp"] and tcp.pcap4j is not None
+        out = [p for p in pkts if p.proto == "TCP" and p.sport == 80]
+        assert out and all(p.direction == "out" for p in out)  # the server in the namespace sends

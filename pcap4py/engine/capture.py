@@ -30,6 +30,8 @@ from ..errors import CaptureError, HandleClosed, Pcap4pyError
 from .batch import Batch, BatchView
 from .limits import check_range
 from .record import OFFSETS
+
+COOKED_LINKS = (113, 276)  # Linux cooked v1, v2: their headers say in or out
 from .stats import Stats
 
 if TYPE_CHECKING:  # a capture reads handles; the handle module builds one-handle captures
@@ -334,12 +336,19 @@ class Capture:
             yield got[0] if len(got) == 1 else sorted((p for g in got for p in g), key=_ts)
 
     def _packets(self, batch: Batch) -> list[Packet]:
-        """The batch's packets, with their directions when the capture has a point of view."""
+        """The batch's packets, with their directions when the capture has a point of view (else
+        what a Linux cooked header says the kernel saw)."""
         packets = list(batch.packets(self.sources))
         view = self.local if self.local is not None else self._source_view(batch)
         if view is not None:
             for p, direction in zip(packets, view.directions(batch, self.sources)):
                 p.direction = direction
+        else:
+            from .pov import kernel_direction
+
+            for p in packets:
+                if p.source.linktype in COOKED_LINKS:
+                    p.direction = kernel_direction(p.source.linktype, p.data)
         return packets
 
     def _source_view(self, batch: Batch) -> object:
@@ -348,7 +357,8 @@ class Capture:
         return self.sources[index].view if index < len(self.sources) else None
 
     def __iter__(self) -> Iterator[Packet]:
-        if len(self.handles) == 1 and self.local is None and not self.growing and self.sources[0].view is None:
+        if (len(self.handles) == 1 and self.local is None and not self.growing and self.sources[0].view is None
+                and self.sources[0].linktype not in COOKED_LINKS):
             # one handle: straight out of each batch, no lists, no sorting; chain keeps the
             # per-packet step in C, Python code runs once per batch
             return itertools.chain.from_iterable(
