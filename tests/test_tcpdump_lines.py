@@ -93,3 +93,37 @@ def test_cooked_frames_have_layers_and_directions(captures):
         assert tcp.layers[:3] == ["LinuxSll", "IpV4", "Tcp"] and tcp.pcap4j is not None
         out = [p for p in pkts if p.proto == "TCP" and p.sport == 80]
         assert out and all(p.direction == "out" for p in out)  # the server in the namespace sends
+
+
+def tunnel_and_dhcp_frames() -> list[bytes]:
+    """VXLAN and GENEVE (with and without options) around an echo request, a DHCP discover and offer."""
+    import struct
+
+    from tests.test_formats import MAC_A, V4, eth, icmp, ipv4, udp
+
+    inner = eth(0x0800, ipv4(1, icmp(8), src=V4[1], dst=V4[0]))
+    vxlan = struct.pack("!BBHI", 0x08, 0, 0, 42 << 8) + inner
+    geneve = struct.pack("!BBHI", 0, 0, 0x6558, 77 << 8) + inner
+    geneve_opt = struct.pack("!BBHIHBB", 2, 0, 0x6558, 78 << 8, 0x0102, 3, 1) + b"\x11\x22\x33\x44" + inner
+
+    def bootp(op: int, yiaddr: bytes, siaddr: bytes, options: bytes) -> bytes:
+        return (struct.pack("!BBBBIHH4s4s4s4s16s64s128s", op, 1, 6, 0, 0x12345678, 0, 0x8000 if op == 1 else 0,
+                            bytes(4), yiaddr, siaddr, bytes(4), MAC_A + bytes(10), bytes(64), bytes(128))
+                + b"\x63\x82\x53\x63" + options + b"\xff")
+
+    discover = bootp(1, bytes(4), bytes(4), b"\x35\x01\x01\x0c\x03web\x37\x03\x01\x03\x06\x3d\x07\x01" + MAC_A)
+    offer = bootp(2, V4[0], V4[1], b"\x35\x01\x02\x36\x04" + V4[1] + b"\x33\x04\x00\x00\x0e\x10\x01\x04\xff\xff\xff\x00"
+                  + b"\x03\x04" + V4[1] + b"\x06\x04" + V4[1] + b"\x3a\x04\x00\x00\x07\x08")
+    return [eth(0x0800, ipv4(17, udp(40000, 4789, vxlan))), eth(0x0800, ipv4(17, udp(40000, 6081, geneve))),
+            eth(0x0800, ipv4(17, udp(40000, 6081, geneve_opt))),
+            eth(0x0800, ipv4(17, udp(68, 67, discover), src=bytes(4), dst=b"\xff" * 4)),
+            eth(0x0800, ipv4(17, udp(67, 68, offer), src=V4[1], dst=V4[0]))]
+
+
+@pytest.mark.parametrize("flags", ["", "-v", "-vv", "-e", "-ve"])
+def test_tunnels_and_dhcp_are_tcpdumps(tmp_path, flags):
+    from tests.test_formats import write_pcap
+
+    path = write_pcap(tmp_path / "tunnels.pcap", 1, [(f, len(f)) for f in tunnel_and_dhcp_frames()])
+    share, diffs = compare(path, flags)
+    assert share == 1.0, diffs

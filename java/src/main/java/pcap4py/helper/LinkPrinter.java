@@ -59,31 +59,41 @@ final class LinkPrinter {
       throw Frame.TRUNCATED;
     }
     headerLength = 14;
+    return ethernet(0, f.origlen, true);
+  }
+
+  /** An Ethernet frame at {@code base} ({@code wire} bytes; {@code top}: the packet's own link
+   *  layer, not one inside a tunnel); returns where its payload starts. */
+  int ethernet(int base, long wire, boolean top) {
+    f.proto = "ether";
+    f.need(base, 14);
     boolean e = p.flags.link;
     if (e) {
-      p.mac(6);
+      p.mac(base + 6);
       out.ascii(" > ");
-      p.mac(0);
+      p.mac(base);
       out.ascii(", ");
     }
-    int type = f.u16(12);
-    int off = 14;
+    int type = f.u16(base + 12);
+    int off = base + 14;
     if (type <= 1500) {
       if (e) {
-        out.ascii("802.3, length ").dec(f.origlen).ascii(": ");
+        out.ascii("802.3, length ").dec(wire).ascii(": ");
       }
-      out.ascii("LLC, length ").dec(f.origlen - off);
+      out.ascii("LLC, length ").dec(wire - 14);
       return off;
     }
     if (e) {
       etherType(type);
-      out.ascii(", length ").dec(f.origlen).ascii(": ");
+      out.ascii(", length ").dec(wire).ascii(": ");
     }
     while (type == Protocols.ETHERTYPE_VLAN || type == Protocols.ETHERTYPE_QINQ || type == 0x9100) {
       int tci = f.u16(off);
       type = f.u16(off + 2);
       off += 4;
-      headerLength = off;
+      if (top) {
+        headerLength = off;
+      }
       if (e) { // without -e tcpdump says nothing of the tags
         out.ascii("vlan ").dec(tci & 0xfff).ascii(", p ").dec(tci >> 13);
         if ((tci & 0x1000) != 0) {
@@ -94,22 +104,29 @@ final class LinkPrinter {
         out.ascii(", ");
       }
     }
-    return payload(type, off, true);
+    return payload(type, off, base, wire - (off - base), top);
   }
 
   private int payload(int type, int off, boolean ethernet) {
-    headerLength = off;
-    long len = f.origlen - off;
+    return payload(type, off, ethernet ? 0 : -1, f.origlen - off, true);
+  }
+
+  /** The payload of ethertype {@code type} at {@code off}; {@code base}: where the Ethernet
+   *  header starts (-1: no Ethernet header to print for an unknown type). */
+  private int payload(int type, int off, int base, long len, boolean top) {
+    if (top) {
+      headerLength = off;
+    }
     if (!p.ether(type, off, len)) {
       if (!p.flags.link) {
-        if (ethernet) {
-          p.mac(6);
+        if (base >= 0) {
+          p.mac(base + 6);
           out.ascii(" > ");
-          p.mac(0);
+          p.mac(base);
           out.ascii(", ");
         }
         etherType(type);
-        out.ascii(", length ").dec(f.origlen).ascii(": ");
+        out.ascii(", length ").dec(len + (base >= 0 ? off - base : off)).ascii(": ");
       }
       p.unknownPayload(off);
     }

@@ -13,6 +13,8 @@ final class UdpPrinter {
   final DnsPrinter dns;
   private final NtpPrinter ntp;
   private final SyslogPrinter syslog;
+  private final DhcpPrinter dhcp;
+  private final TunnelPrinter tunnel;
 
   UdpPrinter(TextPrinter p) {
     this.p = p;
@@ -21,6 +23,8 @@ final class UdpPrinter {
     this.dns = new DnsPrinter(p);
     this.ntp = new NtpPrinter(p);
     this.syslog = new SyslogPrinter(p);
+    this.dhcp = new DhcpPrinter(p);
+    this.tunnel = new TunnelPrinter(p);
   }
 
   void print(int off, long length) {
@@ -67,6 +71,18 @@ final class UdpPrinter {
       }
       if (sport == 5353 || dport == 5353) {
         dns.print(at, length, true);
+        return;
+      }
+      if (sport == 67 || dport == 67 || sport == 68 || dport == 68) {
+        dhcp.print(at, length);
+        return;
+      }
+      if (sport == 4789 || dport == 4789) {
+        tunnel.vxlan(at, length);
+        return;
+      }
+      if (sport == 6081 || dport == 6081) {
+        tunnel.geneve(at, length);
         return;
       }
       if (sport == 123 || dport == 123) {
