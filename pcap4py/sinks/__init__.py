@@ -61,6 +61,12 @@ class Sink(Protocol):
     def raise_for_errors(self) -> None: ...
 
 
+def _containers_in_text(capture: "Capture", output: Output) -> bool:
+    """Text lines name a container's interfaces ``NAME/IFACE`` in tcpdump -i any's interface
+    column (JSON keeps the interface's own name)."""
+    return output.fmt in ("text", "hexdump") and any(s.label for s in capture.sources)
+
+
 def open_sink(capture: "Capture", output: Output, stream: IO[str] = sys.stdout) -> Any:
     """The sink that writes ``capture`` as ``output`` says (lines go to ``stream``'s descriptor)."""
     if output.path:
@@ -87,6 +93,7 @@ def open_sink(capture: "Capture", output: Output, stream: IO[str] = sys.stdout) 
     stream.flush()  # what was written through the stream goes first
     sink = LineSink(stream.fileno(), output.fmt, capture.sources,
                     with_interface=len(capture.sources) > 1 or capture.growing, local=capture.local,
-                    by_label=names_by_label(capture.sources, capture.growing), flags=output.flags)
+                    by_label=names_by_label(capture.sources, capture.growing) or _containers_in_text(capture, output),
+                    flags=output.flags)
     capture.on_added.append(sink.add_sources)
     return sink

@@ -80,10 +80,9 @@ def _shown(name: str, fmt: str) -> str:
 
 
 def names_by_label(sources: Sequence[Source], growing: bool = False) -> bool:
-    """Whether lines name sources by their labels: a container's interfaces (``web/eth0``, in
-    tcpdump -i any's interface column), when plain names are ambiguous (two containers' ``eth0``)
-    or when sources may join later (their names are not known yet)."""
-    return growing or len({s.name for s in sources}) < len(sources) or any(s.label for s in sources)
+    """Whether lines name sources by their labels: when plain names are ambiguous (two
+    containers' ``eth0``) or sources may join later (their names are not known yet)."""
+    return growing or len({s.name for s in sources}) < len(sources)
 
 
 def _name(source: Source, by_label: bool) -> str:

@@ -175,7 +175,7 @@ public final class LineFormatter {
     switch (format) {
       case TEXT:
         text.packet(f.ts, frame, f.caplen, f.origlen, f.dlt, withInterface || viewed ? names[src] : null,
-            f.direction);
+            f.direction, viewed);
         out.ch('\n');
         break;
       case HEXDUMP:

@@ -54,9 +54,15 @@ final class TextPrinter {
     this.icmp6 = new Icmp6Printer(this);
   }
 
-  /** One packet's lines (no final newline). {@code column}: what precedes the protocols (an
-   *  interface and direction), or null. */
+  /** One packet's lines (no final newline). {@code name}: the interface to name first, or null;
+   *  {@code direction}: with a point of view ("in", "out" or null: unknown), printed in tcpdump
+   *  -i any's columns; without one (a multi-interface file) the name alone. */
   void packet(long ts, byte[] frame, int caplen, long origlen, int dlt, byte[] name, String direction) {
+    packet(ts, frame, caplen, origlen, dlt, name, direction, false);
+  }
+
+  void packet(long ts, byte[] frame, int caplen, long origlen, int dlt, byte[] name, String direction,
+      boolean viewed) {
     number++;
     if (flags.number) {
       int start = out.pos;
@@ -72,8 +78,10 @@ final class TextPrinter {
     facts.reset();
     int hdr = 0;
     try {
-      if (name != null) {
+      if (name != null && viewed) {
         column(name, direction);
+      } else if (name != null) {
+        out.bytes(name).ch(' ');
       }
       hdr = link.print(dlt);
     } catch (Frame.Truncated | IndexOutOfBoundsException t) {
