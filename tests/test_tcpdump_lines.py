@@ -127,3 +127,17 @@ def test_tunnels_and_dhcp_are_tcpdumps(tmp_path, flags):
     path = write_pcap(tmp_path / "tunnels.pcap", 1, [(f, len(f)) for f in tunnel_and_dhcp_frames()])
     share, diffs = compare(path, flags)
     assert share == 1.0, diffs
+
+
+@pytest.mark.parametrize("flags", ["", "-v"])
+def test_bad_and_cut_packets_are_tcpdumps(tmp_path, flags):
+    """An IPv6 header with a bad version (tcpdump's error line) and an HTTP request cut at every
+    layer ([|http], [|tcp])."""
+    from tests.test_formats import eth, ipv4, ipv6, tcp, udp, write_pcap
+
+    bad = eth(0x86DD, bytes([0x00]) + ipv6(17, udp(1, 2, b"x"))[1:])
+    get = eth(0x0800, ipv4(6, tcp(1234, 80, 0x18, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")))
+    path = write_pcap(tmp_path / "bad.pcap", 1, [(bad, len(bad)), (get, len(get)), (get, 60), (get, 54), (get, 36)])
+    share, diffs = compare(path, flags)
+    assert share == 1.0, diffs
+    assert "IP6 version error: 0 != 6" in lines(["tcpdump", "-n", "-r", path])[0]

@@ -140,7 +140,11 @@ public final class LineFormatter {
       f.frame = frame;
       f.dlt = linktypes[src];
       PointOfView view = src < povs.length && povs[src] != null ? povs[src] : pov;
-      f.direction = view == null ? null : DIRECTIONS[view.direction(f.dlt, frame, 0, f.caplen, metas[b], rec)];
+      if (view != null) {
+        f.direction = DIRECTIONS[view.direction(f.dlt, frame, 0, f.caplen, metas[b], rec)];
+      } else { // JSON: what a Linux cooked header says, as Python's Packet.direction
+        f.direction = format >= JSONL ? DIRECTIONS[PointOfView.kernelDirection(f.dlt, frame, 0, f.caplen)] : null;
+      }
       append(src, view != null);
       cursors[b]++;
     }

@@ -59,31 +59,33 @@ final class TcpApps {
   private void text(String name, String proto, int at, long len) {
     f.proto = proto;
     int avail = (int) Math.min(len, Math.max(0, f.end - at));
-    if (isRequestOrResponse(at, avail)) {
-      if (p.flags.verbose > 0) {
-        out.ascii(name).ascii(", length: ").dec(len);
-        int idx = 0;
-        while (idx < avail) {
-          int next = line("\n\t", at, idx, avail);
-          if (next == 0) {
-            break;
-          }
-          idx = next;
+    int wire = (int) Math.min(len, Integer.MAX_VALUE);
+    out.ascii(name);
+    if (!isRequestOrResponse(at, avail)) {
+      return;
+    }
+    if (p.flags.verbose > 0) {
+      out.ascii(", length: ").dec(len);
+      int idx = 0;
+      while (idx < wire) {
+        int next = line("\n\t", at, idx, wire);
+        if (next == 0) {
+          break;
         }
-      } else {
-        out.ascii(name).ascii(": ");
-        line("", at, 0, avail);
+        idx = next;
       }
     } else {
-      out.ascii(name);
+      line(": ", at, 0, wire);
     }
   }
 
-  /** One line from {@code idx}; returns where the next starts, 0 when it ends without CRLF or is binary. */
+  /** One line from {@code idx} of a {@code len}-byte payload, printed once its end is seen;
+   *  returns where the next starts, 0 when it is binary. Past the captured bytes: tcpdump's
+   *  marker, nothing of the line. */
   private int line(String prefix, int at, int idx, int len) {
     int start = idx;
     while (idx < len) {
-      int c = f.b[at + idx] & 0xff;
+      int c = f.u8(at + idx); // past the capture: [|http]
       if (c == '\n') {
         emit(prefix, at + start, idx - start);
         return idx + 1;
@@ -92,7 +94,7 @@ final class TcpApps {
         if (idx + 1 >= len) {
           return 0;
         }
-        if (f.b[at + idx + 1] == '\n') {
+        if (f.u8(at + idx + 1) == '\n') {
           emit(prefix, at + start, idx - start);
           return idx + 2;
         }
@@ -104,8 +106,7 @@ final class TcpApps {
       idx++;
     }
     emit(prefix, at + start, idx - start);
-    out.ascii(" [|").ascii(f.proto).ch(']');
-    return 0;
+    throw Frame.TRUNCATED; // printable to the end, no line end: cut
   }
 
   private void emit(String prefix, int from, int n) {
