@@ -30,7 +30,25 @@ final class JsonFacts {
   /** Prints the packet into the scratch buffer (its facts are then in the printer's Facts). */
   void decode(Fields f) {
     scratch.pos = 0;
+    if (!mayHaveFacts(f)) {
+      printer.facts.reset(); // ARP, other UDP, ...: nothing to print for (JSON's hot path)
+      return;
+    }
     printer.packet(f.ts, f.frame, f.caplen, f.origlen, f.dlt, null, null);
+  }
+
+  /** TCP, ICMP, ICMPv6 and DNS (by its ports, over UDP; over TCP within TCP) have facts. */
+  private static boolean mayHaveFacts(Fields f) {
+    switch (f.proto) {
+      case Protocols.IP_TCP:
+      case Protocols.IP_ICMP:
+      case Protocols.IP_ICMPV6:
+        return true;
+      case Protocols.IP_UDP:
+        return f.sport == 53 || f.dport == 53 || f.sport == 5353 || f.dport == 5353;
+      default:
+        return false;
+    }
   }
 
   /** Appends the four keys, each with its leading ", ". */
