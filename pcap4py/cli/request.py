@@ -46,6 +46,11 @@ class CaptureRequest:
     via: str
     capture_dirs: str
     user: Optional[str]
+    pods: tuple = ()
+    compose_project: Optional[str] = None
+    runtime: Optional[str] = None
+    pid: Optional[int] = None
+    netns: Optional[str] = None
     verbose: int = 0
     link_header: bool = False
     quick: bool = False

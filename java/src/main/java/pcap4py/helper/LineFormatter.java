@@ -43,6 +43,7 @@ public final class LineFormatter {
 
   // the round being formatted
   private byte[][] metas = new byte[0][]; // the records, copied once per round
+  private ByteBuffer[] metaBuffers = new ByteBuffer[0]; // the same, for the one merge by time
   private ByteBuffer[] datas = new ByteBuffer[0];
   private int[] counts = new int[0];
   private int[] cursors = new int[0];
@@ -104,6 +105,20 @@ public final class LineFormatter {
     linktypes[n] = linktype;
   }
 
+  /** A source joining with the index of one that left (a long capture reuses indexes): it replaces it. */
+  public void setSource(int index, String name, int linktype) {
+    if (index >= names.length) {
+      addSource(name, linktype);
+      return;
+    }
+    names[index] = Fields.utf8(name);
+    jsonNames[index] = JsonFields.quoted(name);
+    linktypes[index] = linktype;
+    if (index < povs.length) {
+      povs[index] = null;
+    }
+  }
+
   /** Starts a round of one batch. */
   public void begin(ByteBuffer meta, ByteBuffer data, int count) {
     begin(new ByteBuffer[] {meta}, new ByteBuffer[] {data}, new int[] {count});
@@ -118,6 +133,10 @@ public final class LineFormatter {
       metas[i].get(this.metas[i]);
     }
     this.datas = datas;
+    this.metaBuffers = new ByteBuffer[metas.length];
+    for (int i = 0; i < metas.length; i++) { // little-endian, as Record says (the caller's order may differ)
+      this.metaBuffers[i] = ByteBuffer.wrap(this.metas[i]).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    }
     this.counts = counts;
     this.cursors = new int[metas.length];
   }
@@ -153,20 +172,10 @@ public final class LineFormatter {
     return out.pos;
   }
 
-  /** The batch whose next packet is the earliest (ties: the first batch), or -1. */
+  /** The batch whose next packet is the earliest (ties: the first batch), or -1: the pcapng
+   *  writer's merge ({@link BatchMerge}). */
   private int nextBatch() {
-    int best = -1;
-    long bestTs = 0;
-    for (int i = 0; i < metas.length; i++) {
-      if (cursors[i] < counts[i]) {
-        long ts = Record.le64(metas[i], cursors[i] * Record.SIZE);
-        if (best < 0 || Long.compareUnsigned(ts, bestTs) < 0) { // time stamps are unsigned
-          best = i;
-          bestTs = ts;
-        }
-      }
-    }
-    return best;
+    return metas.length == 1 ? (cursors[0] < counts[0] ? 0 : -1) : BatchMerge.earliest(metaBuffers, counts, cursors);
   }
 
   private static int maxBytes(int caplen, int nameBytes) {
