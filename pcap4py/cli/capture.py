@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Optional
 
 import click
 
+from ..engine import tuning
 from ..engine.limits import MAX_SNAPLEN
 from ..engine.numbers import LINKTYPE_NAMES
 from ..errors import Pcap4pyError, SelectionError
@@ -109,6 +110,7 @@ def _capture(r: CaptureRequest) -> None:
         raise click.UsageError("--follow opens handles as containers start, which needs the privileges "
                                "-Z would drop: drop -Z")
     iface, expression = _split_args(r.args, r.iface_opt, r.filter_opt, need_iface=selection is None)
+    tuning.expect_job(packets=r.count)
     if r.wait_ping:
         _wait_for_trigger(r.wait_iface, r.wait_timeout)
     user = r.user
@@ -167,6 +169,7 @@ def _read(path: str, expression: Optional[str], count: Optional[int], output: Ou
     from ..engine.capture import Capture
     from ..engine.offline import open_offline
 
+    tuning.expect_job(file=path)
     cap = Capture([open_offline(path, filter=expression)], count=count)
     _run(cap, output, user=None, live=False)
 

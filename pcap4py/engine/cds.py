@@ -23,7 +23,6 @@ builds one now (an image build does); :mod:`.cds_build` is the builder.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import stat
@@ -86,7 +85,16 @@ def key(libjvm: Path, classpath: Sequence[str], options: Sequence[str]) -> str:
         "classpath": [_file_facts(p) for p in classpath],
         "options": [o for o in options if not o.startswith(_IGNORED_PREFIXES)],
     }
-    return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()[:32]
+    return _digest(json.dumps(facts, sort_keys=True).encode())
+
+
+def _digest(data: bytes) -> str:
+    """32 hex digits of BLAKE2b: CPython's own, so hashlib's OpenSSL (3 MB) is not loaded for it."""
+    try:
+        from _blake2 import blake2b  # type: ignore[import-not-found]
+    except ImportError:  # an interpreter without it
+        from hashlib import blake2b
+    return blake2b(data, digest_size=16).hexdigest()
 
 
 def java_home(libjvm: Path) -> Optional[Path]:

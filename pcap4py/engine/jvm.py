@@ -159,10 +159,10 @@ def base_options(libjvm: Path) -> list[str]:
 
 def startup_options(libjvm: Path, cp: list[str], options: list[str]) -> list[str]:
     """Options that only make the start faster: this setup's class-data-sharing archive, when
-    there is a trusted one (see :mod:`.cds`)."""
-    from . import cds
+    there is a trusted one (see :mod:`.cds`), and the short-job flags (see :mod:`.tuning`)."""
+    from . import cds, tuning
 
-    return cds.options(libjvm, cp, options, java_major(libjvm))
+    return [*cds.options(libjvm, cp, options, java_major(libjvm)), *tuning.options()]
 
 
 # Ctrl-C and the other stop signals, held while jpype is imported and the JVM starts
