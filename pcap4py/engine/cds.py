@@ -17,7 +17,8 @@ When there is none, the first run starts a builder in the background (its own se
 priority) and goes on without; the builder trains a JVM on a tiny generated capture
 (``-XX:DumpLoadedClassList``), dumps the archive with the same runtime's ``java -Xshare:dump``
 into a temporary name and renames it into place.  A read-only or absent cache only means no
-archive.  ``PCAP4PY_CDS=off`` turns all of this off; ``python -m pcap4py.engine.cds_build build``
+archive.  ``PCAP4PY_CDS=off`` turns all of this off, ``PCAP4PY_CDS=use`` uses an archive but
+never starts a builder; ``python -m pcap4py.engine.cds_build build``
 builds one now (an image build does); :mod:`.cds_build` is the builder.
 """
 
@@ -33,7 +34,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 DIR_ENV = "PCAP4PY_CDS_DIR"
-MODE_ENV = "PCAP4PY_CDS"  # "off" disables archives (use and build)
+MODE_ENV = "PCAP4PY_CDS"  # "off": no archive at all; "use": use one, never build one
 FORMAT = 1  # bump when what goes into an archive changes
 KEPT = 4  # archives kept per folder (other JVMs or jar sets); older ones are removed
 BUILD_TIMEOUT = 120.0
@@ -43,8 +44,13 @@ _IGNORED_PREFIXES = ("-Xlog", "-XX:SharedArchiveFile", "-Xshare", "-XX:DumpLoade
 
 
 def enabled() -> bool:
-    """Whether archives are used and built (``PCAP4PY_CDS`` is not ``off``/``0``/``no``)."""
+    """Whether archives are used (``PCAP4PY_CDS`` is not ``off``/``0``/``no``)."""
     return os.environ.get(MODE_ENV, "").strip().lower() not in ("off", "0", "no", "false")
+
+
+def may_build() -> bool:
+    """Whether a missing archive may be built in the background (not with ``PCAP4PY_CDS=use``)."""
+    return enabled() and os.environ.get(MODE_ENV, "").strip().lower() != "use"
 
 
 def folders() -> list[Path]:
@@ -147,7 +153,7 @@ def options(libjvm: Path, classpath: Sequence[str], jvm_options: Sequence[str],
     found = find(key(libjvm, cp, jvm_options))
     if found is not None:
         return ["-Xshare:auto", f"-XX:SharedArchiveFile={found}", *log_off(java_major)]
-    if java_home(libjvm) is not None and writable_folder() is not None:
+    if may_build() and java_home(libjvm) is not None and writable_folder() is not None:
         _start_builder()
     return []
 

@@ -49,7 +49,7 @@ def build(quiet: bool = False) -> Optional[Path]:
 def _build_into(home: Path, cp: list[str], options: list[str], folder: Path, target: Path,
                 quiet: bool) -> Optional[Path]:
     classes = cds.temporary_in(folder, ".classlist")
-    archive = cds.temporary_in(folder, ".jsa")
+    archive = cds.temporary_in(folder, ".jsa-part")
     try:
         if not _train(classes, options, quiet):
             return None
