@@ -162,7 +162,9 @@ def train() -> None:
         for path in files:
             for flt in (None, "udp"):
                 with open_offline(path, filter=flt) as h:
-                    list(h.packets())
+                    packets = list(h.packets())
+        for pkt in packets:  # Pcap4J's own parse and rendering (the image's sample prints it)
+            str(pkt.pcap4j)
         out = bytearray(2 << 20)
         jout = jpype.nio.convertToDirectBuffer(out)
         for fmt in ("text", "jsonl", "json", "hexdump"):
@@ -176,6 +178,9 @@ def train() -> None:
                     pass
     for name in ("PcapngWriter", "ReadAhead", "PointOfView"):
         jvm.jclass(f"pcap4py.helper.{name}")
+    from .devices import interfaces
+
+    interfaces()
     _try_live()
 
 

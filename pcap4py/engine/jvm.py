@@ -153,8 +153,11 @@ def start() -> Any:
 
 
 def base_options(libjvm: Path) -> list[str]:
-    """The JVM options every start uses: the defaults, the runtime's version's, the user's."""
-    return [*DEFAULT_OPTIONS, *_version_options(libjvm), *user_options()]
+    """The JVM options every start uses: the defaults, the runtime's version's, JNA's unpacked
+    library (see :mod:`.native`), the user's."""
+    from . import native
+
+    return [*DEFAULT_OPTIONS, *_version_options(libjvm), *native.options(jar_dir()), *user_options()]
 
 
 def startup_options(libjvm: Path, cp: list[str], options: list[str]) -> list[str]:
@@ -243,7 +246,7 @@ def _stderr_kept() -> Iterator[_Said]:
     except OSError:  # no fd 2 at all: nothing to keep
         yield said
         return
-    with tempfile.TemporaryFile() as kept:
+    with _scratch_file() as kept:
         os.dup2(kept.fileno(), 2)
         try:
             yield said
@@ -252,6 +255,15 @@ def _stderr_kept() -> Iterator[_Said]:
             os.close(saved)
             kept.seek(0)
             said.text = kept.read().decode(errors="replace")
+
+
+def _scratch_file() -> Any:
+    """An anonymous file in memory (memfd), so a read-only root with no writable temporary
+    folder (``docker run --read-only``) still starts; a temporary file where memfd is missing."""
+    try:
+        return os.fdopen(os.memfd_create("pcap4py-jvm-stderr", os.MFD_CLOEXEC), "w+b")
+    except (AttributeError, OSError):
+        return tempfile.TemporaryFile()
 
 
 @lru_cache(maxsize=None)
