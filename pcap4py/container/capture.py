@@ -335,13 +335,22 @@ def _plan_bridge(c: Container, user: Optional[str], capture) -> list[_Plan]:
     return plans
 
 
+# A container's interfaces get a kernel ring of their own each (mapped, so resident, whole):
+# tcpdump's size rather than a lone interface's 32 MiB, so memory grows by a few MiB per
+# interface captured, not by 32 (-B / buffer_size sets it as before)
+INTERFACE_BUFFER_SIZE = 4 << 20
+LOOPBACK_BUFFER_SIZE = 1 << 20
+
+
 def _open_all(plans: list[_Plan], live_kwargs: dict, first: int = 0) -> list:
     from ..engine.handle import open_live
 
     handles = []
     try:
         for n, plan in enumerate(plans, first):
-            handles.append(open_live(plan.iface, filter=plan.filter, netns=plan.netns, index=n, **live_kwargs))
+            ring = LOOPBACK_BUFFER_SIZE if plan.iface == "lo" else INTERFACE_BUFFER_SIZE
+            kwargs = {"buffer_size": ring, **live_kwargs}
+            handles.append(open_live(plan.iface, filter=plan.filter, netns=plan.netns, index=n, **kwargs))
     except BaseException:
         for h in handles:
             h.close()
