@@ -64,8 +64,8 @@ def _output_options(f):
               help="With -C or -G: run CMD FILE on every file once it is closed.")
 @click.option("-s", "--snaplen", type=click.IntRange(min=1, max=MAX_SNAPLEN), default=MAX_SNAPLEN, show_default=True,
               help="Bytes to capture per packet.")
-@click.option("-B", "--buffer-size", type=BUFFER_KIB, metavar="KiB",
-              help="Kernel buffer size in KiB (default 32768).")
+@click.option("-B", "--buffer-size", type=BUFFER_KIB, metavar="KiB", envvar="PCAP4PY_BUFFER_KIB", show_envvar=True,
+              help="Kernel buffer size in KiB (default 32768; a container's interfaces 4096 each, lo 1024).")
 @click.option("-Q", "--direction", type=click.Choice(["in", "out", "inout"]),
               help="Capture packets received, sent, or both.")
 @click.option("-p", "--no-promiscuous-mode", "no_promisc", is_flag=True, help="Do not put the interface in promiscuous mode.")

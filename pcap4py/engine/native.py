@@ -3,7 +3,7 @@
 By default JNA copies the library out of its jar into a temporary folder at every start and
 maps it from there, which fails where that folder cannot hold executable code: a read-only root
 (``docker run --read-only``) or a ``noexec`` tmpfs (``--tmpfs /tmp``), and costs a file write per
-start.  ``python -m pcap4py.engine.native`` (the image runs it at build time; root can run it
+start.  ``python -m pcap4py.engine.prepare`` (the image runs it at build time; root can run it
 after installing) unpacks it once into ``native/`` beside the jars; from then on every start
 points JNA there (``jna.boot.library.path``) and forbids unpacking (``jna.nounpack``).
 """
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import platform
-import sys
 import zipfile
 from pathlib import Path
 
@@ -51,9 +50,3 @@ def unpack(jar_dir: Path) -> Path:
     os.replace(part, target / LIBRARY)
     return target / LIBRARY
 
-
-if __name__ == "__main__":
-    from .jvm import jar_dir
-
-    print(unpack(jar_dir()))
-    sys.exit(0)
