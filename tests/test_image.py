@@ -265,4 +265,4 @@ def test_a_sidecar_starts_fast_and_stays_small(run_image, dockerlab, capsys):
     with capsys.disabled():
         print(f"\n[image] sidecar peak RSS: {peak_mb:.0f} MB, archive mapped: {archive}")
     assert archive
-    assert peak_mb < 100
+    assert peak_mb < 90  # 78 MB measured (105 before the ring and batch sizes changed)

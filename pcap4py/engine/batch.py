@@ -23,7 +23,7 @@ from .limits import MAX_SNAPLEN
 from .record import RECORD
 
 DEFAULT_BATCH_PACKETS = 4096  # the largest batch: what heavy traffic grows to
-DEFAULT_DATA_BYTES = 8 << 20  # room for the helper's 256 KiB per-frame reserve, many times over
+DEFAULT_DATA_BYTES = 4 << 20  # 4096 frames of ~1 KB, above the helper's 256 KiB per-frame reserve
 # Java appends a packet only while a whole frame of the largest size still fits (its reserve)
 FRAME_RESERVE = MAX_SNAPLEN
 START_BATCH_PACKETS = 256  # where a batch starts before traffic asks for more
