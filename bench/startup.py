@@ -138,6 +138,7 @@ def _mid_read(cfg: Config, sec: Section) -> None:
 
 def _profile(cfg: Config, sec: Section) -> None:
     small = cfg.path("small-100.pcap")
+    gen.ensure(small, 100)
     samples = []
     for _ in range(cfg.startup_runs):
         done = run(python("-m", "bench.profile", str(small)), TIMEOUT)
