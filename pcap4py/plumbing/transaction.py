@@ -31,10 +31,10 @@ from contextlib import contextmanager
 from functools import partial
 from typing import Any, Callable, Iterator, Mapping, Optional, TypeVar
 
-from ..errors import Pcap4pyError
+from ..errors import Interrupted
 from .rtnl import netlink_errors
 
-__all__ = ["Transaction", "Interrupted", "HOOKS", "deferred_stop_signals"]
+__all__ = ["Transaction", "HOOKS", "deferred_stop_signals"]
 
 T = TypeVar("T")
 
@@ -42,15 +42,6 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 #: Test seam: called with each step's name once the step is done (see the module notes).
 HOOKS: list[Callable[[str], None]] = []
-
-
-class Interrupted(Pcap4pyError):
-    """SIGINT or SIGTERM arrived during a transaction; it was rolled back (or, for a teardown, finished)."""
-
-    def __init__(self, message: str, signum: int):
-        super().__init__(message)
-        self.signum = signum
-        self.exit_code = 128 + signum
 
 
 # --------------------------------------------------------------------------- deferred signals
