@@ -30,7 +30,8 @@ COMMAND_MODULES = {
     "capture": "capture", "read": "capture", "interfaces": "capture",
     "containers": "containers",
     "extcap": "extcap",
-    "attach": "plumbing", "detach": "plumbing", "mirror": "plumbing",
+    "attach": "plumbing", "detach": "plumbing", "mirror": "plumbing", "reattach": "plumbing",
+    "wait-link": "plumbing",
     "sample": "sample",
 }
 
