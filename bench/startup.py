@@ -35,13 +35,15 @@ TIME = "/usr/bin/time"
 def _timed(cmd: list[str], sink: list[dict], stdout_null: bool = False) -> tuple[float, float] | None:
     """One run's (wall s, peak RSS MB), or None if it failed; the run's record goes to `sink`."""
     with tempfile.NamedTemporaryFile("r", suffix=".rss") as rss:
-        wrapped = [TIME, "-q", "-f", "%M", "-o", rss.name, *cmd] if os.path.exists(TIME) else cmd
+        wrapped = [TIME, "-q", "-f", "%M %U %S", "-o", rss.name, *cmd] if os.path.exists(TIME) else cmd
         done = run(wrapped, TIMEOUT, stdout_null=stdout_null)
         text = rss.read().strip().splitlines()
-    peak = int(text[-1]) / 1024 if text and text[-1].isdigit() else done.maxrss_mb
+    fields = text[-1].split() if text else []
+    peak = int(fields[0]) / 1024 if len(fields) == 3 else done.maxrss_mb
+    cpu = float(fields[1]) + float(fields[2]) if len(fields) == 3 else done.cpu
     ok = done.rc == 0 and not done.timed_out and (stdout_null or done.stdout.strip() != "")
-    sink.append({"wall_s": round(done.wall, 3), "rss_mb": round(peak, 1), "rc": done.rc, "ok": ok,
-                 **({} if ok else {"error": done.brief()})})
+    sink.append({"wall_s": round(done.wall, 3), "cpu_s": round(cpu, 3), "rss_mb": round(peak, 1), "rc": done.rc,
+                 "ok": ok, **({} if ok else {"error": done.brief()})})
     return (done.wall, peak) if ok else None
 
 
@@ -51,8 +53,12 @@ def _median(runs: list[dict], key: str) -> float | None:
 
 
 def _note(runs: list[dict]) -> str:
+    """Failures, else the median CPU time (user + system: what a loaded machine's wall hides)."""
     failed = [r.get("error") for r in runs if not r["ok"]]
-    return f"{len(failed)} failed run(s): {failed[0]}" if failed else ""
+    if failed:
+        return f"{len(failed)} failed run(s): {failed[0]}"
+    cpu = _median(runs, "cpu_s")
+    return "" if cpu is None else f"median CPU {cpu:.2f} s"
 
 
 def _prepare_archive(sec: Section) -> None:

@@ -64,6 +64,16 @@ class Batch:
             return cls(START_BATCH_PACKETS, START_DATA_BYTES)
 
     @classmethod
+    def for_capture(cls, count: int | None, handles: int) -> "Batch":
+        """A batch for one handle of a capture of ``count`` packets (None: no end) over
+        ``handles`` handles: a lone open-ended handle starts at the full size (at a high rate a
+        small start measurably dropped more under load), a short capture or one of several
+        handles starts small and grows with its traffic."""
+        if (count is None or count > START_BATCH_PACKETS) and handles <= 1:
+            return cls.for_bytes(None)
+        return cls.reused()
+
+    @classmethod
     def for_bytes(cls, size: int | None) -> "Batch":
         """A batch with room for ``size`` bytes of capture file (None: unknown, the default
         size); what Java's read-ahead thread fills, which cannot grow a batch."""
