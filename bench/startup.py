@@ -17,7 +17,6 @@ archive is built first (as a user's first run would leave it) and the rows say w
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import sys
