@@ -213,7 +213,7 @@ def test_the_cli_knows_where_every_command_lives():
     from pcap4py.cli import command_names, main
     from pcap4py.cli.capture import VIAS
     from pcap4py.cli.group import COMMAND_MODULES, load_commands
-    from pcap4py.container.capture import VIAS as CONTAINER_VIAS
+    from pcap4py.container.plans import VIAS as CONTAINER_VIAS
 
     load_commands()
     assert sorted(main.commands) == sorted(COMMAND_MODULES) == command_names()

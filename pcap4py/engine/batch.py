@@ -92,6 +92,26 @@ class Batch:
         if len(_IDLE) < IDLE_BATCHES and self not in _IDLE:
             _IDLE.append(self)
 
+    @property
+    def java_meta(self) -> Any:
+        """The records' buffer as Java sees it (a direct ``ByteBuffer`` over :attr:`meta`)."""
+        return self._jmeta
+
+    @property
+    def java_data(self) -> Any:
+        """The frames' buffer as Java sees it (a direct ``ByteBuffer`` over :attr:`data`)."""
+        return self._jdata
+
+    @staticmethod
+    def java_arrays(batches: "list[Batch]") -> tuple:
+        """Java arrays of the batches' record buffers, frame buffers and counts: how a Java
+        consumer takes a whole read round in one call."""
+        import jpype
+
+        buffer = jpype.JClass("java.nio.ByteBuffer")
+        return (jpype.JArray(buffer)([b._jmeta for b in batches]), jpype.JArray(buffer)([b._jdata for b in batches]),
+                jpype.JArray(jpype.JInt)([b.count for b in batches]))
+
     def fill(self, reader: Any, max_packets: int | None = None) -> int:
         """Let ``reader`` (a Java ``BatchSource``) fill the buffers; returns the packet count.
 
