@@ -80,7 +80,7 @@ class Capture:
         self._closers: list[Callable[[], None]] = []
         self._closed = False
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        self._batches = [Batch.reused() for _ in self.handles]
+        self._batches = [self._new_batch(len(self.handles)) for _ in self.handles]
         # called after every poll wait, at most POLL_MS apart even on an idle link, so that a sink
         # can act on the clock (-G rotation) without a check per packet
         self.tick: Optional[Callable[[], None]] = None
@@ -96,6 +96,13 @@ class Capture:
         self.on_added: list[Callable[[list[Handle]], None]] = []
         # a handle's read failed: a callback returning True removes that handle and the capture goes on
         self.on_read_error: Optional[Callable[[Handle, Exception], bool]] = None
+
+    def _new_batch(self, handles: int) -> Batch:
+        """A handle's batch, sized to the job (a file's reads go through its read-ahead slots, so
+        its own batch stays small)."""
+        live = any(h.live for h in self.handles) or self.growing
+        # a capture sources join (containers) counts as several handles from the start
+        return Batch.for_capture(self.count, max(handles, 2 if self.growing else 1)) if live else Batch.reused()
 
     # --- control ---------------------------------------------------------------------------
     def stop(self, reason: Optional[str] = None) -> None:
@@ -195,7 +202,7 @@ class Capture:
         for op, h in changes:
             if op == "add" and h not in self.handles:
                 self.handles.append(h)
-                self._batches.append(Batch.reused())
+                self._batches.append(self._new_batch(len(self.handles)))
                 indexes = {s.index for s in h.sources}  # a removed handle's, given out again
                 self.sources = [s for s in self.sources if s.index not in indexes] + list(h.sources)
                 with self._changes_lock:

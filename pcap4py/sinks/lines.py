@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from ..engine.capture import Capture
 
 LINE_FORMATS = ("text", "hexdump", "json", "jsonl")
-OUT_BYTES = 4 << 20  # room for the worst frame (a 256 KiB frame as hex rows is ~1.2 MB)
+OUT_BYTES = 2 << 20  # room for the worst frame (a 256 KiB frame as hex rows is ~1.2 MB), on each side
 ZONEINFO = "/usr/share/zoneinfo"
 
 
