@@ -30,8 +30,11 @@ from .batch import Batch, BatchView
 from .limits import check_range
 from .listener import Listener
 from .packet import Packet
+from .poll import Poll
 from .readable import Readable as Handle
 from .record import OFFSETS
+
+COOKED_LINKS = (113, 276)  # Linux cooked v1, v2: their headers say in or out
 from .stats import Stats
 from .wakeup import Wakeup
 
@@ -73,7 +76,7 @@ class Capture:
         self._listeners: list[Listener] = []
         self._closed = False
         self._wakeup = Wakeup()  # open while a reading loop polls
-        self._batches = [Batch.reused() for _ in self.handles]
+        self._batches = [self._new_batch(len(self.handles)) for _ in self.handles]
         # handles joining or leaving while running: queued by any thread, applied by the loop's
         self._changes: list[tuple[str, Handle]] = []
         self._changes_lock = threading.Lock()
@@ -81,6 +84,13 @@ class Capture:
         self._free: list[int] = []  # indexes of removed handles, given out again
         self._reservations: dict[int, int] = {}  # first index -> how many, until their handles join
         self._retired = Stats(0)  # the counters of the handles removed (and closed)
+
+    def _new_batch(self, handles: int) -> Batch:
+        """A handle's batch, sized to the job (a file's reads go through its read-ahead slots, so
+        its own batch stays small)."""
+        live = any(h.live for h in self.handles) or self.growing
+        # a capture sources join (containers) counts as several handles from the start
+        return Batch.for_capture(self.count, max(handles, 2 if self.growing else 1)) if live else Batch.reused()
 
     # --- control ---------------------------------------------------------------------------
     def stop(self, reason: Optional[str] = None) -> None:
@@ -173,7 +183,7 @@ class Capture:
             if op == "add" and h not in self.handles:
                 h.claim(iteration)
                 self.handles.append(h)
-                self._batches.append(Batch.reused())
+                self._batches.append(self._new_batch(len(self.handles)))
                 indexes = {s.index for s in h.sources}  # a removed handle's, given out again
                 self.sources = [s for s in self.sources if s.index not in indexes] + list(h.sources)
                 with self._changes_lock:
@@ -262,7 +272,7 @@ class Capture:
         if read(i, self.handles[i], self._remaining()) == 0 and self.handles[i].eof:
             files.pop(0)
 
-    def _live_round(self, read: Callable[[int, Handle, Optional[int]], int], poll: "_Poll",
+    def _live_round(self, read: Callable[[int, Handle, Optional[int]], int], poll: Poll,
                     deadline: Optional[float], gone: set[int]) -> bool:
         """Wait (at most POLL_MS) until a live handle is ready unless one is known to be, then read
         each ready one.  False when stopped while waiting (the loop ends)."""
@@ -316,11 +326,11 @@ class Capture:
             self.stop(verdict.reason)
             return 0
 
-    def _polling(self) -> "_Poll":
+    def _polling(self) -> Poll:
         """What the reading loop needs for the current handles: the live and file indexes, the
         live ones by descriptor, and a poller of them and of the wake-up pipe."""
         live = [i for i, h in enumerate(self.handles) if h.live]
-        poll = _Poll(live, [i for i, h in enumerate(self.handles) if not h.live])
+        poll = Poll(live, [i for i, h in enumerate(self.handles) if not h.live])
         if live or self.growing:
             poll.poller.register(self._wakeup.open(), select.POLLIN)
         for i in live:
@@ -352,12 +362,19 @@ class Capture:
             yield got[0] if len(got) == 1 else sorted((p for g in got for p in g), key=_ts)
 
     def _packets(self, batch: Batch) -> list[Packet]:
-        """The batch's packets, with their directions when the capture has a point of view."""
+        """The batch's packets, with their directions when the capture has a point of view (else
+        what a Linux cooked header says the kernel saw)."""
         packets = list(batch.packets(self.sources))
         view = self.local if self.local is not None else self._source_view(batch)
         if view is not None:
             for p, direction in zip(packets, view.directions(batch, self.sources)):
                 p.direction = direction
+        else:
+            from .pov import kernel_direction
+
+            for p in packets:
+                if p.source.linktype in COOKED_LINKS:
+                    p.direction = kernel_direction(p.source.linktype, p.data)
         return packets
 
     def _source_view(self, batch: Batch) -> object:
@@ -366,7 +383,8 @@ class Capture:
         return self.sources[index].view if index < len(self.sources) else None
 
     def __iter__(self) -> Iterator[Packet]:
-        if len(self.handles) == 1 and self.local is None and not self.growing and self.sources[0].view is None:
+        if (len(self.handles) == 1 and self.local is None and not self.growing and self.sources[0].view is None
+                and self.sources[0].linktype not in COOKED_LINKS):
             # one handle: straight out of each batch, no lists, no sorting; chain keeps the
             # per-packet step in C, Python code runs once per batch
             return itertools.chain.from_iterable(
@@ -457,20 +475,6 @@ class Capture:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-class _Poll:
-    """The reading loop's view of the handles: indexes of the ``live`` ones and of the ``files``
-    left, the live ones ``by_fd``, their ``poller``, those known ready (``hot``: read once before
-    sleeping, packets may already be buffered) and whether a read failure moved the indexes."""
-
-    def __init__(self, live: list[int], files: list[int]):
-        self.live = live
-        self.files = files
-        self.by_fd: dict[int, int] = {}
-        self.poller = select.poll()
-        self.hot = set(live)
-        self.failed = False
 
 
 def _ts(p: Packet) -> int:

@@ -8,6 +8,7 @@ writing a file goes through libpcap's own ``pcap_dump``.
 
 from __future__ import annotations
 
+import os
 import socket
 from contextlib import ExitStack
 from typing import Any, Iterator, Optional
@@ -19,7 +20,7 @@ from ..errors import (CaptureError, CaptureFileError, CaptureWriteError, HandleC
                       PermissionDenied, Pcap4pyError)
 from ..netns import NetnsRef, run_in_netns
 from .limits import INT_MAX, MAX_SNAPLEN, check_range
-from .native import Native, finalizer
+from .resources import Native, finalizer
 from .packet import Packet, Source
 from .readahead import ReadAhead
 from .stats import Stats

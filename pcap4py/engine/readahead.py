@@ -3,6 +3,8 @@ cores (``pcap4py.helper.ReadAhead``)."""
 
 from __future__ import annotations
 
+import os
+import stat
 from typing import Any, Optional
 
 from . import jvm
@@ -19,7 +21,8 @@ class ReadAhead:
     SLOTS = 2  # Java fills faster than Python consumes: one slot lent, one being filled
 
     def __init__(self, copier: Any, name: str):
-        self._slots = [Batch.reused() for _ in range(self.SLOTS)]
+        size = _file_size(name)
+        self._slots = [Batch.for_bytes(size) for _ in range(self.SLOTS)]
         metas = jvm.jclass("java.nio.ByteBuffer")[:]([b._jmeta for b in self._slots])
         datas = jvm.jclass("java.nio.ByteBuffer")[:]([b._jdata for b in self._slots])
         self._ahead = jvm.jclass("pcap4py.helper.ReadAhead")(
@@ -54,3 +57,13 @@ class ReadAhead:
             for slot in self._slots:
                 slot.recycle()
         self._slots = []
+
+
+def _file_size(path: str) -> Optional[int]:
+    """The length of the regular file ``path`` (what sizes the read-ahead slots); None for a
+    stream or anything else."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return st.st_size if stat.S_ISREG(st.st_mode) else None
