@@ -251,3 +251,73 @@ def test_missing_privilege_is_named_in_the_error_tshark_shows(dockerlab, wiresha
         stdin=subprocess.DEVNULL)
     assert res.returncode != 0
     assert "CAP_SYS_ADMIN and CAP_NET_RAW" in res.stderr and "docker group" in res.stderr, res.stderr
+
+
+# --------------------------------------------------------------------------- pcap4py-all
+
+
+def loopback_pinger(dockerlab, name: str) -> LabContainer:
+    """A container that pings its own loopback every 0.05 s (100 s at most): traffic of its own."""
+    return dockerlab.run(name, "ping", "-q", "-c", "2000", "-i", "0.05", "127.0.0.1")
+
+
+def read_fifo_into(fifo: Path, out: Path) -> "threading.Thread":
+    """Wireshark's end of the fifo: a thread copying it into ``out`` until the writer closes it."""
+    import threading
+
+    def copy() -> None:
+        with open(fifo, "rb") as src, open(out, "wb") as dst:
+            while chunk := src.read1(65536):
+                dst.write(chunk)
+                dst.flush()
+
+    thread = threading.Thread(target=copy, daemon=True)
+    thread.start()
+    return thread
+
+
+def packets_by_interface(path: Path) -> list[tuple[str, float]]:
+    """(interface name, time) of each packet tshark reads from ``path`` (a partial last block is ignored)."""
+    res = subprocess.run(["tshark", "-r", str(path), "-T", "fields", "-e", "frame.interface_name",
+                          "-e", "frame.time_epoch"], capture_output=True, text=True, timeout=60)
+    rows = [line.split("\t") for line in res.stdout.splitlines()]
+    return [(name, float(t)) for name, t in rows if t]
+
+
+def test_all_goes_on_when_one_container_stops(dockerlab, tmp_path):
+    from tests.cli import start_cli
+
+    a, b = loopback_pinger(dockerlab, "a"), loopback_pinger(dockerlab, "b")
+    fifo, out = tmp_path / "fifo", tmp_path / "all.pcapng"
+    os.mkfifo(fifo)
+    reader = read_fifo_into(fifo, out)
+    proc = start_cli("extcap", "--capture", "--extcap-interface", "pcap4py-all", "--containers",
+                     f"{a.name},{b.name}", "--fifo", str(fifo))
+    try:
+        def seen(name: str, after: float = 0.0) -> bool:
+            return any(n == f"{name}/lo" and t > after for n, t in packets_by_interface(out))
+
+        wait_until(lambda: proc.poll() is not None or (seen(a.name) and seen(b.name)), "packets of a and b", 60)
+        assert proc.poll() is None, proc.communicate(timeout=10)[1].decode()
+        b.sdk.kill()
+        stopped = time.time()
+        wait_until(lambda: proc.poll() is not None or seen(a.name, after=stopped + 1), "packets of a after b", 30)
+        assert proc.poll() is None, proc.communicate(timeout=10)[1].decode()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    reader.join(timeout=10)
+    assert proc.returncode == 0 and "Traceback" not in err.decode(), err.decode()
+    late = [n for n, t in packets_by_interface(out) if t > stopped + 1]
+    assert f"{a.name}/lo" in late and f"{b.name}/lo" not in late
+
+
+def test_tshark_captures_pcap4py_all_with_two_containers(dockerlab, wireshark_env, installed, tmp_path):
+    a, b = loopback_pinger(dockerlab, "a"), loopback_pinger(dockerlab, "b")
+    out = tmp_path / "all.pcapng"
+    res = tshark("-i", "pcap4py-all", "-a", "packets:20", "-a", "duration:60", "-w", str(out), env=wireshark_env)
+    assert res.returncode == 0, res.stderr
+    assert len(packets_by_interface(out)) == 20

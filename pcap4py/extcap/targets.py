@@ -7,12 +7,11 @@ the container code means changing the imports below and nothing else.
 
 from __future__ import annotations
 
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Iterable, Iterator, Optional
 
-from ..container.capture import CAPTURE_DIRECTIONS, VIAS, open_container, parse_directions
+from ..container.capture import CAPTURE_DIRECTIONS, VIAS, open_container, open_containers, parse_directions
 from ..container.docker import docker_client, running_summaries
-from ..container.model import containers
 from ..errors import Pcap4pyError
 
 if TYPE_CHECKING:
@@ -35,7 +34,7 @@ def running_names() -> list[str]:
     """Names of the running containers not on the host's network, sorted.
 
     Asked of the Docker Engine alone: listing needs the Docker socket but, unlike
-    :func:`containers`, no entering of namespaces, so Wireshark shows the
+    :func:`pcap4py.container.model.containers`, no entering of namespaces, so Wireshark shows the
     interfaces to a user who may lack CAP_SYS_ADMIN (the capture then says so).
     """
     client = docker_client()
@@ -55,30 +54,18 @@ def directions(value: Optional[str]) -> frozenset:
 @contextmanager
 def open_interface(interface: str, *, via: str, capture: Iterable[str], filter: Optional[str],
                    only: Iterable[str] = (), **live) -> Iterator["Capture"]:
-    """A capture of extcap ``interface`` (one container, or for :data:`ALL` every running one or
-    those named in ``only``), closed with everything it opened when the body ends."""
+    """A capture of extcap ``interface`` (one container, or for :data:`ALL` every running one,
+    those that start later too, or only those named in ``only``), closed with everything it
+    opened when the body ends.  A container that stops leaves :data:`ALL`'s capture, which goes on."""
     if interface == ALL:
-        with _open_all(set(only), via=via, capture=capture, filter=filter, **live) as cap:
+        names = sorted(set(only))
+        # one capture numbering every container's sources (a pcapng section numbers its
+        # interfaces once), following Docker so that containers leave and join it
+        with open_containers(names or None, all=not names, follow=not names, via=via, capture=capture,
+                             filter=filter, **live) as cap:
             yield cap
         return
     if not interface.startswith(PREFIX) or interface == PREFIX:
         raise Pcap4pyError(f"unknown extcap interface {interface!r}: pcap4py's are named {PREFIX}CONTAINER")
     with open_container(interface[len(PREFIX):], via=via, capture=capture, filter=filter, **live) as cap:
         yield cap
-
-
-@contextmanager
-def _open_all(only: set, **kwargs) -> Iterator["Capture"]:
-    """One capture reading the handles of every chosen container's capture."""
-    from ..engine.capture import Capture
-
-    chosen = [c for c in containers() if not c.host_network and (not only or c.name in only)]
-    missing = sorted(only - {c.name for c in chosen})
-    if missing:
-        raise Pcap4pyError(f"no running container named {', '.join(missing)}")
-    if not chosen:
-        raise Pcap4pyError("no running container to capture")
-    with ExitStack() as parts:  # closing a part closes its handles and its wake-up pipe
-        handles = [h for c in chosen for h in parts.enter_context(open_container(c, **kwargs)).handles]
-        with Capture(handles) as merged:
-            yield merged
