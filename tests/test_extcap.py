@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli import run_cli
+from tests.cli import pcap4py_cmd, run_cli
 from tests.fixtures.dockerlab import LabContainer
 
 pytestmark = [pytest.mark.docker,
@@ -321,3 +321,54 @@ def test_tshark_captures_pcap4py_all_with_two_containers(dockerlab, wireshark_en
     res = tshark("-i", "pcap4py-all", "-a", "packets:20", "-a", "duration:60", "-w", str(out), env=wireshark_env)
     assert res.returncode == 0, res.stderr
     assert len(packets_by_interface(out)) == 20
+
+
+def test_a_container_named_all_is_its_own_interface(dockerlab, wireshark_env, installed, tmp_path):
+    sdk = dockerlab.client.containers.run(dockerlab.image, ["ping", "-q", "-c", "2000", "-i", "0.05", "127.0.0.1"],
+                                          name="all", detach=True, network="bridge")
+    dockerlab._containers.append(sdk)  # removed with the lab's own
+    res = run_cli("extcap", "--extcap-interfaces")
+    assert res.returncode == 0, res.stderr
+    values = [line.split("}")[0].split("=", 1)[1] for line in res.stdout.splitlines() if line.startswith("interface")]
+    assert len(values) == len(set(values)) and values.count("pcap4py-all") == 1, values
+    mine = f"pcap4py-{sdk.id[:12]}"
+    assert f"interface {{value={mine}}}{{display=all (container, pcap4py)}}" in res.stdout.splitlines()
+
+    out = tmp_path / "all.pcapng"
+    res = tshark("-i", mine, "-a", "packets:3", "-a", "duration:60", "-w", str(out), env=wireshark_env)
+    assert res.returncode == 0, res.stderr
+    assert {name for name, _ in packets_by_interface(out)} == {"all/lo"}
+
+
+# --------------------------------------------------------------------------- errors Wireshark shows
+
+
+@pytest.mark.parametrize("where", ["missing-folder", "directory"])
+def test_a_fifo_that_cannot_be_opened_is_one_line(tmp_path, where):
+    fifo = tmp_path / "no" / "such" / "fifo" if where == "missing-folder" else tmp_path
+    res = run_cli("extcap", "--capture", "--extcap-interface", "pcap4py-x", "--fifo", str(fifo))
+    reason = "No such file or directory" if where == "missing-folder" else "Is a directory"
+    assert (res.returncode, res.stderr) == (1, f"pcap4py: cannot open the fifo {fifo}: {reason}\n")
+
+
+def test_install_into_a_home_that_is_a_file_is_one_line(tmp_path):
+    home = tmp_path / "home"
+    home.write_text("not a folder\n")
+    env = {"HOME": str(home), "XDG_CONFIG_HOME": ""}
+    res = run_cli("extcap", "install", env=env)
+    assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr
+    assert res.stderr == f"pcap4py: cannot install the launcher into {home}/.config/wireshark/extcap: Not a directory\n"
+    res = run_cli("extcap", "uninstall", env=env)
+    assert (res.returncode, res.stderr) == (0, "") and res.stdout.startswith("no pcap4py launcher in ")
+    assert home.read_text() == "not a folder\n"
+
+
+def test_install_with_an_empty_home_refuses_and_writes_nothing(tmp_path):
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    res = subprocess.run([*pcap4py_cmd("extcap", "install")], capture_output=True, text=True, timeout=60, cwd=cwd,
+                         env={**os.environ, "HOME": "", "XDG_CONFIG_HOME": ""})
+    assert res.returncode == 1
+    assert res.stderr == ("pcap4py: Wireshark's folder '.config/wireshark' is not an absolute path "
+                          "(is HOME empty?): set HOME (or XDG_CONFIG_HOME) to your home folder\n")
+    assert not list(cwd.iterdir())

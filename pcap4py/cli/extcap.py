@@ -9,14 +9,14 @@ stdout, errors to stderr with a non-zero exit (Wireshark shows that stderr).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Callable, Optional
 
 import click
 
 from .. import __version__
 from ..errors import DockerUnavailable, FilterError, PermissionDenied, Pcap4pyError
 from ..extcap import protocol
-from ..extcap.targets import VIAS, directions, open_interface, running_names
+from ..extcap.targets import VIAS, directions, open_interface, running_interfaces, running_names
 from ..text import printable
 from .group import main
 
@@ -53,13 +53,14 @@ def extcap(ctx, list_interfaces, wireshark_version, list_dlts, list_config, inte
     if ctx.invoked_subcommand is not None:
         return
     if list_interfaces:
-        _echo(protocol.interfaces(_running_or_none(), __version__, README.as_uri() if README.exists() else None))
+        help_url = README.as_uri() if README.exists() else None
+        _echo(protocol.interfaces(_running_or_none(running_interfaces), __version__, help_url))
     elif list_dlts:
         _need_interface(interface, "--extcap-dlts")
         _echo(protocol.dlts())
     elif list_config:
         _need_interface(interface, "--extcap-config")
-        _echo(protocol.config(interface, _running_or_none()))
+        _echo(protocol.config(interface, _running_or_none(running_names)))
     elif do_capture:
         _capture(interface, fifo, capture_filter, via, direction, snaplen, only)
     elif capture_filter is not None:
@@ -101,10 +102,11 @@ def _need_interface(interface: Optional[str], what: str) -> None:
         raise click.UsageError(f"{what} needs --extcap-interface")
 
 
-def _running_or_none() -> list[str]:
-    """The running containers; none when Docker cannot be asked (the capture then says why)."""
+def _running_or_none(listing: Callable[[], list]) -> list:
+    """What ``listing`` says of the running containers; none when Docker cannot be asked (the
+    capture then says why)."""
     try:
-        return running_names()
+        return listing()
     except Pcap4pyError:
         return []
 

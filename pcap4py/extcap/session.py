@@ -16,6 +16,7 @@ import threading
 from typing import TYPE_CHECKING, Callable, Optional
 
 from ..cli.signals import exiting, stopping
+from ..errors import CaptureFileError
 from ..sinks import Output, open_sink
 
 if TYPE_CHECKING:
@@ -37,8 +38,11 @@ class Fifo:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        with exiting():  # a SIGTERM while Wireshark has not opened its end yet ends us
-            self._fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            with exiting():  # a SIGTERM while Wireshark has not opened its end yet ends us
+                self._fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+        except OSError as e:  # a missing folder, a directory: one line, which Wireshark shows
+            raise CaptureFileError(f"cannot open the fifo {path}: {e.strerror or e}") from e
         self._done = threading.Event()
         self._thread: Optional[threading.Thread] = None
 

@@ -17,21 +17,34 @@ from ..errors import Pcap4pyError
 if TYPE_CHECKING:
     from ..engine.capture import Capture
 
-__all__ = ["VIAS", "CAPTURE_DIRECTIONS", "PREFIX", "ALL", "interface_name", "running_names", "directions",
-           "open_interface"]
+__all__ = ["VIAS", "CAPTURE_DIRECTIONS", "PREFIX", "ALL", "interface_name", "running", "running_names",
+           "running_interfaces", "directions", "open_interface"]
 
 PREFIX = "pcap4py-"
 ALL = PREFIX + "all"  # every running container in one capture
 BOTH = "both"
 
 
-def interface_name(container: str) -> str:
-    """The extcap interface of a container."""
-    return PREFIX + container
+def interface_name(container: str, container_id: str = "") -> str:
+    """The extcap interface of a container: ``pcap4py-NAME``; a container named ``all`` is
+    ``pcap4py-<its short id>`` (``pcap4py-all`` is every container, and an id prefix names a
+    container as well as its name does)."""
+    value = PREFIX + container
+    return PREFIX + container_id[:12] if value == ALL and container_id else value
 
 
 def running_names() -> list[str]:
-    """Names of the running containers not on the host's network, sorted.
+    """Names of the running containers not on the host's network, sorted (see :func:`running`)."""
+    return [name for name, _ in running()]
+
+
+def running_interfaces() -> list[tuple[str, str]]:
+    """(extcap interface, container name) of each running container not on the host's network."""
+    return [(interface_name(name, cid), name) for name, cid in running()]
+
+
+def running() -> list[tuple[str, str]]:
+    """(name, id) of the running containers not on the host's network, sorted by name.
 
     Asked of the Docker Engine alone: listing needs the Docker socket but, unlike
     :func:`pcap4py.container.model.containers`, no entering of namespaces, so Wireshark shows the
@@ -42,7 +55,8 @@ def running_names() -> list[str]:
         found = running_summaries(client)
     finally:
         client.close()
-    return sorted(name.lstrip("/") for c in found if (c.get("HostConfig") or {}).get("NetworkMode") != "host"
+    return sorted((name.lstrip("/"), c.get("Id") or "") for c in found
+                  if (c.get("HostConfig") or {}).get("NetworkMode") != "host"
                   for name in (c.get("Names") or [])[:1])
 
 
