@@ -15,14 +15,14 @@ PACKAGE = Path(__file__).resolve().parents[1] / "pcap4py"
 LAYERS = {
     "entry": ("cli", "extcap", "container", "plumbing", "sinks", "engine", "base"),
     "cli": ("extcap", "container", "plumbing", "sinks", "engine", "base"),
-    "extcap": ("container", "sinks", "engine", "base", "cli.signals"),
+    "extcap": ("container", "sinks", "engine", "base"),
     "container": ("plumbing", "engine", "base"),
     "sinks": ("engine", "base"),
     "plumbing": ("base",),
     "engine": ("base",),
     "base": ("base",),
 }
-BASE = {"errors", "netns", "privileges", "text", "__init__"}
+BASE = {"errors", "netns", "privileges", "signals", "text", "__init__"}
 ENTRY = {"image", "__main__"}  # what a user runs: the image's entry point, python -m pcap4py
 
 

@@ -16,7 +16,7 @@ from ..text import printable
 from .group import main
 from .options import BUFFER_KIB, COMMAND, FILE_COUNT, FILE_NAME, FILE_SIZE, INTERVAL, SECONDS, USER_NAME
 from .request import CaptureRequest
-from .signals import exiting, stopping
+from ..signals import exiting, stopping
 
 if TYPE_CHECKING:
     from ..engine.capture import Capture

@@ -1,7 +1,7 @@
 """A capture written into Wireshark's fifo until Wireshark stops it.
 
 Wireshark stops an extcap with SIGTERM, or just closes the fifo (tshark's
-``-a packets:N``, a killed tshark).  The first is :func:`~pcap4py.cli.signals.stopping`'s
+``-a packets:N``, a killed tshark).  The first is :func:`~pcap4py.signals.stopping`'s
 job; for the second a watcher thread polls pcap4py's own descriptor of the
 fifo: a pipe's write end reports ``POLLERR`` as soon as its last reader is
 gone, packets or not.  Either way the capture stops at once and its handles
@@ -15,7 +15,7 @@ import select
 import threading
 from typing import TYPE_CHECKING, Callable, Optional
 
-from ..cli.signals import exiting, stopping
+from ..signals import exiting, stopping
 from ..errors import CaptureFileError
 from ..sinks import Output, open_sink
 
