@@ -318,9 +318,13 @@ def test_all_goes_on_when_one_container_stops(dockerlab, tmp_path):
 def test_tshark_captures_pcap4py_all_with_two_containers(dockerlab, wireshark_env, installed, tmp_path):
     a, b = loopback_pinger(dockerlab, "a"), loopback_pinger(dockerlab, "b")
     out = tmp_path / "all.pcapng"
-    res = tshark("-i", "pcap4py-all", "-a", "packets:20", "-a", "duration:60", "-w", str(out), env=wireshark_env)
+    # the interface's "Containers" option (tshark's -o extcap.IFACE.CALL), so that containers of
+    # other tests sharing the Docker daemon stay out
+    res = tshark("-i", "pcap4py-all", "-o", f"extcap.pcap4py_all.containers:{a.name},{b.name}",
+                 "-a", "packets:40", "-a", "duration:60", "-w", str(out), env=wireshark_env)
     assert res.returncode == 0, res.stderr
-    assert len(packets_by_interface(out)) == 20
+    got = packets_by_interface(out)
+    assert len(got) == 40 and {name for name, _ in got} == {f"{a.name}/lo", f"{b.name}/lo"}
 
 
 def test_a_container_named_all_is_its_own_interface(dockerlab, wireshark_env, installed, tmp_path):
