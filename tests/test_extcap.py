@@ -315,6 +315,34 @@ def test_all_goes_on_when_one_container_stops(dockerlab, tmp_path):
     assert f"{a.name}/lo" in late and f"{b.name}/lo" not in late
 
 
+def test_all_takes_a_container_that_starts_later(dockerlab, tmp_path):
+    """Every running container (the other tests' too: this one looks only at its own)."""
+    from tests.cli import start_cli
+
+    a = loopback_pinger(dockerlab, "a")
+    fifo, out = tmp_path / "fifo", tmp_path / "all.pcapng"
+    os.mkfifo(fifo)
+    reader = read_fifo_into(fifo, out)
+    proc = start_cli("extcap", "--capture", "--extcap-interface", "pcap4py-all", "--fifo", str(fifo))
+    try:
+        def seen(name: str) -> bool:
+            return any(n == f"{name}/lo" for n, _ in packets_by_interface(out))
+
+        wait_until(lambda: proc.poll() is not None or seen(a.name), "packets of a", 60)
+        assert proc.poll() is None, proc.communicate(timeout=10)[1].decode()
+        later = loopback_pinger(dockerlab, "later")
+        wait_until(lambda: proc.poll() is not None or seen(later.name), "packets of the later container", 30)
+        assert proc.poll() is None, proc.communicate(timeout=10)[1].decode()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    reader.join(timeout=10)
+    assert proc.returncode == 0 and "Traceback" not in err.decode(), err.decode()
+
+
 def test_tshark_captures_pcap4py_all_with_two_containers(dockerlab, wireshark_env, installed, tmp_path):
     a, b = loopback_pinger(dockerlab, "a"), loopback_pinger(dockerlab, "b")
     out = tmp_path / "all.pcapng"

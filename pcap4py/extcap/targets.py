@@ -23,6 +23,7 @@ __all__ = ["VIAS", "CAPTURE_DIRECTIONS", "PREFIX", "ALL", "interface_name", "run
 PREFIX = "pcap4py-"
 ALL = PREFIX + "all"  # every running container in one capture
 BOTH = "both"
+OPEN_TRIES = 5  # openings of every container while containers come and go (see _open_every)
 
 
 def interface_name(container: str, container_id: str = "") -> str:
@@ -65,6 +66,21 @@ def directions(value: Optional[str]) -> frozenset:
     return frozenset(CAPTURE_DIRECTIONS) if value in (None, "", BOTH) else parse_directions(value)
 
 
+def _open_every(**kwargs) -> "Capture":
+    """Every running container, followed.  The listing is a snapshot: a container that stops
+    before its handles are open fails the opening, and is gone from the next listing; so while
+    the running containers change under it, the opening is tried again."""
+    tries = 1
+    while True:
+        before = running()
+        try:
+            return open_containers(all=True, follow=True, **kwargs)
+        except Pcap4pyError:
+            if tries == OPEN_TRIES or running() == before:
+                raise  # not a container that went away meanwhile
+        tries += 1
+
+
 @contextmanager
 def open_interface(interface: str, *, via: str, capture: Iterable[str], filter: Optional[str],
                    only: Iterable[str] = (), **live) -> Iterator["Capture"]:
@@ -75,8 +91,8 @@ def open_interface(interface: str, *, via: str, capture: Iterable[str], filter: 
         names = sorted(set(only))
         # one capture numbering every container's sources (a pcapng section numbers its
         # interfaces once), following Docker so that containers leave and join it
-        with open_containers(names or None, all=not names, follow=not names, via=via, capture=capture,
-                             filter=filter, **live) as cap:
+        kwargs = dict(via=via, capture=capture, filter=filter, **live)
+        with (open_containers(names, **kwargs) if names else _open_every(**kwargs)) as cap:
             yield cap
         return
     if not interface.startswith(PREFIX) or interface == PREFIX:
