@@ -32,6 +32,9 @@ __all__ = [
     "HostNetworkContainer",
     "NetlinkError",
     "AddressError",
+    "DhcpError",
+    "Interrupted",
+    "StateFileError",
 ]
 
 
@@ -169,3 +172,28 @@ class NetlinkError(Pcap4pyError):
 
 class AddressError(Pcap4pyError, ValueError):
     """An IP address, prefix, gateway or MAC given by the user is malformed or inconsistent."""
+
+
+class DhcpError(Pcap4pyError):
+    """No DHCP lease: no server answered in time, or its answer was unusable."""
+
+
+class Interrupted(Pcap4pyError):
+    """A stop signal (SIGINT, SIGTERM, SIGHUP) arrived while attach, detach or a mirror changed the
+    kernel: the change was rolled back (or, for a teardown, finished).  Exit status 128 + the
+    signal number."""
+
+    def __init__(self, message: str, signum: int):
+        super().__init__(message)
+        self.signum = signum
+        self.exit_code = 128 + signum
+
+
+class StateFileError(Pcap4pyError):
+    """A file pcap4py keeps about what it made (under ``/run/pcap4py``) cannot be read, or is not
+    what pcap4py writes there (not JSON, or not an attach record).  ``reason`` is the message
+    without the file's name."""
+
+    def __init__(self, message: str, reason: str | None = None):
+        super().__init__(message)
+        self.reason = reason or message

@@ -5,7 +5,7 @@ the old ``kaitoy/pcap4j`` image did; a first argument that names a pcap4py
 subcommand (``capture``, ``read``, ``interfaces``...) or an option (``--help``)
 goes to the ``pcap4py`` command line unchanged.  pipework's ``--wait [-i IF]``
 (also spelt ``pipework --wait``) waits for the interface the host attaches
-(``pcap4py attach --wait``); after ``--``, the rest then runs as above, e.g.
+(``pcap4py wait-link``); after ``--``, the rest then runs as above, e.g.
 ``--wait -i eth1 -- eth1 true``.
 """
 
@@ -24,7 +24,7 @@ def image_args(argv: Sequence[str], commands: Sequence[str]) -> list[str]:
     if args and args[0] == "pipework":  # pipework's own spelling: pipework --wait [-i IF]
         args = args[1:]
     if args and args[0] == WAIT:
-        return ["attach", *args]
+        return ["wait-link", *args[1:]]
     if args and (args[0] in commands or args[0].startswith("-")):
         return args
     return ["sample", *args]

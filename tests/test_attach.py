@@ -15,9 +15,9 @@ import json
 import pytest
 
 import pcap4py
-import pcap4py.plumbing.macvlan as attach_mod
+from pcap4py.plumbing.transaction import HOOKS
 from pcap4py.container.plumbing import attach, detach
-from pcap4py.plumbing.macvlan import parse_address, parse_mac
+from pcap4py.plumbing.address import parse_address, parse_mac
 from pcap4py.errors import AddressError, ContainerNotRunning, HostNetworkContainer, InterfaceNotFound, NetlinkError, NotFound
 from tests.cli import run_cli
 from tests.fixtures.netlab import make_namespace, delete_namespace, sh
@@ -313,12 +313,12 @@ def test_failure_after_each_step_rolls_everything_back(lan, guest, step):
                 assert macvlans_on(veth.host_if, [guest.ns.name]), "no macvlan in the guest at " + name
             raise RuntimeError(f"forced failure after {name}")
 
-    attach_mod.STEP_HOOKS.append(hook)
+    HOOKS.append(hook)
     try:
         with pytest.raises(RuntimeError, match=f"forced failure after {step}"):
             attach(veth.host_if, guest.path, f"{ip}/24@{gw}", mac="02:00:0a:e7:00:4e", promisc=True)
     finally:
-        attach_mod.STEP_HOOKS.remove(hook)
+        HOOKS.remove(hook)
     assert reached == STEPS[:STEPS.index(step) + 1]
     assert macvlans_on(veth.host_if, [guest.ns.name]) == []
     assert (ns_snapshot(guest.ns.name), host_snapshot(veth.host_if)) == before
@@ -333,12 +333,12 @@ def test_kernel_refusals_after_the_move_roll_back(lan, guest):
             guest.ns.run("ip", "link", "add", "eth1", "type", "veth", "peer", "name", "eth1peer")
 
     before = ns_snapshot(guest.ns.name), host_snapshot(veth.host_if)
-    attach_mod.STEP_HOOKS.append(take_name)
+    HOOKS.append(take_name)
     try:
         with pytest.raises(NetlinkError, match="interface eth1 already exists"):
             attach(veth.host_if, guest.path, f"{ip}/24@{gw}", promisc=True)
     finally:
-        attach_mod.STEP_HOOKS.remove(take_name)
+        HOOKS.remove(take_name)
     assert macvlans_on(veth.host_if, [guest.ns.name]) == []
     guest.ns.run("ip", "link", "del", "eth1")
     assert (ns_snapshot(guest.ns.name), host_snapshot(veth.host_if)) == before

@@ -18,9 +18,8 @@ import time
 import pytest
 
 from pcap4py.container.plumbing import attach, detach
-from pcap4py.errors import AddressError
-from pcap4py.plumbing.dhcp import DhcpError
-from pcap4py.plumbing.macvlan import parse_address
+from pcap4py.errors import AddressError, DhcpError
+from pcap4py.plumbing.address import parse_address
 from tests.cli import run_cli, start_cli, wait_output
 from tests.test_attach import guest, host_snapshot, ns_snapshot  # noqa: F401 - fixtures
 

@@ -29,8 +29,10 @@ import uuid
 
 import pytest
 
+from pcap4py.errors import Interrupted
+from pcap4py.plumbing import detach as detach_mod
 from pcap4py.plumbing import macvlan, mirror
-from pcap4py.plumbing.transaction import HOOKS, Interrupted
+from pcap4py.plumbing.transaction import HOOKS
 from tests.fixtures.netlab import delete_namespace, next_subnet
 from tests.test_attach import Guest, host_snapshot, macvlans_on, ns_snapshot
 from tests.test_mirror import Lan, link_exists, tc_state
@@ -187,12 +189,12 @@ def test_signal_during_detach_of_shim_and_bridge_lets_it_finish(attach_world, br
     host_if, guest, spec = attach_world
     before = attach_state(host_if, guest), host_side(host_if)
     macvlan.attach(host_if, guest.path, spec, host_shim=True)
-    err = _interrupted(lambda: macvlan.detach(guest.path), "delete", signal.SIGINT)
+    err = _interrupted(lambda: detach_mod.detach(guest.path), "delete", signal.SIGINT)
     assert str(err) == "interrupted by SIGINT: detach finished first"
     assert (attach_state(host_if, guest), host_side(host_if)) == before
     before = bridge_state(bridge_name, guest)
     macvlan.attach(bridge_name, guest.path, spec)
-    err = _interrupted(lambda: macvlan.detach(guest.path), "delete", signal.SIGTERM)
+    err = _interrupted(lambda: detach_mod.detach(guest.path), "delete", signal.SIGTERM)
     assert str(err) == "interrupted by SIGTERM: detach finished first"
     assert bridge_state(bridge_name, guest) == before
 
@@ -212,7 +214,7 @@ def test_signal_during_teardown_and_detach_lets_them_finish(attach_world, mirror
     host_if, guest, spec = attach_world
     before = attach_state(host_if, guest)
     macvlan.attach(host_if, guest.path, spec, promisc=True)
-    err = _interrupted(lambda: macvlan.detach(guest.path), "delete", signal.SIGTERM)
+    err = _interrupted(lambda: detach_mod.detach(guest.path), "delete", signal.SIGTERM)
     assert str(err) == "interrupted by SIGTERM: detach finished first"
     assert attach_state(host_if, guest) == before
 
@@ -332,7 +334,7 @@ def test_seeded_signals_during_cli_attach(attach_world, driver):
         assert attach_state(host_if, guest) == before
 
     outcome = interrupt_runs(driver, ["attach", host_if, guest.path, spec, "--promisc"],
-                             lambda: macvlan.detach(guest.path), check, "attach")
+                             lambda: detach_mod.detach(guest.path), check, "attach")
     print("attach:", outcome)
     assert outcome["rolled back"] >= RUNS // 4, outcome  # most signals land inside the transaction
 

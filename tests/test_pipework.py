@@ -23,7 +23,7 @@ from pcap4py.container.plumbing import attach, detach
 from pcap4py.errors import AddressError, ContainerNotRunning, NetlinkError
 from pcap4py.netns import netns_key, run_in_netns
 from pcap4py.plumbing import lower, macvlan
-from pcap4py.plumbing.macvlan import stable_mac
+from pcap4py.plumbing.address import stable_mac
 from pcap4py.plumbing.transaction import HOOKS
 from tests.cli import run_cli
 from tests.fixtures.netlab import delete_namespace, make_namespace, sh

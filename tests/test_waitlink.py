@@ -1,4 +1,4 @@
-"""attach --wait (pipework's --wait): wait inside a namespace for the interface the host attaches."""
+"""wait-link (pipework's --wait, also spelt attach --wait): wait inside a namespace for the interface the host attaches."""
 
 from __future__ import annotations
 
@@ -66,7 +66,39 @@ def test_image_entry_point_takes_pipeworks_wait_then_runs_the_rest(netns):
 
 def test_image_args_for_wait():
     commands = ["attach", "capture", "sample"]
-    assert image_args(["--wait", "-i", "eth2"], commands) == ["attach", "--wait", "-i", "eth2"]
-    assert image_args(["pipework", "--wait"], commands) == ["attach", "--wait"]
+    assert image_args(["--wait", "-i", "eth2"], commands) == ["wait-link", "-i", "eth2"]
+    assert image_args(["pipework", "--wait"], commands) == ["wait-link"]
     assert split_wait(["--wait", "-i", "eth1", "--", "eth1", "true"]) == (["--wait", "-i", "eth1"], ["eth1", "true"])
     assert split_wait(["eth1", "true"]) == ([], ["eth1", "true"])
+
+
+def test_wait_link_is_a_command_of_its_own(netns):
+    """wait-link takes only its own options; attach --wait is the same command (the old spelling)."""
+    proc = netns.run(sys.executable, "-m", "pcap4py", "wait-link", "-i", "eth1", "--timeout", "0.2", check=False)
+    assert proc.returncode == 3 and proc.stderr.strip() == "pcap4py: eth1 did not appear (up) within 0.2 s"
+    for args in (("attach", "--wait", "--vlan", "3"), ("wait-link", "--timeout", "nan"), ("reattach", "a", "b")):
+        proc = subprocess.run([sys.executable, "-m", "pcap4py", *args], capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 2 and len(proc.stderr.splitlines()) == 1, (args, proc.stderr)
+        assert proc.stderr.startswith("pcap4py: "), proc.stderr
+
+
+def test_wait_link_stops_on_ctrl_c_and_sigterm(netns):
+    """A wait for ever ends on SIGINT (exit 130, as every command) and SIGTERM: it changes nothing,
+    so nothing defers the signal (attach --wait used to run under attach's deferral and ignore it)."""
+    import signal
+
+    for signum, code in ((signal.SIGINT, 130), (signal.SIGTERM, -signal.SIGTERM)):
+        proc = subprocess.Popen([sys.executable, "-m", "pcap4py", "wait-link", "-i", "eth9"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            time.sleep(1.5)  # the interpreter is up and polling
+            assert proc.poll() is None
+            t0 = time.monotonic()
+            proc.send_signal(signum)
+            proc.wait(10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        assert proc.returncode == code and time.monotonic() - t0 < 2, (signum, proc.returncode)
+        assert b"Traceback" not in proc.stderr.read()

@@ -1,4 +1,4 @@
-"""``pcap4py attach|detach|mirror build|mirror teardown``: network plumbing through netlink.
+"""``pcap4py attach|detach|reattach|wait-link|mirror build|mirror teardown``: network plumbing through netlink.
 
 A container named as a target is turned into its namespace by the container
 layer (:mod:`pcap4py.container.plumbing`); the plumbing itself works on
@@ -14,10 +14,12 @@ reports its result and exits 0).
 from __future__ import annotations
 
 import functools
+import math
 from typing import Callable
 
 import click
 
+from ..errors import OutOfRange
 from ..signals import deferred_stop_signals, take_pending
 from ..text import printable
 from .group import main
@@ -32,10 +34,43 @@ def _deferring_signals(command: Callable) -> Callable:
     return run
 
 
-@main.command()
-@click.argument("host_iface", required=False)
-@click.argument("container", required=False)
-@click.argument("address", required=False, metavar="IP/PREFIX[@GATEWAY]|0/0|dhcp[:HOSTNAME]")
+def _dhcp_timeout(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    """--dhcp-timeout: the plumbing's own rule (0.5 to 600 s), as a usage error."""
+    from ..plumbing.dhcp import check_timeout
+
+    try:
+        return check_timeout(value)
+    except OutOfRange as e:
+        raise click.BadParameter(str(e), ctx, param) from None
+
+
+def _finite(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    if value is not None and math.isnan(value):  # nan passes any range: every comparison is false
+        raise click.BadParameter(f"{value} is not a number of seconds", ctx, param)
+    return value
+
+
+class _AttachCommand(click.Command):
+    """attach, which also takes the old spellings of its neighbours: ``attach --restore [CONTAINER]``
+    runs ``reattach [CONTAINER]`` and ``attach --wait [-i IF] [--timeout S]`` runs ``wait-link``
+    (the image's entry point and scripts written for pipework use them)."""
+
+    OLD_SPELLINGS = {"--restore": "reattach", "--wait": "wait-link"}
+
+    def make_context(self, info_name, args, parent=None, **extra) -> click.Context:
+        flags = [a for a in args[:args.index("--") if "--" in args else len(args)] if a in self.OLD_SPELLINGS]
+        if flags and parent is not None and len(set(flags)) == 1:
+            args = list(args)
+            args.remove(flags[0])
+            command = main.get_command(parent, self.OLD_SPELLINGS[flags[0]])
+            return command.make_context(f"{info_name} {flags[0]}", args, parent=parent, **extra)
+        return super().make_context(info_name, args, parent=parent, **extra)
+
+
+@main.command(cls=_AttachCommand)
+@click.argument("host_iface")
+@click.argument("container")
+@click.argument("address", metavar="IP/PREFIX[@GATEWAY]|0/0|dhcp[:HOSTNAME]")
 @click.option("-i", "--interface", "name", default="eth1", show_default=True,
               help="Name of the new interface inside the container.")
 @click.option("--mac", default=None,
@@ -47,24 +82,18 @@ def _deferring_signals(command: Callable) -> Callable:
 @click.option("-a", "--family", type=click.Choice(["4", "6"]), default=None,
               help="Refuse an address that is not of this IP version.")
 @click.option("--promisc", is_flag=True, help="Turn promiscuous mode on on HOST_IFACE (needed on some VMs).")
-@click.option("--dhcp-timeout", type=click.FloatRange(0.5, 600), default=15.0, show_default=True, metavar="S",
-              help="With dhcp: give up (and roll back) when no lease came within S seconds.")
+@click.option("--dhcp-timeout", type=float, default=15.0, show_default=True, metavar="S", callback=_dhcp_timeout,
+              help="With dhcp: give up (and roll back) when no lease came within S seconds (0.5 to 600).")
 @click.option("--keep", is_flag=True,
               help="With dhcp: stay in the foreground renewing the lease until SIGINT/SIGTERM.")
 @click.option("--release-on-exit", is_flag=True,
               help="With --keep: on SIGINT/SIGTERM release the lease and detach (default: leave both).")
 @click.option("--persist", is_flag=True,
-              help="Also record the attach (CONTAINER must be a container) for --restore after a restart.")
-@click.option("--restore", is_flag=True,
-              help="Re-apply the persisted attachments of the container given (or of all): attach --restore [CONTAINER].")
-@click.option("--wait", is_flag=True,
-              help="pipework --wait, inside the container: return once the interface (-i) is there and up.")
-@click.option("--timeout", type=click.FloatRange(0, None), default=None, metavar="S",
-              help="With --wait: give up after S seconds (exit status 3); default: wait for ever.")
+              help="Also record the attach (CONTAINER must be a container) for `pcap4py reattach` after a restart.")
 @_deferring_signals
-def attach(host_iface: str | None, container: str | None, address: str | None, name: str, mac: str | None,
-           vlan: int | None, host_shim: bool, family: str | None, promisc: bool, dhcp_timeout: float, keep: bool,
-           release_on_exit: bool, persist: bool, restore: bool, wait: bool, timeout: float | None) -> None:
+def attach(host_iface: str, container: str, address: str, name: str, mac: str | None, vlan: int | None,
+           host_shim: bool, family: str | None, promisc: bool, dhcp_timeout: float, keep: bool,
+           release_on_exit: bool, persist: bool) -> None:
     """Attach CONTAINER to HOST_IFACE's LAN, pipework style.
 
     A bridge-mode macvlan on HOST_IFACE (on HOST_IFACE.VLAN with --vlan); when
@@ -77,29 +106,18 @@ def attach(host_iface: str | None, container: str | None, address: str | None, n
     step; running it twice changes nothing.
 
     --persist records the attach under /run/pcap4py/attach/ (by container id);
-    `pcap4py attach --restore [CONTAINER]` re-applies it once the container has
-    restarted (a second restore changes nothing); detach forgets it.
-
-    --wait [-i IF] [--timeout S] is pipework's --wait, run inside the
-    container (the bundled image's entry point takes it): it returns once IF
-    exists and is up.
+    `pcap4py reattach [CONTAINER]` re-applies it once the container has
+    restarted (a second one changes nothing); detach forgets it.
 
     --keep (dhcp only) stays in the foreground and renews the lease; on
     SIGINT/SIGTERM it exits 0 leaving the interface and its address (the lease
     runs out by itself, detach releases it), unless --release-on-exit.
+
+    `attach --restore` and `attach --wait` are the old spellings of `reattach`
+    and `wait-link`.
     """
     from ..container.plumbing import attach as do_attach
 
-    if wait:
-        _wait(name, timeout, host_iface, container, address)
-        return
-    if timeout is not None:
-        raise click.UsageError("--timeout is for --wait")
-    if restore:
-        _restore(host_iface, container, address)
-        return
-    if address is None:
-        raise click.UsageError("attach needs HOST_IFACE CONTAINER ADDRESS (or --restore [CONTAINER])")
     if (keep or release_on_exit) and not address.strip().startswith("dhcp"):
         raise click.UsageError("--keep and --release-on-exit are for a dhcp address")
     if release_on_exit and not keep:
@@ -112,22 +130,35 @@ def attach(host_iface: str | None, container: str | None, address: str | None, n
         _keep_until_stopped(container, result, release_on_exit)
 
 
-def _wait(name: str, timeout: float | None, *extra: str | None) -> None:
-    """attach --wait [-i IF] [--timeout S]: pipework's --wait, in the calling namespace."""
+@main.command("wait-link")
+@click.option("-i", "--interface", "name", default="eth1", show_default=True, help="The interface to wait for.")
+@click.option("--timeout", type=click.FloatRange(0, None), default=None, metavar="S", callback=_finite,
+              help="Give up after S seconds (exit status 3); default: wait for ever.")
+def wait_link(name: str, timeout: float | None) -> None:
+    """pipework's --wait, inside a container: return once interface IF is there and up.
+
+    The bundled image's entry point takes it as `--wait [-i IF] [--timeout S]`.
+    """
     from ..plumbing.waitlink import wait_for_link
 
-    if any(extra):
-        raise click.UsageError("attach --wait takes no arguments (only -i and --timeout)")
     took = wait_for_link(name, timeout)
     click.echo(f"{name} is up (after {took:.1f} s)")
 
 
-def _restore(container: str | None, *extra: str | None) -> None:
-    """attach --restore [CONTAINER]: one line per attachment; exit 1 if any failed."""
+@main.command()
+@click.argument("container", required=False)
+@_deferring_signals
+def reattach(container: str | None) -> None:
+    """Re-apply the persisted attachments (attach --persist) of CONTAINER, or of every container.
+
+    Run it once a container has restarted (from a systemd unit after docker, a
+    `docker events` loop); what is still attached is left as it is.  A stopped
+    container is skipped, the records of a removed one are forgotten, a record
+    that is not an attach record is reported (exit status 1) and the others
+    restored.
+    """
     from ..container.plumbing import restore
 
-    if any(extra):
-        raise click.UsageError("attach --restore takes at most one argument, the container")
     failed = 0
     for done in restore(container):
         for line in str(done).splitlines():

@@ -1,27 +1,79 @@
-"""Attachments that outlive a container restart: ``attach --persist`` and ``attach --restore``.
+"""Attachments that outlive a container restart: ``attach --persist`` and ``pcap4py reattach``.
 
 A restarted container gets a new network namespace, and the interface attach
-made (with its ifalias record) is gone with the old one.  ``--persist``
-therefore also records the attach request in a state file of the container,
+made (with its record) is gone with the old one.  ``--persist`` therefore also
+records the attach request in a state file of the container,
 ``/run/pcap4py/attach/CONTAINER_ID.json`` (``$PCAP4PY_RUN_DIR`` overrides
-``/run/pcap4py``): one entry per interface name, what to hand to
-:func:`pcap4py.container.plumbing.attach` again.  :func:`~pcap4py.container.plumbing.restore` re-applies the
-entries (:func:`pcap4py.container.plumbing.restore`); attach being idempotent, restoring twice changes nothing.  Detach
-forgets the entry.  The MAC recorded is the one the interface got, so a DHCP
-server hands the same lease back.
+``/run/pcap4py``; written whole or not at all, :mod:`pcap4py.plumbing.state`):
+one entry per interface name, what to hand to
+:func:`pcap4py.container.plumbing.attach` again.
+:func:`~pcap4py.container.plumbing.restore` re-applies the entries; attach being
+idempotent, restoring twice changes nothing.  Detach forgets the entry, and a
+restore forgets the entries of a container that no longer exists.  The MAC
+recorded is the one the interface got, so a DHCP server hands the same lease back.
+
+The file is read as untrusted input: each entry is checked as the command line
+checks its arguments (:meth:`Request.from_json`), and one that is not an attach
+record is reported and skipped, the others still restored.
 """
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any, Callable
 
-from ..errors import Pcap4pyError
-from ..plumbing import run_dir
+from ..errors import Pcap4pyError, StateFileError
+from ..plumbing import dhcp, lower, state
+from ..plumbing.address import check_family, parse_address, parse_mac
+from ..plumbing.rtnl import check_ifname
 
-__all__ = ["Request", "Restored", "state_path", "remember", "forget", "requests_of", "persisted_ids"]
+__all__ = ["Request", "Restored", "PERSISTED_OPTIONS", "state_path", "remember", "forget", "forget_all",
+           "read_requests", "persisted_ids"]
+
+#: the attach options a persisted request keeps (besides the MAC the interface got)
+PERSISTED_OPTIONS = ("vlan", "host_shim", "promisc", "family", "dhcp_timeout")
+
+
+def _flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise StateFileError(f"{value!r} is not true or false")
+    return value
+
+
+def _int(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise StateFileError(f"{value!r} is not a whole number")
+    return value
+
+
+def _text(value: Any) -> str:
+    if not isinstance(value, str):
+        raise StateFileError(f"{value!r} is not a string")
+    return value
+
+
+def _family(value: Any) -> int:
+    if _int(value) not in (4, 6):
+        raise StateFileError(f"bad address family {value!r} (4 or 6)")
+    return value
+
+
+def _vlan(value: Any) -> int:
+    if _int(value) not in lower.VLAN_IDS:
+        raise StateFileError(f"bad VLAN id {value} (1-4094)")
+    return value
+
+
+# each option's check: the command line's own rule for the same option
+_OPTION_CHECKS: dict[str, Callable[[Any], Any]] = {
+    "mac": lambda v: parse_mac(_text(v)),
+    "vlan": _vlan,
+    "host_shim": _flag,
+    "promisc": _flag,
+    "family": _family,
+    "dhcp_timeout": lambda v: dhcp.check_timeout(v if isinstance(v, float) else _int(v)),
+}
 
 
 @dataclass(frozen=True)
@@ -33,10 +85,41 @@ class Request:
     name: str = "eth1"
     options: dict = field(default_factory=dict)  # mac, vlan, host_shim, promisc, family, dhcp_timeout
 
+    @classmethod
+    def from_json(cls, name: str, entry: Any) -> "Request":
+        """The request recorded for interface ``name``, checked as the command line checks its
+        arguments; :class:`StateFileError` if ``entry`` is not an attach record."""
+        try:
+            return cls._checked(name, entry)
+        except Pcap4pyError as e:
+            raise StateFileError(f"entry {name!r}: not an attach record ({e})") from None
+
+    @classmethod
+    def _checked(cls, name: str, entry: Any) -> "Request":
+        if not isinstance(entry, dict) or not {"host_iface", "address"} <= entry.keys():
+            raise StateFileError("not an object with host_iface and address")
+        options = entry.get("options", {})
+        if not isinstance(options, dict):
+            raise StateFileError(f"options {options!r} are not an object")
+        unknown = (entry.keys() - {"host_iface", "address", "name", "options"}) or \
+            (options.keys() - {"mac", *PERSISTED_OPTIONS})
+        if unknown:
+            raise StateFileError(f"unknown fields {sorted(unknown)}")
+        host_iface, address = _text(entry["host_iface"]), _text(entry["address"])
+        if _text(entry.get("name", name)) != name:
+            raise StateFileError(f"it names another interface, {entry['name']!r}")
+        check_ifname(name)
+        check_ifname(host_iface)
+        checked = {key: _OPTION_CHECKS[key](value) for key, value in options.items() if value is not None}
+        check_family(parse_address(address), checked.get("family"))
+        if checked.get("vlan"):
+            lower.vlan_name(host_iface, checked["vlan"])  # the sub-interface's name must fit too
+        return cls(host_iface, address, name, {k: options[k] for k in checked})
+
 
 @dataclass
 class Restored:
-    """What a restore did for one container: a line per request, and whether each failed."""
+    """What a restore did for one container: a line per request, and how many failed."""
 
     container: str
     lines: list = field(default_factory=list)
@@ -47,7 +130,7 @@ class Restored:
 
 
 def _dir() -> Path:
-    return run_dir() / "attach"
+    return state.run_dir() / "attach"
 
 
 def state_path(container_id: str) -> Path:
@@ -55,44 +138,64 @@ def state_path(container_id: str) -> Path:
     return _dir() / f"{container_id}.json"
 
 
-def _read(container_id: str) -> dict:
-    try:
-        return json.loads(state_path(container_id).read_text())
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as e:
-        raise Pcap4pyError(f"cannot read {state_path(container_id)}: {e}") from e
-
-
-def _write(container_id: str, entries: dict) -> None:
+def _entries(container_id: str) -> dict:
+    """The file's entries by interface name, unchecked; :class:`StateFileError` if it is not an object."""
     path = state_path(container_id)
-    if not entries:
-        path.unlink(missing_ok=True)
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(entries, indent=1, sort_keys=True))
-    os.replace(tmp, path)  # whole or not at all
+    try:
+        entries = state.load(path)
+    except StateFileError as e:
+        raise StateFileError(f"{path}: not an attach record ({e.reason})") from None
+    if entries is None:
+        return {}
+    if not isinstance(entries, dict):
+        raise StateFileError(f"{path}: not an attach record (a JSON {type(entries).__name__}, "
+                             f"not an object of interface names)")
+    return entries
 
 
 def remember(container_id: str, request: Request) -> None:
     """Record ``request`` (replacing an earlier one for the same interface name)."""
-    entries = _read(container_id)
+    entries = _entries(container_id)
     entries[request.name] = asdict(request)
-    _write(container_id, entries)
+    state.save(state_path(container_id), entries)
 
 
 def forget(container_id: str, name: str) -> bool:
-    """Forget the persisted attach of interface ``name``; True if there was one."""
-    entries = _read(container_id)
-    if entries.pop(name, None) is None:
+    """Forget the persisted attach of interface ``name`` (even one that is not a valid record);
+    True if there was one."""
+    try:
+        entries = _entries(container_id)
+    except StateFileError:
+        return False  # nothing recognisable to forget; restore reports the file
+    if name not in entries:
         return False
-    _write(container_id, entries)
+    del entries[name]
+    if entries:
+        state.save(state_path(container_id), entries)
+    else:
+        state.remove(state_path(container_id))
     return True
 
 
-def requests_of(container_id: str) -> list[Request]:
-    return [Request(**entry) for _name, entry in sorted(_read(container_id).items())]
+def forget_all(container_id: str) -> None:
+    """Forget every persisted attach of the container (it no longer exists)."""
+    state.remove(state_path(container_id))
+
+
+def read_requests(container_id: str) -> tuple[list[Request], list[str]]:
+    """(the container's valid requests, a line for each entry, or the whole file, that is not an
+    attach record).  Never raises for what the file holds."""
+    try:
+        entries = _entries(container_id)
+    except StateFileError as e:
+        return [], [str(e)]
+    requests, problems = [], []
+    for name in sorted(entries, key=str):
+        try:
+            requests.append(Request.from_json(name, entries[name]))
+        except StateFileError as e:
+            problems.append(f"{state_path(container_id)} {e}")
+    return requests, problems
 
 
 def persisted_ids() -> list[str]:

@@ -12,12 +12,17 @@ from __future__ import annotations
 import os
 import threading
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Iterator, Optional, Union
 
-from ..errors import ContainerNotFound, ContainerNotRunning, DockerUnavailable, NotFound, Pcap4pyError
+from ..errors import (ContainerNotFound, ContainerNotRunning, DockerUnavailable, HostNetworkContainer, NotFound,
+                      Pcap4pyError)
 from ..netns import netns_path, pinned
+from ..plumbing import detach as detach_mod
 from ..plumbing import macvlan, mirror
+from ..plumbing.address import AddressSpec
+from ..plumbing.detach import Detachment
+from ..plumbing.macvlan import Attachment
 from . import persist as persist_mod
 from .docker import DockerBridgeNetworks
 from .model import Container, get_container
@@ -53,79 +58,97 @@ def namespace_of(target: Target) -> Target:
     return target if _is_namespace_ref(target) else _container(target).netns_path
 
 
-@contextmanager
-def _pinned(target: Target) -> Iterator[tuple[Target, Optional[str]]]:
-    """(what to hand to the plumbing, the namespace path to report instead of it, or None).
+@dataclass(frozen=True)
+class _Target:
+    """An attach target resolved once: what to hand to the plumbing, and the container if it is one."""
 
-    A container's namespace is opened once, then the container is looked up
-    again: if the same process still runs it, the open namespace is the
-    container's, whatever happens to its PID afterwards.
+    ref: Target  # the namespace reference, or for a container its pinned namespace path
+    container: Optional[Container] = None
+
+    def shown(self, result):
+        """``result`` with the container's namespace path reported instead of the pinned one."""
+        return replace(result, netns=self.container.netns_path) if self.container else result
+
+
+@contextmanager
+def _pinned(target: Target) -> Iterator[_Target]:
+    """The target, resolved once, its namespace held open while the body runs.
+
+    A container's namespace is opened, then the container is looked up again:
+    if the same process still runs it, the open namespace is the container's,
+    whatever happens to its PID afterwards.
     """
     if _is_namespace_ref(target):
-        yield target, None
+        yield _Target(target)
         return
     first = _container(target)
     with pinned(first.netns_path) as path:
         if _container(target).pid != first.pid:
             raise ContainerNotRunning(f"container {first.name} restarted while being attached; try again")
-        yield path, first.netns_path
+        yield _Target(path, first)
 
 
-PERSISTED_OPTIONS = ("vlan", "host_shim", "promisc", "family", "dhcp_timeout")
-
-
-def attach(host_iface: str, target: Target, address: Union[str, macvlan.AddressSpec], *, persist: bool = False,
-           **options) -> macvlan.Attachment:
+def attach(host_iface: str, target: Target, address: Union[str, AddressSpec], *, persist: bool = False,
+           **options) -> Attachment:
     """:func:`pcap4py.plumbing.macvlan.attach`, with a container name or id accepted as ``target``
     (and ``mac="U:"`` derived from the name as given).  ``persist`` (containers only) also records
-    the request, so that :func:`pcap4py.container.persist.restore` re-applies it after a restart."""
+    the request, so that :func:`restore` re-applies it after a restart."""
     options.setdefault("mac_seed", str(target))
-    if persist and _is_namespace_ref(target):
-        raise NotFound(f"--persist is for a container (its id keys the record), not {target}")
-    with _pinned(target) as (ref, shown):
-        att = macvlan.attach(host_iface, ref, address, **options)
+    with _pinned(target) as resolved:
+        if persist and resolved.container is None:
+            raise NotFound(f"--persist is for a container (its id keys the record), not {target}")
+        att = macvlan.attach(host_iface, resolved.ref, address, **options)
     if persist:
-        extra = {k: options[k] for k in PERSISTED_OPTIONS if options.get(k) not in (None, False)}
-        persist_mod.remember(_container(str(target)).id,
+        extra = {k: options[k] for k in persist_mod.PERSISTED_OPTIONS if options.get(k) not in (None, False)}
+        persist_mod.remember(resolved.container.id,
                              persist_mod.Request(host_iface, str(address), att.name, {**extra, "mac": att.mac}))
-    return replace(att, netns=shown) if shown else att
+    return resolved.shown(att)
 
 
-def keep_lease(target: Target, attachment: macvlan.Attachment, stop: threading.Event) -> None:
+def keep_lease(target: Target, attachment: Attachment, stop: threading.Event) -> None:
     """Renew the DHCP lease of ``attachment`` (made by :func:`attach` with ``dhcp``) until ``stop`` is set;
     each renewal is recorded on the interface."""
-    with _pinned(target) as (ref, _shown):
-        macvlan.keep_lease(ref, attachment.name, stop)
+    with _pinned(target) as resolved:
+        macvlan.keep_lease(resolved.ref, attachment.name, stop)
 
 
-def detach(target: Target, name: str = "eth1") -> macvlan.Detachment:
-    """:func:`pcap4py.plumbing.macvlan.detach`, with a container name or id accepted as ``target``."""
-    with _pinned(target) as (ref, shown):
-        det = macvlan.detach(ref, name)
-    if not _is_namespace_ref(target):
-        persist_mod.forget(_container(str(target)).id, name)  # detached on purpose: not to be restored
-    return replace(det, netns=shown) if shown else det
+def detach(target: Target, name: str = "eth1") -> Detachment:
+    """:func:`pcap4py.plumbing.detach.detach`, with a container name or id accepted as ``target``;
+    a container's persisted attach of ``name`` is forgotten (detached on purpose: not to be restored)."""
+    with _pinned(target) as resolved:
+        det = detach_mod.detach(resolved.ref, name)
+    if resolved.container is not None:
+        persist_mod.forget(resolved.container.id, name)
+    return resolved.shown(det)
 
 
 def _restore_one(container_id: str) -> persist_mod.Restored:
+    short = container_id[:12]
+    requests, problems = persist_mod.read_requests(container_id)
+    bad = [f"pcap4py: skipped {p}" for p in problems]
     try:
-        shown = _container(container_id).name
-    except (ContainerNotRunning, ContainerNotFound) as e:
-        return persist_mod.Restored(container_id[:12], [f"skipped {container_id[:12]}: {e}"])
-    done = persist_mod.Restored(shown)
-    for req in persist_mod.requests_of(container_id):
+        box = get_container(container_id)  # not _container: Docker unreachable must not read as "removed"
+    except ContainerNotFound as e:
+        persist_mod.forget_all(container_id)  # removed: its records can never apply again
+        return persist_mod.Restored(short, [f"forgot the attachments of {short}: {e}"])
+    except (ContainerNotRunning, HostNetworkContainer) as e:
+        return persist_mod.Restored(short, [*bad, f"skipped {short}: {e}"], failed=len(bad))
+    done = persist_mod.Restored(box.name, bad, failed=len(bad))
+    for req in requests:
         try:
             done.lines.append(str(attach(req.host_iface, container_id, req.address, name=req.name, **req.options)))
         except Pcap4pyError as e:
             done.failed += 1
-            done.lines.append(f"pcap4py: restoring {req.name} of {shown} failed: {e}")
+            done.lines.append(f"pcap4py: restoring {req.name} of {box.name} failed: {e}")
     return done
 
 
 def restore(container: Optional[str] = None) -> list[persist_mod.Restored]:
     """Re-apply the persisted attachments (``attach(..., persist=True)``) of ``container`` (name or
-    id), or of every container that has some, e.g. after a restart; a container that is not running
-    is skipped.  Idempotent: what is still attached is left as it is."""
+    id), or of every container that has some, e.g. after a restart.  A container that is not running
+    is skipped; the records of one that no longer exists are forgotten; an entry that is not an
+    attach record is reported (``failed``) and the others still restored.  Idempotent: what is still
+    attached is left as it is."""
     if container is None:
         return [_restore_one(cid) for cid in persist_mod.persisted_ids()]
     return [_restore_one(_container(container).id)]

@@ -21,17 +21,23 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from ..errors import Pcap4pyError
+from ..errors import DhcpError, OutOfRange, Pcap4pyError
 from ..netns import run_in_netns
 
-__all__ = ["DhcpError", "LeaseRecord", "obtain", "release", "keep", "DEFAULT_TIMEOUT"]
+__all__ = ["LeaseRecord", "check_timeout", "obtain", "release", "keep", "DEFAULT_TIMEOUT", "MIN_TIMEOUT", "MAX_TIMEOUT"]
 
 DEFAULT_TIMEOUT = 15.0  # seconds for a DISCOVER/OFFER/REQUEST/ACK round (pyroute2 resends after 4 s)
+MIN_TIMEOUT, MAX_TIMEOUT = 0.5, 600.0  # the range --dhcp-timeout takes
 RELEASE_TIMEOUT = 3.0
 
 
-class DhcpError(Pcap4pyError):
-    """No lease: no DHCP server answered in time, or its answer was unusable."""
+def check_timeout(seconds: float) -> float:
+    """``seconds`` if it is a DHCP timeout attach takes (finite, :data:`MIN_TIMEOUT` to
+    :data:`MAX_TIMEOUT`); :class:`OutOfRange` otherwise (nan and inf too)."""
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or \
+            not MIN_TIMEOUT <= seconds <= MAX_TIMEOUT:  # false for nan
+        raise OutOfRange(f"bad DHCP timeout {seconds!r}: {MIN_TIMEOUT:g} to {MAX_TIMEOUT:g} seconds")
+    return float(seconds)
 
 
 @dataclass(frozen=True)
@@ -50,12 +56,6 @@ class LeaseRecord:
         ``[server id, server MAC without colons, lease time, obtained]``; the address and gateway
         are the record's own ``addr`` and ``gw``."""
         return [self.server_id, self.server_mac.replace(":", ""), self.lease_time, self.obtained]
-
-    @classmethod
-    def from_record(cls, rec: dict) -> "LeaseRecord":
-        sid, smac, lease_time, obtained = (list(rec.get("dhcp") or []) + ["", "", 0, 0])[:4]
-        smac = ":".join(smac[i:i + 2] for i in range(0, len(smac), 2))
-        return cls(rec.get("addr") or "", rec.get("gw"), sid, smac, int(lease_time), int(obtained))
 
 
 def _lease_class(preloaded=None):

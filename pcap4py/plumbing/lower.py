@@ -17,7 +17,7 @@ from typing import Optional, Union
 
 from ..errors import NetlinkError, Pcap4pyError
 from ..netns import other_namespaces
-from .rtnl import IFNAMSIZ, link_by_index, link_by_name, link_kind, rtnl
+from .rtnl import IFNAME_MAX, link_by_index, link_by_name, link_kind, rtnl
 
 __all__ = ["LOWER_TAG", "vlan_name", "ensure_vlan", "ensure_bridge", "release", "ensure_shim", "remove_link",
            "is_bridge_target"]
@@ -33,8 +33,8 @@ def vlan_name(host: str, vid: int) -> str:
     if vid not in VLAN_IDS:
         raise NetlinkError(f"bad VLAN id {vid} (1-4094)")
     name = f"{host}.{vid}"
-    if len(name) > IFNAMSIZ:
-        raise NetlinkError(f"VLAN interface name {name} is longer than {IFNAMSIZ} characters")
+    if len(name) > IFNAME_MAX:
+        raise NetlinkError(f"VLAN interface name {name} is longer than {IFNAME_MAX} characters")
     return name
 
 

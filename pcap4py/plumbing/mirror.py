@@ -40,13 +40,12 @@ Differences from tc-mirror (the classic recipe: an ``ingress`` qdisc and a
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Optional, Protocol
 
-from ..errors import NetlinkError, Pcap4pyError
-from . import run_dir
+from ..errors import NetlinkError, Pcap4pyError, StateFileError
+from . import state as state_file
 from .rtnl import IFF_PROMISC, IFF_UP, check_ifname, ethernet_link, link_by_name, link_kind, rtnl, set_promisc
 from .transaction import Transaction
 
@@ -56,12 +55,12 @@ __all__ = ["Mirror", "MirrorTeardown", "BridgeNetworks", "mirror_build", "mirror
 ETH_P_ALL = 0x0003
 ETH_P_ALL_BE = 0x0300  # as it appears in the low half of tcmsg.info (network order)
 TC_H_CLSACT = 0xFFFFFFF1
-HOOKS = {"ingress": 0xFFFFFFF2, "egress": 0xFFFFFFF3}
+CLSACT_PARENTS = {"ingress": 0xFFFFFFF2, "egress": 0xFFFFFFF3}  # the clsact qdisc's two hooks, as filter parents
 TCA_EGRESS_MIRROR = 2
 
 
 def _run_dir() -> Path:
-    return run_dir() / "mirror"
+    return state_file.run_dir() / "mirror"
 
 
 def state_path(src_iface: str, bridge: str) -> Path:
@@ -87,21 +86,19 @@ class MirrorState:
     @classmethod
     def load(cls, src: str, bridge: str) -> Optional["MirrorState"]:
         try:
-            data = json.loads(state_path(src, bridge).read_text())
-        except (FileNotFoundError, ValueError):
+            data = state_file.load(state_path(src, bridge))
+        except StateFileError:
+            return None
+        if not isinstance(data, dict):
             return None
         known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
         return cls(**known)
 
     def save(self) -> None:
-        path = state_path(self.src, self.bridge)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(self), indent=1))
-        tmp.replace(path)
+        state_file.save(state_path(self.src, self.bridge), asdict(self))
 
     def forget(self) -> None:
-        state_path(self.src, self.bridge).unlink(missing_ok=True)
+        state_file.remove(state_path(self.src, self.bridge))
 
 
 @dataclass
@@ -163,8 +160,8 @@ def _mirred_targets(msg) -> list[int]:
 
 def mirror_filters(ipr, src_index: int, bridge_index: int) -> dict:
     """hook -> list of u32 preferences on ``src_index`` that mirror everything into ``bridge_index``."""
-    found: dict = {hook: [] for hook in HOOKS}
-    for hook, parent in HOOKS.items():
+    found: dict = {hook: [] for hook in CLSACT_PARENTS}
+    for hook, parent in CLSACT_PARENTS.items():
         for msg in ipr.get_filters(src_index, parent=parent):
             if msg.get_attr("TCA_KIND") != "u32" or msg["info"] & 0xFFFF != ETH_P_ALL_BE:
                 continue
@@ -177,7 +174,7 @@ def mirror_filters(ipr, src_index: int, bridge_index: int) -> dict:
 
 def _used_prefs(ipr, src_index: int) -> set:
     used = set()
-    for parent in HOOKS.values():
+    for parent in CLSACT_PARENTS.values():
         used.update(msg["info"] >> 16 for msg in ipr.get_filters(src_index, parent=parent))
     return used
 
@@ -297,7 +294,7 @@ def _ensure_filters(tx: Transaction, ipr, sidx: int, bidx: int, state: MirrorSta
     existing = mirror_filters(ipr, sidx, bidx)
     used = _used_prefs(ipr, sidx)
     action = {"kind": "mirred", "direction": "egress", "action": "mirror", "ifindex": bidx}
-    for hook, parent in HOOKS.items():
+    for hook, parent in CLSACT_PARENTS.items():
         if existing[hook]:
             state.prefs[hook] = existing[hook][0]
             continue
@@ -374,7 +371,8 @@ def mirror_teardown(src_iface: str, bridge: str, *, networks: Optional[BridgeNet
 def _remove_filters(tx: Transaction, ipr, sidx: int, bidx: int, out: MirrorTeardown) -> None:
     for hook, prefs in mirror_filters(ipr, sidx, bidx).items():
         for pref in prefs:
-            tx.step(f"{hook} filter", lambda hook=hook, pref=pref: _del_filter(ipr, sidx, HOOKS[hook], pref),
+            parent = CLSACT_PARENTS[hook]
+            tx.step(f"{hook} filter", lambda parent=parent, pref=pref: _del_filter(ipr, sidx, parent, pref),
                     doing=f"remove the {hook} mirror filter")
             out.removed.append(f"{hook} filter")
 
@@ -382,7 +380,7 @@ def _remove_filters(tx: Transaction, ipr, sidx: int, bidx: int, out: MirrorTeard
 def _restore_src(tx: Transaction, ipr, src, state: MirrorState, out: MirrorTeardown) -> None:
     sidx = src["index"]
     if state.created_clsact and _qdisc_kinds(ipr, sidx).get(TC_H_CLSACT) == "clsact":
-        others = any(ipr.get_filters(sidx, parent=p) for p in HOOKS.values())
+        others = any(ipr.get_filters(sidx, parent=p) for p in CLSACT_PARENTS.values())
         if not others:  # someone added filters meanwhile: leave their qdisc in place
             tx.step("clsact", lambda: ipr.tc("del", "clsact", sidx), doing="remove the clsact qdisc")
             out.removed.append("clsact qdisc")

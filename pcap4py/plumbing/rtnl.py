@@ -25,7 +25,7 @@ NETLINK_ROUTE = 0
 IFF_UP = 0x1
 IFF_LOOPBACK = 0x8
 IFF_PROMISC = 0x100
-IFNAMSIZ = 15  # longest interface name the kernel accepts
+IFNAME_MAX = 15  # the longest interface name the kernel accepts (its IFNAMSIZ, 16, counts the NUL)
 
 
 def _route_socket() -> socket.socket:
@@ -129,5 +129,5 @@ def netlink_errors(what: str, messages: Optional[Mapping[int, str]] = None) -> I
 
 def check_ifname(name: str) -> None:
     """Refuse a name the kernel would not take as an interface name."""
-    if not name or len(name) > IFNAMSIZ or "/" in name or any(c.isspace() for c in name):
-        raise NetlinkError(f"bad interface name {name!r} (1-{IFNAMSIZ} characters, no '/' or spaces)")
+    if not name or len(name) > IFNAME_MAX or "/" in name or any(c.isspace() for c in name):
+        raise NetlinkError(f"bad interface name {name!r} (1-{IFNAME_MAX} characters, no '/' or spaces)")

@@ -29,25 +29,16 @@ from __future__ import annotations
 from functools import partial
 from typing import Callable, Mapping, Optional, TypeVar
 
-from ..errors import Pcap4pyError
+from ..errors import Interrupted
 from ..signals import deferred_stop_signals, signal_name, take_pending
 from .rtnl import netlink_errors
 
-__all__ = ["Transaction", "Interrupted", "HOOKS"]
+__all__ = ["Transaction", "HOOKS"]
 
 T = TypeVar("T")
 
 #: Test seam: called with each step's name once the step is done (see the module notes).
 HOOKS: list[Callable[[str], None]] = []
-
-
-class Interrupted(Pcap4pyError):
-    """A stop signal arrived during a transaction; it was rolled back (or, for a teardown, finished)."""
-
-    def __init__(self, message: str, signum: int):
-        super().__init__(message)
-        self.signum = signum
-        self.exit_code = 128 + signum
 
 
 # --------------------------------------------------------------------------- transaction
