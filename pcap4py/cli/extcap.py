@@ -9,14 +9,14 @@ stdout, errors to stderr with a non-zero exit (Wireshark shows that stderr).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 import click
 
 from .. import __version__
 from ..errors import DockerUnavailable, FilterError, PermissionDenied, Pcap4pyError
 from ..extcap import protocol
-from ..extcap.targets import VIAS, directions, open_interface, running_interfaces, running_names
+from ..extcap.targets import VIAS, directions, open_interface, running_names
 from ..text import printable
 from .group import main
 
@@ -54,13 +54,13 @@ def extcap(ctx, list_interfaces, wireshark_version, list_dlts, list_config, inte
         return
     if list_interfaces:
         help_url = README.as_uri() if README.exists() else None
-        _echo(protocol.interfaces(_running_or_none(running_interfaces), __version__, help_url))
+        _echo(protocol.interfaces(_running_or_none(), __version__, help_url))
     elif list_dlts:
         _need_interface(interface, "--extcap-dlts")
         _echo(protocol.dlts())
     elif list_config:
         _need_interface(interface, "--extcap-config")
-        _echo(protocol.config(interface, _running_or_none(running_names)))
+        _echo(protocol.config(interface, [c.name for c in _running_or_none()]))
     elif do_capture:
         _capture(interface, fifo, capture_filter, via, direction, snaplen, only)
     elif capture_filter is not None:
@@ -102,11 +102,10 @@ def _need_interface(interface: Optional[str], what: str) -> None:
         raise click.UsageError(f"{what} needs --extcap-interface")
 
 
-def _running_or_none(listing: Callable[[], list]) -> list:
-    """What ``listing`` says of the running containers; none when Docker cannot be asked (the
-    capture then says why)."""
+def _running_or_none() -> list:
+    """The running containers (name, runtime, id); none when no runtime can be asked (the capture then says why)."""
     try:
-        return listing()
+        return running_names()
     except Pcap4pyError:
         return []
 

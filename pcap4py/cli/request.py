@@ -46,6 +46,11 @@ class CaptureRequest:
     via: str
     capture_dirs: str
     user: Optional[str]
+    pods: tuple = ()
+    compose_project: Optional[str] = None
+    runtime: Optional[str] = None
+    pid: Optional[int] = None
+    netns: Optional[str] = None
 
     def output(self, rotation=None) -> Output:
         """Where the packets go (``--json`` is ``--format json``)."""

@@ -8,22 +8,36 @@ the container code means changing the imports below and nothing else.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Iterable, Iterator, Optional
+from typing import TYPE_CHECKING, Iterable, Iterator, NamedTuple, Optional
 
 from ..container.capture import CAPTURE_DIRECTIONS, VIAS, open_container, open_containers, parse_directions
-from ..container.docker import docker_client, running_summaries
+from ..container.lookup import each_runtime
 from ..errors import Pcap4pyError
 
 if TYPE_CHECKING:
     from ..engine.capture import Capture
 
-__all__ = ["VIAS", "CAPTURE_DIRECTIONS", "PREFIX", "ALL", "interface_name", "running", "running_names",
-           "running_interfaces", "directions", "open_interface"]
+__all__ = ["VIAS", "CAPTURE_DIRECTIONS", "PREFIX", "ALL", "Running", "interface_name", "running_names", "directions",
+           "open_interface"]
 
 PREFIX = "pcap4py-"
 ALL = PREFIX + "all"  # every running container in one capture
 BOTH = "both"
 OPEN_TRIES = 5  # openings of every container while containers come and go (see _open_every)
+
+
+class Running(NamedTuple):
+    """A running container as the extcap lists it: its name, its runtime (``docker``, ``podman``)
+    and its id."""
+
+    name: str
+    runtime: str
+    id: str = ""
+
+    @property
+    def interface(self) -> str:
+        """Its extcap interface (see :func:`interface_name`)."""
+        return interface_name(self.name, self.id)
 
 
 def interface_name(container: str, container_id: str = "") -> str:
@@ -34,31 +48,17 @@ def interface_name(container: str, container_id: str = "") -> str:
     return PREFIX + container_id[:12] if value == ALL and container_id else value
 
 
-def running_names() -> list[str]:
-    """Names of the running containers not on the host's network, sorted (see :func:`running`)."""
-    return [name for name, _ in running()]
+def running_names() -> list[Running]:
+    """The running containers not on the host's network (name, runtime, id), sorted by name.
 
-
-def running_interfaces() -> list[tuple[str, str]]:
-    """(extcap interface, container name) of each running container not on the host's network."""
-    return [(interface_name(name, cid), name) for name, cid in running()]
-
-
-def running() -> list[tuple[str, str]]:
-    """(name, id) of the running containers not on the host's network, sorted by name.
-
-    Asked of the Docker Engine alone: listing needs the Docker socket but, unlike
-    :func:`pcap4py.container.model.containers`, no entering of namespaces, so Wireshark shows the
+    Asked of the runtimes alone: listing needs their sockets but, unlike
+    :func:`pcap4py.container.lookup.containers`, no entering of namespaces, so Wireshark shows the
     interfaces to a user who may lack CAP_SYS_ADMIN (the capture then says so).
     """
-    client = docker_client()
-    try:
-        found = running_summaries(client)
-    finally:
-        client.close()
-    return sorted((name.lstrip("/"), c.get("Id") or "") for c in found
-                  if (c.get("HostConfig") or {}).get("NetworkMode") != "host"
-                  for name in (c.get("Names") or [])[:1])
+    def listed(rt) -> list[Running]:
+        return [Running(item.name, rt.name, item.id) for item in rt.listed() if not item.host_network]
+
+    return sorted(each_runtime(listed))
 
 
 def directions(value: Optional[str]) -> frozenset:
@@ -72,11 +72,11 @@ def _open_every(**kwargs) -> "Capture":
     the running containers change under it, the opening is tried again."""
     tries = 1
     while True:
-        before = running()
+        before = running_names()
         try:
             return open_containers(all=True, follow=True, **kwargs)
         except Pcap4pyError:
-            if tries == OPEN_TRIES or running() == before:
+            if tries == OPEN_TRIES or running_names() == before:
                 raise  # not a container that went away meanwhile
         tries += 1
 
@@ -90,7 +90,7 @@ def open_interface(interface: str, *, via: str, capture: Iterable[str], filter: 
     if interface == ALL:
         names = sorted(set(only))
         # one capture numbering every container's sources (a pcapng section numbers its
-        # interfaces once), following Docker so that containers leave and join it
+        # interfaces once), following the runtimes so that containers leave and join it
         kwargs = dict(via=via, capture=capture, filter=filter, **live)
         with (open_containers(names, **kwargs) if names else _open_every(**kwargs)) as cap:
             yield cap
