@@ -364,7 +364,7 @@ def test_a_container_named_all_is_its_own_interface(dockerlab, wireshark_env, in
     values = [line.split("}")[0].split("=", 1)[1] for line in res.stdout.splitlines() if line.startswith("interface")]
     assert len(values) == len(set(values)) and values.count("pcap4py-all") == 1, values
     mine = f"pcap4py-{sdk.id[:12]}"
-    assert f"interface {{value={mine}}}{{display=all (container, pcap4py)}}" in res.stdout.splitlines()
+    assert f"interface {{value={mine}}}{{display=all (docker container, pcap4py)}}" in res.stdout.splitlines()
 
     out = tmp_path / "all.pcapng"
     res = tshark("-i", mine, "-a", "packets:3", "-a", "duration:60", "-w", str(out), env=wireshark_env)
