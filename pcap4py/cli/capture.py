@@ -107,7 +107,7 @@ def capture(**options) -> None:
 
 def _capture(r: CaptureRequest) -> None:
     rotation = _rotation(r.write_path, r.file_size, r.rotate_seconds, r.file_count, r.post_rotate)
-    output = r.output(rotation)
+    output = _checked(r.output(rotation))
     if r.read_file:
         if rotation is not None:
             raise click.UsageError("-C, -G, -W and -z rotate live captures: drop them with -r")
@@ -155,7 +155,7 @@ def _capture(r: CaptureRequest) -> None:
 @_output_options
 def read(path, expression, count, write_path, pcapng, comments, fmt, as_json, numeric, filter_opt):
     """Read a pcap or pcapng file: read FILE [EXPRESSION...]."""
-    output = Output(write_path, "json" if as_json else fmt, pcapng, comments, nano=True)
+    output = _checked(Output(write_path, "json" if as_json else fmt, pcapng, comments, nano=True))
     _read(path, _join_filter(filter_opt, expression), count, output)
 
 
@@ -184,6 +184,17 @@ def _rotation(write_path: Optional[str], size: Optional[int], seconds: Optional[
     from ..sinks.rotate import Rotation
 
     return Rotation(size, seconds, files, command)
+
+
+def _checked(output: Output) -> Output:
+    """``output``, once the pcapng-only options are known to have pcapng to act on."""
+    from ..sinks.pcapng import wants_pcapng
+
+    if output.pcapng and not output.path:
+        raise click.UsageError("--pcapng needs -w FILE (or -w - for stdout)")
+    if output.comments and not (output.path and wants_pcapng(output.path, output.pcapng)):
+        raise click.UsageError("--comments needs pcapng output: -w FILE.pcapng, or --pcapng with -w")
+    return output
 
 
 def _read(path: str, expression: Optional[str], count: Optional[int], output: Output) -> None:

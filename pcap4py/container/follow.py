@@ -168,8 +168,8 @@ class Follower:
         try:
             return self._open_handles(ns, reserve)
         except BaseException:
-            if reserved:
-                self.capture.release_sources(reserved[0])
+            for first in reserved:  # every block reserved, not just the first
+                self.capture.release_sources(first)
             raise
 
     def _stopped(self, cid: str) -> None:
