@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable, Optional
 
-from .signals import exiting
+from ..signals import exiting
 
 if TYPE_CHECKING:
     from ..engine.packet import Packet
