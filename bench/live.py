@@ -70,7 +70,14 @@ def capturers(out: Path, limit_s: float) -> dict[str, tuple[list[str], bool, Par
         "pcap4py iterator": (worker("pcap4py-iter", iface, bpf, str(limit_s)), False, _parse_worker, None),
         "pcap4py --format jsonl": (python("-m", "pcap4py", "capture", "-i", iface, "--format", "jsonl", "-f", bpf),
                                    True, _parse_stats, None),
+        "pcap4py -n (text)": (python("-m", "pcap4py", "capture", "-n", "-i", iface, "-f", bpf),
+                              True, _parse_stats, None),
     }
+
+
+def _no_more(ours: int | None, peer: int | None) -> bool | None:
+    """Whether pcap4py dropped no more than its peer (None when either did not run)."""
+    return None if ours is None or peer is None else ours <= peer
 
 
 def run_one(label: str, spec, replay_file: Path, count: int, limit_s: float) -> dict:
@@ -142,6 +149,9 @@ def measure(cfg: Config) -> Section:
         Row("live", "iterator: dropped", "pkts", it, "scapy sniff", dropped("scapy sniff"), higher_is_better=False, compare=False,
             target="0", met=None if it is None else it == 0, note=err("pcap4py iterator") or err("scapy sniff")),
         Row("live", "iterator: offered rate", "pkt/s", rate("pcap4py iterator"), "scapy sniff", rate("scapy sniff")),
+        Row("live", "text: dropped", "pkts", dropped("pcap4py -n (text)"), "tcpdump -n (text)",
+            dropped("tcpdump -n (text)"), higher_is_better=False, compare=False, target="<= tcpdump -n",
+            met=_no_more(dropped("pcap4py -n (text)"), dropped("tcpdump -n (text)")), note=err("pcap4py -n (text)")),
         Row("live", "jsonl: dropped", "pkts", dropped("pcap4py --format jsonl"), "tcpdump -n (text)",
             dropped("tcpdump -n (text)"), higher_is_better=False, compare=False, note=err("pcap4py --format jsonl")),
         Row("live", "jsonl: offered rate", "pkt/s", rate("pcap4py --format jsonl"), "tcpdump -n (text)",

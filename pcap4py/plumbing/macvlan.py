@@ -47,6 +47,7 @@ import ipaddress
 import os
 import socket
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Optional, Union
@@ -57,8 +58,10 @@ from . import dhcp, lower
 from .address import AddressSpec, IPAddress, IPInterface, check_family, resolve_mac, spec_of
 from .record import AttachRecord
 from .routes import default_routes, replace_default, unreplace_default
-from .rtnl import IFF_PROMISC, check_ifname, ethernet_link, link_by_index, link_by_name, link_kind, rtnl, set_promisc
+from .rtnl import IFF_PROMISC, errno_of, check_ifname, ethernet_link, link_by_index, link_by_name, link_kind, rtnl, set_promisc
 from .transaction import Transaction
+
+MAC_IN_USE_WAIT = 5.0  # seconds a MAC held by a namespace being torn down is waited for
 
 __all__ = ["Attachment", "attach", "keep_lease"]
 
@@ -258,6 +261,21 @@ class _Attach:
         if link is not None and link_kind(link) in ("macvlan", "veth"):
             self.guest.link("del", index=gidx)
 
+    def set_mac(self, gidx: int) -> None:
+        """Give the new interface the wanted MAC.  A macvlan's MAC must be unique on its lower
+        device, and the namespace of a container's previous life (a restart, then a restore) is
+        torn down by the kernel a moment after the container is gone, its macvlan with it: so
+        EADDRINUSE is waited out, bounded, before it is an error."""
+        deadline = time.monotonic() + MAC_IN_USE_WAIT
+        while True:
+            try:
+                self.guest.link("set", index=gidx, address=self.wanted.mac)
+                return
+            except Exception as e:  # noqa: BLE001 - pyroute2's NetlinkError; anything else re-raised
+                if errno_of(e) != errno.EADDRINUSE or time.monotonic() >= deadline:
+                    raise
+            time.sleep(0.1)
+
     def ensure_address(self, gidx: int) -> None:
         if self.spec.interface is not None:
             self.guest.addr("add", index=gidx, address=str(self.spec.interface.ip),
@@ -306,8 +324,7 @@ class _Attach:
         tx.step("name", lambda: self.guest.link("set", index=gidx, ifname=name, ifalias=record),
                 doing=f"rename the new interface to {name}",
                 messages={errno.EEXIST: f"interface {name} already exists in {self.path}"})
-        tx.step("mac", lambda: self.wanted.mac and self.guest.link("set", index=gidx, address=self.wanted.mac),
-                doing=f"set the MAC address of {name}")
+        tx.step("mac", lambda: self.wanted.mac and self.set_mac(gidx), doing=f"set the MAC address of {name}")
         tx.step("up", lambda: self.guest.link("set", index=gidx, state="up"), doing=f"bring {name} up")
         if self.spec.dhcp:
             tx.step("lease", self.ensure_lease, self.undo_lease, doing=f"obtain a DHCP lease for {name}")

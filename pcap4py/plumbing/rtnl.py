@@ -87,7 +87,7 @@ def link_kind(link) -> Optional[str]:
     return info.get_attr("IFLA_INFO_KIND") if info else None
 
 
-def _errno_of(err: BaseException) -> Optional[int]:
+def errno_of(err: BaseException) -> Optional[int]:
     """The errno of a kernel refusal (pyroute2's NetlinkError carries it as ``code``), or None."""
     from pyroute2 import NetlinkError as KernelRefusal
 
@@ -121,7 +121,7 @@ def netlink_errors(what: str, messages: Optional[Mapping[int, str]] = None) -> I
     except Pcap4pyError:
         raise
     except Exception as e:
-        code = _errno_of(e)
+        code = errno_of(e)
         if code is None:
             raise
         raise _translate(what, code, messages or {}) from e
