@@ -14,6 +14,7 @@ from ..errors import Pcap4pyError, SelectionError
 from ..sinks import FORMATS, Output, open_sink
 from ..text import printable
 from .group import main
+from .kube import capture_pods, kube_options, refuse_without_kube
 from .options import BUFFER_KIB, COMMAND, FILE_COUNT, FILE_NAME, FILE_SIZE, INTERVAL, SECONDS, USER_NAME
 from .request import CaptureRequest
 from .signals import exiting, stopping
@@ -86,6 +87,7 @@ def _output_options(f):
               help="With --container: egress, ingress or both (comma-separated).")
 @click.option("-Z", "--relinquish-privileges", "user", metavar="USER", type=USER_NAME,
               help="Drop to USER once handles and files are open (default with --container as root: nobody).")
+@kube_options
 def capture(**options) -> None:
     """Capture packets live: capture IFACE [EXPRESSION...] (or -i IFACE, or --container NAME)."""
     _capture(CaptureRequest(**options))
@@ -98,6 +100,9 @@ def _capture(r: CaptureRequest) -> None:
         if rotation is not None:
             raise click.UsageError("-C, -G, -W and -z rotate live captures: drop them with -r")
         return _read(r.read_file, _join_filter(r.filter_opt, r.args), r.count, output)
+    refuse_without_kube(r)
+    if r.kube:
+        return capture_pods(r, output, _join_filter(r.filter_opt, r.args), _run)
     selection = _selection(r.containers, r.labels, r.compose_service, r.all_containers, r.follow)
     if selection is not None and (r.iface_opt or r.direction):
         raise click.UsageError("--container picks its own interfaces and directions: "

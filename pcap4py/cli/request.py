@@ -46,6 +46,16 @@ class CaptureRequest:
     via: str
     capture_dirs: str
     user: Optional[str]
+    # --kube (pcap4py.cli.kube)
+    kube: bool = False
+    namespace: Optional[str] = None
+    pods: tuple = ()
+    selector: Optional[str] = None
+    target_container: Optional[str] = None
+    image: Optional[str] = None
+    image_pull_policy: str = "IfNotPresent"
+    kubeconfig: Optional[str] = None
+    kube_context: Optional[str] = None
 
     def output(self, rotation=None) -> Output:
         """Where the packets go (``--json`` is ``--format json``)."""

@@ -1,0 +1,259 @@
+"""The Kubernetes API, through the official client (the optional extra ``pcap4py[kube]``).
+
+What a pod capture asks of the cluster, and nothing else: the pods selected (by name or label
+selector), an ephemeral container added to each (the bundled image running
+:mod:`pcap4py.remote.agent`, with only NET_RAW and NET_ADMIN, in the target container's
+namespaces, as ``kubectl debug --profile=netadmin --target`` makes), its start awaited, its log
+read as a byte stream (the pcapng), and the lifeline: an attach to its standard input, held
+open for the capture's duration and closed to end it.
+
+RBAC verbs needed: ``get``/``list`` on pods, ``patch`` on ``pods/ephemeralcontainers``,
+``get`` on ``pods/log``, ``create`` (and ``get``) on ``pods/attach``.  Every refusal or failure
+becomes :class:`~pcap4py.errors.PodUnreachable` with one line saying which and why.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Iterator, Optional
+
+from ..errors import KubeError, PodUnreachable
+
+AGENT_MODULE = "pcap4py.remote.agent"
+CONTAINER_PREFIX = "pcap4py-"
+START_TIMEOUT = 120.0  # seconds for the ephemeral container to start (image already on the node)
+_WAITING_FAILURES = {"ErrImageNeverPull", "ErrImagePull", "ImagePullBackOff", "InvalidImageName",
+                     "CreateContainerError", "CreateContainerConfigError", "RunContainerError"}
+
+
+@dataclass(frozen=True)
+class Pod:
+    """A pod to capture: where it runs, its uid, its IPs, and the container whose namespaces it takes."""
+
+    namespace: str
+    name: str
+    uid: str
+    node: Optional[str]
+    ips: tuple
+    target: str
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+def client(kubeconfig: Optional[str] = None, context: Optional[str] = None) -> tuple[Any, str]:
+    """A CoreV1Api client and the context's namespace ('default' when it names none): the
+    kubeconfig (``KUBECONFIG`` or ~/.kube/config), else the in-cluster service account."""
+    try:
+        from kubernetes import client as k8s, config
+        from kubernetes.config.config_exception import ConfigException
+    except ImportError:
+        raise KubeError("the Kubernetes client is not installed: pip install 'pcap4py[kube]'") from None
+    namespace = "default"
+    try:
+        config.load_kube_config(config_file=kubeconfig, context=context)
+        _, active = config.list_kube_config_contexts(config_file=kubeconfig)
+        if context is not None:
+            active = next((c for c in config.list_kube_config_contexts(config_file=kubeconfig)[0]
+                           if c["name"] == context), active)
+        namespace = (active or {}).get("context", {}).get("namespace") or namespace
+    except (ConfigException, OSError) as e:
+        try:
+            config.load_incluster_config()
+        except ConfigException:
+            raise KubeError(f"no Kubernetes configuration: {_first_line(e)}") from None
+    return k8s.CoreV1Api(), namespace
+
+
+def select_pods(api: Any, namespace: str, names: tuple = (), selector: Optional[str] = None,
+                target: Optional[str] = None) -> tuple[list[Pod], list[str]]:
+    """The running pods named or matching ``selector``, and one line for each named pod that
+    cannot be taken (absent, not running); a refusal to list raises :class:`KubeError`."""
+    found, problems = {}, []
+    for name in names:
+        try:
+            raw = api.read_namespaced_pod(name, namespace)
+        except Exception as e:  # noqa: BLE001 - the client's ApiException, mapped to one line
+            problems.append(f"pod {namespace}/{name}: {_api_error(e, 'get', 'pods')}")
+            continue
+        pod, problem = _pod(raw, target)
+        if problem:
+            problems.append(problem)
+        else:
+            found[pod.uid] = pod
+    if selector:
+        try:
+            listed = api.list_namespaced_pod(namespace, label_selector=selector).items
+        except Exception as e:  # noqa: BLE001
+            raise KubeError(f"cannot list pods in {namespace}: {_api_error(e, 'list', 'pods')}") from None
+        for raw in listed:
+            pod, problem = _pod(raw, target)
+            if pod is not None:
+                found.setdefault(pod.uid, pod)
+            elif raw.status.phase in ("Running", "Pending"):
+                problems.append(problem)
+    return sorted(found.values(), key=lambda p: p.name), problems
+
+
+def _pod(raw: Any, target: Optional[str]) -> tuple[Optional[Pod], Optional[str]]:
+    ns, name = raw.metadata.namespace, raw.metadata.name
+    if raw.status.phase != "Running":
+        return None, f"pod {ns}/{name} is {raw.status.phase}, not Running"
+    containers = [c.name for c in raw.spec.containers]
+    chosen = target or containers[0]
+    if chosen not in containers:
+        return None, f"pod {ns}/{name} has no container {chosen} (it has {', '.join(containers)})"
+    ips = tuple(p.ip for p in (raw.status.pod_ips or []) if p.ip) or ((raw.status.pod_ip,) if raw.status.pod_ip else ())
+    return Pod(ns, name, raw.metadata.uid, raw.spec.node_name, ips, chosen), None
+
+
+class EphemeralCapture:
+    """The ephemeral capture container of one pod: added, started, streamed, ended."""
+
+    def __init__(self, api: Any, pod: Pod, image: str, *, pull_policy: str = "IfNotPresent",
+                 filter: Optional[str] = None, snaplen: int = 262144):
+        self.api = api
+        self.pod = pod
+        self.image = image
+        self.name = CONTAINER_PREFIX + secrets.token_hex(3)
+        self._pull_policy = pull_policy
+        self._args = ["--snaplen", str(snaplen)] + (["--filter", filter] if filter else [])
+        self._lifeline: Any = None
+        self._keeper: Optional[threading.Thread] = None
+        self._log: Any = None
+        self._closed = False
+
+    def spec(self) -> dict:
+        """The ephemeral container (``kubectl debug --profile=netadmin`` capabilities, and stdin)."""
+        return {
+            "name": self.name, "image": self.image, "imagePullPolicy": self._pull_policy,
+            "command": ["python3", "-m", AGENT_MODULE, *self._args],
+            "targetContainerName": self.pod.target,
+            "stdin": True, "stdinOnce": True, "tty": False,
+            "terminationMessagePolicy": "File",
+            "securityContext": {"capabilities": {"drop": ["ALL"], "add": ["NET_ADMIN", "NET_RAW"]}},
+        }
+
+    def add(self) -> None:
+        """Add the container to the pod (a strategic merge: the pod's other ones stay)."""
+        body = {"spec": {"ephemeralContainers": [self.spec()]}}
+        try:
+            self.api.patch_namespaced_pod_ephemeralcontainers(
+                self.pod.name, self.pod.namespace, body, _content_type="application/strategic-merge-patch+json")
+        except Exception as e:  # noqa: BLE001
+            raise PodUnreachable(f"pod {self.pod}: cannot add a capture container: "
+                                 f"{_api_error(e, 'patch', 'pods/ephemeralcontainers')}") from None
+
+    def wait_running(self, timeout: float = START_TIMEOUT) -> None:
+        """Wait for the container to run; its failing to start (image absent...) raises."""
+        deadline = time.monotonic() + timeout
+        while True:
+            state = self._state()
+            if state is not None and state.running is not None:
+                return
+            if state is not None and state.terminated is not None:
+                t = state.terminated
+                message = (t.message or "").strip() or f"exit code {t.exit_code} ({t.reason})"
+                raise PodUnreachable(f"pod {self.pod}: the capture container ended at once: {_first_line(message)}")
+            if state is not None and state.waiting is not None and state.waiting.reason in _WAITING_FAILURES:
+                w = state.waiting
+                raise PodUnreachable(f"pod {self.pod}: the capture container cannot start: {w.reason}: "
+                                     f"{_first_line(w.message or self.image)}")
+            if self._closed or time.monotonic() > deadline:
+                raise PodUnreachable(f"pod {self.pod}: the capture container did not start within {timeout:.0f} s")
+            time.sleep(0.3)
+
+    def _state(self) -> Any:
+        try:
+            raw = self.api.read_namespaced_pod(self.pod.name, self.pod.namespace)
+        except Exception as e:  # noqa: BLE001
+            raise PodUnreachable(f"pod {self.pod}: {_api_error(e, 'get', 'pods')}") from None
+        for status in raw.status.ephemeral_container_statuses or []:
+            if status.name == self.name:
+                return status.state
+        return None
+
+    def termination_message(self) -> Optional[str]:
+        """What the agent wrote when it ended (its counters), once it has."""
+        state = self._state()
+        return state.terminated.message if state is not None and state.terminated is not None else None
+
+    def hold_lifeline(self) -> None:
+        """Attach to the agent's standard input and send it one byte; held until :meth:`close`."""
+        from kubernetes.stream import stream
+
+        try:
+            self._lifeline = stream(self.api.connect_get_namespaced_pod_attach, self.pod.name, self.pod.namespace,
+                                    container=self.name, stdin=True, stdout=False, stderr=False, tty=False,
+                                    _preload_content=False)
+            self._lifeline.write_stdin("\n")
+        except Exception as e:  # noqa: BLE001
+            raise PodUnreachable(f"pod {self.pod}: cannot attach to the capture container: "
+                                 f"{_api_error(e, 'create', 'pods/attach')}") from None
+        self._keeper = threading.Thread(target=self._keep, name=f"pcap4py-lifeline-{self.pod.name}", daemon=True)
+        self._keeper.start()
+
+    def _keep(self) -> None:
+        """Answer the websocket's pings until the lifeline is closed."""
+        try:
+            while not self._closed and self._lifeline.is_open():
+                self._lifeline.update(timeout=1)
+        except Exception:  # noqa: BLE001 - a broken lifeline ends the agent, which ends the stream
+            pass
+
+    def log_stream(self, chunk: int = 65536) -> Iterator[bytes]:
+        """The container's output (the agent's pcapng) as it comes, byte for byte."""
+        try:
+            self._log = self.api.read_namespaced_pod_log(self.pod.name, self.pod.namespace, container=self.name,
+                                                         follow=True, _preload_content=False)
+        except Exception as e:  # noqa: BLE001
+            raise PodUnreachable(f"pod {self.pod}: cannot read the capture container's output: "
+                                 f"{_api_error(e, 'get', 'pods/log')}") from None
+        return self._log.stream(chunk, decode_content=False)
+
+    def close(self) -> None:
+        """End the capture in the pod: close the lifeline (its input ends, the agent stops)."""
+        self._closed = True
+        if self._lifeline is not None:
+            try:
+                self._lifeline.close()
+            except Exception:  # noqa: BLE001 - already closed by the other side
+                pass
+
+    def release(self) -> None:
+        """Drop the log stream's connection (once the stream has ended, or when giving up on it)."""
+        if self._log is not None:
+            try:
+                self._log.release_conn()
+            except Exception:  # noqa: BLE001
+                pass
+
+
+def _api_error(error: Exception, verb: str, resource: str) -> str:
+    """One line for a failed API call: the RBAC verb when refused, else the server's message."""
+    status = getattr(error, "status", None)
+    body = getattr(error, "body", None)
+    message = _message_of(body) or _first_line(str(error))
+    if status == 403:
+        return f"forbidden: the RBAC verb '{verb}' on {resource} is needed ({message})"
+    if status == 404:
+        return f"not found ({message})"
+    if status is not None:
+        return f"{message} (HTTP {status})"
+    return message
+
+
+def _message_of(body: Any) -> Optional[str]:
+    import json
+
+    try:
+        return _first_line(json.loads(body)["message"]) if body else None
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
+def _first_line(text: Any) -> str:
+    return (str(text).strip().splitlines() or [""])[0]

@@ -1,0 +1,153 @@
+"""One capture of several Kubernetes pods, merged by time.
+
+:func:`open_pods` returns a running :class:`~pcap4py.engine.capture.Capture` that starts with no
+handle (``growing``): each pod is reached on a thread of its own (:class:`PodStream`: the
+ephemeral container added and started, the lifeline held, its log read as pcapng), and its
+interfaces join the capture as :class:`~.handle.StreamHandle` sources named ``NS/POD/IFACE``,
+described with the node, the pod's uid and the container, each packet's direction from the
+pod's point of view (its MACs and IPs, as the agent reported them).  A pod that cannot be
+reached is one line through ``report`` and the others go on; when every pod's stream has ended
+the capture ends with that reason.  Closing the capture closes every lifeline, so the agents
+stop.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable, Optional
+
+from ..engine.capture import Capture
+from ..engine.pov import PointOfView
+from ..errors import Pcap4pyError
+from .agent import parse_description
+from .handle import StreamFeed, StreamHandle, source_of
+from .kube import EphemeralCapture, Pod
+from .stream import Interface
+
+Report = Callable[[str], None]
+END_WAIT = 5.0  # seconds a closing capture waits for each agent's stream to end
+
+
+class PodStream:
+    """One pod's part of the capture (see the module)."""
+
+    def __init__(self, session: "PodSession", container: EphemeralCapture):
+        self.session = session
+        self.container = container
+        self.pod: Pod = container.pod
+        self.feed: Optional[StreamFeed] = None
+        self.handles: list[StreamHandle] = []
+        self._ended: set[int] = set()
+        self._thread = threading.Thread(target=self._run, name=f"pcap4py-pod-{self.pod.name}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self.container.add()
+            self.container.wait_running()
+            self.container.hold_lifeline()
+            self.feed = StreamFeed(str(self.pod), self.container.log_stream(), self._joined, self._failed)
+        except Pcap4pyError as e:
+            self.session.report(str(e))
+            self.session.done(self)
+            return
+        self.feed.run()
+        if not self.handles:
+            self.session.done(self)
+
+    def _joined(self, ifaces: list[Interface]) -> list[StreamHandle]:
+        """Handles for the interfaces the agent described, joined to the capture."""
+        capture = self.session.capture
+        macs, ips = set(), set(self.pod.ips)
+        for iface in ifaces:
+            mac, addresses = parse_description(iface.description)
+            macs.update([mac] if mac else [])
+            ips.update(addresses)
+        view = PointOfView(frozenset(macs), frozenset(ips))
+        first = capture.reserve_sources(len(ifaces))
+        handles = [StreamHandle(source_of(iface, first + n, label=f"{self.pod}/{iface.name}",
+                                          description=self._describe(iface), view=view), on_end=self._ended_handle)
+                   for n, iface in enumerate(ifaces)]
+        for h in handles:
+            h.filter = self.session.filter
+        self.handles.extend(handles)
+        capture.add(handles)
+        self.session.report(f"+ pod {self.pod} ({', '.join(i.name or '?' for i in ifaces)}) "
+                            f"through ephemeral container {self.container.name}")
+        return handles
+
+    def _describe(self, iface: Interface) -> str:
+        p = self.pod
+        return (f"pod {p} (uid {p.uid}) on node {p.node or '?'}: {iface.name} captured in container {p.target}'s "
+                f"namespaces by ephemeral container {self.container.name}")
+
+    def _failed(self, message: str) -> None:
+        self.session.report(f"pod {self.pod}: {message}")
+
+    def _ended_handle(self, handle: StreamHandle) -> None:
+        """On the capture's thread: one of this pod's handles has read its stream's end."""
+        self.session.capture.remove(handle)
+        self._ended.add(id(handle))
+        if len(self._ended) == len(self.handles):
+            self.session.report(f"- pod {self.pod}: its capture ended")
+            self.session.done(self)
+
+    def close(self) -> None:
+        """End the agent (the lifeline) and wait a little for its stream to end."""
+        self.container.close()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(END_WAIT)
+        self.container.release()
+
+
+class PodSession:
+    """The pods of one capture and what their threads share."""
+
+    def __init__(self, capture: Capture, report: Report, filter: Optional[str]):
+        self.capture = capture
+        self.report = report
+        self.filter = filter
+        self.streams: list[PodStream] = []
+        self._lock = threading.Lock()
+        self._done: set[int] = set()
+
+    def done(self, stream: PodStream) -> None:
+        with self._lock:
+            self._done.add(id(stream))
+            finished = len(self._done) == len(self.streams)
+        if finished:
+            self.capture.stop(reason="every pod's capture ended")
+
+    def close(self) -> None:
+        for stream in self.streams:
+            stream.container.close()  # every agent stops at once, then each stream is awaited
+        for stream in self.streams:
+            stream.close()
+
+
+def open_pods(api: Any, pods: list[Pod], image: str, *, filter: Optional[str] = None, snaplen: int = 262144,
+              pull_policy: str = "IfNotPresent", count: Optional[int] = None, duration: Optional[float] = None,
+              report: Optional[Report] = None) -> Capture:
+    """A capture of ``pods`` (see the module); the pods are reached in the background."""
+    if not pods:
+        raise ValueError("no pod to capture")
+    capture = Capture([], count=count, duration=duration, growing=True)
+    session = PodSession(capture, report or (lambda line: None), filter)
+    session.streams = [PodStream(session, EphemeralCapture(api, pod, image, pull_policy=pull_policy,
+                                                           filter=filter, snaplen=snaplen)) for pod in pods]
+    capture.add_closer(session.close)
+    capture.on_read_error = lambda handle, error: _stream_failed(session, handle, error)
+    for stream in session.streams:
+        stream.start()
+    return capture
+
+
+def _stream_failed(session: PodSession, handle: Any, error: Exception) -> bool:
+    """A stream that broke: its handle leaves (the line was reported by the feed), the rest goes on."""
+    for stream in session.streams:
+        if handle in stream.handles:
+            stream._ended_handle(handle)
+            return True
+    return False
