@@ -103,8 +103,9 @@ def _watch_lifeline(capture: Any, attach_timeout: float) -> None:
 
 
 def _write_termination(text: str) -> None:
-    try:
-        with open(TERMINATION_LOG, "w") as f:
+    try:  # never created: outside a pod (the kubelet mounts it) there is nothing to write to
+        fd = os.open(TERMINATION_LOG, os.O_WRONLY | os.O_TRUNC)
+        with os.fdopen(fd, "w") as f:
             f.write(text)
     except OSError:
         pass  # not in a pod, or not writable: the stream's statistics say the same
@@ -126,6 +127,7 @@ def run(filter: Optional[str], snaplen: int, attach_timeout: float) -> int:
     threading.Thread(target=_watch_lifeline, args=(capture, attach_timeout), daemon=True).start()
     sink = PcapngSink("-", capture, nano=True)
     try:
+        sink.flush()  # the section and interface blocks at once: the host learns the interfaces before any packet
         sink.consume(capture)
         stats = capture.stats()
         sink.end(capture)
