@@ -66,14 +66,16 @@ class PodStream:
             macs.update([mac] if mac else [])
             ips.update(addresses)
         view = PointOfView(frozenset(macs), frozenset(ips))
-        first = capture.reserve_sources(len(ifaces))
-        handles = [StreamHandle(source_of(iface, first + n, label=f"{self.pod}/{iface.name}",
-                                          description=self._describe(iface), view=view), on_end=self._ended_handle)
-                   for n, iface in enumerate(ifaces)]
-        for h in handles:
-            h.filter = self.session.filter
-        self.handles.extend(handles)
-        capture.add(handles)
+        with self.session.joining:  # sources join in the order of their indexes (pcapng numbers them so)
+            first = capture.reserve_sources(len(ifaces))
+            handles = [StreamHandle(source_of(iface, first + n, label=f"{self.pod}/{iface.name}",
+                                              description=self._describe(iface), view=view),
+                                    on_end=self._ended_handle)
+                       for n, iface in enumerate(ifaces)]
+            for h in handles:
+                h.filter = self.session.filter
+            self.handles.extend(handles)
+            capture.add(handles)
         self.session.report(f"+ pod {self.pod} ({', '.join(i.name or '?' for i in ifaces)}) "
                             f"through ephemeral container {self.container.name}")
         return handles
@@ -111,6 +113,7 @@ class PodSession:
         self.filter = filter
         self.streams: list[PodStream] = []
         self._lock = threading.Lock()
+        self.joining = threading.Lock()
         self._done: set[int] = set()
 
     def done(self, stream: PodStream) -> None:
