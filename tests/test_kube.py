@@ -17,7 +17,6 @@ from pathlib import Path
 import pytest
 
 from tests.fixtures.dockerlab import IMAGE as BUSYBOX
-from tests.fixtures.imagelab import IMAGE_TAG
 
 pytestmark = [pytest.mark.kube, pytest.mark.slow]
 NS = "p4k"
@@ -64,7 +63,7 @@ class Capture:
     def __init__(self, cluster, *args: str, kubeconfig: str = None):
         env = {**cluster.env, "KUBECONFIG": kubeconfig or cluster.kubeconfig}
         self.proc = subprocess.Popen([sys.executable, "-m", "pcap4py", "capture", "--kube", "--namespace", NS,
-                                      "--image", IMAGE_TAG, "--image-pull-policy", "Never", *args],
+                                      "--image", cluster.agent_image, "--image-pull-policy", "Never", *args],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)

@@ -59,9 +59,11 @@ def check_request(r: "CaptureRequest") -> None:
     clashing = [flag for flag, on in (("-i", r.iface_opt), ("-Q", r.direction), ("--container", r.containers),
                                       ("--label", r.labels), ("--compose-service", r.compose_service),
                                       ("--all-containers", r.all_containers), ("--wait-ping", r.wait_ping),
-                                      ("-Z", r.user), ("--follow", r.follow)) if on]
+                                      ("-Z", r.user)) if on]
     if clashing:
         raise click.UsageError(f"--kube captures every interface of each pod: drop {', '.join(clashing)}")
+    if r.follow and not r.selector:
+        raise click.UsageError("--kube --follow takes the pods that come to match a --selector")
     if r.write_path and not (r.pcapng or r.write_path.lower().endswith((".pcapng", ".ntar"))):
         raise click.UsageError("--kube writes pcapng (several interfaces, directions): "
                                "name the file .pcapng or add --pcapng")
@@ -77,9 +79,9 @@ def capture_pods(r: "CaptureRequest", output: "Output", expression, run: Callabl
     pods, problems = select_pods(api, r.namespace or namespace, r.pods, r.selector, r.target_container)
     for line in problems:
         _say(line)
-    if not pods:
-        raise Pcap4pyError(f"no running pod to capture in namespace {r.namespace or namespace}"
-                           + (f" matching {r.selector}" if r.selector else ""))
+    where = f"in namespace {r.namespace or namespace}" + (f" matching {r.selector}" if r.selector else "")
+    if not pods and not r.follow:
+        raise Pcap4pyError(f"no running pod to capture {where}")
     joined = []
 
     def report(line: str) -> None:
@@ -88,10 +90,14 @@ def capture_pods(r: "CaptureRequest", output: "Output", expression, run: Callabl
         _say(line)
 
     image = r.image or os.environ.get(IMAGE_VARIABLE) or DEFAULT_IMAGE
-    _say(f"capturing {len(pods)} pod{'s' if len(pods) != 1 else ''} ({', '.join(str(p) for p in pods)}) "
-         f"with image {image}")
+    if pods:
+        _say(f"capturing {len(pods)} pod{'s' if len(pods) != 1 else ''} ({', '.join(str(p) for p in pods)}) "
+             f"with image {image}")
+    else:
+        _say(f"waiting for a pod {where} to run")
+    follow = (r.namespace or namespace, r.selector, r.target_container) if r.follow else None
     cap = open_pods(api, pods, image, filter=expression, snaplen=r.snaplen, pull_policy=r.image_pull_policy,
-                    count=r.count, duration=r.duration, report=report)
+                    count=r.count, duration=r.duration, report=report, follow=follow)
     run(cap, output, user=None, live=True)
     if not joined:
         raise Pcap4pyError("no pod could be captured")

@@ -103,7 +103,8 @@ class StreamHandle(Handle):
 
     def stats(self) -> Stats:
         """Packets read here, with the remote side's received and dropped counters once it sent them."""
-        return Stats(self.captured, self._remote.received, self._remote.dropped, None)
+        known = self._remote.received is not None
+        return Stats(self.captured, self._remote.received, self._remote.dropped, 0 if known else None)
 
     def close(self) -> None:
         if not self._stop_reading():

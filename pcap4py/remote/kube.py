@@ -18,7 +18,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
 from ..errors import KubeError, PodUnreachable
 
@@ -79,7 +79,7 @@ def select_pods(api: Any, namespace: str, names: tuple = (), selector: Optional[
         except Exception as e:  # noqa: BLE001 - the client's ApiException, mapped to one line
             problems.append(f"pod {namespace}/{name}: {_api_error(e, 'get', 'pods')}")
             continue
-        pod, problem = _pod(raw, target)
+        pod, problem = pod_of(raw, target)
         if problem:
             problems.append(problem)
         else:
@@ -90,7 +90,7 @@ def select_pods(api: Any, namespace: str, names: tuple = (), selector: Optional[
         except Exception as e:  # noqa: BLE001
             raise KubeError(f"cannot list pods in {namespace}: {_api_error(e, 'list', 'pods')}") from None
         for raw in listed:
-            pod, problem = _pod(raw, target)
+            pod, problem = pod_of(raw, target)
             if pod is not None:
                 found.setdefault(pod.uid, pod)
             elif raw.status.phase in ("Running", "Pending"):
@@ -98,7 +98,8 @@ def select_pods(api: Any, namespace: str, names: tuple = (), selector: Optional[
     return sorted(found.values(), key=lambda p: p.name), problems
 
 
-def _pod(raw: Any, target: Optional[str]) -> tuple[Optional[Pod], Optional[str]]:
+def pod_of(raw: Any, target: Optional[str]) -> tuple[Optional[Pod], Optional[str]]:
+    """The :class:`Pod` of an API pod object, or None and why it cannot be captured."""
     ns, name = raw.metadata.namespace, raw.metadata.name
     if raw.status.phase != "Running":
         return None, f"pod {ns}/{name} is {raw.status.phase}, not Running"
@@ -108,6 +109,24 @@ def _pod(raw: Any, target: Optional[str]) -> tuple[Optional[Pod], Optional[str]]
         return None, f"pod {ns}/{name} has no container {chosen} (it has {', '.join(containers)})"
     ips = tuple(p.ip for p in (raw.status.pod_ips or []) if p.ip) or ((raw.status.pod_ip,) if raw.status.pod_ip else ())
     return Pod(ns, name, raw.metadata.uid, raw.spec.node_name, ips, chosen), None
+
+
+def watch_pods(api: Any, namespace: str, selector: Optional[str], closed: Callable[[], bool],
+               period: int = 5) -> Iterator[Any]:
+    """The pod objects of ``namespace`` matching ``selector`` as they change, until ``closed()``
+    (checked at least every ``period`` seconds); a refusal ends it with :class:`KubeError`."""
+    from kubernetes import watch
+
+    while not closed():
+        try:
+            for event in watch.Watch().stream(api.list_namespaced_pod, namespace, label_selector=selector,
+                                              timeout_seconds=period):
+                if closed():
+                    return
+                if event.get("type") in ("ADDED", "MODIFIED"):
+                    yield event["object"]
+        except Exception as e:  # noqa: BLE001
+            raise KubeError(f"cannot watch pods in {namespace}: {_api_error(e, 'watch', 'pods')}") from None
 
 
 class EphemeralCapture:
@@ -144,8 +163,10 @@ class EphemeralCapture:
             self.api.patch_namespaced_pod_ephemeralcontainers(
                 self.pod.name, self.pod.namespace, body, _content_type="application/strategic-merge-patch+json")
         except Exception as e:  # noqa: BLE001
-            raise PodUnreachable(f"pod {self.pod}: cannot add a capture container: "
-                                 f"{_api_error(e, 'patch', 'pods/ephemeralcontainers')}") from None
+            why = _api_error(e, "patch", "pods/ephemeralcontainers")
+            if getattr(e, "status", None) == 404:
+                why += ": the pod is gone, or the cluster has no ephemeral containers (Kubernetes 1.23 or later)"
+            raise PodUnreachable(f"pod {self.pod}: cannot add a capture container: {why}") from None
 
     def wait_running(self, timeout: float = START_TIMEOUT) -> None:
         """Wait for the container to run; its failing to start (image absent...) raises."""

@@ -105,46 +105,87 @@ class PodStream:
 
 
 class PodSession:
-    """The pods of one capture and what their threads share."""
+    """The pods of one capture and what their threads share; ``make(pod)`` gives a pod its
+    :class:`~.kube.EphemeralCapture`.  Following, the capture goes on when every stream has ended."""
 
-    def __init__(self, capture: Capture, report: Report, filter: Optional[str]):
+    def __init__(self, capture: Capture, report: Report, filter: Optional[str],
+                 make: Callable[[Pod], EphemeralCapture], follow: bool = False):
         self.capture = capture
         self.report = report
         self.filter = filter
+        self.follow = follow
         self.streams: list[PodStream] = []
+        self._make = make
         self._lock = threading.Lock()
         self.joining = threading.Lock()
         self._done: set[int] = set()
+        self._uids: set[str] = set()
+        self.closed = False
+
+    def start(self, pod: Pod) -> None:
+        """Capture ``pod`` (once: a pod already taken is left alone)."""
+        with self._lock:
+            if pod.uid in self._uids or self.closed:
+                return
+            self._uids.add(pod.uid)
+            stream = PodStream(self, self._make(pod))
+            self.streams.append(stream)
+        stream.start()
 
     def done(self, stream: PodStream) -> None:
         with self._lock:
             self._done.add(id(stream))
-            finished = len(self._done) == len(self.streams)
+            finished = len(self._done) == len(self.streams) and not self.follow
         if finished:
             self.capture.stop(reason="every pod's capture ended")
 
     def close(self) -> None:
-        for stream in self.streams:
+        with self._lock:
+            self.closed = True
+            streams = list(self.streams)
+        for stream in streams:
             stream.container.close()  # every agent stops at once, then each stream is awaited
-        for stream in self.streams:
+        for stream in streams:
             stream.close()
 
 
 def open_pods(api: Any, pods: list[Pod], image: str, *, filter: Optional[str] = None, snaplen: int = 262144,
               pull_policy: str = "IfNotPresent", count: Optional[int] = None, duration: Optional[float] = None,
-              report: Optional[Report] = None) -> Capture:
-    """A capture of ``pods`` (see the module); the pods are reached in the background."""
-    if not pods:
+              report: Optional[Report] = None, follow: Optional[tuple] = None) -> Capture:
+    """A capture of ``pods`` (see the module); the pods are reached in the background.
+
+    ``follow`` (``(namespace, selector, target container)``): pods that come to match (or to
+    run) join the capture too, and it goes on when every pod's capture has ended.
+    """
+    if not pods and follow is None:
         raise ValueError("no pod to capture")
     capture = Capture([], count=count, duration=duration, growing=True)
-    session = PodSession(capture, report or (lambda line: None), filter)
-    session.streams = [PodStream(session, EphemeralCapture(api, pod, image, pull_policy=pull_policy,
-                                                           filter=filter, snaplen=snaplen)) for pod in pods]
+
+    def make(pod: Pod) -> EphemeralCapture:
+        return EphemeralCapture(api, pod, image, pull_policy=pull_policy, filter=filter, snaplen=snaplen)
+
+    session = PodSession(capture, report or (lambda line: None), filter, make, follow=follow is not None)
     capture.add_closer(session.close)
     capture.on_read_error = lambda handle, error: _stream_failed(session, handle, error)
-    for stream in session.streams:
-        stream.start()
+    for pod in pods:
+        session.start(pod)
+    if follow is not None:
+        threading.Thread(target=_follow, args=(session, api, *follow), name="pcap4py-pod-watch", daemon=True).start()
     return capture
+
+
+def _follow(session: PodSession, api: Any, namespace: str, selector: Optional[str], target: Optional[str]) -> None:
+    """Start capturing each pod that runs and matches, as the API reports it (a watch)."""
+    from .kube import pod_of, watch_pods
+
+    try:
+        for raw in watch_pods(api, namespace, selector, lambda: session.closed):
+            pod, _ = pod_of(raw, target)
+            if pod is not None:
+                session.start(pod)
+    except Pcap4pyError as e:
+        if not session.closed:
+            session.report(f"warning: no longer following pods: {e}")
 
 
 def _stream_failed(session: PodSession, handle: Any, error: Exception) -> bool:
