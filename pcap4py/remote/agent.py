@@ -9,10 +9,12 @@ standard error goes to /dev/null, and an error before the capture starts is the 
 description carries the interface's MAC and addresses (``pcap4py-agent mac=... ips=...``), from
 which the host knows the pod's point of view.
 
-Standard input is the lifeline: the host attaches to it (``stdinOnce``), sends one byte, and
-detaches when it is done; end of input (or SIGTERM, SIGINT) ends the capture, which then writes
-its statistics and exits.  Nobody attaching within ``--attach-timeout`` seconds ends it too, so
-a host that died early leaves no capture running.  The counters go to the termination message.
+The host attaches to the container (``stdinOnce``): nothing is written before its first byte on
+standard input arrives (output before the attach would be lost to it), and nobody attaching
+within ``--attach-timeout`` seconds ends the agent, so a host that died early leaves no capture
+running.  Standard input is then the lifeline: its end (the host closing it, or going away), or
+SIGTERM, SIGINT, ends the capture, which writes its statistics and exits.  The counters go to
+the termination message.
 """
 
 from __future__ import annotations
@@ -87,15 +89,20 @@ def open_capture(filter: Optional[str], snaplen: int) -> Any:
     return Capture(handles, local=view)
 
 
-def _watch_lifeline(capture: Any, attach_timeout: float) -> None:
-    """Stop ``capture`` at the end of standard input, or if nothing arrives in time."""
+def _attached(attach_timeout: float) -> bool:
+    """Wait for the host's first byte on standard input (it has attached and reads our output)."""
     fd = sys.stdin.fileno()
     ready, _, _ = select.select([fd], [], [], attach_timeout)
-    if not ready:
-        capture.stop()
-        return
     try:
-        while os.read(fd, 4096):
+        return bool(ready) and bool(os.read(fd, 1))
+    except OSError:
+        return False
+
+
+def _watch_lifeline(capture: Any) -> None:
+    """Stop ``capture`` at the end of standard input."""
+    try:
+        while os.read(sys.stdin.fileno(), 4096):
             pass
     except OSError:
         pass
@@ -115,6 +122,9 @@ def run(filter: Optional[str], snaplen: int, attach_timeout: float) -> int:
     """Capture until the lifeline ends; the exit status."""
     from ..sinks.pcapng import PcapngSink
 
+    if not _attached(attach_timeout):
+        _write_termination(f"nobody attached within {attach_timeout:.0f} s")
+        return 3
     try:
         capture = open_capture(filter, snaplen)
     except Exception as e:  # noqa: BLE001 - one line, in the stream, is all the host can read
@@ -124,7 +134,7 @@ def run(filter: Optional[str], snaplen: int, attach_timeout: float) -> int:
         return 2
     for s in (signal.SIGTERM, signal.SIGINT):
         signal.signal(s, lambda signum, frame: capture.stop())
-    threading.Thread(target=_watch_lifeline, args=(capture, attach_timeout), daemon=True).start()
+    threading.Thread(target=_watch_lifeline, args=(capture,), daemon=True).start()
     sink = PcapngSink("-", capture, nano=True)
     try:
         sink.flush()  # the section and interface blocks at once: the host learns the interfaces before any packet

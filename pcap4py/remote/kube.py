@@ -4,18 +4,17 @@ What a pod capture asks of the cluster, and nothing else: the pods selected (by 
 selector), an ephemeral container added to each (the bundled image running
 :mod:`pcap4py.remote.agent`, with only NET_RAW and NET_ADMIN, in the target container's
 namespaces, as ``kubectl debug --profile=netadmin --target`` makes), its start awaited, its log
-read as a byte stream (the pcapng), and the lifeline: an attach to its standard input, held
-open for the capture's duration and closed to end it.
+read as a byte stream through an attach (the pcapng on its standard output), and its standard
+input the lifeline: closed to end the capture.
 
 RBAC verbs needed: ``get``/``list`` on pods, ``patch`` on ``pods/ephemeralcontainers``,
-``get`` on ``pods/log``, ``create`` (and ``get``) on ``pods/attach``.  Every refusal or failure
+``create`` (and ``get``) on ``pods/attach``.  Every refusal or failure
 becomes :class:`~pcap4py.errors.PodUnreachable` with one line saying which and why.
 """
 
 from __future__ import annotations
 
 import secrets
-import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Optional
@@ -141,8 +140,6 @@ class EphemeralCapture:
         self._pull_policy = pull_policy
         self._args = ["--snaplen", str(snaplen)] + (["--filter", filter] if filter else [])
         self._lifeline: Any = None
-        self._keeper: Optional[threading.Thread] = None
-        self._log: Any = None
         self._closed = False
 
     def spec(self) -> dict:
@@ -202,41 +199,58 @@ class EphemeralCapture:
         state = self._state()
         return state.terminated.message if state is not None and state.terminated is not None else None
 
-    def hold_lifeline(self) -> None:
-        """Attach to the agent's standard input and send it one byte; held until :meth:`close`."""
+    def open_stream(self, poll: float = 0.5) -> Iterator[bytes]:
+        """Attach to the agent (its standard input and output), tell it to start, and return its
+        output (the pcapng) as it comes, byte for byte, until it ends.
+
+        The attach stream is a websocket (the v5 channel protocol when the cluster speaks it):
+        unlike the container's log, which the runtime stores as lines (a CR before a LF is lost
+        there), it carries the bytes as they were written.
+        """
         from kubernetes.stream import stream
 
         try:
-            self._lifeline = stream(self.api.connect_get_namespaced_pod_attach, self.pod.name, self.pod.namespace,
-                                    container=self.name, stdin=True, stdout=False, stderr=False, tty=False,
-                                    _preload_content=False)
-            self._lifeline.write_stdin("\n")
+            ws = stream(self.api.connect_get_namespaced_pod_attach, self.pod.name, self.pod.namespace,
+                        container=self.name, stdin=True, stdout=True, stderr=False, tty=False,
+                        _preload_content=False, binary=True)
+            ws._all = _Discard()  # the client keeps a copy of all output unless told not to
+            ws.write_stdin(b"\n")  # the agent waits for this before it writes anything
         except Exception as e:  # noqa: BLE001
             raise PodUnreachable(f"pod {self.pod}: cannot attach to the capture container: "
                                  f"{_api_error(e, 'create', 'pods/attach')}") from None
-        self._keeper = threading.Thread(target=self._keep, name=f"pcap4py-lifeline-{self.pod.name}", daemon=True)
-        self._keeper.start()
+        self._lifeline = ws
+        return self._read(ws, poll)
 
-    def _keep(self) -> None:
-        """Answer the websocket's pings until the lifeline is closed."""
+    def _read(self, ws: Any, poll: float) -> Iterator[bytes]:
         try:
-            while not self._closed and self._lifeline.is_open():
-                self._lifeline.update(timeout=1)
-        except Exception:  # noqa: BLE001 - a broken lifeline ends the agent, which ends the stream
-            pass
+            while True:
+                ws.update(timeout=poll)
+                data = ws.read_stdout(timeout=0)
+                if data:
+                    yield data
+                elif not ws.is_open():
+                    return
+        except Exception:  # noqa: BLE001 - closed under our feet: an end we asked for, else a break
+            if not self._closed:
+                raise
 
-    def log_stream(self, chunk: int = 65536) -> Iterator[bytes]:
-        """The container's output (the agent's pcapng) as it comes, byte for byte."""
-        try:
-            self._log = self.api.read_namespaced_pod_log(self.pod.name, self.pod.namespace, container=self.name,
-                                                         follow=True, _preload_content=False)
-        except Exception as e:  # noqa: BLE001
-            raise PodUnreachable(f"pod {self.pod}: cannot read the capture container's output: "
-                                 f"{_api_error(e, 'get', 'pods/log')}") from None
-        return self._log.stream(chunk, decode_content=False)
+    def end_input(self) -> None:
+        """Close the agent's standard input (it then finishes, and its output ends): the v5
+        protocol's half-close, else the whole stream (what was still on the way is lost)."""
+        ws = self._lifeline
+        if ws is None:
+            self._closed = True
+            return
+        if getattr(ws, "subprotocol", None) == "v5.channel.k8s.io":
+            try:
+                ws.close_channel(0)
+                return
+            except Exception:  # noqa: BLE001 - then close it all
+                pass
+        self.close()
 
     def close(self) -> None:
-        """End the capture in the pod: close the lifeline (its input ends, the agent stops)."""
+        """End the capture in the pod: close the stream (its input ends, the agent stops)."""
         self._closed = True
         if self._lifeline is not None:
             try:
@@ -244,13 +258,15 @@ class EphemeralCapture:
             except Exception:  # noqa: BLE001 - already closed by the other side
                 pass
 
-    def release(self) -> None:
-        """Drop the log stream's connection (once the stream has ended, or when giving up on it)."""
-        if self._log is not None:
-            try:
-                self._log.release_conn()
-            except Exception:  # noqa: BLE001
-                pass
+
+class _Discard:
+    """Where the websocket client's copy of all output goes: nowhere."""
+
+    def write(self, data: Any) -> None:
+        pass
+
+    def getvalue(self) -> bytes:
+        return b""
 
 
 def _api_error(error: Exception, verb: str, resource: str) -> str:

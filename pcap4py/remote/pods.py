@@ -14,6 +14,7 @@ stop.
 from __future__ import annotations
 
 import threading
+import time
 from typing import Any, Callable, Optional
 
 from ..engine.capture import Capture
@@ -26,6 +27,7 @@ from .stream import Interface
 
 Report = Callable[[str], None]
 END_WAIT = 5.0  # seconds a closing capture waits for each agent's stream to end
+DRAIN_WAIT = 10.0  # seconds a stopped capture waits for the agents' last packets
 
 
 class PodStream:
@@ -47,8 +49,7 @@ class PodStream:
         try:
             self.container.add()
             self.container.wait_running()
-            self.container.hold_lifeline()
-            self.feed = StreamFeed(str(self.pod), self.container.log_stream(), self._joined, self._failed)
+            self.feed = StreamFeed(str(self.pod), self.container.open_stream(), self._joined, self._failed)
         except Pcap4pyError as e:
             self.session.report(str(e))
             self.session.done(self)
@@ -101,7 +102,6 @@ class PodStream:
         self.container.close()
         if self._thread.is_alive() and self._thread is not threading.current_thread():
             self._thread.join(END_WAIT)
-        self.container.release()
 
 
 class PodSession:
@@ -121,6 +121,7 @@ class PodSession:
         self._done: set[int] = set()
         self._uids: set[str] = set()
         self.closed = False
+        self.draining = False
 
     def start(self, pod: Pod) -> None:
         """Capture ``pod`` (once: a pod already taken is left alone)."""
@@ -135,9 +136,20 @@ class PodSession:
     def done(self, stream: PodStream) -> None:
         with self._lock:
             self._done.add(id(stream))
-            finished = len(self._done) == len(self.streams) and not self.follow
-        if finished:
+            finished = len(self._done) == len(self.streams) and (self.draining or not self.follow)
+        if finished and self.draining:
+            self.capture.stop()  # the drain asked for is complete
+        elif finished:
             self.capture.stop(reason="every pod's capture ended")
+
+    def end_inputs(self) -> bool:
+        """Tell every agent to finish (its input closed); whether any stream is still running."""
+        with self._lock:
+            self.draining = True
+            streams = [s for s in self.streams if id(s) not in self._done]
+        for stream in streams:
+            stream.container.end_input()
+        return bool(streams)
 
     def close(self) -> None:
         with self._lock:
@@ -147,6 +159,28 @@ class PodSession:
             stream.container.close()  # every agent stops at once, then each stream is awaited
         for stream in streams:
             stream.close()
+
+
+class PodCapture(Capture):
+    """A capture of pods that a stop by the user (Ctrl-C, SIGTERM) first drains: every agent is
+    told to finish, and what they captured until then still arrives, for at most
+    :data:`DRAIN_WAIT` seconds (a second stop ends it at once)."""
+
+    session: PodSession
+
+    def stop(self, reason: Optional[str] = None) -> None:
+        if reason is not None or self.stopped or getattr(self, "_draining", False):
+            super().stop(reason)
+            return
+        self._draining = True  # in a signal handler: the work goes to a thread
+        threading.Thread(target=self._drain, name="pcap4py-pod-drain", daemon=True).start()
+
+    def _drain(self) -> None:
+        if self.session.end_inputs():
+            deadline = time.monotonic() + DRAIN_WAIT
+            while not self.stopped and time.monotonic() < deadline:
+                time.sleep(0.1)
+        super().stop()
 
 
 def open_pods(api: Any, pods: list[Pod], image: str, *, filter: Optional[str] = None, snaplen: int = 262144,
@@ -159,12 +193,13 @@ def open_pods(api: Any, pods: list[Pod], image: str, *, filter: Optional[str] = 
     """
     if not pods and follow is None:
         raise ValueError("no pod to capture")
-    capture = Capture([], count=count, duration=duration, growing=True)
+    capture = PodCapture([], count=count, duration=duration, growing=True)
 
     def make(pod: Pod) -> EphemeralCapture:
         return EphemeralCapture(api, pod, image, pull_policy=pull_policy, filter=filter, snaplen=snaplen)
 
     session = PodSession(capture, report or (lambda line: None), filter, make, follow=follow is not None)
+    capture.session = session
     capture.add_closer(session.close)
     capture.on_read_error = lambda handle, error: _stream_failed(session, handle, error)
     for pod in pods:
