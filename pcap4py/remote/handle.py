@@ -12,6 +12,7 @@ each of its handles reads what is left and then reports its end once (``on_end``
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any, Callable, Iterable, Optional
 
 from ..engine import jvm
@@ -38,14 +39,19 @@ class StreamHandle(Handle):
         self._remote = Stats(0)  # what the remote side counted (its statistics blocks)
         self._on_end = on_end
         self._ended = False
+        # the feeding thread writes to the wake-up pipe: never after close() has freed its
+        # descriptors (their numbers may be another file's by then)
+        self._feeding = threading.Lock()
         self._byte_array = jvm.start().JArray(jvm.start().JByte)
 
     # --- the feeding side (any thread) -------------------------------------------------------
     def push(self, frames: bytes) -> None:
         """Queue packed frames (see :mod:`.stream`) and wake the reader."""
-        if not self._closed:
-            self._reader.push(self._byte_array(frames))
-            self._wake()
+        chunk = self._byte_array(frames)
+        with self._feeding:
+            if not self._closed:
+                self._reader.push(chunk)
+                self._wake()
 
     def remote_statistics(self, stats: Statistics) -> None:
         """Keep the remote side's counters (received, dropped) for :meth:`stats`."""
@@ -53,9 +59,10 @@ class StreamHandle(Handle):
 
     def finish(self, failure: Optional[str] = None) -> None:
         """No more packets will come (``failure``: why the stream broke)."""
-        if not self._closed:
-            self._reader.finish(failure)
-            self._wake()
+        with self._feeding:
+            if not self._closed:
+                self._reader.finish(failure)
+                self._wake()
 
     def _wake(self) -> None:
         try:
@@ -107,11 +114,12 @@ class StreamHandle(Handle):
         return Stats(self.captured, self._remote.received, self._remote.dropped, 0 if known else None)
 
     def close(self) -> None:
-        if not self._stop_reading():
-            return
-        self._reader.finish(None)
-        for fd in (self._wake_r, self._wake_w):
-            os.close(fd)
+        with self._feeding:
+            if not self._stop_reading():
+                return
+            self._reader.finish(None)
+            for fd in (self._wake_r, self._wake_w):
+                os.close(fd)
 
     def __repr__(self) -> str:
         return f"<StreamHandle {self.source.display_name!r} linktype={self.linktype}>"
