@@ -1,3 +1,5 @@
-"""Shared fixtures: a fake LAN of veth pairs and namespaces (netlab), a real Docker Engine (dockerlab)."""
+"""Shared fixtures: a fake LAN of veth pairs and namespaces (netlab), a real Docker Engine (dockerlab),
+a private rootful Podman (podmanlab)."""
 
-pytest_plugins = ["tests.fixtures.netlab", "tests.fixtures.dockerlab", "tests.fixtures.kubelab"]
+pytest_plugins = ["tests.fixtures.netlab", "tests.fixtures.dockerlab", "tests.fixtures.podmanlab",
+                  "tests.fixtures.rootlesslab", "tests.fixtures.kubelab"]

@@ -9,7 +9,7 @@ import socket
 import pytest
 
 import pcap4py
-from pcap4py.container import Container, containers
+from pcap4py.container import Container, containers, get_container
 from tests.cli import run_cli
 
 pytestmark = pytest.mark.docker
@@ -22,7 +22,7 @@ def _sysfs(iface: str, attr: str) -> int:
 
 def test_resolves_a_container_on_the_default_bridge(dockerlab):
     web = dockerlab.httpd()
-    c = Container.get(web.name)
+    c = get_container(web.name)
 
     assert (c.id, c.name, c.state) == (web.id, web.name, "running")
     assert c.pid == web.pid
@@ -51,8 +51,8 @@ def test_resolves_a_container_on_the_default_bridge(dockerlab):
 
 def test_resolves_by_id_prefix_and_through_the_package(dockerlab):
     web = dockerlab.run("idpfx")
-    assert Container.get(web.id[:10]).name == web.name
-    assert pcap4py.Container.get(web.name).id == web.id
+    assert get_container(web.id[:10]).name == web.name
+    assert pcap4py.get_container(web.name).id == web.id
 
 
 def test_walks_every_user_defined_network(dockerlab):
@@ -60,7 +60,7 @@ def test_walks_every_user_defined_network(dockerlab):
     app = dockerlab.run("multi", network=front.name)
     back.connect(app.sdk)
 
-    c = Container.get(app.name)
+    c = get_container(app.name)
     nets = {n.name: n for n in c.networks}
     assert set(nets) == {front.name, back.name}
     for sdk_net in (front, back):
@@ -81,14 +81,14 @@ def test_custom_bridge_name_comes_from_the_network_option(dockerlab):
     name = f"p4tbr{dockerlab.tag}"
     net = dockerlab.network("named", options={"com.docker.network.bridge.name": name})
     box = dockerlab.run("named", network=net.name)
-    (n,) = Container.get(box.name).networks
-    assert n.bridge == name == Container.get(box.name).interface("eth0").host_bridge
+    (n,) = get_container(box.name).networks
+    assert n.bridge == name == get_container(box.name).interface("eth0").host_bridge
 
 
 def test_shared_namespace_container_reports_the_owner_networks(dockerlab):
     web = dockerlab.httpd()
     side = dockerlab.run("sidecar", network=f"container:{web.id}")
-    c = Container.get(side.name)
+    c = get_container(side.name)
     assert os.stat(c.netns_path).st_ino == os.stat(f"/proc/{web.pid}/ns/net").st_ino
     assert c.interface("eth0").mac == web.mac()
     assert [n.ip for n in c.networks] == [web.ip()]
@@ -98,25 +98,25 @@ def test_stopped_container_is_an_error(dockerlab):
     box = dockerlab.run("stopped", "true")
     box.sdk.wait(timeout=30)
     with pytest.raises(pcap4py.ContainerNotRunning, match=rf"{box.name} is not running \(state: exited\)"):
-        Container.get(box.name)
+        get_container(box.name)
 
 
 def test_missing_container_is_an_error(dockerlab):
     with pytest.raises(pcap4py.ContainerNotFound, match="no such container: p4t-missing-"):
-        Container.get(f"p4t-missing-{dockerlab.tag}")
+        get_container(f"p4t-missing-{dockerlab.tag}")
 
 
 def test_host_network_container_is_an_error_that_points_to_the_host_interface(dockerlab):
     box = dockerlab.run("hostnet", network="host")
     with pytest.raises(pcap4py.HostNetworkContainer, match="host's network.*capture the host interface"):
-        Container.get(box.name)
+        get_container(box.name)
 
 
 def test_container_joined_to_a_host_network_container_is_an_error_too(dockerlab):
     hostnet = dockerlab.run("hostnet", network="host")
     joined = dockerlab.run("joined", network=f"container:{hostnet.id}")
     with pytest.raises(pcap4py.HostNetworkContainer, match=rf"{joined.name} uses the host's network"):
-        Container.get(joined.name)
+        get_container(joined.name)
 
 
 def test_dead_daemon_is_an_error_that_says_where_it_looked(docker_engine, tmp_path, monkeypatch):
@@ -127,7 +127,7 @@ def test_dead_daemon_is_an_error_that_says_where_it_looked(docker_engine, tmp_pa
     s.close()
     monkeypatch.setenv("DOCKER_HOST", f"unix://{path}")
     with pytest.raises(pcap4py.DockerUnavailable, match=rf"unix://{path} \(DOCKER_HOST\)"):
-        Container.get("anything")
+        get_container("anything")
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/none.sock")
     with pytest.raises(pcap4py.DockerUnavailable, match="cannot reach the Docker daemon"):
         containers()
@@ -149,13 +149,14 @@ def test_listing_shows_running_containers_only(dockerlab):
 
 def test_containers_command(dockerlab):
     web = dockerlab.httpd()
-    c = Container.get(web.name)
+    c = get_container(web.name)
     eth0 = c.interface("eth0")
 
     text = run_cli("containers")
     assert text.returncode == 0, text.stderr
     line = next(l for l in text.stdout.splitlines() if l.startswith(web.name))
     cidr = f"{web.ip()}/{web.networks()['bridge']['IPPrefixLen']}"
+    assert line.split()[1] == "docker"  # the runtime column
     for word in (web.id[:12], str(web.pid), "eth0", eth0.host_peer, cidr, "docker0"):
         assert word in line
 
@@ -172,3 +173,24 @@ def test_containers_command_with_daemon_down(tmp_path):
     assert res.returncode == 1
     assert res.stderr.startswith(f"pcap4py: cannot reach the Docker daemon at unix://{tmp_path}/none.sock (DOCKER_HOST)")
     assert "Traceback" not in res.stderr
+
+
+def _dead_socket(tmp_path) -> str:
+    path = tmp_path / "dead.sock"
+    s = socket.socket(socket.AF_UNIX)
+    s.bind(str(path))
+    s.close()
+    return f"unix://{path}"
+
+
+def test_a_runtime_that_does_not_answer_is_skipped_with_a_warning(dockerlab, tmp_path):
+    """A stale Podman socket beside a live Docker: listing and capturing go on, one warning line."""
+    web = dockerlab.run("stale")
+    env = {"CONTAINER_HOST": _dead_socket(tmp_path)}
+    res = run_cli("containers", env=env)
+    assert res.returncode == 0 and any(l.startswith(web.name + " ") for l in res.stdout.splitlines()), res
+    assert res.stderr.startswith("pcap4py: warning: skipped: cannot reach the Podman service at "), res.stderr
+    res = run_cli("capture", "--container", web.name, "--container", web.name, "--duration", "1", env=env)
+    assert res.returncode == 0 and "warning: skipped: cannot reach the Podman service" in res.stderr, res.stderr
+    res = run_cli("containers", "--runtime", "podman", env=env)
+    assert res.returncode == 1 and res.stderr.startswith("pcap4py: cannot reach the Podman service"), res.stderr

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import pytest
 
 import pcap4py
-from pcap4py.container import Container
+from pcap4py.container import Container, get_container
 from pcap4py.container.capture import open_container
 from tests.cli import run_cli, start_cli
 from tests.fixtures.dockerlab import INDEX_HTML, LabContainer
@@ -111,7 +111,7 @@ def assert_only_client_traffic(pkts: list, trio: Trio, broadcasts_ok: bool = Fal
 
 @pytest.mark.parametrize("via", ["netns", "veth", "bridge"])
 def test_each_mode_captures_the_exchange_and_nothing_of_a_third_container(trio, via):
-    c = Container.get(trio.client.name)
+    c = get_container(trio.client.name)
     client_ip, web_ip = trio.client.ip(), trio.web.ip()
     pkts = captured(c.name, trio, via=via)
 
@@ -170,7 +170,7 @@ def test_netns_mode_sees_the_container_loopback(dockerlab):
 def test_veth_mode_does_not_see_the_loopback(trio):
     """The loopback fetch inside web is missing from a veth capture of web; client's fetch over eth0 is there."""
     web, client_ip, web_ip = trio.web, trio.client.ip(), trio.web.ip()
-    host_peer = Container.get(web.name).interface("eth0").host_peer
+    host_peer = get_container(web.name).interface("eth0").host_peer
     cap = open_container(web.name, via="veth", filter="tcp port 80")
     out = web.fetch("http://127.0.0.1/")
     assert out.encode() == INDEX_HTML, out

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from pcap4py.container import Container
+from pcap4py.container import Container, get_container
 from pcap4py.container.capture import open_container
 from tests.cli import start_cli, wait_listening
 from tests.fixtures.dockerlab import INDEX_HTML
@@ -138,7 +138,7 @@ def test_a_stop_by_the_user_has_no_container_reason(dockerlab):
 def test_a_deleted_veth_of_a_running_container_is_still_an_error(dockerlab):
     """Only the container's going away ends a capture quietly: its veth deleted under it is an error."""
     web = dockerlab.httpd()
-    peer = Container.get(web.name).interface("eth0").host_peer
+    peer = get_container(web.name).interface("eth0").host_peer
     proc = start_cli("capture", "--container", web.name, "--via", "veth", "-w", "/dev/null")
     try:
         seen = wait_listening(proc)

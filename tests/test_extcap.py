@@ -114,7 +114,7 @@ def test_extcap_answers(dockerlab):
     assert res.returncode == 0, res.stderr
     lines = res.stdout.splitlines()
     assert lines[0].startswith("extcap {version=")
-    assert f"interface {{value=pcap4py-{web.name}}}{{display={web.name} (container, pcap4py)}}" in lines
+    assert f"interface {{value=pcap4py-{web.name}}}{{display={web.name} (docker container, pcap4py)}}" in lines
     assert lines[-1] == "interface {value=pcap4py-all}{display=All running containers (pcap4py)}"
 
     res = run_cli("extcap", "--extcap-dlts", "--extcap-interface", f"pcap4py-{web.name}")
@@ -150,10 +150,10 @@ def test_tshark_lists_the_running_containers_and_one_started_later(dockerlab, wi
     run_cli("extcap", "install", env=wireshark_env).check_returncode()
 
     listed = interfaces(wireshark_env)
-    assert f"pcap4py-{web.name} ({web.name} (container, pcap4py))" in listed
+    assert f"pcap4py-{web.name} ({web.name} (docker container, pcap4py))" in listed
     assert "pcap4py-all (All running containers (pcap4py))" in listed
     later = dockerlab.run("later")
-    assert f"pcap4py-{later.name} ({later.name} (container, pcap4py))" in interfaces(wireshark_env)
+    assert f"pcap4py-{later.name} ({later.name} (docker container, pcap4py))" in interfaces(wireshark_env)
 
 
 def tree(root: Path) -> set[str]:

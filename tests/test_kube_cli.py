@@ -10,9 +10,9 @@ from tests.cli import run_cli
 
 
 def test_pod_options_need_kube():
-    proc = run_cli("capture", "--pod", "web", "-c", "1")
+    proc = run_cli("capture", "--selector", "app=web", "-c", "1")
     assert proc.returncode == 2
-    assert "pcap4py: --pod select pods: add --kube" in proc.stderr
+    assert "pcap4py: --selector select pods: add --kube" in proc.stderr
 
 
 def test_kube_needs_pods():

@@ -148,6 +148,23 @@ def test_pcapng_to_stdout_piped_into_tshark(veth):
     assert out.splitlines() == [f"{veth.host_if}\t5556"] * 5
 
 
+@pytest.mark.parametrize("args, message", [
+    (["capture", "lo", "-c", "2", "--comments", "-w", "F.pcap"], "--comments needs pcapng output"),
+    (["capture", "lo", "-c", "2", "--comments"], "--comments needs pcapng output"),
+    (["read", "IN", "--comments", "--format", "json"], "--comments needs pcapng output"),
+    (["capture", "lo", "-c", "2", "--pcapng"], "--pcapng needs -w"),
+])
+def test_pcapng_options_without_pcapng_output_are_usage_errors(tmp_path, args, message):
+    from tests.fixtures.pcapfiles import write_pcap
+
+    write_pcap(tmp_path / "IN", 1, [b"\x00" * 60])
+    args = [str(tmp_path / a) if a in ("F.pcap", "IN") else a for a in args]
+    res = run_cli(*args)
+    assert res.returncode == 2, res.stderr
+    assert res.stderr.startswith(f"pcap4py: {message}") and len(res.stderr.splitlines()) == 1, res.stderr
+    assert not (tmp_path / "F.pcap").exists()
+
+
 def test_snaplen_and_nano_resolution_in_the_interface_block(veth, tmp_path):
     path = tmp_path / "nano.pcapng"
     proc = start_cli("capture", veth.host_if, "-w", str(path), "--nano", "-s", "96", "-c", "2", "udp")

@@ -160,6 +160,33 @@ def test_pcapng_time_rotation_files_open_alone(tmp_path):
     assert sum(_count(p) for p in files) == 10
 
 
+@pytest.mark.parametrize("name", ["x.pcap", "x.pcapng"])
+def test_rotation_into_a_removed_directory_says_why_and_keeps_the_counters(tmp_path, name):
+    folder = tmp_path / "d"
+    folder.mkdir()
+    proc = start_cli("capture", "lo", "-C", "1k", "-w", str(folder / name), FILTER)
+    try:
+        wait_listening(proc)
+        _send(3)
+        time.sleep(0.5)
+        shutil.rmtree(folder)
+        deadline = time.monotonic() + 15
+        while proc.poll() is None and time.monotonic() < deadline:  # until a rotation fails
+            _send(3)
+            time.sleep(0.1)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    err = err.decode()
+    assert proc.returncode == 1, err
+    last = err.strip().splitlines()[-1]
+    assert re.fullmatch(rf"pcap4py: cannot write {re.escape(str(folder / name))}\d+: No such file or directory",
+                        last), err
+    assert "packets captured" in err and "Traceback" not in err
+
+
 @pytest.fixture
 def searchable_dir():
     """A directory under /tmp that every user may look into (pytest's tmp_path is root's alone)."""
@@ -196,6 +223,9 @@ def test_rotation_after_Z_keeps_working_in_a_writable_directory(searchable_dir):
     (["-C", "0", "-w", "F"], "Invalid value for '-C'"),
     (["-C", "junk", "-w", "F"], "Invalid value for '-C'"),
     (["-C", "5x", "-w", "F"], "Invalid value for '-C'"),
+    (["-C", "9999999999999", "-w", "F"], "more than a file can hold"),
+    (["-C", "99999999999g", "-w", "F"], "more than a file can hold"),
+    (["-C", "\u00b2", "-w", "F"], "Invalid value for '-C'"),
     (["-G", "0", "-w", "F"], "Invalid value for '-G'"),
     (["-W", "0", "-C", "1", "-w", "F"], "Invalid value for '-W'"),
     (["-C", "1"], "give -w FILE"),
@@ -205,4 +235,24 @@ def test_bad_rotation_options_are_usage_errors(tmp_path, args, message):
     args = [str(tmp_path / a) if a == "F" else a for a in args]
     res = run_cli("capture", "lo", *args, FILTER)
     assert res.returncode == 2 and message in res.stderr, res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1, res.stderr  # one usage line, no traceback
     assert list(tmp_path.iterdir()) == []
+
+
+def test_file_size_fuzzed_is_a_size_or_a_usage_error():
+    """Seeded: any -C text converts to a size a Java long holds, or fails as a usage error."""
+    import random
+
+    import click
+
+    from pcap4py.cli.options import FILE_SIZE
+
+    rng = random.Random(25)
+    alphabet = "0123456789kmgKMG \u00b2\u0663-+.e_x"
+    for _ in range(3000):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 25)))
+        try:
+            size = FILE_SIZE.convert(text, None, None)
+        except click.BadParameter:
+            continue
+        assert 0 < size < 2**63, text

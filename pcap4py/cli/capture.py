@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Optional
 
 import click
 
-from ..container.capture import VIAS, parse_directions
+from ..container.plans import VIAS, parse_directions
 from ..engine.limits import MAX_SNAPLEN
 from ..engine.numbers import LINKTYPE_NAMES
 from ..errors import Pcap4pyError, SelectionError
@@ -17,6 +17,8 @@ from .group import main
 from .kube import capture_pods, kube_options, refuse_without_kube
 from .options import BUFFER_KIB, COMMAND, FILE_COUNT, FILE_NAME, FILE_SIZE, INTERVAL, SECONDS, USER_NAME
 from .request import CaptureRequest
+
+RUNTIMES = ("docker", "podman")  # the backends of pcap4py.container.runtimes (not imported here: kept lazy)
 from .signals import exiting, stopping
 
 if TYPE_CHECKING:
@@ -78,6 +80,17 @@ def _output_options(f):
 @click.option("--label", "labels", metavar="KEY[=VALUE]", multiple=True,
               help="Capture the containers with this label (repeat: all of them required).")
 @click.option("--compose-service", metavar="NAME", help="Capture the containers of this Compose service.")
+@click.option("--compose-project", metavar="NAME",
+              help="Capture the containers of this Compose project (with --compose-service: that project's only).")
+@click.option("--pod", "pods", metavar="NAME", multiple=True,
+              help="Capture a pod (Podman): its one network namespace, once; repeat for several. With --kube: a Kubernetes pod.")
+@click.option("--runtime", type=click.Choice(RUNTIMES), metavar="|".join(RUNTIMES),
+              help="Look containers up in this runtime only (default: every runtime whose socket is present; "
+                   "or $PCAP4PY_RUNTIME).")
+@click.option("--pid", type=click.IntRange(min=1), metavar="PID",
+              help="Capture the network namespace of process PID: every interface, as --container.")
+@click.option("--netns", metavar="PATH|NAME",
+              help="Capture a network namespace (a file such as /proc/PID/ns/net, or a name under /run/netns).")
 @click.option("--all-containers", is_flag=True, help="Capture every running container.")
 @click.option("--follow", is_flag=True,
               help="With a container selection: containers that start and match join the capture.")
@@ -95,7 +108,7 @@ def capture(**options) -> None:
 
 def _capture(r: CaptureRequest) -> None:
     rotation = _rotation(r.write_path, r.file_size, r.rotate_seconds, r.file_count, r.post_rotate)
-    output = r.output(rotation)
+    output = _checked(r.output(rotation))
     if r.read_file:
         if rotation is not None:
             raise click.UsageError("-C, -G, -W and -z rotate live captures: drop them with -r")
@@ -103,21 +116,33 @@ def _capture(r: CaptureRequest) -> None:
     refuse_without_kube(r)
     if r.kube:
         return capture_pods(r, output, _join_filter(r.filter_opt, r.args), _run)
-    selection = _selection(r.containers, r.labels, r.compose_service, r.all_containers, r.follow)
-    if selection is not None and (r.iface_opt or r.direction):
+    selection = _selection(r.containers, r.labels, r.compose_service, r.all_containers, r.follow, r.pods,
+                           r.compose_project)
+    namespace = r.pid is not None or r.netns is not None
+    if namespace and (selection is not None or (r.pid is not None and r.netns is not None)):
+        raise click.UsageError("--pid, --netns and a container selection exclude each other: give one")
+    if (selection is not None or namespace) and (r.iface_opt or r.direction):
         raise click.UsageError("--container picks its own interfaces and directions: "
                                "drop -i/-Q and use --via and --capture")
     if r.follow and r.user:
         raise click.UsageError("--follow opens handles as containers start, which needs the privileges "
                                "-Z would drop: drop -Z")
-    iface, expression = _split_args(r.args, r.iface_opt, r.filter_opt, need_iface=selection is None)
+    iface, expression = _split_args(r.args, r.iface_opt, r.filter_opt, need_iface=selection is None and not namespace)
     if r.wait_ping:
         _wait_for_trigger(r.wait_iface, r.wait_timeout)
     user = r.user
     if selection is not None:
         cap = _open_containers(selection, r.follow, r.via, r.capture_dirs, expression, r.live(), r.count,
-                               r.duration)
+                               r.duration, r.runtime)
         if user is None and _is_root() and not r.follow:
+            user = "nobody"
+    elif namespace:
+        from ..container.capture import open_namespace
+
+        cap = open_namespace(r.pid if r.pid is not None else r.netns, pid=r.pid is not None, via=r.via,
+                             filter=expression, capture=_directions(r.capture_dirs), count=r.count,
+                             duration=r.duration, **r.live())
+        if user is None and _is_root():
             user = "nobody"
     else:
         from ..engine.capture import Capture
@@ -134,7 +159,7 @@ def _capture(r: CaptureRequest) -> None:
 @_output_options
 def read(path, expression, count, write_path, pcapng, comments, fmt, as_json, numeric, filter_opt):
     """Read a pcap or pcapng file: read FILE [EXPRESSION...]."""
-    output = Output(write_path, "json" if as_json else fmt, pcapng, comments, nano=True)
+    output = _checked(Output(write_path, "json" if as_json else fmt, pcapng, comments, nano=True))
     _read(path, _join_filter(filter_opt, expression), count, output)
 
 
@@ -163,6 +188,17 @@ def _rotation(write_path: Optional[str], size: Optional[int], seconds: Optional[
     from ..sinks.rotate import Rotation
 
     return Rotation(size, seconds, files, command)
+
+
+def _checked(output: Output) -> Output:
+    """``output``, once the pcapng-only options are known to have pcapng to act on."""
+    from ..sinks.pcapng import wants_pcapng
+
+    if output.pcapng and not output.path:
+        raise click.UsageError("--pcapng needs -w FILE (or -w - for stdout)")
+    if output.comments and not (output.path and wants_pcapng(output.path, output.pcapng)):
+        raise click.UsageError("--comments needs pcapng output: -w FILE.pcapng, or --pcapng with -w")
+    return output
 
 
 def _read(path: str, expression: Optional[str], count: Optional[int], output: Output) -> None:
@@ -201,32 +237,40 @@ def _wait_for_trigger(iface: str, timeout: Optional[float]) -> None:
     click.echo(f"triggered by an echo request from {pkt.src} on {printable(iface)}", err=True)
 
 
-def _selection(names: tuple, labels: tuple, compose_service: Optional[str], all_containers: bool, follow: bool):
+def _selection(names: tuple, labels: tuple, compose_service: Optional[str], all_containers: bool, follow: bool,
+               pods: tuple = (), compose_project: Optional[str] = None):
     """The containers asked for (None: none, capture an interface); bad combinations are usage errors."""
     from ..container.selection import Selection
 
-    if not (names or labels or compose_service or all_containers):
+    if not (names or labels or compose_service or compose_project is not None or all_containers or pods):
         if follow:
             raise SelectionError("--follow needs a container selection: --container, --label, "
-                                 "--compose-service or --all-containers")
+                                 "--compose-service, --pod or --all-containers")
         return None
-    if all_containers and names:
-        raise SelectionError("--container and --all-containers exclude each other")
-    return Selection.of(names, labels, compose_service, all_containers)  # a bad label: SelectionError
+    if all_containers and (names or pods):
+        raise SelectionError("--container/--pod and --all-containers exclude each other")
+    # a bad label: SelectionError
+    return Selection.of(names, labels, compose_service, all_containers, pods, compose_project)
 
 
-def _open_containers(selection, follow, via, capture_dirs, expression, live, count, duration) -> Capture:
-    from ..container.capture import open_container, open_containers
-
+def _directions(capture_dirs: str) -> frozenset:
     try:
-        dirs = parse_directions(capture_dirs)
+        return parse_directions(capture_dirs)
     except Pcap4pyError as e:
         raise click.BadParameter(str(e), param_hint="--capture") from None
-    kwargs = dict(via=via, filter=expression, capture=dirs, count=count, duration=duration, **live)
-    if len(selection.names) == 1 and not (follow or selection.required_labels or selection.all):
+
+
+def _open_containers(selection, follow, via, capture_dirs, expression, live, count, duration,
+                     runtime=None) -> Capture:
+    from ..container.capture import open_container, open_containers
+
+    kwargs = dict(via=via, filter=expression, capture=_directions(capture_dirs), count=count, duration=duration,
+                  runtime=runtime, **live)
+    if selection.single and not follow:
         return open_container(selection.names[0], **kwargs)  # one container: its own point of view
     cap = open_containers(selection.names, labels=[k if v is None else f"{k}={v}" for k, v in selection.labels],
-                          compose_service=selection.compose_service, all=selection.all, follow=follow,
+                          compose_service=selection.compose_service, compose_project=selection.compose_project,
+                          pods=selection.pods, all=selection.all, follow=follow,
                           report=lambda line: click.echo(f"pcap4py: {line}", err=True), **kwargs)
     if not cap.handles:
         click.echo(f"pcap4py: waiting for a container matching {selection} to start", err=True)

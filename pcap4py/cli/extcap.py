@@ -59,7 +59,7 @@ def extcap(ctx, list_interfaces, wireshark_version, list_dlts, list_config, inte
         _echo(protocol.dlts())
     elif list_config:
         _need_interface(interface, "--extcap-config")
-        _echo(protocol.config(interface, _running_or_none()))
+        _echo(protocol.config(interface, [c.name for c in _running_or_none()]))
     elif do_capture:
         _capture(interface, fifo, capture_filter, via, direction, snaplen, only)
     elif capture_filter is not None:
@@ -101,8 +101,8 @@ def _need_interface(interface: Optional[str], what: str) -> None:
         raise click.UsageError(f"{what} needs --extcap-interface")
 
 
-def _running_or_none() -> list[str]:
-    """The running containers; none when Docker cannot be asked (the capture then says why)."""
+def _running_or_none() -> list:
+    """The running containers (name, runtime); none when no runtime can be asked (the capture then says why)."""
     try:
         return running_names()
     except Pcap4pyError:

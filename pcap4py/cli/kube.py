@@ -23,12 +23,12 @@ IMAGE_VARIABLE = "PCAP4PY_KUBE_IMAGE"
 
 
 def kube_options(f: Callable) -> Callable:
-    """The ``--kube`` options of ``capture``."""
+    """The ``--kube`` options of ``capture`` (``--pod NAME``, shared with Podman's pods, names
+    Kubernetes pods with ``--kube``)."""
     for option in reversed([
         click.option("--kube", is_flag=True,
                      help="Capture Kubernetes pods (--pod or --selector) through ephemeral containers."),
         click.option("--namespace", metavar="NS", help="With --kube: the pods' namespace (default: the context's)."),
-        click.option("--pod", "pods", metavar="NAME", multiple=True, help="With --kube: a pod; repeat for several."),
         click.option("--selector", metavar="KEY=VALUE", help="With --kube: the pods matching this label selector."),
         click.option("--target-container", metavar="NAME",
                      help="With --kube: whose namespaces the capture shares (default: the pod's first container)."),
@@ -46,7 +46,7 @@ def kube_options(f: Callable) -> Callable:
 
 def refuse_without_kube(r: "CaptureRequest") -> None:
     """The pod options mean nothing without --kube: say so rather than capture something else."""
-    given = [flag for flag, on in (("--pod", r.pods), ("--selector", r.selector), ("--namespace", r.namespace),
+    given = [flag for flag, on in (("--selector", r.selector), ("--namespace", r.namespace),
                                    ("--target-container", r.target_container), ("--image", r.image)) if on]
     if given and not r.kube:
         raise click.UsageError(f"{', '.join(given)} select pods: add --kube")

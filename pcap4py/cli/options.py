@@ -33,6 +33,7 @@ class FileSize(click.ParamType):
     name = "size"
     UNIT = 1_000_000
     SUFFIXES = {"k": 1024, "m": 1024**2, "g": 1024**3}
+    MAX_BYTES = 2**63 - 1  # the writers count a file's bytes in a Java long
 
     def convert(self, value: Any, param: Optional[click.Parameter], ctx: Optional[click.Context]) -> int:
         if isinstance(value, int):
@@ -40,10 +41,15 @@ class FileSize(click.ParamType):
         text = str(value).strip()
         unit = self.SUFFIXES.get(text[-1:].lower())
         digits = text[:-1] if unit else text
-        if not digits.isdigit() or int(digits) == 0:
+        # ASCII only: str.isdigit() also takes '²' and other digits int() refuses
+        if not (digits.isascii() and digits.isdigit()) or int(digits) == 0:
             self.fail(f"{value!r} is not a positive whole number of millions of bytes "
                       f"(or of KiB, MiB, GiB with k, m, g)", param, ctx)
-        return int(digits) * (unit or self.UNIT)
+        size = int(digits) * (unit or self.UNIT)
+        if size > self.MAX_BYTES:
+            self.fail(f"{value!r} is more than a file can hold ({self.MAX_BYTES // self.UNIT} millions of bytes "
+                      f"at most)", param, ctx)
+        return size
 
 
 class NonEmpty(click.ParamType):

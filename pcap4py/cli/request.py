@@ -46,10 +46,14 @@ class CaptureRequest:
     via: str
     capture_dirs: str
     user: Optional[str]
-    # --kube (pcap4py.cli.kube)
+    pods: tuple = ()
+    compose_project: Optional[str] = None
+    runtime: Optional[str] = None
+    pid: Optional[int] = None
+    netns: Optional[str] = None
+    # --kube (pcap4py.cli.kube; --pod then names Kubernetes pods)
     kube: bool = False
     namespace: Optional[str] = None
-    pods: tuple = ()
     selector: Optional[str] = None
     target_container: Optional[str] = None
     image: Optional[str] = None

@@ -1,8 +1,8 @@
-"""Docker discovery: the Engine API through the ``docker`` SDK, and nothing else.
+"""The Engine API through the ``docker`` SDK, and nothing else (Docker's, and Podman's service).
 
-The client, inspecting containers and networks, listing, the Docker networks a
-container is on and their Linux bridges, and internal Docker networks laid on
-a bridge (for ``mirror build --docker-network``).  Every SDK call goes through
+The client, inspecting containers and networks, listing, events, the networks a
+container is on, and internal Docker networks laid on a bridge (for ``mirror
+build --docker-network``).  Every SDK call goes through
 :func:`docker_errors`, the one place where the SDK's and ``requests``' errors
 become pcap4py errors.  Nothing here reads netlink or builds records: that is
 :mod:`.inventory` and :mod:`.model`.
@@ -21,7 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover - typing only
 
 __all__ = ["docker_client", "docker_errors", "inspect_container", "inspect_network", "running_container_ids",
            "running_summaries", "container_events",
-           "network_settings", "container_networks", "bridge_of", "DockerBridgeNetworks",
+           "network_settings", "container_networks", "DockerBridgeNetworks",
            "DEFAULT_SOCKET", "BRIDGE_NAME_OPTION"]
 
 DEFAULT_SOCKET = "unix:///var/run/docker.sock"
@@ -52,12 +52,12 @@ def _os_error(err: Optional[BaseException], depth: int = 0) -> Optional[OSError]
     return None
 
 
-def _unavailable(where: str, err: BaseException) -> DockerUnavailable:
+def _unavailable(where: str, err: BaseException, daemon: str = "Docker daemon") -> DockerUnavailable:
     root = _os_error(err)
     reason = root.strerror if root else (str(err).splitlines()[0] if str(err) else type(err).__name__)
     if "Permission denied" in reason or "PermissionError" in reason:
         reason += " (run as root or as a member of the docker group)"
-    return DockerUnavailable(f"cannot reach the Docker daemon at {where}: {reason}")
+    return DockerUnavailable(f"cannot reach the {daemon} at {where}: {reason}")
 
 
 def _explanation(err: BaseException) -> str:
@@ -94,18 +94,20 @@ def docker_errors(client: "docker.DockerClient | None" = None, *, what: str = "D
 # --------------------------------------------------------------------------- containers
 
 
-def docker_client() -> "docker.DockerClient":
-    """A Docker SDK client from the environment (``DOCKER_HOST`` or the default socket).
+def docker_client(base_url: Optional[str] = None, *, where: Optional[str] = None,
+                  daemon: str = "Docker daemon") -> "docker.DockerClient":
+    """A Docker SDK client for an Engine API at ``base_url`` (None: from the environment,
+    ``DOCKER_HOST`` or the default socket); Podman's service speaks the same API.
 
-    Raises :class:`DockerUnavailable`, naming where it looked, when no daemon answers.
+    Raises :class:`DockerUnavailable`, naming ``where`` it looked, when no daemon answers.
     """
     import docker
 
     try:
-        client = docker.from_env()
+        client = docker.from_env() if base_url is None else docker.DockerClient(base_url=base_url, version="auto")
         client.ping()
     except Exception as e:  # the SDK's DockerException, requests' connection errors, socket errors
-        raise _unavailable(docker_host(), e) from e
+        raise _unavailable(where or docker_host(), e, daemon) from e
     return client
 
 
@@ -168,19 +170,6 @@ def network_settings(client: "docker.DockerClient", attrs: dict) -> dict:
         except ContainerNotFound:
             return {}
     return attrs.get("NetworkSettings") or {}
-
-
-def bridge_of(network: dict) -> Optional[str]:
-    """The Linux bridge of a Docker network (its inspect record), or None.
-
-    ``docker0`` for the default network's ``com.docker.network.bridge.name``
-    option, ``br-<id[:12]>`` for user-defined bridge networks, None for drivers
-    without a bridge (macvlan, host, none...).
-    """
-    if network.get("Driver") != "bridge":
-        return None
-    name = (network.get("Options") or {}).get(BRIDGE_NAME_OPTION)
-    return name or f"br-{network['Id'][:12]}"
 
 
 def container_networks(client: "docker.DockerClient", settings: dict) -> list[tuple[str, dict, dict]]:

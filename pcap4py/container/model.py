@@ -1,30 +1,22 @@
-"""Docker containers as records: who a container is and which interfaces and networks it has.
+"""Containers as records: who a container is, its state, and which interfaces and networks it has.
 
 :class:`Container` is a plain record built by :meth:`Container.from_inspect`
-from an inspect record plus what :mod:`.inventory` and :mod:`.docker` found;
-making one does no I/O.  :func:`get_container` (also :meth:`Container.get`)
-looks a running container up by name or id prefix, :func:`containers` lists
-them.  The lookups talk to the Docker Engine API (:mod:`.docker`) and the
-kernel (:mod:`.inventory`); nothing here opens a capture (:mod:`.capture`).
+from an Engine API inspect record plus what :mod:`.inventory` found; making
+one does no I/O.  :class:`ContainerState` is the one reading of an inspect
+record's ``State``.  The lookups are in :mod:`.lookup` (through a runtime's
+backend, :mod:`.runtimes`); nothing here talks to a runtime or opens a capture.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, replace
-from typing import TYPE_CHECKING, Any, Optional
+from typing import Any, Optional
 
-from ..errors import (ContainerNotFound, ContainerNotRunning, HostNetworkContainer, InterfaceNotFound, NetlinkError,
-                      NotFound)
+from ..errors import InterfaceNotFound
 from ..netns import netns_path
-from . import docker as discovery
-from . import inventory
 from .inventory import norm_ip
 
-if TYPE_CHECKING:  # pragma: no cover - typing only
-    import docker
-
-__all__ = ["Address", "ContainerInterface", "ContainerNetwork", "Container", "get_container", "containers",
-           "resolve_listed"]
+__all__ = ["Address", "ContainerInterface", "ContainerNetwork", "ContainerState", "Container"]
 
 
 # --------------------------------------------------------------------------- records
@@ -76,12 +68,12 @@ class ContainerInterface:
 
 @dataclass(frozen=True)
 class ContainerNetwork:
-    """One entry of ``NetworkSettings.Networks``: the container on one Docker network.
+    """One entry of ``NetworkSettings.Networks``: the container on one network of its runtime.
 
-    ``bridge`` is the network's Linux bridge (see
-    :func:`pcap4py.container.docker.bridge_of`), ``None`` for drivers without
-    one.  ``interface`` is the container interface that carries this network
-    (matched by MAC).
+    ``interface`` is the container interface that carries this network (matched
+    by MAC); ``bridge`` the Linux bridge its host-side veth is enslaved to, as
+    netlink says (whatever the runtime calls it: ``docker0``, ``br-<id>``,
+    ``podman1``...), ``None`` when there is none.
     """
 
     name: str
@@ -104,7 +96,7 @@ class ContainerNetwork:
             name=name,
             id=network.get("Id") or endpoint.get("NetworkID") or "",
             driver=network.get("Driver"),
-            bridge=discovery.bridge_of(network),
+            bridge=None,  # filled from netlink by Container.from_inspect
             ip=ip,
             prefixlen=endpoint.get("IPPrefixLen") if ip else None,
             ipv6=ipv6,
@@ -119,14 +111,39 @@ class ContainerNetwork:
 
 
 @dataclass(frozen=True)
-class Container:
-    """A Docker container, resolved for capture: a record, built by :meth:`from_inspect`.
+class ContainerState:
+    """The one reading of an inspect record's ``State``: ``status`` (``running``, ``exited``...),
+    ``running`` (it runs and has a process, so a network namespace), ``pid``, ``exit_code``."""
 
-    ``Container.get("web")`` (or :func:`get_container`) looks a running one up.
-    Attributes: ``id``, ``short_id``, ``name``, ``image``, ``state``, ``pid``,
-    ``netns_path``, ``network_mode``, ``host_network``, ``interfaces`` (inside
-    its namespace) and ``networks`` (every Docker network it is on); ``attrs``
-    is the inspect record.
+    status: str
+    running: bool
+    pid: Optional[int]
+    exit_code: Optional[int]
+
+    @classmethod
+    def of(cls, attrs: dict) -> "ContainerState":
+        """The state in inspect record ``attrs``."""
+        state = attrs.get("State") or {}
+        pid = state.get("Pid") or None
+        code = state.get("ExitCode")
+        return cls(status=state.get("Status", "unknown"), running=bool(state.get("Running")) and pid is not None,
+                   pid=pid, exit_code=code if isinstance(code, int) else None)
+
+    def still(self, pid: Optional[int]) -> bool:
+        """Whether the container still runs the process ``pid`` (a restart means a new namespace)."""
+        return self.running and self.pid == pid
+
+
+@dataclass(frozen=True)
+class Container:
+    """A container, resolved for capture: a record, built by :meth:`from_inspect`.
+
+    :func:`pcap4py.get_container` looks a running one up.  Attributes: ``id``,
+    ``short_id``, ``name``, ``image``, ``state``, ``pid``, ``netns_path``,
+    ``network_mode``, ``host_network``, ``interfaces`` (inside its namespace),
+    ``networks`` (every network of its runtime it is on), ``runtime`` (the
+    backend that found it: ``docker``, ``podman``), ``pod`` (its pod, if any);
+    ``attrs`` is the inspect record.
     """
 
     id: str
@@ -139,36 +156,40 @@ class Container:
     host_network: bool = False  # shares the host's (our) network namespace
     interfaces: tuple[ContainerInterface, ...] = ()
     networks: tuple[ContainerNetwork, ...] = ()
+    runtime: str = "docker"
+    pod: Optional[str] = None
+    endpoint: Optional[str] = None  # the socket of the runtime that found it (rootless Podman: the user's)
     attrs: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_inspect(cls, attrs: dict, *, interfaces: tuple[ContainerInterface, ...] = (),
-                     networks: tuple[ContainerNetwork, ...] = (), host_network: bool = False) -> "Container":
+                     networks: tuple[ContainerNetwork, ...] = (), host_network: bool = False,
+                     runtime: str = "docker", pod: Optional[str] = None,
+                     endpoint: Optional[str] = None) -> "Container":
         """The record of inspect record ``attrs`` with the interfaces and networks found for it.
 
-        Each network's ``interface`` is filled in by matching MACs.
+        Each network's ``interface`` is filled in by matching MACs, and its ``bridge``
+        from that interface's host-side master (netlink).
         """
-        state = attrs.get("State") or {}
-        pid = state.get("Pid") or None
-        by_mac = {i.mac: i.name for i in interfaces if i.mac}
+        state = ContainerState.of(attrs)
+        pid = state.pid
+        by_mac = {i.mac: i for i in interfaces if i.mac}
         return cls(
             id=attrs["Id"],
             name=attrs.get("Name", "").lstrip("/"),
             image=(attrs.get("Config") or {}).get("Image", ""),
-            state=state.get("Status", "unknown"),
+            state=state.status,
             pid=pid,
             network_mode=(attrs.get("HostConfig") or {}).get("NetworkMode", ""),
             netns_path=netns_path(pid) if pid else None,
             host_network=host_network,
             interfaces=tuple(interfaces),
-            networks=tuple(replace(n, interface=by_mac.get(n.mac)) for n in networks),
+            networks=tuple(_on_interface(n, by_mac.get(n.mac)) for n in networks),
+            runtime=runtime,
+            pod=pod,
+            endpoint=endpoint,
             attrs=attrs,
         )
-
-    @classmethod
-    def get(cls, name_or_id: str, client: "docker.DockerClient | None" = None) -> "Container":
-        """The running container ``name_or_id``: see :func:`get_container`."""
-        return get_container(name_or_id, client)
 
     @property
     def short_id(self) -> str:
@@ -176,7 +197,13 @@ class Container:
 
     @property
     def running(self) -> bool:
-        return bool((self.attrs.get("State") or {}).get("Running")) and self.pid is not None
+        """Whether it was running (with a process) when looked up."""
+        return ContainerState.of(self.attrs).running
+
+    @property
+    def title(self) -> str:
+        """Who it is, for people: ``docker container web``."""
+        return f"{self.runtime} container {self.name}"
 
     def interface(self, name: str) -> ContainerInterface:
         """The interface called ``name`` inside the container."""
@@ -209,6 +236,9 @@ class Container:
             "netns": self.netns_path,
             "network_mode": self.network_mode,
             "host_network": self.host_network,
+            "runtime": self.runtime,
+            "pod": self.pod,
+            "endpoint": self.endpoint,
             "interfaces": [
                 {**asdict(i), "addresses": [str(a) for a in i.addresses]} for i in self.interfaces
             ],
@@ -216,78 +246,11 @@ class Container:
         }
 
     def __repr__(self) -> str:
-        return f"<Container {self.name} {self.short_id} {self.state} pid={self.pid}>"
+        return f"<Container {self.runtime} {self.name} {self.short_id} {self.state} pid={self.pid}>"
 
 
-# --------------------------------------------------------------------------- lookups
-
-
-def _is_running(attrs: dict) -> bool:
-    state = attrs.get("State") or {}
-    return bool(state.get("Running") and state.get("Pid"))
-
-
-def _uses_host_network(attrs: dict) -> bool:
-    pid = (attrs.get("State") or {}).get("Pid")
-    mode = (attrs.get("HostConfig") or {}).get("NetworkMode", "")
-    return mode == "host" or inventory.is_own_namespace(netns_path(pid))
-
-
-def _resolved(client: "docker.DockerClient", attrs: dict) -> Container:
-    """The full record of a running container with a namespace of its own."""
-    settings = discovery.network_settings(client, attrs)
-    networks = tuple(ContainerNetwork.from_endpoint(*entry) for entry in discovery.container_networks(client, settings))
-    pid = attrs["State"]["Pid"]
-    interfaces = tuple(ContainerInterface.from_inventory(i) for i in inventory.interfaces(netns_path(pid)))
-    return Container.from_inspect(attrs, interfaces=interfaces, networks=networks)
-
-
-def get_container(name_or_id: str, client: "docker.DockerClient | None" = None) -> Container:
-    """The running container ``name_or_id`` (a name or an id prefix), resolved for capture.
-
-    ``client`` defaults to one from ``DOCKER_HOST`` or the default socket.
-    Raises :class:`DockerUnavailable`, :class:`ContainerNotFound`,
-    :class:`ContainerNotRunning` or :class:`HostNetworkContainer`.
-    """
-    client = client or discovery.docker_client()
-    attrs = discovery.inspect_container(client, name_or_id)
-    record = Container.from_inspect(attrs)
-    if not _is_running(attrs):
-        raise ContainerNotRunning(
-            f"container {record.name} is not running (state: {record.state}): "
-            f"it has no network namespace to capture; start it first")
-    if _uses_host_network(attrs):
-        raise HostNetworkContainer(
-            f"container {record.name} uses the host's network (network mode '{record.network_mode}'): "
-            f"there is nothing container-specific to capture; capture the host interface "
-            f"instead, e.g. `python -m pcap4py capture <host interface>`")
-    return _resolved(client, attrs)
-
-
-def resolve_listed(client: "docker.DockerClient", container_id: str) -> Optional[Container]:
-    """The record of a listed container, or None if it stopped or went away meanwhile."""
-    try:
-        attrs = discovery.inspect_container(client, container_id)
-        if not _is_running(attrs):
-            return None
-        if _uses_host_network(attrs):
-            return Container.from_inspect(attrs, host_network=True)
-        return _resolved(client, attrs)
-    except ContainerNotFound:
-        return None  # removed while we were listing
-    except (NotFound, NetlinkError):
-        # its process may have exited between inspect and entering its namespace
-        try:
-            still = _is_running(discovery.inspect_container(client, container_id))
-        except ContainerNotFound:
-            still = False
-        if still:
-            raise
-        return None
-
-
-def containers(client: "docker.DockerClient | None" = None) -> list[Container]:
-    """The running containers, resolved and sorted by name (host-network ones have no interfaces listed)."""
-    client = client or discovery.docker_client()
-    found = (resolve_listed(client, cid) for cid in discovery.running_container_ids(client))
-    return sorted((c for c in found if c is not None), key=lambda c: c.name)
+def _on_interface(net: ContainerNetwork, iface: Optional[ContainerInterface]) -> ContainerNetwork:
+    """``net`` with the interface that carries it and that interface's bridge (netlink's word)."""
+    if iface is None:
+        return net
+    return replace(net, interface=iface.name, bridge=iface.host_bridge)

@@ -25,7 +25,8 @@ from ..plumbing.detach import Detachment
 from ..plumbing.macvlan import Attachment
 from . import persist as persist_mod
 from .docker import DockerBridgeNetworks
-from .model import Container, get_container
+from .lookup import get_container
+from .model import Container
 
 __all__ = ["namespace_of", "attach", "keep_lease", "restore", "detach", "mirror_build", "mirror_teardown"]
 

@@ -3,10 +3,11 @@
 A container that exits takes its network with it: in ``netns`` and ``veth`` mode its interfaces
 vanish under the handles (a read error), in ``bridge`` mode the bridge stays and a container
 started later with the same address would be captured under the old name.  A
-:class:`ContainerWatch` follows the container's Docker events (``die``, ``destroy``) on a daemon
-thread and, when it stops, calls ``on_stop(reason)`` (a capture's ``stop``).  :meth:`wait_stopped`
-lets the reader tell a read error caused by the stop (the die event comes first, Docker tears the
-network down after it) from a real one.  The thread ends when :meth:`close` is called.
+:class:`ContainerWatch` follows the container's stop events from its runtime (whatever the
+runtime calls them) on a daemon thread and, when it stops, calls ``on_stop(reason)`` (a capture's
+``stop``).  :meth:`wait_stopped` lets the reader tell a read error caused by the stop (the stop
+event comes first, the runtime tears the network down after it) from a real one.  The thread
+ends when :meth:`close` is called.
 """
 
 from __future__ import annotations
@@ -14,16 +15,15 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
-from ..errors import ContainerNotFound, Pcap4pyError
-from . import docker as discovery
+from ..errors import Pcap4pyError
+from .lookup import runtime_of
 
 if TYPE_CHECKING:  # pragma: no cover - typing only
     from .model import Container
+    from .runtimes import Runtime
 
-__all__ = ["ContainerWatch", "STOP_EVENTS"]
+__all__ = ["ContainerWatch", "ProcessWatch"]
 
-# die carries the exit code; destroy in case the die was missed (docker rm -f emits both)
-STOP_EVENTS = ("die", "destroy")
 POLL_S = 1.0  # inspect interval once the event stream has failed
 JOIN_S = 5.0  # longest wait for the thread at close
 
@@ -31,11 +31,11 @@ JOIN_S = 5.0  # longest wait for the thread at close
 class ContainerWatch:
     """Calls ``on_stop(reason)`` once, when ``container`` stops; :meth:`start` it, :meth:`close` it."""
 
-    def __init__(self, container: "Container", on_stop: Callable[[str], None], client: Any = None):
+    def __init__(self, container: "Container", on_stop: Callable[[str], None], runtime: "Runtime | None" = None):
         self.container = container
         self._on_stop = on_stop
-        self._client = client
-        self._own_client = client is None
+        self._runtime = runtime
+        self._own_runtime = runtime is None
         self._stream: Any = None
         self._thread: Optional[threading.Thread] = None
         self._stopped = threading.Event()  # the container stopped (reason set)
@@ -48,10 +48,9 @@ class ContainerWatch:
 
         Done before privileges are dropped: the event stream keeps its connection to the daemon.
         """
-        if self._client is None:
-            self._client = discovery.docker_client()
-        self._stream = discovery.container_events(self._client, container=self.container.id,
-                                                  events=STOP_EVENTS)
+        if self._runtime is None:
+            self._runtime = runtime_of(self.container)
+        self._stream = self._runtime.events(container=self.container.id)
         self._check_state()
         self._thread = threading.Thread(target=self._follow, name=f"pcap4py-watch-{self.container.name}",
                                         daemon=True)
@@ -74,20 +73,17 @@ class ContainerWatch:
                 pass  # already closed, or a transport that cannot be cancelled: the thread is a daemon
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(JOIN_S)
-        if self._own_client and self._client is not None:
-            try:
-                self._client.close()
-            except Exception:
-                pass
-            self._client = None
+        if self._own_runtime and self._runtime is not None:
+            self._runtime.close()
+            self._runtime = None
 
     # --- the thread ----------------------------------------------------------------------------
     def _follow(self) -> None:
         stream = self._stream
         try:
             for event in stream or ():
-                if (event.get("Action") or event.get("status")) in STOP_EVENTS:
-                    self._stop(_exit_code(event))
+                if event.kind == "stop":
+                    self._stop(event.exit_code)
                     return
         except Exception:
             pass  # the stream broke (the daemon restarted) or was closed by close()
@@ -103,13 +99,11 @@ class ContainerWatch:
             self._closing.wait(POLL_S)
 
     def _check_state(self) -> None:
-        try:
-            state = discovery.inspect_container(self._client, self.container.id).get("State") or {}
-        except ContainerNotFound:
-            self._stop(None)
-            return
-        if not state.get("Running") or state.get("Pid") != self.container.pid:
-            self._stop(state.get("ExitCode"))  # stopped, or restarted (in a namespace of its own)
+        state = self._runtime.state(self.container.id)
+        if state is None:
+            self._stop(None)  # gone
+        elif not state.still(self.container.pid):
+            self._stop(state.exit_code)  # stopped, or restarted (in a namespace of its own)
 
     def _stop(self, exit_code: Optional[int]) -> None:
         if self._stopped.is_set() or self._closing.is_set():
@@ -120,9 +114,46 @@ class ContainerWatch:
         self._on_stop(self.reason)
 
 
-def _exit_code(event: dict) -> Optional[int]:
-    attributes = (event.get("Actor") or {}).get("Attributes") or {}
-    try:
-        return int(attributes["exitCode"])
-    except (KeyError, TypeError, ValueError):
-        return None
+
+class ProcessWatch:
+    """Calls ``on_stop(reason)`` once, when process ``pid`` exits (a ``--pid`` capture's end).
+
+    Needed because a namespace outlives its last process while our capture sockets hold it: its
+    interfaces do not vanish, and nothing else would end the capture.  Waits on a pidfd (no PID
+    reuse race) on a daemon thread; :meth:`close` ends it.
+    """
+
+    def __init__(self, pid: int, on_stop: Callable[[str], None]):
+        import os
+
+        self.pid = pid
+        self._on_stop = on_stop
+        self._fd = os.pidfd_open(pid)
+        self._wake_r, self._wake_w = os.pipe()
+        self.reason: Optional[str] = None
+        self._thread = threading.Thread(target=self._wait, name=f"pcap4py-watch-pid{pid}", daemon=True)
+
+    def start(self) -> "ProcessWatch":
+        self._thread.start()
+        return self
+
+    def _wait(self) -> None:
+        import select
+
+        ready, _, _ = select.select([self._fd, self._wake_r], [], [])
+        if self._fd in ready:
+            self.reason = f"process {self.pid} exited"
+            self._on_stop(self.reason)
+
+    def close(self) -> None:
+        """End the thread (bounded wait) and close the descriptors. Safe to call twice."""
+        import os
+
+        if self._wake_w < 0:
+            return
+        os.write(self._wake_w, b"x")
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(JOIN_S)
+        for fd in (self._fd, self._wake_r, self._wake_w):
+            os.close(fd)
+        self._wake_w = -1

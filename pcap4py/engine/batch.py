@@ -54,6 +54,26 @@ class Batch:
                 and len(self.data) == DEFAULT_DATA_BYTES and self not in _IDLE):
             _IDLE.append(self)
 
+    @property
+    def java_meta(self) -> Any:
+        """The records' buffer as Java sees it (a direct ``ByteBuffer`` over :attr:`meta`)."""
+        return self._jmeta
+
+    @property
+    def java_data(self) -> Any:
+        """The frames' buffer as Java sees it (a direct ``ByteBuffer`` over :attr:`data`)."""
+        return self._jdata
+
+    @staticmethod
+    def java_arrays(batches: "list[Batch]") -> tuple:
+        """Java arrays of the batches' record buffers, frame buffers and counts: how a Java
+        consumer takes a whole read round in one call."""
+        import jpype
+
+        buffer = jpype.JClass("java.nio.ByteBuffer")
+        return (jpype.JArray(buffer)([b._jmeta for b in batches]), jpype.JArray(buffer)([b._jdata for b in batches]),
+                jpype.JArray(jpype.JInt)([b.count for b in batches]))
+
     def fill(self, reader: Any, max_packets: int | None = None) -> int:
         """Let ``reader`` (a Java ``BatchSource``) fill the buffers; returns the packet count."""
         limit = self.capacity if max_packets is None else min(self.capacity, max_packets)

@@ -85,7 +85,9 @@ class Capture:
         # handles joining or leaving while running: queued by any thread, applied by the loop's
         self._changes: list[tuple[str, Handle]] = []
         self._changes_lock = threading.Lock()
-        self._reserved = len(self.sources)  # source indexes given out (reserve_sources)
+        self._reserved = len(self.sources)  # source indexes given out so far (reserve_sources)
+        self._free: list[int] = []  # indexes of removed handles, given out again
+        self._reservations: dict[int, int] = {}  # first index -> how many, until their handles join
         self._retired = Stats(0)  # the counters of the handles removed (and closed)
         # called on the loop's thread with the handles just joined, before any of them is read
         # (sinks describe the new sources: pcapng interface blocks, a shared dumper, line names)
@@ -136,21 +138,26 @@ class Capture:
     def reserve_sources(self, n: int) -> int:
         """Reserve ``n`` source indexes for live handles about to be opened and :meth:`add`-ed;
         returns the first (open them with ``index=first``, ``first + 1``, ...).  Thread-safe.
-        Indexes are never reused: a removed handle's packets keep their source."""
+
+        The indexes of removed handles are given out again (a record holds one byte of index,
+        and a day-long capture sees many more sources come and go): a handle is removed between
+        read rounds, once every packet it read has been delivered, and the source that joins
+        with its index replaces it in :attr:`sources`.  At most ``MAX_SOURCES`` at a time."""
         with self._changes_lock:
-            first = self._reserved
-            if first + n > MAX_SOURCES:
-                raise ValueError(f"a capture has at most {MAX_SOURCES} sources")
-            self._reserved += n
+            first = _take_run(self._free, n)
+            if first is None:
+                first = self._reserved
+                if first + n > MAX_SOURCES:
+                    raise ValueError(f"a capture has at most {MAX_SOURCES} sources at a time")
+                self._reserved += n
+            self._reservations[first] = n
             return first
 
     def release_sources(self, first: int) -> None:
-        """Give back the indexes reserved from ``first`` on when their handles could not be opened
-        (only the latest reservation can be given back: sources stay numbered without gaps)."""
+        """Give back the indexes reserved from ``first`` on when their handles could not be opened."""
         with self._changes_lock:
-            pending = [s.index for op, h in self._changes if op == "add" for s in h.sources]
-            if all(s.index < first for s in self.sources) and all(i < first for i in pending):
-                self._reserved = min(self._reserved, first)
+            n = self._reservations.pop(first, 0)
+            self._free.extend(range(first, first + n))
 
     def add(self, handles: Sequence[Handle]) -> None:
         """Join live ``handles`` (opened with indexes from :meth:`reserve_sources`) to the running
@@ -187,7 +194,11 @@ class Capture:
             if op == "add" and h not in self.handles:
                 self.handles.append(h)
                 self._batches.append(Batch.reused())
-                self.sources.extend(h.sources)
+                indexes = {s.index for s in h.sources}  # a removed handle's, given out again
+                self.sources = [s for s in self.sources if s.index not in indexes] + list(h.sources)
+                with self._changes_lock:
+                    for i in indexes:
+                        self._reservations.pop(i, None)
                 added.append(h)
             elif op == "remove" and h in self.handles:
                 self._retire(h)
@@ -203,6 +214,8 @@ class Capture:
         i = self.handles.index(handle)
         del self.handles[i]
         self._batches.pop(i).recycle()
+        with self._changes_lock:  # every packet it read is delivered: its indexes may serve again
+            self._free.extend(s.index for s in handle.sources)
         try:
             self._retired = self._retired + handle.stats()
         except Exception:  # noqa: BLE001 - a closed handle has no counters left to keep
@@ -447,4 +460,15 @@ class Capture:
 
 def _ts(p: Packet) -> int:
     return p.ts_ns
+
+
+def _take_run(free: list[int], n: int) -> Optional[int]:
+    """Take ``n`` consecutive indexes out of ``free``; returns the first, or None if it has none."""
+    free.sort()
+    for k in range(len(free) - n + 1):
+        if free[k + n - 1] - free[k] == n - 1:
+            first = free[k]
+            del free[k:k + n]
+            return first
+    return None
 

@@ -202,17 +202,20 @@ class Handle:
                 f"cannot set direction {direction!r} on {self.name}: {message}")):
             self._j.setDirection(value)
 
-    def dump(self, path: str, dumper: Any = None) -> Any:
+    def dump(self, path: str, dumper: Any = None, *, owned: bool = True) -> Any:
         """Write every packet read from now on to the pcap file ``path`` ('-' is stdout).
 
         Returns the Pcap4J dumper; pass it as ``dumper`` to other handles to share one file.
+        ``owned=False``: a dumper this call opens is the caller's to close, not this handle's
+        (a file that outlives the handles of a growing capture).
         """
         self._require_open()
         self._use_libpcap()
         if dumper is None:
-            with jvm.java_errors(lambda message: CaptureFileError(f"cannot write {path}: {message}")):
+            with jvm.java_errors(lambda message: CaptureFileError(  # libpcap's message names the file too
+                    f"cannot write {path}: {message.removeprefix(f'{path}: ')}")):
                 dumper = self._j.dumpOpen(path)
-            self._dumper = dumper
+            self._dumper = dumper if owned else None
         self._dump_path = path
         self._reader.setDumper(dumper)
         self._dump_target = dumper

@@ -8,17 +8,16 @@ the container code means changing the imports below and nothing else.
 from __future__ import annotations
 
 from contextlib import ExitStack, contextmanager
-from typing import TYPE_CHECKING, Iterable, Iterator, Optional
+from typing import TYPE_CHECKING, Iterable, Iterator, NamedTuple, Optional
 
 from ..container.capture import CAPTURE_DIRECTIONS, VIAS, open_container, parse_directions
-from ..container.docker import docker_client, running_summaries
-from ..container.model import containers
+from ..container.lookup import containers, each_runtime
 from ..errors import Pcap4pyError
 
 if TYPE_CHECKING:
     from ..engine.capture import Capture
 
-__all__ = ["VIAS", "CAPTURE_DIRECTIONS", "PREFIX", "ALL", "interface_name", "running_names", "directions",
+__all__ = ["VIAS", "CAPTURE_DIRECTIONS", "PREFIX", "ALL", "Running", "interface_name", "running_names", "directions",
            "open_interface"]
 
 PREFIX = "pcap4py-"
@@ -31,20 +30,24 @@ def interface_name(container: str) -> str:
     return PREFIX + container
 
 
-def running_names() -> list[str]:
-    """Names of the running containers not on the host's network, sorted.
+class Running(NamedTuple):
+    """A running container as the extcap lists it: its name and its runtime (``docker``, ``podman``)."""
 
-    Asked of the Docker Engine alone: listing needs the Docker socket but, unlike
+    name: str
+    runtime: str
+
+
+def running_names() -> list[Running]:
+    """The running containers not on the host's network (name, runtime), sorted by name.
+
+    Asked of the runtimes alone: listing needs their sockets but, unlike
     :func:`containers`, no entering of namespaces, so Wireshark shows the
     interfaces to a user who may lack CAP_SYS_ADMIN (the capture then says so).
     """
-    client = docker_client()
-    try:
-        found = running_summaries(client)
-    finally:
-        client.close()
-    return sorted(name.lstrip("/") for c in found if (c.get("HostConfig") or {}).get("NetworkMode") != "host"
-                  for name in (c.get("Names") or [])[:1])
+    def listed(rt) -> list[Running]:
+        return [Running(item.name, rt.name) for item in rt.listed() if not item.host_network]
+
+    return sorted(each_runtime(listed))
 
 
 def directions(value: Optional[str]) -> frozenset:

@@ -6,7 +6,8 @@
 * :mod:`.lines` - text, hexdump, JSON lines and a streamed JSON array, formatted in Java a batch at
   a time;
 * :mod:`.pcap4j` - Pcap4J's full rendering of each packet;
-* :mod:`.rotate` - one pcap or pcapng file after another (``-C``, ``-G``, ``-W``, ``-z``).
+* :mod:`.rotate` - one file after another (``-C``, ``-G``, ``-W``, ``-z``): what every format's
+  rotation shares; :class:`~.pcap.PcapRotation` and :class:`~.pcapng.PcapngRotation` do the rest.
 
 Every sink is used the same way: ``consume(capture, progress)`` reads the capture to its end,
 ``end(capture)`` runs once it has stopped (last flush, statistics), ``close()`` releases the
@@ -62,17 +63,16 @@ class Sink(Protocol):
 def open_sink(capture: "Capture", output: Output, stream: IO[str] = sys.stdout) -> Any:
     """The sink that writes ``capture`` as ``output`` says (lines go to ``stream``'s descriptor)."""
     if output.path:
-        from .pcapng import PcapngSink, wants_pcapng
+        from .pcap import PcapRotation, PcapSink
+        from .pcapng import PcapngRotation, PcapngSink, wants_pcapng
 
-        if output.rotation is not None:
-            from .rotate import RotatingSink
-
-            return RotatingSink(capture, output.path, output.rotation, pcapng=wants_pcapng(output.path, output.pcapng),
-                                nano=output.nano, comments=output.comments)
         if wants_pcapng(output.path, output.pcapng):
+            if output.rotation is not None:
+                return PcapngRotation(capture, output.path, output.rotation, nano=output.nano,
+                                      comments=output.comments)
             return PcapngSink(output.path, capture, nano=output.nano, comments=output.comments)
-        from .pcap import PcapSink
-
+        if output.rotation is not None:
+            return PcapRotation(capture, output.path, output.rotation)
         return PcapSink(capture, output.path)
     if output.fmt not in FORMATS:
         raise ValueError(f"unknown format {output.fmt!r}; choose from {', '.join(FORMATS)}")

@@ -117,12 +117,14 @@ class LineSink:
     def add_sources(self, handles: Sequence[Any]) -> None:
         """Name the sources of handles that joined a running capture (before their packets)."""
         for source in sorted((s for h in handles for s in h.sources), key=lambda s: s.index):
-            if source.index != self._known:
-                raise ValueError(f"source {source.index} joined, expected {self._known}")
-            self._formatter.addSource(_shown(_name(source, self._by_label), self.fmt), source.linktype)
+            if source.index > self._known:
+                raise ValueError(f"source {source.index} joined, expected at most {self._known}")
+            # a new index, or the index of a source that left (a long capture reuses them)
+            self._formatter.setSource(source.index, _shown(_name(source, self._by_label), self.fmt),
+                                      source.linktype)
             if source.view is not None and self._local is None:
                 self._formatter.setPointOfView(source.index, source.view.java())
-            self._known += 1
+            self._known = max(self._known, source.index + 1)
 
     def raise_for_errors(self) -> None:
         """Nothing is deferred: a failed write raised at once."""
@@ -131,23 +133,15 @@ class LineSink:
         """Format and write one read round (several batches are merged by time stamp)."""
         if len(batches) == 1:
             b = batches[0]
-            self._formatter.begin(b._jmeta, b._jdata, b.count)
+            self._formatter.begin(b.java_meta, b.java_data, b.count)
         else:
-            self._formatter.begin(*self._java_arrays(batches))
+            self._formatter.begin(*Batch.java_arrays(batches))
         view = memoryview(self._out)
         while True:
             n = int(self._formatter.next(self._jout))
             if not n:
                 return
             self._write_all(view[:n])
-
-    @staticmethod
-    def _java_arrays(batches: Sequence[Batch]) -> tuple:
-        jpype = jvm.start()
-        buffer = jvm.jclass("java.nio.ByteBuffer")
-        return (jpype.JArray(buffer)([b._jmeta for b in batches]),
-                jpype.JArray(buffer)([b._jdata for b in batches]),
-                jpype.JArray(jpype.JInt)([b.count for b in batches]))
 
     def _write_all(self, chunk: "bytes | memoryview") -> None:
         while chunk:

@@ -19,7 +19,9 @@ import stat
 import struct
 from typing import TYPE_CHECKING, Callable, Optional
 
+from ..engine import jvm
 from ..errors import CaptureWriteError
+from .rotate import RotatingSink, Rotation
 
 if TYPE_CHECKING:
     from ..engine.capture import Capture
@@ -38,13 +40,12 @@ class PcapSink:
             f"a pcap file keeps neither the interface nor the direction of the packets of "
             f"{len(capture.sources)} interfaces; write a .pcapng file to keep them"]
         dumper = None
+        # handles that come and go: the file must outlive the one that opened it, so the sink
+        # closes it (after the capture has stopped reading) instead of that handle
         for h in capture.handles:
-            dumper = h.dump(path, dumper)
+            dumper = h.dump(path, dumper, owned=not capture.growing)
         self._dumper = dumper
         if capture.growing:
-            # handles come and go: the file must outlive the one that opened it, so the sink
-            # closes it (after the capture has stopped reading) instead of that handle
-            capture.handles[0]._dumper = None
             capture.on_added.append(self._dump_added)
         # opened now, while the process may still write there (before -Z), to cut the file back later
         self._fd = _open_if_regular(path)
@@ -74,9 +75,9 @@ class PcapSink:
             self._dumper = None
 
     def _dump_added(self, handles: list) -> None:
-        """Handles that joined the capture write to the same file."""
+        """Handles that joined the capture write to the same file (the first opens it, if none has)."""
         for h in handles:
-            h.dump(self.path, self._dumper)
+            self._dumper = h.dump(self.path, self._dumper, owned=False)
 
     @property
     def _owner(self):
@@ -118,6 +119,50 @@ class PcapSink:
             if self._fd is not None:
                 os.close(self._fd)
                 self._fd = None
+
+
+class PcapRotation(RotatingSink):
+    """pcap files one after another (-C, -G): a :class:`PcapSink` per file; -C's budget is shared
+    with the Java readers, which stop before the packet that would take the file past it."""
+
+    def __init__(self, capture: "Capture", template: str, rotation: Rotation):
+        super().__init__(capture, template, rotation)
+        self._budget = jvm.start().JArray(jvm.start().JLong)(1) if rotation.size is not None else None
+        self._sink = self._open(self.path)
+
+    def _open(self, path: str) -> PcapSink:
+        sink = PcapSink(self._capture, path)
+        if self._budget is not None:
+            self._budget[0] = self.rotation.size - sink.good_offset  # the file header counts
+            for h in self._capture.handles:
+                h.set_dump_budget(self._budget)
+        return sink
+
+    def _write(self, capture: "Capture", after_round: Callable[[], None]) -> None:
+        def after(total: int) -> None:
+            self._sink.checkpoint(total)
+            after_round()
+
+        capture.drain(after)
+
+    def _file_full(self) -> bool:
+        return self._budget is not None and self._budget[0] < 0 and self._sink.error is None
+
+    def _switch(self, path: str) -> None:
+        self._close_current()
+        self._first_packet = self._capture.seen
+        self._sink = self._open(path)
+
+    def _close_current(self) -> None:
+        self._sink.checkpoint(self._capture.seen)
+        if self._sink.error is None:
+            for h in self._capture.handles:
+                h.end_dump()
+            self._sink.close()  # the file of a growing capture, which no handle owns
+            self._sink.raise_for_errors()  # closes its descriptor (no error: nothing raised)
+
+    def _written(self) -> int:
+        return self._capture.seen
 
 
 def _open_if_regular(path: str) -> Optional[int]:

@@ -16,6 +16,7 @@ from ..engine import jvm
 from ..engine.batch import Batch
 from ..engine.pcapng import linktype_of
 from ..errors import CaptureFileError
+from .rotate import RotatingSink, Rotation
 
 PCAPNG_SUFFIXES = (".pcapng", ".ntar")
 # Several live handles: how long a packet waits for older ones from other handles.  A live handle
@@ -45,8 +46,6 @@ class PcapngSink:
         self._jpype = jvm.start()
         self.warnings: list[str] = []
         self._j = self._call(lambda: jvm.jclass("pcap4py.helper.PcapngWriter")(path))
-        self._buffer_array = jvm.jclass("java.nio.ByteBuffer")[:]
-        self._int_array = self._jpype.JArray(self._jpype.JInt)
         uname = os.uname()
         self._call(lambda: self._j.sectionHeader(platform.machine(), f"{uname.sysname} {uname.release}",
                                                  f"pcap4py {__version__}"))
@@ -65,25 +64,28 @@ class PcapngSink:
             self._describe(handle)
 
     def _describe(self, handle: Any) -> None:
-        """One interface description block per source of ``handle``, numbered as its packets are."""
+        """One interface description block per source of ``handle``, for the packets of its index."""
         for source in handle.sources:
             label = source.display_name
-            number = self._call(lambda: self._j.addInterface(
-                linktype_of(source.linktype), source.snaplen, self._nano, label, source.description,
-                handle.filter, label if self._comments else None))
-            if number != source.index:
-                raise CaptureFileError(f"{self.path}: interface {label} is source {source.index} "
-                                       f"but would be written as interface {number}")
+            # a source index that served a source gone since gets a new interface block and number
+            self._call(lambda: self._j.addInterface(
+                source.index, linktype_of(source.linktype), source.snaplen, self._nano, label,
+                source.description, handle.filter, label if self._comments else None))
             view = self._local if self._local is not None else source.view
             if view is not None:
-                self._j.setPointOfView(number, view.java())
+                self._j.setPointOfView(source.index, view.java())
 
     def consume(self, capture: Any, progress: Optional[Callable[[int], None]] = None) -> None:
-        """Write each read round of ``capture`` as it comes."""
-        for batches in capture.rounds():
-            self.write_round(batches)
-            if progress is not None:
-                progress(capture.seen)
+        """Write each read round of ``capture`` as it comes, onto the file at the end of the round
+        (and, on an idle link, the held-back packets once they are due)."""
+        capture.tick = self.tick
+        try:
+            for batches in capture.rounds():
+                self.write_round(batches)
+                if progress is not None:
+                    progress(capture.seen)
+        finally:
+            capture.tick = None
 
     def end(self, capture: Any) -> None:
         """Statistics blocks, then everything to the file (a broken pipe has stopped the capture)."""
@@ -97,10 +99,9 @@ class PcapngSink:
         """Nothing is deferred: a failed write raised at once."""
 
     def write_round(self, batches: Sequence[Batch]) -> None:
-        """Write the packets of one read round's batches, in timestamp order."""
-        metas = self._buffer_array([b._jmeta for b in batches])
-        datas = self._buffer_array([b._jdata for b in batches])
-        counts = self._int_array([b.count for b in batches])
+        """Write the packets of one read round's batches, in timestamp order, and push them to the
+        file (packets held back to merge several live interfaces by time wait until they are due)."""
+        metas, datas, counts = Batch.java_arrays(batches)
         self._call(lambda: self._j.writeRound(metas, datas, counts))
 
     def write_statistics(self, capture: Any) -> None:
@@ -118,22 +119,90 @@ class PcapngSink:
         """Packets written so far."""
         return int(self._j.written())
 
+    def set_size_limit(self, size: int) -> None:
+        """-C: the file is full once it holds more than ``size`` bytes, checked before each packet;
+        the packets left wait (:attr:`pending`) for :meth:`reopen`."""
+        self._j.setSizeLimit(size)
+
+    @property
+    def full(self) -> bool:
+        """Whether the file has grown past its size limit."""
+        return bool(self._j.full())
+
+    @property
+    def pending(self) -> bool:
+        """Whether packets wait: cut off by a full file, or held back."""
+        return bool(self._j.pending())
+
+    def release_all(self) -> None:
+        """Write every packet waiting, as far as the file's size limit lets them."""
+        self._call(self._j.releaseAll)
+
+    def reopen(self, path: str) -> None:
+        """Go on in the file ``path``, which starts with the same section and interface blocks
+        (rotation); if it cannot be opened, the current file stays open."""
+        self._call(lambda: self._j.reopen(path), path)
+        self.path = path
+
+    def tick(self) -> None:
+        """Write the held-back packets that are due (an idle link has no round to do it)."""
+        self._call(self._j.tick)
+
     def flush(self) -> None:
+        """Write everything, held-back packets included (the end of the capture)."""
         self._call(self._j.flush)
 
     def close(self) -> None:
         """Flush and close the file (stdout stays open)."""
         self._call(self._j.close)
 
-    def _call(self, fn: Callable[[], Any]) -> Any:
-        """Run a Java write, turning its IOException into BrokenPipeError or CaptureFileError."""
+    def _call(self, fn: Callable[[], Any], path: Optional[str] = None) -> Any:
+        """Run a Java write, turning its IOException into BrokenPipeError or CaptureFileError
+        (naming ``path``, by default the current file)."""
         try:
             return fn()
         except self._jpype.JException as e:
-            message = str(e.getMessage())
+            message = str(e.getMessage() or e.getClass().getSimpleName())  # some carry no message
             if "Broken pipe" in message:
                 raise BrokenPipeError(message) from e
-            raise CaptureFileError(f"cannot write {self.path}: {message}") from e
+            raise CaptureFileError(f"cannot write {path or self.path}: {message}") from e
+
+
+class PcapngRotation(RotatingSink):
+    """pcapng files one after another (-C, -G): one :class:`PcapngSink` whose writer reopens on the
+    next file, repeating the section and interface blocks; each file ends with its statistics."""
+
+    def __init__(self, capture: Any, template: str, rotation: Rotation, *, nano: bool = False,
+                 comments: bool = False):
+        super().__init__(capture, template, rotation)
+        self._sink = PcapngSink(self.path, capture, nano=nano, comments=comments)
+        if rotation.size is not None:
+            self._sink.set_size_limit(rotation.size)
+
+    def _write(self, capture: Any, after_round: Callable[[], None]) -> None:
+        for batches in capture.rounds():
+            self._sink.write_round(batches)
+            after_round()
+
+    def _idle(self) -> None:
+        self._sink.tick()
+
+    def _file_full(self) -> bool:
+        return self._sink.full and self._sink.pending
+
+    def _switch(self, path: str) -> None:
+        self._sink.write_statistics(self._capture)
+        self._first_packet = self._sink.written
+        self._sink.reopen(path)
+
+    def _drain(self) -> None:
+        self._sink.release_all()
+
+    def _close_current(self) -> None:
+        self._sink.close()
+
+    def _written(self) -> int:
+        return self._sink.written
 
 
 def _or_unknown(value: Optional[int]) -> int:

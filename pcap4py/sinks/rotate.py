@@ -12,10 +12,11 @@
 * ``-z CMD``: ``CMD FILE`` runs as a child (no shell) on every file once it is closed, the last one
   too.
 
-pcap files are written by libpcap's dumper through the handles (:class:`~.pcap.PcapSink`, one per
-file); pcapng by one :class:`~.pcapng.PcapngSink` whose Java writer reopens on the next file and
-repeats the section and interface blocks there, so that a round cut by a full file goes on in the
-next one, and each file ends with its statistics blocks.
+What is common to every format is here (:class:`RotatingSink`: names, the clock, -W, -z, the one
+error); each format rotates beneath its own writer: :class:`~.pcap.PcapRotation` opens a new
+:class:`~.pcap.PcapSink` per file, :class:`~.pcapng.PcapngRotation` has its one writer reopen on
+the next file and repeat the section and interface blocks there, so that a round cut by a full
+file goes on in the next one, and each file ends with its statistics blocks.
 """
 
 from __future__ import annotations
@@ -28,10 +29,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
-from ..engine import jvm
-from ..errors import CaptureFileError, Pcap4pyError
-from .pcap import PcapSink
-from .pcapng import PcapngSink
+from ..errors import Pcap4pyError
 
 if TYPE_CHECKING:
     from ..engine.capture import Capture
@@ -65,14 +63,16 @@ class FileNames:
 
 
 class RotatingSink:
-    """Writes ``capture`` to one file after another as ``rotation`` says (see the module)."""
+    """Writes ``capture`` to one file after another as ``rotation`` says (see the module).
 
-    def __init__(self, capture: Capture, template: str, rotation: Rotation, *, pcapng: bool,
-                 nano: bool = False, comments: bool = False):
+    A format's rotation provides its first file's sink (``_sink``, opened by its ``__init__`` at
+    ``self.path``) and the steps below marked "the format's".
+    """
+
+    def __init__(self, capture: Capture, template: str, rotation: Rotation):
         self._capture = capture
         self.rotation = rotation
         self._names = FileNames(template, rotation)
-        self._pcapng = pcapng
         self._children: list[subprocess.Popen] = []
         self._error: Optional[Pcap4pyError] = None
         self._files = 1  # opened so far (-G -W: the limit)
@@ -80,43 +80,66 @@ class RotatingSink:
         self._slice = self._slice_of(time.time())
         self.path = self._names.name(time.time(), 0)
         self._first_packet = 0  # packets written before this file
-        if pcapng:
-            self._sink: Any = PcapngSink(self.path, capture, nano=nano, comments=comments)
-            if rotation.size is not None:
-                self._sink._j.setSizeLimit(rotation.size)
-        else:
-            self._budget = jvm.start().JArray(jvm.start().JLong)(1) if rotation.size is not None else None
-            self._sink = self._open_pcap(self.path)
-        self.warnings = self._sink.warnings
+        self._sink: Any = None
+
+    @property
+    def warnings(self) -> list:
+        return self._sink.warnings
+
+    # --- the format's -------------------------------------------------------------------------
+    def _write(self, capture: Capture, after_round: Callable[[], None]) -> None:
+        """Read ``capture`` to its end into the current file, calling ``after_round()`` after each round."""
+        raise NotImplementedError
+
+    def _idle(self) -> None:
+        """An idle poll: what may go out without a packet (held-back packets)."""
+
+    def _file_full(self) -> bool:
+        """Whether the current file is full (-C) and packets wait for the next."""
+        raise NotImplementedError
+
+    def _switch(self, path: str) -> None:
+        """End the current file and go on in ``path``; raises :class:`Pcap4pyError` if it cannot."""
+        raise NotImplementedError
+
+    def _drain(self) -> None:
+        """At the end: write what is still waiting (held-back packets) into the current file."""
+
+    def _close_current(self) -> None:
+        raise NotImplementedError
+
+    def _written(self) -> int:
+        """Packets written so far, every file counted."""
+        raise NotImplementedError
 
     # --- the sink interface ---------------------------------------------------------------------
     def consume(self, capture: Capture, progress: Optional[Callable[[int], None]] = None) -> None:
         """Read ``capture`` to its end, rotating after any round (or idle poll) that calls for it."""
-        capture.tick = self._on_tick
+        capture.tick = self._on_idle
+
+        def after_round() -> None:
+            self._rotate_while_full()
+            self._on_tick()
+            if progress is not None:
+                progress(self._capture.seen)
+
         try:
-            if self._pcapng:
-                for batches in capture.rounds():
-                    self._sink.write_round(batches)
-                    self._after_round(progress)
-            else:
-                capture.drain(lambda total: self._after_round(progress))
+            self._write(capture, after_round)
         finally:
             capture.tick = None
 
     def end(self, capture: Capture) -> None:
         """The last packets (a full file may call for one more), then the last file's statistics."""
-        if self._pcapng:
-            j = self._sink._j
-            self._sink._call(j.releaseAll)
-            while self._error is None and j.full() and j.pending():
-                self._next_file(new_slice=False)
-                self._sink._call(j.releaseAll)
+        self._drain()
+        while self._error is None and self._file_full():
+            self._next_file(new_slice=False)
+            self._drain()
         self._sink.end(capture)
 
     def close(self) -> None:
         """Close the last file and run -z on it (a size rotation's file left empty is removed)."""
         self._close_current()
-        empty = self._packets_in_file() == 0 and self._counter > 0
+        empty = self._written() - self._first_packet == 0 and self._counter > 0
         if empty and self._error is None:
             os.unlink(self.path)  # tcpdump opens the next file only for a packet
         else:
@@ -134,22 +157,16 @@ class RotatingSink:
         os.chown(self.path, uid, gid)
 
     # --- when to rotate -------------------------------------------------------------------------
-    def _after_round(self, progress: Optional[Callable[[int], None]]) -> None:
-        if self._pcapng:
-            if self._sink._j.full() and self._sink._j.pending():
-                self._rotate_full_pcapng()
-        else:
-            self._sink.checkpoint(self._capture.seen)
-            if self._budget is not None and self._budget[0] < 0 and self._sink.error is None:
-                self._next_file(new_slice=False)
-        self._on_tick()
-        if progress is not None:
-            progress(self._capture.seen)
-
-    def _rotate_full_pcapng(self) -> None:
-        j = self._sink._j
-        while self._error is None and j.full() and j.pending():
+    def _rotate_while_full(self) -> None:
+        while self._error is None and self._file_full():
             self._next_file(new_slice=False)
+
+    def _on_idle(self) -> None:
+        """An idle poll: what waits for time goes out, then -G's clock."""
+        if self._error is None:
+            self._idle()
+            self._rotate_while_full()
+        self._on_tick()
 
     def _on_tick(self) -> None:
         """-G: a new file once the clock has passed into the next interval."""
@@ -175,44 +192,14 @@ class RotatingSink:
         path = self._names.name(time.time() if when is None else when, self._counter)
         old = self.path
         try:
-            if self._pcapng:
-                self._sink.write_statistics(self._capture)
-                self._first_packet = self._sink.written
-                self._sink.path = path
-                self._sink._call(lambda: self._sink._j.reopen(path))
-            else:
-                self._close_current()
-                self._first_packet = self._capture.seen
-                self._sink = self._open_pcap(path)
-        except Pcap4pyError as e:
-            self._error = CaptureFileError(f"cannot rotate to {path}: {e}")
+            self._switch(path)
+        except Pcap4pyError as e:  # it names the file it could not write, and why
+            self._error = e
             self._capture.stop()
             return
         self.path = path
         self._files += 1
         self._run_command(old)
-
-    def _open_pcap(self, path: str) -> PcapSink:
-        sink = PcapSink(self._capture, path)
-        if self._budget is not None:
-            self._budget[0] = self.rotation.size - sink.good_offset  # the file header counts
-            for h in self._capture.handles:
-                h.set_dump_budget(self._budget)
-        return sink
-
-    def _close_current(self) -> None:
-        if self._pcapng:
-            self._sink.close()
-            return
-        self._sink.checkpoint(self._capture.seen)
-        if self._sink.error is None:
-            for h in self._capture.handles:
-                h.end_dump()
-            self._sink.raise_for_errors()  # closes its descriptor (no error: nothing raised)
-
-    def _packets_in_file(self) -> int:
-        total = self._sink.written if self._pcapng else self._capture.seen
-        return total - self._first_packet
 
     # --- -z -----------------------------------------------------------------------------------
     def _run_command(self, path: str) -> None:

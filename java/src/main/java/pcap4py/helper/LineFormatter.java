@@ -95,6 +95,20 @@ public final class LineFormatter {
     linktypes[n] = linktype;
   }
 
+  /** A source joining with the index of one that left (a long capture reuses indexes): it replaces it. */
+  public void setSource(int index, String name, int linktype) {
+    if (index >= names.length) {
+      addSource(name, linktype);
+      return;
+    }
+    names[index] = Fields.utf8(name);
+    jsonNames[index] = JsonFields.quoted(name);
+    linktypes[index] = linktype;
+    if (index < povs.length) {
+      povs[index] = null;
+    }
+  }
+
   /** Starts a round of one batch. */
   public void begin(ByteBuffer meta, ByteBuffer data, int count) {
     begin(new ByteBuffer[] {meta}, new ByteBuffer[] {data}, new int[] {count});

@@ -1,14 +1,14 @@
 package pcap4py.helper;
 
+import static pcap4py.helper.Pcapng.*;
+
 import com.sun.jna.Memory;
 import com.sun.jna.Pointer;
 import com.sun.jna.Structure;
 import java.io.IOException;
-import java.math.BigInteger;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Paths;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
@@ -31,40 +31,18 @@ import org.pcap4j.core.BpfProgram;
  */
 public final class PcapngFileReader extends BatchSource {
 
-  private static final int SHB = 0x0A0D0D0A;
-  private static final int IDB = 1;
-  private static final int PB = 2; // obsolete packet block
-  private static final int SPB = 3;
-  private static final int EPB = 6;
-  private static final int BYTE_ORDER_MAGIC = 0x1A2B3C4D;
-  private static final int MAX_INTERFACES = 256; // the record's source index is one byte
+  private static final int MAX_INTERFACES = 256; // sources: the record's source index is one byte
   private static final int MAX_SHB = 1 << 20; // libpcap's BT_SHB_INSANE_MAX
   private static final int INITIAL_MAX_BLOCK = 16 << 20; // libpcap's INITIAL_MAX_BLOCKSIZE
   private static final int END = Integer.MIN_VALUE;
-  private static final int OPT_ENDOFOPT = 0;
-  private static final int IF_NAME = 2;
-  private static final int IF_DESCRIPTION = 3;
-  private static final int IF_TSRESOL = 9;
-  private static final int IF_FILTER = 11;
-  private static final int IF_TSOFFSET = 14;
-
-  /** One interface description block. */
-  private static final class Interface {
-    int linkType;
-    int snaplen;
-    String name;
-    String description;
-    String filter;
-    boolean binaryResolution;
-    int resolution = 6;
-    long offsetSeconds;
-  }
 
   private final FileChannel channel;
   private ByteBuffer in = ByteBuffer.allocate(4 << 20); // grows for a bigger block, up to maxBlock
   private final byte[] frame = new byte[Summary.MAX_FRAME];
   private final int base;
-  private final List<Interface> interfaces = new ArrayList<>();
+  private final List<PcapngInterface> interfaces = new ArrayList<>(); // every interface block, in file order
+  private final List<PcapngInterface> sources = new ArrayList<>(); // the first interface of each source
+  private int[] sourceOf; // an interface's source
   private final Map<Integer, Pointer> programs = new HashMap<>();
   private final Memory filterHeader = new Memory(24); // struct pcap_pkthdr (x86-64 / arm64)
   private final Memory filterFrame = new Memory(Summary.MAX_FRAME);
@@ -92,9 +70,7 @@ public final class PcapngFileReader extends BatchSource {
     in.limit(0);
     try {
       scanInterfaces();
-      if (base + interfaces.size() > MAX_INTERFACES) {
-        throw new IOException("more than " + MAX_INTERFACES + " interfaces");
-      }
+      assignSources();
       channel.position(0);
       in.clear().limit(0);
       order = ByteOrder.LITTLE_ENDIAN;
@@ -111,31 +87,62 @@ public final class PcapngFileReader extends BatchSource {
     }
   }
 
+  /** How many sources the file's packets come from (source i has index {@code base + i}). */
   public int interfaceCount() {
-    return interfaces.size();
+    return sources.size();
   }
 
   public int linkType(int i) {
-    return interfaces.get(i).linkType;
+    return sources.get(i).linkType;
   }
 
   public int snaplen(int i) {
-    return interfaces.get(i).snaplen;
+    return sources.get(i).snaplen;
   }
 
   /** if_name, or null when the block has none. */
   public String name(int i) {
-    return interfaces.get(i).name;
+    return sources.get(i).name;
   }
 
   /** if_description, or null. */
   public String description(int i) {
-    return interfaces.get(i).description;
+    return sources.get(i).description;
   }
 
   /** if_filter (a libpcap expression), or null. */
   public String filter(int i) {
-    return interfaces.get(i).filter;
+    return sources.get(i).filter;
+  }
+
+  /**
+   * Gives each interface a source: interfaces described alike (link type, snapshot length, name,
+   * description, filter) share one, as the same interfaces do in {@code cat}-joined files' sections.
+   * Past the one-byte index of a record, an interface shares the first source of its link type and
+   * snapshot length (its packets are all read, named after that one), as tcpdump reads them all.
+   */
+  private void assignSources() throws IOException {
+    Map<String, Integer> byDescription = new HashMap<>();
+    Map<String, Integer> byShape = new HashMap<>();
+    sourceOf = new int[interfaces.size()];
+    for (int i = 0; i < interfaces.size(); i++) {
+      PcapngInterface f = interfaces.get(i);
+      String shape = f.linkType + "/" + f.snaplen;
+      String key = shape + "\u0000" + f.name + "\u0000" + f.description + "\u0000" + f.filter;
+      Integer source = byDescription.get(key);
+      if (source == null && base + sources.size() < MAX_INTERFACES) {
+        source = sources.size();
+        sources.add(f);
+        byDescription.put(key, source);
+        byShape.putIfAbsent(shape, source);
+      } else if (source == null) {
+        source = byShape.get(shape);
+        if (source == null) {
+          throw new IOException("more than " + MAX_INTERFACES + " interfaces of distinct link types and snapshot lengths");
+        }
+      }
+      sourceOf[i] = source;
+    }
   }
 
   /** Keeps only packets of interfaces with link type {@code linkType} that {@code program} accepts. */
@@ -157,71 +164,11 @@ public final class PcapngFileReader extends BatchSource {
     int type;
     while ((type = nextBlock(true)) != END) {
       if (type == IDB) {
-        interfaces.add(parseInterface(block, blockLength));
+        interfaces.add(PcapngInterface.parse(in, block, blockLength));
       }
     }
     if (interfaces.isEmpty()) {
       throw new IOException(error != null ? error : "the capture file has no Interface Description Blocks");
-    }
-  }
-
-  /** The interface of the IDB at {@code p}, whose options {@link #optionsFault} found sound. */
-  private Interface parseInterface(int p, int length) {
-    Interface f = new Interface();
-    f.linkType = in.getShort(p + 8) & 0xffff;
-    f.snaplen = in.getInt(p + 12);
-    for (int o = p + 16, end = p + length - 4; o < end; ) {
-      int code = in.getShort(o) & 0xffff;
-      int len = in.getShort(o + 2) & 0xffff;
-      int v = o + 4;
-      o = v + ((len + 3) & ~3);
-      switch (code) {
-        case OPT_ENDOFOPT: return f;
-        case IF_NAME: f.name = text(v, len); break;
-        case IF_DESCRIPTION: f.description = text(v, len); break;
-        case IF_TSRESOL:
-          f.binaryResolution = (in.get(v) & 0x80) != 0;
-          f.resolution = in.get(v) & 0x7f;
-          break;
-        case IF_FILTER:
-          if (len >= 1 && in.get(v) == 0) f.filter = text(v + 1, len - 1);
-          break;
-        case IF_TSOFFSET: f.offsetSeconds = in.getLong(v); break;
-        default: break;
-      }
-    }
-    return f;
-  }
-
-  private String text(int at, int len) {
-    byte[] b = new byte[len];
-    for (int i = 0; i < len; i++) {
-      b[i] = in.get(at + i);
-    }
-    int n = len;
-    while (n > 0 && b[n - 1] == 0) n--; // some writers count a terminating NUL
-    return new String(b, 0, n, StandardCharsets.UTF_8);
-  }
-
-  /**
-   * libpcap's snapshot length of an interface (pcap_adjust_snapshot): 0 and values above INT_MAX
-   * mean the largest for the link type.
-   */
-  private static int snapshot(Interface f) {
-    return snapshot(f.linkType, f.snaplen);
-  }
-
-  private static int snapshot(int linkType, int snaplen) {
-    return snaplen <= 0 ? maxSnaplen(linkType) : snaplen;
-  }
-
-  /** libpcap's max_snaplen_for_dlt (these LINKTYPE_ values equal their DLT_ values). */
-  private static int maxSnaplen(int linkType) {
-    switch (linkType) {
-      case 231: return 128 << 20; // DBUS
-      case 279: return 8 << 20; // EBHSCR
-      case 249: return 1 << 20; // USBPCAP
-      default: return 262144;
     }
   }
 
@@ -295,9 +242,9 @@ public final class PcapngFileReader extends BatchSource {
           int linkType = in.getShort(p + 8) & 0xffff;
           if (sectionFirst + sectionCount == 0) {
             firstDlt = dlt(linkType);
-            firstSnapshot = snapshot(linkType, in.getInt(p + 12));
+            firstSnapshot = PcapngInterface.snapshot(linkType, in.getInt(p + 12));
             maxBlock = Math.max(maxBlock, 8 + 20 + maxSnaplen(linkType) + 131072 + 4); // MAX_BLOCKSIZE_FOR_SNAPLEN
-          } else if ((linkType != firstDlt || snapshot(linkType, in.getInt(p + 12)) != firstSnapshot) && beyondLibpcap()) {
+          } else if ((linkType != firstDlt || PcapngInterface.snapshot(linkType, in.getInt(p + 12)) != firstSnapshot) && beyondLibpcap()) {
             return END;
           }
           sectionCount++;
@@ -422,14 +369,6 @@ public final class PcapngFileReader extends BatchSource {
     return null;
   }
 
-  private static String truncated(long wanted, long got) {
-    return "truncated pcapng file; tried to read " + wanted + " bytes, only got " + Math.max(got, 0);
-  }
-
-  private static String tooShort(int type) {
-    return "block of type " + (type & 0xffffffffL) + " in pcapng file is too short";
-  }
-
   /** Why the whole block at {@code p} is one libpcap stops at, or null. */
   private String blockFault(int type, int p, int length) {
     int body = length - 12;
@@ -441,7 +380,7 @@ public final class PcapngFileReader extends BatchSource {
         int major = in.getShort(p + 12) & 0xffff;
         return major == 1 ? null : "unknown pcapng savefile major version number " + major;
       case IDB:
-        return body < 8 ? tooShort(type) : optionsFault(p + 16, p + length - 4);
+        return body < 8 ? tooShort(type) : PcapngInterface.optionsFault(in, p + 16, p + length - 4);
       case EPB:
       case PB:
         return body < 20 ? tooShort(type) : packetFault(type, p, length);
@@ -450,56 +389,6 @@ public final class PcapngFileReader extends BatchSource {
       default:
         return null;
     }
-  }
-
-  /** libpcap's process_idb_options: why the options from {@code o} to {@code end} are bad, or null. */
-  private String optionsFault(int o, int end) {
-    boolean sawResolution = false;
-    boolean sawOffset = false;
-    while (o < end) {
-      if (end - o < 4) {
-        return tooShort(IDB);
-      }
-      int code = in.getShort(o) & 0xffff;
-      int len = in.getShort(o + 2) & 0xffff;
-      if (end - o - 4 < ((len + 3) & ~3)) {
-        return tooShort(IDB);
-      }
-      int v = o + 4;
-      o = v + ((len + 3) & ~3);
-      switch (code) {
-        case OPT_ENDOFOPT:
-          return len == 0 ? null : "Interface Description Block has opt_endofopt option with length " + len + " != 0";
-        case IF_TSRESOL:
-          if (len != 1) {
-            return "Interface Description Block has if_tsresol option with length " + len + " != 1";
-          }
-          if (sawResolution) {
-            return "Interface Description Block has more than one if_tsresol option";
-          }
-          sawResolution = true;
-          int resolution = in.get(v) & 0xff;
-          if ((resolution & 0x80) != 0 && (resolution & 0x7f) > 63) {
-            return "Interface Description Block if_tsresol option resolution 2^-" + (resolution & 0x7f) + " is too high";
-          }
-          if ((resolution & 0x80) == 0 && resolution > 19) {
-            return "Interface Description Block if_tsresol option resolution 10^-" + resolution + " is too high";
-          }
-          break;
-        case IF_TSOFFSET:
-          if (len != 8) {
-            return "Interface Description Block has if_tsoffset option with length " + len + " != 8";
-          }
-          if (sawOffset) {
-            return "Interface Description Block has more than one if_tsoffset option";
-          }
-          sawOffset = true;
-          break;
-        default:
-          break;
-      }
-    }
-    return null;
   }
 
   /**
@@ -532,7 +421,7 @@ public final class PcapngFileReader extends BatchSource {
       return "a packet arrived on interface " + local + ", but there's no Interface Description Block for that interface";
     }
     packetInterface = sectionFirst + (int) local;
-    int snapshot = snapshot(interfaces.get(packetInterface));
+    int snapshot = interfaces.get(packetInterface).snapshot();
     if (type == SPB) {
       caplen = Math.min(caplen, snapshot); // an SPB has no captured length (libpcap: its p->snapshot)
     } else if (caplen > snapshot) {
@@ -578,12 +467,12 @@ public final class PcapngFileReader extends BatchSource {
         in.position(packetData); // relative bulk get: Java 11 has no absolute one
         in.get(frame, 0, packetCaplen);
         in.position(next);
-        Interface f = interfaces.get(packetInterface);
+        PcapngInterface f = interfaces.get(packetInterface);
         if (!accepted(f, packetCaplen, packetOriglen)) {
           continue;
         }
-        long ts = type == SPB ? 0 : nanoseconds(f, packetStamp); // a simple packet block has no time
-        batch.append(frame, packetCaplen, packetOriglen, ts, f.linkType, base + packetInterface);
+        long ts = type == SPB ? 0 : f.nanoseconds(packetStamp); // a simple packet block has no time
+        batch.append(frame, packetCaplen, packetOriglen, ts, f.linkType, base + sourceOf[packetInterface]);
       }
     } catch (IOException e) {
       error = e.getMessage();
@@ -592,7 +481,7 @@ public final class PcapngFileReader extends BatchSource {
     return batch.count();
   }
 
-  private boolean accepted(Interface f, int caplen, int origlen) {
+  private boolean accepted(PcapngInterface f, int caplen, int origlen) {
     Pointer program = programs.isEmpty() ? null : programs.get(f.linkType);
     if (program == null) {
       return programs.isEmpty();
@@ -602,32 +491,4 @@ public final class PcapngFileReader extends BatchSource {
     filterFrame.write(0, frame, 0, caplen);
     return Libpcap.pcap_offline_filter(program, filterHeader, filterFrame) != 0;
   }
-
-  private static final BigInteger NS_PER_SECOND = BigInteger.valueOf(1_000_000_000L);
-  private static final BigInteger TWO_TO_64 = BigInteger.ONE.shiftLeft(64);
-
-  /**
-   * The record's time stamp (an unsigned count of ns since 1970) of a packet's 64-bit {@code
-   * stamp}, itself unsigned, in its interface's units and offset; {@link Summary#TS_OUT_OF_RANGE}
-   * when the time does not fit.
-   */
-  private static long nanoseconds(Interface f, long stamp) {
-    if (f.offsetSeconds == 0 && !f.binaryResolution) {
-      if (f.resolution == 9) {
-        return stamp; // the common case: no arithmetic
-      }
-      if (f.resolution == 6 && stamp >= 0 && stamp <= Long.MAX_VALUE / 1000) {
-        return stamp * 1000;
-      }
-    }
-    BigInteger units = new BigInteger(Long.toUnsignedString(stamp));
-    BigInteger ns = f.binaryResolution
-        ? units.multiply(NS_PER_SECOND).shiftRight(f.resolution)
-        : f.resolution <= 9
-            ? units.multiply(BigInteger.TEN.pow(9 - f.resolution))
-            : units.divide(BigInteger.TEN.pow(f.resolution - 9));
-    ns = ns.add(BigInteger.valueOf(f.offsetSeconds).multiply(NS_PER_SECOND));
-    return ns.signum() < 0 || ns.compareTo(TWO_TO_64) >= 0 ? Summary.TS_OUT_OF_RANGE : ns.longValue();
-  }
-
 }

@@ -1,34 +1,28 @@
 package pcap4py.helper;
 
-import java.io.FileDescriptor;
-import java.io.FileOutputStream;
+import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
-import java.nio.channels.WritableByteChannel;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Paths;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 
 /**
  * Writes a pcapng file (libpcap cannot) from the batch buffers of each read round: one call per
  * round writes every packet of every batch as an enhanced packet block, merged by timestamp.
  *
- * <p>A packet's interface is its record's source index (interfaces are added in that order). Its
- * direction (epb_flags bits 0-1) comes from the interface's rule: the capture's own MACs and
- * addresses (a container's point of view: the same rule as Python's {@code ContainerView}), the
- * kernel's packet type in a Linux cooked header, or none. Blocks are little-endian and go through
- * one buffer to a file or to stdout ('-').
+ * <p>A packet's interface is the one last added for its record's source index: a long capture
+ * gives the index of a source that left to one that joins, which gets an interface block (and
+ * number) of its own, so a file may hold any number of interfaces. A packet's direction
+ * (epb_flags bits 0-1) comes from its interface's rule: the capture's own MACs and addresses (a
+ * container's point of view: the same rule as Python's {@code ContainerView}), the kernel's
+ * packet type in a Linux cooked header, or none. Blocks are little-endian and go through one
+ * buffer ({@link PcapngFile}) to a file or to stdout ('-'); with several live interfaces they
+ * wait in a {@link HoldBack} first.
  */
 public final class PcapngWriter {
-
-  private static final int SHB = 0x0A0D0D0A;
-  private static final int IDB = 1;
-  private static final int ISB = 5;
-  private static final int EPB = 6;
 
   /** How an interface's packets get their direction. */
   private static final class Interface {
@@ -38,28 +32,19 @@ public final class PcapngWriter {
     PointOfView pov; // non-null: directions from its owner's point of view, else the kernel's
   }
 
-  private WritableByteChannel channel;
-  private final ByteBuffer file = ByteBuffer.allocateDirect(1 << 20).order(ByteOrder.LITTLE_ENDIAN);
-  private ByteBuffer out = file; // where blocks are encoded: the file's buffer, or the hold-back one
-  // Held-back packets (several live interfaces): encoded EPBs in time order, by offset and length.
-  private ByteBuffer hold = ByteBuffer.allocate(1 << 20).order(ByteOrder.LITTLE_ENDIAN);
-  private ByteBuffer spare = ByteBuffer.allocate(1 << 20).order(ByteOrder.LITTLE_ENDIAN);
-  private long[] heldTs = new long[1024];
-  private int[] heldOff = new int[1024];
-  private int[] heldLen = new int[1024];
-  private int held;
+  private final PcapngFile file;
+  private ByteBuffer out; // where blocks are encoded: the file's buffer, the hold-back's, or a big block's
+  private boolean apart; // out is a big block's own buffer
+  private final HoldBack hold = new HoldBack();
   private long holdbackNs;
   private final List<Interface> interfaces = new ArrayList<>();
+  private int[] bySource = new int[0]; // a record's source index -> its interface number (-1: none)
   private final byte[] head = new byte[20]; // enough of a frame for its link header's direction
   private final byte[] record = new byte[Record.SIZE];
-  private final boolean stdout;
   private boolean comments;
   private long written;
-  // -C: the file is full once it holds more than limit bytes (-1: no limit)
-  private long limit = -1;
-  private long flushed; // bytes of this file already written to the channel
   // the section header and interface blocks, repeated at the start of every file (reopen)
-  private final java.io.ByteArrayOutputStream preamble = new java.io.ByteArrayOutputStream();
+  private final ByteArrayOutputStream preamble = new ByteArrayOutputStream();
   // a round whose merge stopped at a full file: its buffers and how far each batch got
   private ByteBuffer[] pendingMetas;
   private ByteBuffer[] pendingFrames;
@@ -68,46 +53,33 @@ public final class PcapngWriter {
 
   /** Creates (truncates) {@code path}; '-' is standard output. */
   public PcapngWriter(String path) throws IOException {
-    stdout = path.equals("-");
-    channel = open(path);
-  }
-
-  private static WritableByteChannel open(String path) throws IOException {
-    if (path.equals("-")) {
-      return new FileOutputStream(FileDescriptor.out).getChannel();
-    }
-    return FileChannel.open(Paths.get(path), StandardOpenOption.WRITE, StandardOpenOption.CREATE,
-        StandardOpenOption.TRUNCATE_EXISTING);
+    file = new PcapngFile(path);
+    out = file.buffer;
   }
 
   // --- rotation (-C, -G) -----------------------------------------------------------------------
   /** The file is full once it holds more than {@code bytes} (checked before each packet); -1: no limit. */
   public void setSizeLimit(long bytes) {
-    limit = bytes;
+    file.setSizeLimit(bytes);
   }
 
   /** Whether the file has grown past its size limit: the next packet waits for {@link #reopen}. */
   public boolean full() {
-    return limit >= 0 && flushed + file.position() > limit;
+    return file.full();
   }
 
   /** Whether packets wait to be written: a round cut short by a full file, or held back. */
   public boolean pending() {
-    return pendingMetas != null || held > 0;
+    return pendingMetas != null || hold.count() > 0;
   }
 
   /**
    * Closes this file and goes on in {@code path}, which starts with the same section header and
-   * interface blocks; then writes what a full file left of the last round.
+   * interface blocks; then writes what a full file left of the last round. A file that cannot be
+   * opened leaves the current one open.
    */
   public void reopen(String path) throws IOException {
-    flushFile();
-    if (!stdout) {
-      channel.close();
-    }
-    channel = open(path);
-    flushed = 0;
-    file.put(preamble.toByteArray());
+    file.reopen(path, preamble.toByteArray());
     resume();
   }
 
@@ -120,7 +92,7 @@ public final class PcapngWriter {
   /** Writes every held packet (and what is left of a round) that fits: the end of the capture. */
   public void releaseAll() throws IOException {
     resume();
-    release(Long.MAX_VALUE);
+    hold.release(Long.MAX_VALUE, file);
   }
 
   private void keepForNextFiles(int start) {
@@ -129,23 +101,25 @@ public final class PcapngWriter {
     preamble.write(block, 0, block.length);
   }
 
+  // --- the section and its interfaces ----------------------------------------------------------
   /** The section header: shb_hardware, shb_os, shb_userappl. */
   public void sectionHeader(String hardware, String os, String userappl) throws IOException {
     byte[][] options = {bytes(hardware), bytes(os), bytes(userappl)};
-    int[] codes = {2, 3, 4};
-    int start = begin(SHB, 16 + optionsSize(options));
-    out.putInt(0x1A2B3C4D).putShort((short) 1).putShort((short) 0).putLong(-1L);
+    int[] codes = {Pcapng.SHB_HARDWARE, Pcapng.SHB_OS, Pcapng.SHB_USERAPPL};
+    int start = begin(Pcapng.SHB, 16 + optionsSize(options));
+    out.putInt(Pcapng.BYTE_ORDER_MAGIC).putShort((short) 1).putShort((short) 0).putLong(-1L);
     putOptions(codes, options);
     end(start);
     keepForNextFiles(start);
   }
 
   /**
-   * An interface description block (if_name, if_description, if_tsresol, if_filter); returns its
-   * number, which packets with that record source index are written for. {@code comment} is the
-   * opt_comment of its packets when comments are on (null: none).
+   * An interface description block (if_name, if_description, if_tsresol, if_filter) for the
+   * packets whose records carry {@code source} as their source index from now on (a source that
+   * left had it before); returns its interface number. {@code comment} is the opt_comment of its
+   * packets when comments are on (null: none).
    */
-  public int addInterface(int linkType, int snaplen, boolean nano, String name, String description,
+  public int addInterface(int source, int linkType, int snaplen, boolean nano, String name, String description,
       String filter, String comment) throws IOException {
     byte[] filterValue = null;
     if (filter != null) {
@@ -154,8 +128,8 @@ public final class PcapngWriter {
       System.arraycopy(expression, 0, filterValue, 1, expression.length);
     }
     byte[][] options = {bytes(name), bytes(description), new byte[] {(byte) (nano ? 9 : 6)}, filterValue};
-    int[] codes = {2, 3, 9, 11};
-    int start = begin(IDB, 8 + optionsSize(options));
+    int[] codes = {Pcapng.IF_NAME, Pcapng.IF_DESCRIPTION, Pcapng.IF_TSRESOL, Pcapng.IF_FILTER};
+    int start = begin(Pcapng.IDB, 8 + optionsSize(options));
     out.putShort((short) linkType).putShort((short) 0).putInt(snaplen);
     putOptions(codes, options);
     end(start);
@@ -165,12 +139,18 @@ public final class PcapngWriter {
     f.linkType = linkType;
     f.comment = bytes(comment);
     interfaces.add(f);
+    if (source >= bySource.length) {
+      int n = bySource.length;
+      bySource = Arrays.copyOf(bySource, source + 1);
+      Arrays.fill(bySource, n, source + 1, -1);
+    }
+    bySource[source] = interfaces.size() - 1;
     return interfaces.size() - 1;
   }
 
-  /** Directions of interface {@code i} from this point of view (a container's). */
-  public void setPointOfView(int i, PointOfView pov) {
-    interfaces.get(i).pov = pov;
+  /** Directions of the packets of source index {@code source} from this point of view (a container's). */
+  public void setPointOfView(int source, PointOfView pov) {
+    interfaces.get(bySource[source]).pov = pov;
   }
 
   /** Whether packets carry their interface's comment. */
@@ -180,8 +160,7 @@ public final class PcapngWriter {
 
   /**
    * Holds each packet back until the wall clock is {@code ns} past its time stamp, so that packets
-   * a handle delivers late (a live handle hands over a block of packets up to its timeout after
-   * the first arrived) are still written in time order across interfaces. 0: write at once.
+   * a handle delivers late are still written in time order across interfaces. 0: write at once.
    */
   public void setHoldback(long ns) {
     holdbackNs = ns;
@@ -192,25 +171,38 @@ public final class PcapngWriter {
     return written;
   }
 
+  // --- packets ---------------------------------------------------------------------------------
   /**
    * Writes the packets of one read round: {@code counts[b]} records of {@code metas[b]} (frames in
-   * {@code datas[b]}) for each batch b, in timestamp order across the batches.
+   * {@code datas[b]}) for each batch b, in timestamp order across the batches; then {@link #tick}.
    */
   public void writeRound(ByteBuffer[] metas, ByteBuffer[] datas, int[] counts) throws IOException {
     if (holdbackNs <= 0) {
       merge(metas, datas, counts);
-      return;
+    } else {
+      int before = hold.count();
+      out = hold.buffer();
+      try {
+        merge(metas, datas, counts);
+      } finally {
+        hold.keep(out); // encoding may have grown it
+        out = file.buffer;
+      }
+      hold.mergeRuns(before);
     }
-    int before = held;
-    out = hold;
-    try {
-      merge(metas, datas, counts);
-    } finally {
-      hold = out; // encoding may have grown it
-      out = file;
+    tick();
+  }
+
+  /**
+   * Writes the held-back packets that are due and pushes every encoded block to the file: after
+   * each read round (a reader of the file or pipe sees packets as they come, a killed capture
+   * leaves them), and on an idle link, where no round comes to release what is held.
+   */
+  public void tick() throws IOException {
+    if (holdbackNs > 0) {
+      hold.release(System.currentTimeMillis() * 1_000_000L - holdbackNs, file);
     }
-    mergeHeld(before);
-    release(System.currentTimeMillis() * 1_000_000L - holdbackNs);
+    file.flush();
   }
 
   private void merge(ByteBuffer[] metas, ByteBuffer[] datas, int[] counts) throws IOException {
@@ -225,34 +217,25 @@ public final class PcapngWriter {
 
   /** Merges from {@code next[b]} on in each batch; a full file stops it (the rest is pending). */
   private void merge(ByteBuffer[] metas, ByteBuffer[] frames, int[] counts, int[] next) throws IOException {
-    int n = metas.length;
+    boolean holding = out != file.buffer;
     pendingMetas = null;
     while (true) {
-      if (out == file && full()) {
+      if (!holding && file.full()) {
         pendingMetas = metas;
         pendingFrames = frames;
         pendingCounts = counts;
         pendingNext = next;
         return;
       }
-      int pick = -1;
-      long least = Long.MAX_VALUE;
-      for (int b = 0; b < n; b++) {
-        if (next[b] < counts[b]) {
-          long ts = metas[b].getLong(next[b] * Record.SIZE);
-          if (pick < 0 || Long.compareUnsigned(ts, least) < 0) { // time stamps are unsigned
-            pick = b;
-            least = ts;
-          }
-        }
-      }
+      int pick = BatchMerge.earliest(metas, counts, next);
       if (pick < 0) {
         return;
       }
+      long ts = metas[pick].getLong(next[pick] * Record.SIZE);
       int start = out.position();
       packet(metas[pick], next[pick] * Record.SIZE, frames[pick]);
-      if (out != file) {
-        remember(least, start, out.position() - start);
+      if (holding) {
+        hold.remember(ts, start, out.position() - start);
       }
       next[pick]++;
     }
@@ -263,15 +246,16 @@ public final class PcapngWriter {
     int caplen = meta.getInt(rec + Record.CAPLEN);
     int origlen = meta.getInt(rec + Record.ORIGLEN);
     int offset = meta.getInt(rec + Record.DATA_OFFSET);
-    int number = meta.get(rec + Record.SOURCE_INDEX) & 0xff;
-    if (number >= interfaces.size()) {
-      throw new IOException("a packet of source " + number + ", but only " + interfaces.size() + " interfaces");
+    int source = meta.get(rec + Record.SOURCE_INDEX) & 0xff;
+    int number = source < bySource.length ? bySource[source] : -1;
+    if (number < 0) {
+      throw new IOException("a packet of source " + source + ", which has no interface block");
     }
     Interface f = interfaces.get(number);
     int flags = direction(f, meta, rec, data, offset, caplen);
     byte[] comment = comments ? f.comment : null;
     int options = (flags != 0 ? 8 : 0) + (comment != null ? 4 + pad(comment.length) : 0);
-    int start = begin(EPB, 20 + pad(caplen) + (options > 0 ? options + 4 : 0));
+    int start = begin(Pcapng.EPB, 20 + pad(caplen) + (options > 0 ? options + 4 : 0));
     long ts = f.nano ? tsNs : Long.divideUnsigned(tsNs, 1000);
     out.putInt(number).putInt((int) (ts >>> 32)).putInt((int) ts).putInt(caplen).putInt(origlen);
     data.limit(offset + caplen).position(offset);
@@ -280,86 +264,15 @@ public final class PcapngWriter {
     zeros(pad(caplen) - caplen);
     if (options > 0) {
       if (flags != 0) {
-        out.putShort((short) 2).putShort((short) 4).putInt(flags);
+        out.putShort((short) Pcapng.EPB_FLAGS).putShort((short) 4).putInt(flags);
       }
       if (comment != null) {
-        putOption(1, comment);
+        putOption(Pcapng.OPT_COMMENT, comment);
       }
       out.putInt(0);
     }
     end(start);
     written++;
-  }
-
-  // --- holding back ---------------------------------------------------------------------------
-  private void remember(long ts, int offset, int length) {
-    if (held == heldTs.length) {
-      heldTs = java.util.Arrays.copyOf(heldTs, held * 2);
-      heldOff = java.util.Arrays.copyOf(heldOff, held * 2);
-      heldLen = java.util.Arrays.copyOf(heldLen, held * 2);
-    }
-    heldTs[held] = ts;
-    heldOff[held] = offset;
-    heldLen[held] = length;
-    held++;
-  }
-
-  /** Merges the sorted runs [0, split) (held before) and [split, held) (this round) into one. */
-  private void mergeHeld(int split) {
-    if (split == 0 || split == held || heldTs[split - 1] <= heldTs[split]) {
-      return;
-    }
-    long[] ts = new long[held];
-    int[] off = new int[held];
-    int[] len = new int[held];
-    int a = 0;
-    int b = split;
-    for (int k = 0; k < held; k++) {
-      boolean fromA = b >= held || (a < split && heldTs[a] <= heldTs[b]);
-      int i = fromA ? a++ : b++;
-      ts[k] = heldTs[i];
-      off[k] = heldOff[i];
-      len[k] = heldLen[i];
-    }
-    System.arraycopy(ts, 0, heldTs, 0, held);
-    System.arraycopy(off, 0, heldOff, 0, held);
-    System.arraycopy(len, 0, heldLen, 0, held);
-  }
-
-  /** Writes the held packets stamped at or before {@code watermark} and keeps the rest, compacted. */
-  private void release(long watermark) throws IOException {
-    int k = 0;
-    ByteBuffer view = hold.duplicate();
-    while (k < held && heldTs[k] <= watermark && !full()) {
-      if (file.remaining() < heldLen[k]) {
-        flushFile();
-      }
-      view.clear();
-      view.position(heldOff[k]);
-      view.limit(heldOff[k] + heldLen[k]);
-      file.put(view);
-      k++;
-    }
-    if (k == 0) {
-      return;
-    }
-    if (spare.capacity() < hold.capacity()) {
-      spare = ByteBuffer.allocate(hold.capacity()).order(ByteOrder.LITTLE_ENDIAN);
-    }
-    spare.clear();
-    for (int i = k; i < held; i++) {
-      view.clear();
-      view.position(heldOff[i]);
-      view.limit(heldOff[i] + heldLen[i]);
-      heldTs[i - k] = heldTs[i];
-      heldOff[i - k] = spare.position();
-      heldLen[i - k] = heldLen[i];
-      spare.put(view);
-    }
-    held -= k;
-    ByteBuffer t = hold;
-    hold = spare;
-    spare = t;
   }
 
   /** epb_flags direction bits for one packet; 0 when unknown. */
@@ -377,22 +290,23 @@ public final class PcapngWriter {
     return f.pov.direction(f.linkType, head, 0, caplen, record, 0);
   }
 
-
+  // --- the end ---------------------------------------------------------------------------------
   /**
-   * An interface statistics block for interface {@code i} at {@code tsNs}: isb_ifrecv, isb_ifdrop
-   * and isb_usrdeliv (each left out when negative).
+   * An interface statistics block for the interface of source index {@code source} at {@code
+   * tsNs}: isb_ifrecv, isb_ifdrop and isb_usrdeliv (each left out when negative).
    */
-  public void statistics(int i, long tsNs, long received, long dropped, long delivered) throws IOException {
-    release(Long.MAX_VALUE); // statistics come after every packet
+  public void statistics(int source, long tsNs, long received, long dropped, long delivered) throws IOException {
+    hold.release(Long.MAX_VALUE, file); // statistics come after every packet
     long[] values = {received, dropped, delivered};
-    int[] codes = {4, 5, 8};
+    int[] codes = {Pcapng.ISB_IFRECV, Pcapng.ISB_IFDROP, Pcapng.ISB_USRDELIV};
     int size = 0;
     for (long v : values) {
       size += v >= 0 ? 12 : 0;
     }
-    int start = begin(ISB, 12 + (size > 0 ? size + 4 : 0));
-    long ts = interfaces.get(i).nano ? tsNs : Long.divideUnsigned(tsNs, 1000);
-    out.putInt(i).putInt((int) (ts >>> 32)).putInt((int) ts);
+    int number = bySource[source];
+    int start = begin(Pcapng.ISB, 12 + (size > 0 ? size + 4 : 0));
+    long ts = interfaces.get(number).nano ? tsNs : Long.divideUnsigned(tsNs, 1000);
+    out.putInt(number).putInt((int) (ts >>> 32)).putInt((int) ts);
     for (int k = 0; k < values.length; k++) {
       if (values[k] >= 0) {
         out.putShort((short) codes[k]).putShort((short) 8).putLong(values[k]);
@@ -406,42 +320,28 @@ public final class PcapngWriter {
 
   /** Pushes every buffered block, held-back packets included, to the file. */
   public void flush() throws IOException {
-    release(Long.MAX_VALUE);
-    flushFile();
-  }
-
-  private void flushFile() throws IOException {
-    flushed += file.position();
-    file.flip();
-    while (file.hasRemaining()) {
-      channel.write(file);
-    }
-    file.clear();
+    hold.release(Long.MAX_VALUE, file);
+    file.flush();
   }
 
   /** Flushes and closes (stdout stays open for the rest of the process). */
   public void close() throws IOException {
-    try {
-      flush();
-    } finally {
-      if (!stdout) {
-        channel.close();
-      }
-    }
+    hold.release(Long.MAX_VALUE, file);
+    file.close();
   }
 
   // --- block layout ---------------------------------------------------------------------------
   /** Starts a block of {@code body} bytes between the length fields; returns where it starts. */
   private int begin(int type, int body) throws IOException {
     int total = body + 12;
-    if (total > file.capacity()) {
-      throw new IOException("a pcapng block of " + total + " bytes does not fit the write buffer");
-    }
     if (out.remaining() < total) {
-      if (out == file) {
-        flushFile();
-      } else {
-        grow(total);
+      if (out != file.buffer) {
+        grow(total); // the hold-back's buffer
+      } else if (total <= out.capacity()) {
+        file.room(total);
+      } else { // bigger than the file's buffer (a frame of up to 128 MiB): encoded apart, see end
+        out = ByteBuffer.allocate(total).order(ByteOrder.LITTLE_ENDIAN);
+        apart = true;
       }
     }
     int start = out.position();
@@ -449,7 +349,7 @@ public final class PcapngWriter {
     return start;
   }
 
-  /** Makes room for {@code n} more bytes in the hold-back buffer being encoded into. */
+  /** Makes room for {@code n} more bytes in a heap buffer being encoded into. */
   private void grow(int n) {
     ByteBuffer bigger = ByteBuffer.allocate(Math.max(out.capacity() * 2, out.position() + n)).order(ByteOrder.LITTLE_ENDIAN);
     out.flip();
@@ -457,11 +357,17 @@ public final class PcapngWriter {
     out = bigger;
   }
 
-  private void end(int start) {
+  private void end(int start) throws IOException {
     int total = out.position() - start + 4;
     out.putInt(total);
     if (out.getInt(start + 4) != total) {
       throw new IllegalStateException("pcapng block length " + out.getInt(start + 4) + " != " + total);
+    }
+    if (apart) { // a big block, encoded apart
+      apart = false;
+      out.flip();
+      file.put(out);
+      out = file.buffer;
     }
   }
 
@@ -482,7 +388,7 @@ public final class PcapngWriter {
       }
     }
     if (any) {
-      out.putInt(0);
+      out.putInt(Pcapng.OPT_ENDOFOPT);
     }
   }
 
