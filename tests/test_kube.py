@@ -120,7 +120,7 @@ def tshark(path: str, *fields: str, filter: str = None) -> list[tuple]:
 
 def test_selector_capture_merges_both_pods_with_directions(kube_cluster, pods, tmp_path):
     out = str(tmp_path / "pods.pcapng")
-    n = 40
+    n = HTTP_ROUNDS * 16  # more than one pod's share (10-11 packets a fetch): both must be in
     cap = Capture(kube_cluster, "--selector", "app=x", "-w", out, "-c", str(n), "tcp port 80")
     cap.wait_for(r"\+ pod p4k/", count=2)
     http_rounds(kube_cluster, pods)
