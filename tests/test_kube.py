@@ -61,8 +61,9 @@ class Capture:
 
     def __init__(self, cluster, *args: str, kubeconfig: str = None):
         env = {**cluster.env, "KUBECONFIG": kubeconfig or cluster.kubeconfig}
+        image = [] if "--image" in args else ["--image", cluster.agent_image]
         self.proc = subprocess.Popen([sys.executable, "-m", "pcap4py", "capture", "--kube", "--namespace", NS,
-                                      "--image", cluster.agent_image, "--image-pull-policy", "Never", *args],
+                                      *image, "--image-pull-policy", "Never", *args],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
         self.lines: list[str] = []
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -239,3 +240,18 @@ current-context: v
                                   "the RBAC verb 'patch' on pods/ephemeralcontainers is needed")
     assert cap.lines[-1] == "pcap4py: no pod could be captured"
     assert not any("Traceback" in line for line in cap.lines)
+
+
+def test_an_absent_image_and_an_absent_pod_are_one_line_each_and_others_go_on(kube_cluster, pods, tmp_path):
+    cap = Capture(kube_cluster, "--pod", "web", "--image", "pcap4py-kube/absent:none", "-c", "1")
+    assert cap.finish(90) == 1
+    absent = [line for line in cap.lines if "ErrImageNeverPull" in line]
+    assert len(absent) == 1 and absent[0].startswith(
+        "pcap4py: pod p4k/web: the capture container cannot start: ErrImageNeverPull"), cap.lines
+    out = str(tmp_path / "one.pcapng")
+    cap = Capture(kube_cluster, "--pod", "nosuch", "--pod", "web", "-w", out, "-c", "4", "tcp port 80")
+    cap.wait_for(r"\+ pod p4k/web ")
+    http_rounds(kube_cluster, pods, rounds=1)
+    assert cap.finish() == 0, cap.lines
+    assert [line for line in cap.lines if "nosuch" in line] == ["pcap4py: pod p4k/nosuch: not found (pods \"nosuch\" not found)"]
+    assert {r[0] for r in tshark(out, "frame.interface_name")} == {f"{NS}/web/eth0"}

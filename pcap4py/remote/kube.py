@@ -3,9 +3,9 @@
 What a pod capture asks of the cluster, and nothing else: the pods selected (by name or label
 selector), an ephemeral container added to each (the bundled image running
 :mod:`pcap4py.remote.agent`, with only NET_RAW and NET_ADMIN, in the target container's
-namespaces, as ``kubectl debug --profile=netadmin --target`` makes), its start awaited, its log
-read as a byte stream through an attach (the pcapng on its standard output), and its standard
-input the lifeline: closed to end the capture.
+namespaces, as ``kubectl debug --profile=netadmin --target`` makes), its start awaited, and an
+attach: its standard output is the pcapng, its standard input the lifeline, closed to end the
+capture.
 
 RBAC verbs needed: ``get``/``list`` on pods, ``patch`` on ``pods/ephemeralcontainers``,
 ``create`` (and ``get``) on ``pods/attach``.  Every refusal or failure

@@ -2,7 +2,7 @@
 
 :func:`open_pods` returns a running :class:`~pcap4py.engine.capture.Capture` that starts with no
 handle (``growing``): each pod is reached on a thread of its own (:class:`PodStream`: the
-ephemeral container added and started, the lifeline held, its log read as pcapng), and its
+ephemeral container added and started, attached to, its output read as pcapng), and its
 interfaces join the capture as :class:`~.handle.StreamHandle` sources named ``NS/POD/IFACE``,
 described with the node, the pod's uid and the container, each packet's direction from the
 pod's point of view (its MACs and IPs, as the agent reported them).  A pod that cannot be
