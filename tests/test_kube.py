@@ -6,6 +6,7 @@ refusal is one line."""
 
 from __future__ import annotations
 
+import json
 import re
 import signal
 import subprocess
@@ -255,3 +256,17 @@ def test_an_absent_image_and_an_absent_pod_are_one_line_each_and_others_go_on(ku
     assert cap.finish() == 0, cap.lines
     assert [line for line in cap.lines if "nosuch" in line] == ["pcap4py: pod p4k/nosuch: not found (pods \"nosuch\" not found)"]
     assert {r[0] for r in tshark(out, "frame.interface_name")} == {f"{NS}/web/eth0"}
+
+
+def test_json_lines_name_each_pod_and_its_direction(kube_cluster, pods):
+    cap = Capture(kube_cluster, "--selector", "app=x", "--format", "jsonl", "-c", "30", "tcp port 80")
+    cap.wait_for(r"\+ pod p4k/", count=2)
+    http_rounds(kube_cluster, pods)
+    assert cap.finish() == 0, cap.lines
+    records = [json.loads(line) for line in cap.proc.stdout.read().splitlines()]
+    assert len(records) == 30
+    for r in records:
+        assert r["interface"] in (f"{NS}/web/eth0", f"{NS}/client/eth0"), r
+        sent_by_web = r["src_port"] == 80
+        by_pod = sent_by_web if r["interface"].startswith(f"{NS}/web/") else not sent_by_web
+        assert r["direction"] == ("out" if by_pod else "in"), r
