@@ -16,7 +16,7 @@ class Config:
     live_frames: int = 1_000_000  # small frames replayed per capturer
     live_file_frames: int = 100_000  # the replay file; tcpreplay loops it live_frames / this times
     memory_counts: tuple[int, int] = (100_000, 1_000_000)  # RSS must not grow from the first to the second
-    startup_runs: int = 5
+    startup_runs: int = 7
     out: Path = OUT
 
     @classmethod

@@ -37,7 +37,9 @@ def measure(cfg: Config) -> Section:
     print("  formats: tcpdump -n -r, -n -X -r ...", file=sys.stderr, flush=True)
     td_n, sec.raw["tcpdump -n -r"] = _tcpdump(["-n"], big, n, stdout_null=True)
     td_x, sec.raw["tcpdump -n -X -r"] = _tcpdump(["-n", "-X"], big, n, stdout_null=True)
+    td_v, sec.raw["tcpdump -n -v -r"] = _tcpdump(["-n", "-v"], big, n, stdout_null=True)
     text, sec.raw["read text"] = _pcap4py_read(path, n)
+    text_v, sec.raw["read -v"] = _pcap4py_read(path, n, "-v")
     jsonl, sec.raw["read jsonl"] = _pcap4py_read(path, n, "--format", "jsonl")
     hexdump, sec.raw["read hexdump"] = _pcap4py_read(path, n, "--format", "hexdump")
     _, json_info = _pcap4py_read(path, n, "--json")
@@ -59,6 +61,8 @@ def measure(cfg: Config) -> Section:
     sec.rows += [
         Row("formats", "read text > /dev/null", "pkt/s", text, "tcpdump -n -r", td_n, target=">=1.5x",
             met=ge(text, td_n, 1.5), note=why(sec.raw["read text"])),
+        Row("formats", "read -v > /dev/null", "pkt/s", text_v, "tcpdump -n -v -r", td_v, target=">=1.5x",
+            met=ge(text_v, td_v, 1.5), note=why(sec.raw["read -v"])),
         Row("formats", "read --format jsonl", "pkt/s", jsonl, "tcpdump -n -r", td_n, target=">=1.0x",
             met=ge(jsonl, td_n, 1.0), note=why(sec.raw["read jsonl"])),
         Row("formats", "read --format hexdump", "pkt/s", hexdump, "tcpdump -n -X -r", td_x, target=">=1.0x",

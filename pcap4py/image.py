@@ -44,16 +44,16 @@ def split_wait(argv: Sequence[str]) -> tuple[list[str], list[str]]:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
-    from .cli import main as cli
+    from .cli import command_names, main as cli
 
     wait, rest = split_wait(sys.argv[1:] if argv is None else argv)
     if wait:
         try:
-            cli.main(args=image_args(wait, list(cli.commands)), prog_name="pcap4py")
+            cli.main(args=image_args(wait, command_names()), prog_name="pcap4py")
         except SystemExit as e:
             if e.code not in (0, None) or not rest:
                 raise
-    cli.main(args=image_args(rest, list(cli.commands)), prog_name="pcap4py")
+    cli.main(args=image_args(rest, command_names()), prog_name="pcap4py")
 
 
 if __name__ == "__main__":

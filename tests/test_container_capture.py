@@ -393,3 +393,38 @@ def test_cli_writes_a_pcap_opened_before_the_drop(trio, tmp_path):
     payloads = [dpkt.ethernet.Ethernet(b).data.data.data for b in frames]
     assert sum(p.startswith(GET) for p in payloads) == 1
     assert any(p.startswith(OK) for p in payloads)
+
+
+@pytest.mark.parametrize("flags", [(), ("-v",)])
+def test_cli_lines_are_tcpdump_any_lines_in_the_container_namespace(trio, flags):
+    """``capture --container web`` beside ``tcpdump -n -i any`` run in web's namespace: the same
+    lines for the client's unicast exchange, the interface column ``web/eth0`` where tcpdump says
+    ``eth0`` (tcpdump marks broadcasts B and multicasts M where pcap4py says In)."""
+    pid = trio.web.sdk.attrs["State"]["Pid"]
+    tcpdump = subprocess.Popen(["nsenter", "-t", str(pid), "-n", "tcpdump", "-n", "-l", *flags, "-i", "any",
+                                "--immediate-mode", "tcp or icmp"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        said = ""
+        while "listening on" not in said and tcpdump.poll() is None:  # its first lines vary with -v
+            said += tcpdump.stderr.readline()
+        cap = CaptureProcess("--container", trio.web.name, *flags, "tcp or icmp", handles=2)
+        trio.fetch(trio.client)
+        trio.ping(trio.client)
+        out, err = cap.stop()
+    finally:
+        time.sleep(0.5)
+        tcpdump.send_signal(signal.SIGINT)
+        theirs, _ = tcpdump.communicate(timeout=15)
+    def norm(line: str) -> str:
+        # each handle stamps a packet on its own (microseconds apart): compare what follows the
+        # time; the interface column is padded to its name's width
+        words = line.replace(f"{trio.web.name}/", "").split()
+        return " ".join(words[1:] if line[:1].isdigit() else words)
+
+    ours = [norm(line) for line in out.splitlines() if " lo " not in line]
+    theirs = [norm(line) for line in theirs.splitlines() if " lo " not in line]
+    assert theirs and any(line.startswith("eth0 Out IP") for line in ours), ours
+    same = sum(1 for line in theirs if line in ours)
+    # the handles open one after the other: a packet at either end may reach only one of them
+    assert same >= len(theirs) - 2, [line for line in theirs if line not in ours]

@@ -13,7 +13,9 @@ import os
 import signal
 import socket
 import struct
+import subprocess
 import time
+from collections import Counter
 
 import pytest
 
@@ -157,13 +159,27 @@ def test_every_link_type_is_in_the_files(pcaps):
     assert {"TCP", "UDP", "ICMP", "ICMPv6", "ARP", "GRE", "IPv4", "LLDP", None} <= {k[1] for k in kinds}
 
 
+# tcpdump prints these with printers pcap4py does not have yet (see the README's table)
+NOT_YET = ("GREv0", "dhcp6", "mtrace", "LLDP", "NTPv")
+
+
+def tcpdump_lines(path: str, zone: str, *flags: str) -> list[str]:
+    proc = subprocess.run(["tcpdump", "-n", *flags, "-r", path], capture_output=True, text=True,
+                          env={**os.environ, "TZ": zone}, timeout=60)
+    return proc.stdout.splitlines()
+
+
 @pytest.mark.parametrize("zone", ["UTC", "America/New_York", "Asia/Kolkata", "UTC-3"], indirect=True)
-def test_text_lines_equal_the_python_formatter(pcaps, zone):
+def test_text_lines_are_tcpdumps(pcaps, zone):
+    """tcpdump itself is the reference: every line of its but those of protocols not printed yet
+    (and the rows tcpdump dumps for an LLDP frame pcap4py takes as unknown)."""
     for path in pcaps:
         proc = run_cli("read", path, env={"TZ": zone})
         assert proc.returncode == 0, proc.stderr
-        want = [ref.text_line(p) for p in packets(path)]
-        assert proc.stdout.splitlines() == want, path
+        ours = Counter(proc.stdout.splitlines())
+        theirs = [line for line in tcpdump_lines(path, zone) if not any(n in line for n in NOT_YET)]
+        missing = [line for line in theirs if not ours[line]]
+        assert not missing, (path, missing)
 
 
 def test_jsonl_equals_to_dict_and_the_python_reference_field_by_field(pcaps):
@@ -175,19 +191,52 @@ def test_jsonl_equals_to_dict_and_the_python_reference_field_by_field(pcaps):
         assert len(lines) == len(pkts)
         for line, pkt in zip(lines, pkts):
             record = json.loads(line)
-            assert list(record) == list(ref.to_dict(pkt))  # same keys, same order
-            for key, value in ref.to_dict(pkt).items():
+            old = ref.to_dict(pkt)
+            assert list(record)[:len(old)] == list(old)  # the first release's keys, in its order
+            assert list(record)[len(old):] == FACTS  # then the decoded facts
+            for key, value in old.items():
                 assert record[key] == value, (path, key, line)
             assert pkt.to_dict() == record
-            assert line == json.dumps(ref.to_dict(pkt))  # byte for byte what jsonl printed before
+            assert json.dumps(record) == line  # json.dumps's spacing
 
 
-def test_hexdump_equals_the_python_formatter(pcaps):
+FACTS = ["tcp_window", "tcp_options", "icmp", "dns"]
+
+
+def test_jsonl_has_the_facts_the_text_lines_print(tmp_path):
+    """TCP window and options, the ICMP description, DNS questions and answers, as tcpdump words them."""
+    syn = tcp(40000, 80, 0x02)
+    syn = syn[:12] + bytes([(9 << 4), 0x02]) + syn[14:] + bytes.fromhex("020405b40402080a0000000100000000")
+    query = struct.pack("!HHHHHH", 0x1234, 0x0100, 1, 0, 0, 0) + b"\x03web\x03lab\x00" + struct.pack("!HH", 1, 1)
+    answer = (struct.pack("!HHHHHH", 0x1234, 0x8580, 1, 1, 0, 0) + b"\x03web\x03lab\x00" + struct.pack("!HH", 1, 1)
+              + b"\xc0\x0c" + struct.pack("!HHIH4s", 1, 1, 60, 4, V4[0]))
+    frames = [eth(0x0800, ipv4(6, syn)), eth(0x0800, ipv4(1, icmp(8))),
+              eth(0x0800, ipv4(17, udp(5000, 53, query))), eth(0x0800, ipv4(17, udp(53, 5000, answer), src=V4[1]))]
+    path = write_pcap(tmp_path / "facts.pcap", 1, [(f, len(f)) for f in frames])
+    records = [json.loads(line) for line in run_cli("read", path, "--format", "jsonl").stdout.splitlines()]
+    assert records[0]["tcp_window"] == 65535
+    assert records[0]["tcp_options"] == ["mss 1460", "sackOK", "TS val 1 ecr 0"]
+    assert records[1]["icmp"] == "echo request, id 4660, seq 7" and records[1]["tcp_window"] is None
+    assert records[2]["dns"] == {"id": 0x1234, "response": False, "rcode": None, "questions": ["A? web.lab."],
+                                 "answers": []}
+    assert records[3]["dns"] == {"id": 0x1234, "response": True, "rcode": "NoError", "questions": [],
+                                 "answers": ["A 198.18.0.2"]}
+    text = run_cli("read", path).stdout
+    assert "4660+ A? web.lab. (25)" in text and "4660* 1/0/0 A 198.18.0.2 (41)" in text
+
+
+def test_hexdump_is_the_text_line_and_the_frame_rows(pcaps):
     for path in pcaps:
         proc = run_cli("read", path, "--format", "hexdump")
         assert proc.returncode == 0, proc.stderr
-        want = "".join("\n".join(ref.hexdump_lines(p)) + "\n" for p in packets(path))
-        assert proc.stdout == want, path
+        chunks: list[list[str]] = []  # each packet's text: its line and any rows tcpdump adds
+        for line in run_cli("read", path).stdout.splitlines():
+            if line.startswith("\t"):
+                chunks[-1].append(line)
+            else:
+                chunks.append([line])
+        want = [row for chunk, p in zip(chunks, packets(path)) for row in chunk + ref.frame_dump(p.data)]
+        assert proc.stdout.splitlines() == want, path  # each text line followed by its frame in hex
 
 
 def test_json_array_is_the_jsonl_records(pcaps):
@@ -229,10 +278,13 @@ def test_directions_from_the_container_view_match_python(pcaps, tmp_path):
         assert [p.direction for p in pkts] == [ref.direction_of(view, p) for p in pkts], path
         records = [json.loads(line) for line in _line_output(path, "jsonl", view, tmp_path).splitlines()]
         assert [r["direction"] for r in records] == [p.direction for p in pkts], path
-        text = _line_output(path, "text", view, tmp_path)
-        assert text.splitlines() == [ref.text_line(p, with_interface=True) for p in pkts], path
+        text = [line for line in _line_output(path, "text", view, tmp_path).splitlines()
+                if not line.startswith("\t")]
+        columns = {"in": "In ", "out": "Out", None: "?  "}  # tcpdump -i any's direction column
+        assert [line.split()[2].ljust(3) for line in text] == [columns[p.direction] for p in pkts], path
         hexdump = _line_output(path, "hexdump", view, tmp_path)
-        assert hexdump == "".join("\n".join(ref.hexdump_lines(p, True)) + "\n" for p in pkts), path
+        heads = [line for line in hexdump.splitlines() if line.startswith(("OUT: ", "IN:  "))]
+        assert len(heads) == sum(1 for p in pkts if p.direction), path
 
 
 def test_views_are_zero_copy_columns_of_each_batch(pcaps):

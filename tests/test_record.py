@@ -19,3 +19,11 @@ def test_each_index_constant_names_its_field():
     for constant, index in vars(record).items():
         if constant.isupper() and isinstance(index, int) and constant not in ("SIZE", "TS_OUT_OF_RANGE"):
             assert names[index] == constant.lower(), constant
+
+
+def test_python_and_java_map_link_types_alike():
+    from pcap4py.engine.numbers import LINKTYPE_TO_DLT
+
+    java = dict(tuple(map(int, str(row).split())) for row in jvm.jclass("pcap4py.helper.LinkTypes").table())
+    assert java == LINKTYPE_TO_DLT
+    assert LINKTYPE_TO_DLT[106] == 19  # LINKTYPE_ATM_CLIP is DLT_ATM_CLIP on Linux

@@ -2,7 +2,8 @@
 
 Each module adds its commands to :data:`main`: capture.py (capture, read, interfaces),
 containers.py, plumbing.py (attach, detach, mirror), extcap.py (Wireshark), sample.py (the
-kaitoy/pcap4j sample).
+kaitoy/pcap4j sample).  A command's module is imported when the command runs
+(:data:`.group.COMMAND_MODULES`), so a plain ``read`` starts without the container layer.
 """
 
 from __future__ import annotations
@@ -10,10 +11,14 @@ from __future__ import annotations
 import signal
 import sys
 
-from . import capture, containers, extcap, plumbing, sample  # noqa: F401  (they add their commands)
-from .group import main
+from .group import COMMAND_MODULES, load_commands, main
 
-__all__ = ["main", "run"]
+__all__ = ["main", "run", "command_names"]
+
+
+def command_names() -> list[str]:
+    """Every subcommand's name (without importing their modules)."""
+    return sorted({*COMMAND_MODULES, *main.commands})
 
 
 def run() -> None:

@@ -7,6 +7,7 @@ name from the kernel, Docker or a file, or an argument."""
 from __future__ import annotations
 
 import sys
+from importlib import import_module
 
 import click
 
@@ -23,8 +24,37 @@ def _usage_exit(e: click.UsageError) -> None:
     sys.exit(e.exit_code)
 
 
+# every subcommand -> the module of this package that defines it: a command's module is imported
+# only when it runs (or for the help), so `read` never loads the container layer or Docker's SDK
+COMMAND_MODULES = {
+    "capture": "capture", "read": "capture", "interfaces": "capture",
+    "containers": "containers",
+    "extcap": "extcap",
+    "attach": "plumbing", "detach": "plumbing", "mirror": "plumbing", "reattach": "plumbing",
+    "wait-link": "plumbing",
+    "sample": "sample",
+}
+
+
+def load_commands(name: str | None = None) -> None:
+    """Import the module defining command ``name`` (every command's module when None)."""
+    modules = set(COMMAND_MODULES.values()) if name is None else {COMMAND_MODULES.get(name)} - {None}
+    for module in sorted(modules):
+        import_module(f"{__package__}.{module}")
+
+
 class _Group(click.Group):
-    """A click group that turns pcap4py errors and usage errors into one clear line and an exit code."""
+    """A click group that turns pcap4py errors and usage errors into one clear line and an exit
+    code, and imports each command's module on first use."""
+
+    def get_command(self, ctx: click.Context, cmd_name: str):
+        if cmd_name not in self.commands:
+            load_commands(cmd_name)
+        return super().get_command(ctx, cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        load_commands()
+        return super().list_commands(ctx)
 
     def make_context(self, info_name, args, parent=None, **extra) -> click.Context:
         try:

@@ -74,3 +74,28 @@ FILE_SIZE = FileSize()
 INTERVAL = click.IntRange(min=1)  # -G: whole seconds, as tcpdump
 FILE_COUNT = click.IntRange(min=1)  # -W
 COMMAND = NonEmpty("command")
+
+
+# tcpdump's printing flags, on capture and read (counted where tcpdump counts them)
+PRINT_OPTIONS = [
+    click.option("-v", "verbose", count=True, help="More detail (-vv, -vvv: more still), as tcpdump."),
+    click.option("-e", "link_header", is_flag=True, help="Print the link-level header, as tcpdump."),
+    click.option("-q", "quick", is_flag=True, help="Less protocol detail, as tcpdump."),
+    click.option("-t", "tstamp", count=True,
+                 help="-t no time, -tt seconds since 1970, -ttt since the previous packet, "
+                      "-tttt date and time, -ttttt since the first packet."),
+    click.option("-S", "absolute_seq", is_flag=True, help="Absolute TCP sequence numbers."),
+    click.option("-x", "hex_x", count=True, help="Hex of each packet (-xx: with its link header)."),
+    click.option("-X", "hex_X", count=True, help="Hex and ASCII of each packet (-XX: with its link header)."),
+    click.option("-A", "ascii_A", count=True, help="ASCII of each packet (-AA: with its link header)."),
+    click.option("-#", "--number", "number", is_flag=True, help="A packet number first on each line."),
+]
+
+
+def print_flags(verbose: int = 0, link_header: bool = False, quick: bool = False, tstamp: int = 0,
+                absolute_seq: bool = False, hex_x: int = 0, hex_X: int = 0, ascii_A: int = 0,
+                number: bool = False):
+    """The :class:`~pcap4py.sinks.printing.PrintFlags` the printing options ask for."""
+    from ..sinks.printing import PrintFlags
+
+    return PrintFlags.from_counts(verbose, link_header, quick, absolute_seq, tstamp, hex_x, hex_X, ascii_A, number)

@@ -51,6 +51,15 @@ class CaptureRequest:
     runtime: Optional[str] = None
     pid: Optional[int] = None
     netns: Optional[str] = None
+    verbose: int = 0
+    link_header: bool = False
+    quick: bool = False
+    tstamp: int = 0
+    absolute_seq: bool = False
+    hex_x: int = 0
+    hex_X: int = 0
+    ascii_A: int = 0
+    number: bool = False
     # --kube (pcap4py.cli.kube; --pod then names Kubernetes pods)
     kube: bool = False
     namespace: Optional[str] = None
@@ -63,8 +72,12 @@ class CaptureRequest:
 
     def output(self, rotation=None) -> Output:
         """Where the packets go (``--json`` is ``--format json``)."""
+        from .options import print_flags
+
+        flags = print_flags(self.verbose, self.link_header, self.quick, self.tstamp, self.absolute_seq,
+                            self.hex_x, self.hex_X, self.ascii_A, self.number)
         return Output(self.write_path, "json" if self.as_json else self.fmt, self.pcapng, self.comments,
-                      self.nano, rotation)
+                      self.nano, rotation, flags)
 
     def live(self) -> dict:
         """The options every live handle is opened with (``-B`` is in KiB, libpcap takes bytes)."""

@@ -50,8 +50,11 @@ def sample(iface: str, wait: bool, filter_words: tuple, count: int, snaplen: int
     container), then capture on IFACE.
     """
     from .. import interfaces, open_live
+    from ..engine import tuning
     from ..engine.capture import Capture
     from ..sinks.pcap4j import Pcap4jWriter
+
+    tuning.expect_job(packets=count)
 
     expression = " ".join(filter_words) or None
     say(f"count: {count}, snaplen: {snaplen}, read timeout: {read_timeout} ms, "

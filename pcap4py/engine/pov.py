@@ -20,6 +20,18 @@ if TYPE_CHECKING:
     from .packet import Source
 
 DIRECTION_NAMES = (None, "in", "out")  # PointOfView's values: pcapng's epb_flags direction bits
+_COOKED_V1, _COOKED_V2 = 113, 276
+_PACKET_OUTGOING = 4  # the cooked headers' packet type for what the host sent
+
+
+def kernel_direction(linktype: int, data: bytes) -> Optional[str]:
+    """What the kernel saw, from a Linux cooked header (v1: its first two bytes, v2: byte 10);
+    None on other links (as Java's ``PointOfView.kernelDirection``)."""
+    if linktype == _COOKED_V1 and len(data) >= 2:
+        return "out" if int.from_bytes(data[:2], "big") == _PACKET_OUTGOING else "in"
+    if linktype == _COOKED_V2 and len(data) >= 11:
+        return "out" if data[10] == _PACKET_OUTGOING else "in"
+    return None
 
 
 @dataclass(frozen=True)

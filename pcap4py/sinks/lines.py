@@ -17,13 +17,14 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 from ..engine import jvm
 from ..engine.batch import Batch
 from ..engine.packet import Source
+from .printing import PrintFlags
 from ..text import printable
 
 if TYPE_CHECKING:
     from ..engine.capture import Capture
 
 LINE_FORMATS = ("text", "hexdump", "json", "jsonl")
-OUT_BYTES = 4 << 20  # room for the worst frame (a 256 KiB frame as hex rows is ~1.2 MB)
+OUT_BYTES = 2 << 20  # room for the worst frame (a 256 KiB frame as hex rows is ~1.2 MB), on each side
 ZONEINFO = "/usr/share/zoneinfo"
 
 
@@ -52,7 +53,8 @@ def local_zone() -> str:
 
 
 def make_formatter(fmt: str, sources: Sequence[Source], *, with_interface: bool = False,
-                   local: Any = None, out_bytes: int = OUT_BYTES, by_label: bool = False) -> Any:
+                   local: Any = None, out_bytes: int = OUT_BYTES, by_label: bool = False,
+                   flags: Optional[PrintFlags] = None) -> Any:
     """A Java ``LineFormatter`` for ``sources`` (by index); ``local`` (a
     :class:`~pcap4py.engine.pov.PointOfView`) decides each packet's direction, else each
     source's own ``view``.  ``by_label``: sources are named by their labels (``web/eth0``)."""
@@ -61,6 +63,8 @@ def make_formatter(fmt: str, sources: Sequence[Source], *, with_interface: bool 
     linktypes = jpype.JArray(jpype.JInt)([s.linktype for s in sources])
     formatter = jvm.jclass("pcap4py.helper.LineFormatter")(
         fmt, names, linktypes, with_interface, local_zone(), out_bytes)
+    if flags is not None and flags != PrintFlags():
+        formatter.setPrintFlags(flags.java())
     if local is not None:
         formatter.setPointOfView(local.java())
     for s in sources:
@@ -89,7 +93,7 @@ class LineSink:
     """Writes batches to descriptor ``fd`` in one of :data:`LINE_FORMATS`, formatted in Java."""
 
     def __init__(self, fd: int, fmt: str, sources: Sequence[Source], *, with_interface: bool = False,
-                 local: Any = None, by_label: bool = False):
+                 local: Any = None, by_label: bool = False, flags: Optional[PrintFlags] = None):
         import jpype.nio
 
         self.fd = fd
@@ -97,7 +101,7 @@ class LineSink:
         self._local = local
         self._by_label = by_label
         self._formatter = make_formatter(fmt, sources, with_interface=with_interface, local=local,
-                                         by_label=by_label)
+                                         by_label=by_label, flags=flags)
         self._known = len(sources)
         self._out = bytearray(OUT_BYTES)
         self._jout = jpype.nio.convertToDirectBuffer(self._out)

@@ -15,7 +15,7 @@ import java.time.zone.ZoneRules;
 final class Fields {
 
   static final int NO_PROTO = Record.NO_PROTO;
-  static final int ETHERTYPE_ARP = 0x0806;
+  static final int ETHERTYPE_ARP = Protocols.ETHERTYPE_ARP;
 
   // the record (see Summary for the layout)
   long ts;
@@ -73,16 +73,16 @@ final class Fields {
   }
 
   boolean hasPorts() {
-    return proto == 6 || proto == 17 || proto == 136;
+    return proto == Protocols.IP_TCP || proto == Protocols.IP_UDP || proto == Protocols.IP_UDPLITE;
   }
 
   boolean isIcmp() {
-    return proto == 1 || proto == 58;
+    return proto == Protocols.IP_ICMP || proto == Protocols.IP_ICMPV6;
   }
 
   boolean isEcho() {
-    return (proto == 1 && (icmpType == 8 || icmpType == 0))
-        || (proto == 58 && (icmpType == 128 || icmpType == 129));
+    return (proto == Protocols.IP_ICMP && (icmpType == 8 || icmpType == 0))
+        || (proto == Protocols.IP_ICMPV6 && (icmpType == 128 || icmpType == 129));
   }
 
   boolean hasEthernet() {
@@ -104,24 +104,24 @@ final class Fields {
 
   private static String ipProtoName(int p) {
     switch (p) {
-      case 1: return "ICMP";
-      case 2: return "IGMP";
-      case 6: return "TCP";
-      case 17: return "UDP";
-      case 47: return "GRE";
-      case 50: return "ESP";
-      case 58: return "ICMPv6";
-      case 132: return "SCTP";
-      case 136: return "UDPLite";
+      case Protocols.IP_ICMP: return "ICMP";
+      case Protocols.IP_IGMP: return "IGMP";
+      case Protocols.IP_TCP: return "TCP";
+      case Protocols.IP_UDP: return "UDP";
+      case Protocols.IP_GRE: return "GRE";
+      case Protocols.IP_ESP: return "ESP";
+      case Protocols.IP_ICMPV6: return "ICMPv6";
+      case Protocols.IP_SCTP: return "SCTP";
+      case Protocols.IP_UDPLITE: return "UDPLite";
       default: return null;
     }
   }
 
   private static String ethertypeName(int t) {
     switch (t) {
-      case 0x0800: return "IPv4";
-      case 0x86dd: return "IPv6";
-      case 0x0806: return "ARP";
+      case Protocols.ETHERTYPE_IPV4: return "IPv4";
+      case Protocols.ETHERTYPE_IPV6: return "IPv6";
+      case Protocols.ETHERTYPE_ARP: return "ARP";
       case 0x88cc: return "LLDP";
       case 0x8035: return "RARP";
       case 0x8847: return "MPLS";
@@ -155,13 +155,9 @@ final class Fields {
   /** glibc's inet_ntop for AF_INET6: the first longest run of 2+ zero words as "::", and
    *  IPv4-compatible and IPv4-mapped addresses with a dotted quad. */
   static void ipv6(Out o, byte[] a) {
-    int[] w = new int[8];
-    for (int i = 0; i < 8; i++) {
-      w[i] = ((a[2 * i] & 0xff) << 8) | (a[2 * i + 1] & 0xff);
-    }
     int bestBase = -1, bestLen = 0, curBase = -1, curLen = 0;
     for (int i = 0; i < 8; i++) {
-      if (w[i] == 0) {
+      if (word(a, i) == 0) {
         if (curBase == -1) {
           curBase = i;
           curLen = 1;
@@ -193,15 +189,21 @@ final class Fields {
       if (i != 0) {
         o.ch(':');
       }
-      if (i == 6 && bestBase == 0 && (bestLen == 6 || (bestLen == 5 && w[5] == 0xffff))) {
+      if (i == 6 && bestBase == 0 && (bestLen == 6 || (bestLen == 5 && word(a, 5) == 0xffff))) {
         ipv4(o, a, 12);
         return;
       }
-      o.hex(w[i]);
+      o.hex(word(a, i));
     }
     if (bestBase != -1 && bestBase + bestLen == 8) {
       o.ch(':');
     }
+  }
+
+  /** The {@code i}th 16-bit word of an IPv6 address (no array per address: printers call this
+   *  for every packet). */
+  private static int word(byte[] a, int i) {
+    return ((a[2 * i] & 0xff) << 8) | (a[2 * i + 1] & 0xff);
   }
 
   static void mac(Out o, byte[] f, int at) {
@@ -243,21 +245,28 @@ final class Fields {
   /** A clock that formats the part of a time stamp up to the second once per second. */
   static final class Clock {
     private final ZoneRules rules; // null: UTC, ISO 8601 date and time
+    private final boolean date; // with rules: the local date first (tcpdump -tttt)
     private long second = Long.MIN_VALUE;
     private final byte[] text;
 
     /** Local wall-clock time (HH:MM:SS) in {@code zone}. */
     static Clock local(String zone) {
-      return new Clock(ZoneId.of(zone).getRules(), 8);
+      return new Clock(ZoneId.of(zone).getRules(), false, 8);
+    }
+
+    /** Local date and time ('YYYY-MM-DD HH:MM:SS', tcpdump -tttt) in {@code zone}. */
+    static Clock localDate(String zone) {
+      return new Clock(ZoneId.of(zone).getRules(), true, 19);
     }
 
     /** UTC date and time, 'YYYY-MM-DDTHH:MM:SS'. */
     static Clock utc() {
-      return new Clock(null, 19);
+      return new Clock(null, true, 19);
     }
 
-    private Clock(ZoneRules rules, int width) {
+    private Clock(ZoneRules rules, boolean date, int width) {
       this.rules = rules;
+      this.date = date;
       this.text = new byte[width];
     }
 
@@ -274,15 +283,13 @@ final class Fields {
 
     private void render(long sec) {
       Out o = new Out(text.length + 8);
-      if (rules == null) {
-        long days = Math.floorDiv(sec, 86400);
-        java.time.LocalDate d = java.time.LocalDate.ofEpochDay(days);
-        o.dec(d.getYear(), 4).ch('-').dec(d.getMonthValue(), 2).ch('-').dec(d.getDayOfMonth(), 2).ch('T');
-        timeOfDay(o, Math.floorMod(sec, 86400));
-      } else {
-        long local = sec + rules.getOffset(Instant.ofEpochSecond(sec)).getTotalSeconds();
-        timeOfDay(o, Math.floorMod(local, 86400));
+      long local = rules == null ? sec : sec + rules.getOffset(Instant.ofEpochSecond(sec)).getTotalSeconds();
+      if (date) {
+        java.time.LocalDate d = java.time.LocalDate.ofEpochDay(Math.floorDiv(local, 86400));
+        o.dec(d.getYear(), 4).ch('-').dec(d.getMonthValue(), 2).ch('-').dec(d.getDayOfMonth(), 2)
+            .ch(rules == null ? 'T' : ' ');
       }
+      timeOfDay(o, Math.floorMod(local, 86400));
       System.arraycopy(o.buf, 0, text, 0, text.length);
     }
 

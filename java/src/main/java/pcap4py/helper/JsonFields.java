@@ -9,7 +9,8 @@ import java.nio.charset.StandardCharsets;
  *
  * <p>Keys, in order: timestamp (ISO 8601 UTC, microseconds), ts_ns, interface, direction, length,
  * caplen, eth_src, eth_dst, protocol, src, src_port, dst, dst_port, tcp_flags, seqnum, acknum,
- * icmp_type, icmp_code, payload (hex), and ts_out_of_range (true) only for a time no unsigned
+ * icmp_type, icmp_code, payload (hex), tcp_window, tcp_options, icmp, dns (see {@link JsonFacts}),
+ * and ts_out_of_range (true) only for a time no unsigned
  * 64-bit count of ns holds (then timestamp is null). Fields a packet does not have are null. The spacing is
  * Python's {@code json.dumps} default ({@code ", "} and {@code ": "}).
  */
@@ -24,17 +25,19 @@ public final class JsonFields {
     f.direction = direction;
     byte[] name = quoted(iface);
     Out o = new Out(maxBytes(f.caplen, name.length));
-    write(o, f, name, Fields.Clock.utc());
+    JsonFacts facts = new JsonFacts("UTC");
+    facts.decode(f);
+    write(o, f, name, Fields.Clock.utc(), facts);
     return new String(o.buf, 0, o.pos, StandardCharsets.UTF_8);
   }
 
   /** An upper bound of what {@link #write} appends for a frame of {@code caplen} bytes. */
   static int maxBytes(int caplen, int nameBytes) {
-    return 2 * caplen + nameBytes + 1024;
+    return 8 * caplen + nameBytes + 4096; // the facts repeat what the text line says of the frame
   }
 
   /** Appends the JSON object (no newline); {@code iface} is the interface's JSON string, quotes included. */
-  static void write(Out o, Fields f, byte[] iface, Fields.Clock utc) {
+  static void write(Out o, Fields f, byte[] iface, Fields.Clock utc, JsonFacts facts) {
     boolean outOfRange = f.ts == Summary.TS_OUT_OF_RANGE;
     if (outOfRange) {
       o.ascii("{\"timestamp\": null");
@@ -73,7 +76,7 @@ public final class JsonFields {
     address(o, f, f.dst);
     o.ascii(", \"dst_port\": ");
     number(o, f.hasPorts(), f.dport);
-    boolean tcp = f.proto == 6;
+    boolean tcp = f.proto == Protocols.IP_TCP;
     o.ascii(", \"tcp_flags\": ");
     if (tcp) {
       o.ch('"');
@@ -93,6 +96,7 @@ public final class JsonFields {
     o.ascii(", \"payload\": \"");
     o.hexBytes(f.frame, f.payloadStart(), f.payloadEnd());
     o.ch('"');
+    facts.write(o);
     if (outOfRange) {
       o.ascii(", \"ts_out_of_range\": true");
     }

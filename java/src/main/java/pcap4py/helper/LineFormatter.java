@@ -34,6 +34,8 @@ public final class LineFormatter {
   private final Fields f = new Fields();
   private final byte[] frame = new byte[Summary.MAX_FRAME];
   private final Out out;
+  private final TextPrinter text;
+  private JsonFacts facts; // JSON formats only
 
   private PointOfView pov; // null: packets have no direction (unless their source has its own)
   private PointOfView[] povs = new PointOfView[0]; // per source index, where sources differ
@@ -41,6 +43,7 @@ public final class LineFormatter {
 
   // the round being formatted
   private byte[][] metas = new byte[0][]; // the records, copied once per round
+  private ByteBuffer[] metaBuffers = new ByteBuffer[0]; // the same, for the one merge by time
   private ByteBuffer[] datas = new ByteBuffer[0];
   private int[] counts = new int[0];
   private int[] cursors = new int[0];
@@ -69,6 +72,13 @@ public final class LineFormatter {
     }
     this.local = Fields.Clock.local(zone);
     this.out = new Out(outCapacity);
+    this.text = new TextPrinter(out, zone);
+    this.facts = this.format >= JSONL ? new JsonFacts(zone) : null;
+  }
+
+  /** tcpdump's printing flags for the text lines (see {@link PrintFlags}). */
+  public void setPrintFlags(PrintFlags flags) {
+    text.flags = flags;
   }
 
   /** Takes this point of view: every packet gets its direction (see {@link PointOfView}). */
@@ -123,6 +133,10 @@ public final class LineFormatter {
       metas[i].get(this.metas[i]);
     }
     this.datas = datas;
+    this.metaBuffers = new ByteBuffer[metas.length];
+    for (int i = 0; i < metas.length; i++) { // little-endian, as Record says (the caller's order may differ)
+      this.metaBuffers[i] = ByteBuffer.wrap(this.metas[i]).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+    }
     this.counts = counts;
     this.cursors = new int[metas.length];
   }
@@ -145,8 +159,12 @@ public final class LineFormatter {
       f.frame = frame;
       f.dlt = linktypes[src];
       PointOfView view = src < povs.length && povs[src] != null ? povs[src] : pov;
-      f.direction = view == null ? null : DIRECTIONS[view.direction(f.dlt, frame, 0, f.caplen, metas[b], rec)];
-      append(src);
+      if (view != null) {
+        f.direction = DIRECTIONS[view.direction(f.dlt, frame, 0, f.caplen, metas[b], rec)];
+      } else { // JSON: what a Linux cooked header says, as Python's Packet.direction
+        f.direction = format >= JSONL ? DIRECTIONS[PointOfView.kernelDirection(f.dlt, frame, 0, f.caplen)] : null;
+      }
+      append(src, view != null);
       cursors[b]++;
     }
     dst.clear();
@@ -154,38 +172,31 @@ public final class LineFormatter {
     return out.pos;
   }
 
-  /** The batch whose next packet is the earliest (ties: the first batch), or -1. */
+  /** The batch whose next packet is the earliest (ties: the first batch), or -1: the pcapng
+   *  writer's merge ({@link BatchMerge}). */
   private int nextBatch() {
-    int best = -1;
-    long bestTs = 0;
-    for (int i = 0; i < metas.length; i++) {
-      if (cursors[i] < counts[i]) {
-        long ts = Record.le64(metas[i], cursors[i] * Record.SIZE);
-        if (best < 0 || Long.compareUnsigned(ts, bestTs) < 0) { // time stamps are unsigned
-          best = i;
-          bestTs = ts;
-        }
-      }
-    }
-    return best;
+    return metas.length == 1 ? (cursors[0] < counts[0] ? 0 : -1) : BatchMerge.earliest(metaBuffers, counts, cursors);
   }
 
   private static int maxBytes(int caplen, int nameBytes) {
-    // hex rows take ~4.4 bytes per frame byte, JSON 2; the text line at most a few hundred
-    return 5 * caplen + JsonFields.maxBytes(0, nameBytes) + 2 * nameBytes;
+    // hex rows take ~4.4 bytes per frame byte (twice with an unknown payload's rows), JSON 2 plus
+    // the facts; DNS names at most ~4 per byte (DnsPrinter's budget)
+    return 9 * caplen + JsonFields.maxBytes(0, nameBytes) + 2 * nameBytes;
   }
 
-  private void append(int src) {
+  private void append(int src, boolean viewed) {
     switch (format) {
       case TEXT:
-        textLine(src);
+        text.packet(f.ts, frame, f.caplen, f.origlen, f.dlt, withInterface || viewed ? names[src] : null,
+            f.direction, viewed);
         out.ch('\n');
         break;
       case HEXDUMP:
         hexdump(src);
         break;
       case JSONL:
-        JsonFields.write(out, f, jsonNames[src], utc);
+        facts.decode(f);
+        JsonFields.write(out, f, jsonNames[src], utc, facts);
         out.ch('\n');
         break;
       default: // JSON: records of an array Python opens and closes
@@ -193,127 +204,8 @@ public final class LineFormatter {
           out.ch(',').ch('\n');
         }
         firstRecord = false;
-        JsonFields.write(out, f, jsonNames[src], utc);
-    }
-  }
-
-  // --- text: tcpdump -n ------------------------------------------------------------------------
-
-  private void textLine(int src) {
-    local.append(out, f.ts);
-    out.ch(' ');
-    if (withInterface) {
-      out.bytes(names[src]).ch(' ');
-    }
-    if ("in".equals(f.direction)) {
-      out.ascii("In  ");
-    } else if ("out".equals(f.direction)) {
-      out.ascii("Out ");
-    }
-    summary();
-  }
-
-  private void summary() {
-    if (f.ethertype == Fields.ETHERTYPE_ARP) {
-      arp();
-      return;
-    }
-    String proto = f.protoName();
-    if (f.ipVersion == 0) {
-      if (proto == null) {
-        out.ascii("link-type ").dec(f.dlt);
-      } else {
-        out.ascii(proto);
-      }
-      out.ascii(", length ").dec(f.origlen);
-      return;
-    }
-    out.ascii(f.ipVersion == 4 ? "IP " : "IP6 ");
-    endpoint(f.src, f.sport);
-    out.ascii(" > ");
-    endpoint(f.dst, f.dport);
-    out.ascii(": ");
-    if (f.proto == 6) {
-      out.ascii("Flags [");
-      f.tcpFlagString(out);
-      out.ascii("], seq ").dec(f.seq).ascii(", ack ").dec(f.ack);
-    } else if (f.proto == 1) {
-      out.ascii("ICMP ");
-      icmp(false);
-    } else if (f.proto == 58) {
-      out.ascii("ICMP6, ");
-      icmp(true);
-    } else {
-      out.ascii(proto);
-    }
-    out.ascii(", length ").dec(f.payloadLen);
-  }
-
-  private void endpoint(byte[] addr, int port) {
-    f.address(out, addr);
-    if (f.hasPorts()) {
-      out.ch('.').dec(port);
-    }
-  }
-
-  private void icmp(boolean v6) {
-    String name = v6 ? icmp6Name(f.icmpType) : icmpName(f.icmpType);
-    if (name == null) {
-      out.ascii("type ").dec(f.icmpType);
-    } else {
-      out.ascii(name);
-    }
-    if (f.isEcho()) {
-      out.ascii(", id ").dec(f.sport).ascii(", seq ").dec(f.dport);
-    }
-  }
-
-  private static String icmpName(int type) {
-    switch (type) {
-      case 0: return "echo reply";
-      case 3: return "unreachable";
-      case 5: return "redirect";
-      case 8: return "echo request";
-      case 11: return "time exceeded";
-      default: return null;
-    }
-  }
-
-  private static String icmp6Name(int type) {
-    switch (type) {
-      case 1: return "destination unreachable";
-      case 2: return "packet too big";
-      case 3: return "time exceeded";
-      case 128: return "echo request";
-      case 129: return "echo reply";
-      case 133: return "router solicitation";
-      case 134: return "router advertisement";
-      case 135: return "neighbor solicitation";
-      case 136: return "neighbor advertisement";
-      default: return null;
-    }
-  }
-
-  private void arp() {
-    int op = f.sport; // Summary keeps the ARP opcode in the source-port slot
-    if (op == 1) {
-      out.ascii("ARP, Request who-has ");
-      f.address(out, f.dst);
-      out.ascii(" tell ");
-      f.address(out, f.src);
-      out.ascii(", length ").dec(f.origlen - 14);
-    } else if (op == 2) {
-      out.ascii("ARP, Reply ");
-      f.address(out, f.src);
-      out.ascii(" is-at ");
-      if (f.hasEthernet()) {
-        Fields.mac(out, frame, 6);
-      } else {
-        out.ascii("None");
-      }
-      out.ascii(", length ").dec(f.origlen - 14);
-    } else {
-      out.ascii("ARP, op ").dec(op).ascii(", length ").dec(f.origlen);
+        facts.decode(f);
+        JsonFields.write(out, f, jsonNames[src], utc, facts);
     }
   }
 
@@ -331,7 +223,7 @@ public final class LineFormatter {
       payloadTable(f.payloadStart(), f.payloadEnd());
       return;
     }
-    textLine(src);
+    text.packet(f.ts, frame, f.caplen, f.origlen, f.dlt, withInterface ? names[src] : null, f.direction);
     out.ch('\n');
     frameRows();
   }

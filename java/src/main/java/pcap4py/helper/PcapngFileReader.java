@@ -284,14 +284,7 @@ public final class PcapngFileReader extends BatchSource {
    * interface's LINKTYPE_ with the first one's DLT_, so a second raw-IP interface is past its limit too.
    */
   private static int dlt(int linkType) {
-    switch (linkType) {
-      case 100: return 11;
-      case 101: return 12;
-      case 102: return 15;
-      case 103: return 16;
-      case 106: return 19;
-      default: return linkType;
-    }
+    return LinkTypes.dlt(linkType);
   }
 
   /** The file's first block, checked as pcap_ng_check_header checks it; false on a fault. */

@@ -24,7 +24,6 @@ public final class PointOfView {
   static final int INBOUND = 1;
   static final int OUTBOUND = 2;
 
-  private static final int ETHERTYPE_ARP = 0x0806;
   private static final int SLL_OUTGOING = 4; // PACKET_OUTGOING in the cooked header's packet type
 
   private final byte[][] macs;
@@ -54,7 +53,7 @@ public final class PointOfView {
       return owns(macs, mac, 0, 6) ? OUTBOUND : INBOUND;
     }
     int version = rec[recOff + Record.IP_VERSION];
-    boolean arp = Record.le16(rec, recOff + Record.ETHERTYPE) == ETHERTYPE_ARP;
+    boolean arp = Record.le16(rec, recOff + Record.ETHERTYPE) == Protocols.ETHERTYPE_ARP;
     int size = version == 6 ? 16 : (version == 4 || arp) ? 4 : 0;
     if (size == 0) {
       return UNKNOWN;

@@ -75,7 +75,7 @@ final class Summary {
         if (len < 14) return;
         type = u16(f, 12);
         off = 14;
-        while ((type == 0x8100 || type == 0x88a8) && off + 4 <= len) {
+        while ((type == Protocols.ETHERTYPE_VLAN || type == Protocols.ETHERTYPE_QINQ) && off + 4 <= len) {
           meta.putShort(rec + Record.VLAN, (short) (u16(f, off) & 0x0fff));
           type = u16(f, off + 2);
           off += 4;
@@ -107,11 +107,11 @@ final class Summary {
         return;
     }
     meta.putShort(rec + Record.ETHERTYPE, (short) type);
-    if (type == 0x0800) {
+    if (type == Protocols.ETHERTYPE_IPV4) {
       ipv4(f, len, off, meta, rec);
-    } else if (type == 0x86dd) {
+    } else if (type == Protocols.ETHERTYPE_IPV6) {
       ipv6(f, len, off, meta, rec);
-    } else if (type == 0x0806) {
+    } else if (type == Protocols.ETHERTYPE_ARP) {
       arp(f, len, off, meta, rec);
     }
   }
@@ -119,7 +119,7 @@ final class Summary {
   private static int ethertypeOfVersion(byte[] f, int len, int off) {
     if (off >= len) return 0;
     int version = (f[off] & 0xff) >> 4;
-    return version == 4 ? 0x0800 : version == 6 ? 0x86dd : 0;
+    return version == 4 ? Protocols.ETHERTYPE_IPV4 : version == 6 ? Protocols.ETHERTYPE_IPV6 : 0;
   }
 
   private static void ipv4(byte[] f, int len, int off, ByteBuffer meta, int rec) {
@@ -149,8 +149,9 @@ final class Summary {
     copy(f, off + 24, 16, meta, rec + Record.DST);
     int p = off + 40;
     // hop-by-hop, routing, fragment and destination options precede the transport header
-    while ((next == 0 || next == 43 || next == 44 || next == 60) && p + 8 <= len) {
-      int extLen = next == 44 ? 8 : ((f[p + 1] & 0xff) + 1) * 8;
+    while ((next == Protocols.IP_HOPOPTS || next == Protocols.IP_ROUTING || next == Protocols.IP_FRAGMENT
+        || next == Protocols.IP_DSTOPTS) && p + 8 <= len) {
+      int extLen = next == Protocols.IP_FRAGMENT ? 8 : ((f[p + 1] & 0xff) + 1) * 8;
       next = f[p] & 0xff;
       p += extLen;
       remaining -= extLen;
@@ -162,7 +163,7 @@ final class Summary {
   private static void transport(
       byte[] f, int len, int p, int l4len, int proto, ByteBuffer meta, int rec) {
     switch (proto) {
-      case 6: // TCP
+      case Protocols.IP_TCP:
         if (p + 20 > len) break;
         int dataOff = ((f[p + 12] & 0xff) >> 4) * 4;
         meta.putShort(rec + Record.SPORT, (short) u16(f, p));
@@ -173,16 +174,16 @@ final class Summary {
         meta.putShort(rec + Record.PAYLOAD_OFFSET, (short) Math.min(p + dataOff, 0xffff));
         meta.putInt(rec + Record.PAYLOAD_LENGTH, Math.max(0, l4len - dataOff));
         return;
-      case 17: // UDP
-      case 136: // UDP-Lite
+      case Protocols.IP_UDP:
+      case Protocols.IP_UDPLITE:
         if (p + 8 > len) break;
         meta.putShort(rec + Record.SPORT, (short) u16(f, p));
         meta.putShort(rec + Record.DPORT, (short) u16(f, p + 2));
         meta.putShort(rec + Record.PAYLOAD_OFFSET, (short) Math.min(p + 8, 0xffff));
         meta.putInt(rec + Record.PAYLOAD_LENGTH, Math.max(0, l4len - 8));
         return;
-      case 1: // ICMP
-      case 58: // ICMPv6
+      case Protocols.IP_ICMP:
+      case Protocols.IP_ICMPV6:
         if (p + 4 > len) break;
         meta.put(rec + Record.ICMP_TYPE, f[p]);
         meta.put(rec + Record.ICMP_CODE, f[p + 1]);
@@ -201,7 +202,7 @@ final class Summary {
   }
 
   private static void arp(byte[] f, int len, int off, ByteBuffer meta, int rec) {
-    if (off + 28 > len || u16(f, off + 2) != 0x0800) return;
+    if (off + 28 > len || u16(f, off + 2) != Protocols.ETHERTYPE_IPV4) return;
     meta.putShort(rec + Record.SPORT, (short) u16(f, off + 6)); // opcode
     copy(f, off + 14, 4, meta, rec + Record.SRC);
     copy(f, off + 24, 4, meta, rec + Record.DST);
