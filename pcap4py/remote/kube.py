@@ -23,6 +23,7 @@ from ..errors import KubeError, PodUnreachable
 
 AGENT_MODULE = "pcap4py.remote.agent"
 CONTAINER_PREFIX = "pcap4py-"
+ATTACH_ATTEMPTS = 5  # a websocket handshake failing right after the container starts is tried again
 START_TIMEOUT = 120.0  # seconds for the ephemeral container to start (image already on the node)
 _WAITING_FAILURES = {"ErrImageNeverPull", "ErrImagePull", "ImagePullBackOff", "InvalidImageName",
                      "CreateContainerError", "CreateContainerConfigError", "RunContainerError"}
@@ -207,19 +208,34 @@ class EphemeralCapture:
         unlike the container's log, which the runtime stores as lines (a CR before a LF is lost
         there), it carries the bytes as they were written.
         """
-        from kubernetes.stream import stream
-
+        ws = self._attach()
         try:
-            ws = stream(self.api.connect_get_namespaced_pod_attach, self.pod.name, self.pod.namespace,
-                        container=self.name, stdin=True, stdout=True, stderr=False, tty=False,
-                        _preload_content=False, binary=True)
-            ws._all = _Discard()  # the client keeps a copy of all output unless told not to
             ws.write_stdin(b"\n")  # the agent waits for this before it writes anything
         except Exception as e:  # noqa: BLE001
             raise PodUnreachable(f"pod {self.pod}: cannot attach to the capture container: "
-                                 f"{_api_error(e, 'create', 'pods/attach')}") from None
+                                 f"{_first_line(e)}") from None
         self._lifeline = ws
         return self._read(ws, poll)
+
+    def _attach(self, attempts: int = ATTACH_ATTEMPTS) -> Any:
+        """The attach websocket; a transport failure (the kubelet not ready to stream a container
+        that has just started) is tried again, a refusal (RBAC) is not."""
+        from kubernetes.stream import stream
+
+        for attempt in range(attempts):
+            try:
+                ws = stream(self.api.connect_get_namespaced_pod_attach, self.pod.name, self.pod.namespace,
+                            container=self.name, stdin=True, stdout=True, stderr=False, tty=False,
+                            _preload_content=False, binary=True)
+                ws._all = _Discard()  # the client keeps a copy of all output unless told not to
+                return ws
+            except Exception as e:  # noqa: BLE001
+                refused = getattr(e, "status", None) in (401, 403, 404)
+                if refused or attempt == attempts - 1 or self._closed:
+                    raise PodUnreachable(f"pod {self.pod}: cannot attach to the capture container: "
+                                         f"{_api_error(e, 'create', 'pods/attach')}") from None
+                time.sleep(1.0)
+        raise AssertionError("unreachable")
 
     def _read(self, ws: Any, poll: float) -> Iterator[bytes]:
         try:
@@ -273,12 +289,12 @@ def _api_error(error: Exception, verb: str, resource: str) -> str:
     """One line for a failed API call: the RBAC verb when refused, else the server's message."""
     status = getattr(error, "status", None)
     body = getattr(error, "body", None)
-    message = _message_of(body) or _first_line(str(error))
+    message = _message_of(body) or _first_line(getattr(error, "reason", None) or error) or type(error).__name__
     if status == 403:
         return f"forbidden: the RBAC verb '{verb}' on {resource} is needed ({message})"
     if status == 404:
         return f"not found ({message})"
-    if status is not None:
+    if status:  # 0: the client's own failure (a websocket handshake), no HTTP status
         return f"{message} (HTTP {status})"
     return message
 
