@@ -126,7 +126,11 @@ def watch_pods(api: Any, namespace: str, selector: Optional[str], closed: Callab
                 if event.get("type") in ("ADDED", "MODIFIED"):
                     yield event["object"]
         except Exception as e:  # noqa: BLE001
-            raise KubeError(f"cannot watch pods in {namespace}: {_api_error(e, 'watch', 'pods')}") from None
+            if getattr(e, "status", None) in (401, 403):
+                raise KubeError(f"cannot watch pods in {namespace}: {_api_error(e, 'watch', 'pods')}") from None
+            # an expired or too new resource version (410, 504), a dropped connection: list and
+            # watch afresh (the pods already taken are known by uid)
+            time.sleep(1.0)
 
 
 class EphemeralCapture:
@@ -224,7 +228,12 @@ class EphemeralCapture:
 
         for attempt in range(attempts):
             try:
-                ws = stream(self.api.connect_get_namespaced_pod_attach, self.pod.name, self.pod.namespace,
+                # a client of its own: stream() swaps its client's transport for a websocket while
+                # it connects, which would take other threads' calls on a shared client with it
+                from kubernetes import client as k8s
+
+                api = k8s.CoreV1Api(k8s.ApiClient())
+                ws = stream(api.connect_get_namespaced_pod_attach, self.pod.name, self.pod.namespace,
                             container=self.name, stdin=True, stdout=True, stderr=False, tty=False,
                             _preload_content=False, binary=True)
                 ws._all = _Discard()  # the client keeps a copy of all output unless told not to
