@@ -179,8 +179,9 @@ class DhcpError(Pcap4pyError):
 
 
 class Interrupted(Pcap4pyError):
-    """SIGINT or SIGTERM arrived while attach, detach or a mirror changed the kernel: the change was
-    rolled back (or, for a teardown, finished).  Exit status 128 + the signal number."""
+    """A stop signal (SIGINT, SIGTERM, SIGHUP) arrived while attach, detach or a mirror changed the
+    kernel: the change was rolled back (or, for a teardown, finished).  Exit status 128 + the
+    signal number."""
 
     def __init__(self, message: str, signum: int):
         super().__init__(message)

@@ -81,6 +81,7 @@ def test_printable_escapes_c0_del_c1_and_non_utf8_bytes_and_nothing_else():
     assert printable(TITLE) == "\\x1b]0;p\\x07"
     assert printable("a\x00b\x7fc\u009bd\te\n") == "a\\x00b\\x7fc\\x9bd\\x09e\\x0a"
     assert printable(b"ab\xffcd".decode("utf-8", "surrogateescape")) == "ab\\xffcd"
+    assert printable("a\u2028b\u2029c") == "a\\u2028b\\u2029c"  # line breaks to str.splitlines and dialogs
     assert printable("eth0 été \\x1b web/eth0") == "eth0 été \\x1b web/eth0"  # unchanged
     assert printable("line 1\n\x1b[2J line 2", keep="\n") == "line 1\n\\x1b[2J line 2"
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli import run_cli
+from tests.cli import pcap4py_cmd, run_cli
 from tests.fixtures.dockerlab import LabContainer
 
 pytestmark = [pytest.mark.docker,
@@ -251,3 +251,156 @@ def test_missing_privilege_is_named_in_the_error_tshark_shows(dockerlab, wiresha
         stdin=subprocess.DEVNULL)
     assert res.returncode != 0
     assert "CAP_SYS_ADMIN and CAP_NET_RAW" in res.stderr and "docker group" in res.stderr, res.stderr
+
+
+# --------------------------------------------------------------------------- pcap4py-all
+
+
+def loopback_pinger(dockerlab, name: str) -> LabContainer:
+    """A container that pings its own loopback every 0.05 s (100 s at most): traffic of its own."""
+    return dockerlab.run(name, "ping", "-q", "-c", "2000", "-i", "0.05", "127.0.0.1")
+
+
+def read_fifo_into(fifo: Path, out: Path) -> "threading.Thread":
+    """Wireshark's end of the fifo: a thread copying it into ``out`` until the writer closes it."""
+    import threading
+
+    def copy() -> None:
+        with open(fifo, "rb") as src, open(out, "wb") as dst:
+            while chunk := src.read1(65536):
+                dst.write(chunk)
+                dst.flush()
+
+    thread = threading.Thread(target=copy, daemon=True)
+    thread.start()
+    return thread
+
+
+def packets_by_interface(path: Path) -> list[tuple[str, float]]:
+    """(interface name, time) of each packet tshark reads from ``path`` (a partial last block is ignored)."""
+    res = subprocess.run(["tshark", "-r", str(path), "-T", "fields", "-e", "frame.interface_name",
+                          "-e", "frame.time_epoch"], capture_output=True, text=True, timeout=60)
+    rows = [line.split("\t") for line in res.stdout.splitlines()]
+    return [(name, float(t)) for name, t in rows if t]
+
+
+def test_all_goes_on_when_one_container_stops(dockerlab, tmp_path):
+    from tests.cli import start_cli
+
+    a, b = loopback_pinger(dockerlab, "a"), loopback_pinger(dockerlab, "b")
+    fifo, out = tmp_path / "fifo", tmp_path / "all.pcapng"
+    os.mkfifo(fifo)
+    reader = read_fifo_into(fifo, out)
+    proc = start_cli("extcap", "--capture", "--extcap-interface", "pcap4py-all", "--containers",
+                     f"{a.name},{b.name}", "--fifo", str(fifo))
+    try:
+        def seen(name: str, after: float = 0.0) -> bool:
+            return any(n == f"{name}/lo" and t > after for n, t in packets_by_interface(out))
+
+        wait_until(lambda: proc.poll() is not None or (seen(a.name) and seen(b.name)), "packets of a and b", 60)
+        assert proc.poll() is None, proc.communicate(timeout=10)[1].decode()
+        b.sdk.kill()
+        stopped = time.time()
+        wait_until(lambda: proc.poll() is not None or seen(a.name, after=stopped + 1), "packets of a after b", 30)
+        assert proc.poll() is None, proc.communicate(timeout=10)[1].decode()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    reader.join(timeout=10)
+    assert proc.returncode == 0 and "Traceback" not in err.decode(), err.decode()
+    late = [n for n, t in packets_by_interface(out) if t > stopped + 1]
+    assert f"{a.name}/lo" in late and f"{b.name}/lo" not in late
+
+
+def test_all_takes_a_container_that_starts_later(dockerlab, tmp_path):
+    """Every running container (the other tests' too: this one looks only at its own)."""
+    from tests.cli import start_cli
+
+    a = loopback_pinger(dockerlab, "a")
+    fifo, out = tmp_path / "fifo", tmp_path / "all.pcapng"
+    os.mkfifo(fifo)
+    reader = read_fifo_into(fifo, out)
+    proc = start_cli("extcap", "--capture", "--extcap-interface", "pcap4py-all", "--fifo", str(fifo))
+    try:
+        def seen(name: str) -> bool:
+            return any(n == f"{name}/lo" for n, _ in packets_by_interface(out))
+
+        wait_until(lambda: proc.poll() is not None or seen(a.name), "packets of a", 60)
+        assert proc.poll() is None, proc.communicate(timeout=10)[1].decode()
+        later = loopback_pinger(dockerlab, "later")
+        wait_until(lambda: proc.poll() is not None or seen(later.name), "packets of the later container", 30)
+        assert proc.poll() is None, proc.communicate(timeout=10)[1].decode()
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    reader.join(timeout=10)
+    assert proc.returncode == 0 and "Traceback" not in err.decode(), err.decode()
+
+
+def test_tshark_captures_pcap4py_all_with_two_containers(dockerlab, wireshark_env, installed, tmp_path):
+    a, b = loopback_pinger(dockerlab, "a"), loopback_pinger(dockerlab, "b")
+    out = tmp_path / "all.pcapng"
+    # the interface's "Containers" option (tshark's -o extcap.IFACE.CALL), so that containers of
+    # other tests sharing the Docker daemon stay out
+    res = tshark("-i", "pcap4py-all", "-o", f"extcap.pcap4py_all.containers:{a.name},{b.name}",
+                 "-a", "packets:40", "-a", "duration:60", "-w", str(out), env=wireshark_env)
+    assert res.returncode == 0, res.stderr
+    got = packets_by_interface(out)
+    assert len(got) == 40 and {name for name, _ in got} == {f"{a.name}/lo", f"{b.name}/lo"}
+
+
+def test_a_container_named_all_is_its_own_interface(dockerlab, wireshark_env, installed, tmp_path):
+    sdk = dockerlab.client.containers.run(dockerlab.image, ["ping", "-q", "-c", "2000", "-i", "0.05", "127.0.0.1"],
+                                          name="all", detach=True, network="bridge")
+    dockerlab._containers.append(sdk)  # removed with the lab's own
+    res = run_cli("extcap", "--extcap-interfaces")
+    assert res.returncode == 0, res.stderr
+    values = [line.split("}")[0].split("=", 1)[1] for line in res.stdout.splitlines() if line.startswith("interface")]
+    assert len(values) == len(set(values)) and values.count("pcap4py-all") == 1, values
+    mine = f"pcap4py-{sdk.id[:12]}"
+    assert f"interface {{value={mine}}}{{display=all (docker container, pcap4py)}}" in res.stdout.splitlines()
+
+    out = tmp_path / "all.pcapng"
+    res = tshark("-i", mine, "-a", "packets:3", "-a", "duration:60", "-w", str(out), env=wireshark_env)
+    assert res.returncode == 0, res.stderr
+    assert {name for name, _ in packets_by_interface(out)} == {"all/lo"}
+
+
+# --------------------------------------------------------------------------- errors Wireshark shows
+
+
+@pytest.mark.parametrize("where", ["missing-folder", "directory"])
+def test_a_fifo_that_cannot_be_opened_is_one_line(tmp_path, where):
+    fifo = tmp_path / "no" / "such" / "fifo" if where == "missing-folder" else tmp_path
+    res = run_cli("extcap", "--capture", "--extcap-interface", "pcap4py-x", "--fifo", str(fifo))
+    reason = "No such file or directory" if where == "missing-folder" else "Is a directory"
+    assert (res.returncode, res.stderr) == (1, f"pcap4py: cannot open the fifo {fifo}: {reason}\n")
+
+
+def test_install_into_a_home_that_is_a_file_is_one_line(tmp_path):
+    home = tmp_path / "home"
+    home.write_text("not a folder\n")
+    env = {"HOME": str(home), "XDG_CONFIG_HOME": ""}
+    res = run_cli("extcap", "install", env=env)
+    assert res.returncode == 1 and "Traceback" not in res.stderr, res.stderr
+    assert res.stderr == f"pcap4py: cannot install the launcher into {home}/.config/wireshark/extcap: Not a directory\n"
+    res = run_cli("extcap", "uninstall", env=env)
+    assert (res.returncode, res.stderr) == (0, "") and res.stdout.startswith("no pcap4py launcher in ")
+    assert home.read_text() == "not a folder\n"
+
+
+def test_install_with_an_empty_home_refuses_and_writes_nothing(tmp_path):
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    res = subprocess.run([*pcap4py_cmd("extcap", "install")], capture_output=True, text=True, timeout=60, cwd=cwd,
+                         env={**os.environ, "HOME": "", "XDG_CONFIG_HOME": ""})
+    assert res.returncode == 1
+    assert res.stderr == ("pcap4py: Wireshark's folder '.config/wireshark' is not an absolute path "
+                          "(is HOME empty?): set HOME (or XDG_CONFIG_HOME) to your home folder\n")
+    assert not list(cwd.iterdir())

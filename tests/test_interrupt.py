@@ -115,6 +115,17 @@ def test_signal_after_each_attach_step_rolls_back(attach_world, step, signum):
     assert attach_state(host_if, guest) == before
 
 
+@pytest.mark.skipif(signal.getsignal(signal.SIGHUP) == signal.SIG_IGN, reason="run under nohup")
+def test_sighup_during_attach_rolls_back_like_the_other_stop_signals(attach_world):
+    """SIGHUP stops a capture (pcap4py.signals.STOP_SIGNALS); in a transaction it was not deferred
+    and killed the process half-way."""
+    host_if, guest, spec = attach_world
+    before = attach_state(host_if, guest)
+    err = _interrupted(lambda: macvlan.attach(host_if, guest.path, spec), "address", signal.SIGHUP)
+    assert str(err) == "interrupted by SIGHUP: attach rolled back" and err.exit_code == 129
+    assert attach_state(host_if, guest) == before
+
+
 SHIM_STEPS = ["promisc", "create", "move", "name", "mac", "up", "address", "gateway", "shim", "announce"]
 BRIDGE_STEPS = ["bridge", "promisc", "veth", "move", "name", "mac", "up", "address", "gateway", "announce"]
 

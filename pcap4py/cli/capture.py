@@ -11,7 +11,9 @@ from ..engine import tuning
 from ..engine.limits import MAX_SNAPLEN
 from ..engine.numbers import LINKTYPE_NAMES
 from ..errors import Pcap4pyError, SelectionError
-from ..sinks import FORMATS, Output, open_sink
+from ..signals import exiting
+from ..sinks import FORMATS, Output
+from ..sinks.pump import pump
 from ..text import printable
 from .group import main
 from .kube import capture_pods, kube_options, refuse_without_kube
@@ -23,7 +25,6 @@ RUNTIMES = ("docker", "podman")  # the backends of pcap4py.container.runtimes (n
 # container.plans.VIAS, spelled here so that a plain capture or read never imports the container
 # layer (tests/test_startup.py checks that the two agree)
 VIAS = ("netns", "veth", "bridge")
-from .signals import exiting, stopping
 
 if TYPE_CHECKING:
     from ..engine.capture import Capture
@@ -294,42 +295,34 @@ def _is_root() -> bool:
 
 
 def _run(cap: Capture, output: Output, *, user: Optional[str], live: bool) -> None:
-    """Open the sink, drop privileges, read until done, then end the sink, print stats and close."""
+    """Pump ``cap`` into ``output`` (privileges dropped once the sink is open), then print the stats."""
     try:
         if user and output.rotation is not None:
             _require_rotation_as(user, output.path)
-        sink = open_sink(cap, output)
-        if user and output.rotation is not None:
-            from ..privileges import ids_of
-
-            sink.hand_over(*ids_of(user))
-    except BaseException:
-        cap.close()
-        raise
-    try:
-        for warning in sink.warnings:
-            click.echo(f"pcap4py: warning: {printable(warning)}", err=True)
-        if user:
-            from ..privileges import drop_privileges
-
-            drop_privileges(user)
-        with stopping(cap, report=lambda: _print_stats(cap.stats(), live)):
-            if live:
-                _announce(cap)  # once the handlers are in place: a signal from now on stops cleanly
-            try:
-                sink.consume(cap, _progress_counter() if output.path and sys.stderr.isatty() else None)
-            except BrokenPipeError:
-                cap.stop()
-            finally:
-                stats = cap.stats()
-                sink.end(cap)
+        sink, stats = pump(cap, output, prepare=lambda sink: _prepare(sink, user, output),
+                           started=(lambda: _announce(cap)) if live else None,
+                           each_round=_progress_counter() if output.path and sys.stderr.isatty() else None,
+                           report=lambda: _print_stats(cap.stats(), live))
     finally:
-        _close_quietly(sink)
         cap.close()
     if cap.stop_reason:  # the source ended it (a container that stopped), not the user
         click.echo(f"pcap4py: {cap.stop_reason}: capture ended", err=True)
     _print_stats(stats, live)
     sink.raise_for_errors()  # a failed write, once the file is cut back to its last whole record
+
+
+def _prepare(sink, user: Optional[str], output: Output) -> None:
+    """The sink is open: rotated files go to ``user``, the output's losses are said, privileges dropped."""
+    if user and output.rotation is not None:
+        from ..privileges import ids_of
+
+        sink.hand_over(*ids_of(user))
+    for warning in sink.warnings:
+        click.echo(f"pcap4py: warning: {printable(warning)}", err=True)
+    if user:
+        from ..privileges import drop_privileges
+
+        drop_privileges(user)
 
 
 def _require_rotation_as(user: str, template: str) -> None:
@@ -353,18 +346,11 @@ def _announce(cap: Capture) -> None:
 
 
 def _progress_counter():
-    def show(total: int) -> None:
+    def show(sink, total: int) -> None:
         sys.stderr.write(f"\rGot {total}")
         sys.stderr.flush()
 
     return show
-
-
-def _close_quietly(sink) -> None:
-    try:
-        sink.close()
-    except BrokenPipeError:
-        pass
 
 
 def _print_stats(stats, live: bool) -> None:

@@ -53,7 +53,8 @@ def extcap(ctx, list_interfaces, wireshark_version, list_dlts, list_config, inte
     if ctx.invoked_subcommand is not None:
         return
     if list_interfaces:
-        _echo(protocol.interfaces(_running_or_none(), __version__, README.as_uri() if README.exists() else None))
+        help_url = README.as_uri() if README.exists() else None
+        _echo(protocol.interfaces(_running_or_none(), __version__, help_url))
     elif list_dlts:
         _need_interface(interface, "--extcap-dlts")
         _echo(protocol.dlts())
@@ -102,7 +103,7 @@ def _need_interface(interface: Optional[str], what: str) -> None:
 
 
 def _running_or_none() -> list:
-    """The running containers (name, runtime); none when no runtime can be asked (the capture then says why)."""
+    """The running containers (name, runtime, id); none when no runtime can be asked (the capture then says why)."""
     try:
         return running_names()
     except Pcap4pyError:

@@ -2,7 +2,7 @@
 
 A container named as a target is turned into its namespace by the container
 layer (:mod:`pcap4py.container.plumbing`); the plumbing itself works on
-namespaces.  SIGINT and SIGTERM are deferred from the start of each command:
+namespaces.  The stop signals (SIGINT, SIGTERM, SIGHUP) are deferred from the start of each command:
 one that arrives while the kernel is being changed lets the current step
 finish, then rolls everything back (attach, mirror build) or finishes
 (detach, teardown), and the command exits 128+signal with one line saying so.
@@ -20,16 +20,15 @@ from typing import Callable
 import click
 
 from ..errors import OutOfRange
+from ..signals import deferred_stop_signals, take_pending
 from ..text import printable
 from .group import main
 
 
 def _deferring_signals(command: Callable) -> Callable:
-    """Run ``command`` with SIGINT/SIGTERM deferred (recorded, acted on at the next step boundary)."""
+    """Run ``command`` with the stop signals deferred (recorded, acted on at the next step boundary)."""
     @functools.wraps(command)
     def run(*args, **kwargs):
-        from ..plumbing.transaction import deferred_stop_signals
-
         with deferred_stop_signals():
             return command(*args, **kwargs)
     return run
@@ -170,13 +169,11 @@ def reattach(container: str | None) -> None:
 
 
 def _keep_until_stopped(container: str, result, release_on_exit: bool) -> None:
-    """Renew the lease on a thread until SIGINT/SIGTERM (recorded by the deferral this command runs under)."""
+    """Renew the lease on a thread until a stop signal (recorded by the deferral this command runs under)."""
     import threading
 
     from ..container.plumbing import detach as do_detach
     from ..container.plumbing import keep_lease
-    from ..plumbing.transaction import take_pending
-
     stop, box = threading.Event(), {}
 
     def renew() -> None:

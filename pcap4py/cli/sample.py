@@ -22,7 +22,7 @@ from ..engine.limits import MAX_SNAPLEN
 from ..text import printable
 from .group import main
 from .options import SECONDS
-from .signals import exiting, stopping
+from ..signals import exiting, stopping
 
 TRIGGER_IFACE = "eth0"  # the original always waited on eth0, whatever IFACE was
 

@@ -24,7 +24,7 @@ import os
 import select
 import threading
 import time
-from typing import TYPE_CHECKING, Callable, Iterator, Optional, Sequence
+from typing import Callable, Iterator, Optional, Protocol, Sequence
 
 from ..errors import CaptureError, HandleClosed, Pcap4pyError
 from .batch import Batch, BatchView
@@ -34,13 +34,29 @@ from .record import OFFSETS
 COOKED_LINKS = (113, 276)  # Linux cooked v1, v2: their headers say in or out
 from .stats import Stats
 
-if TYPE_CHECKING:  # a capture reads handles; the handle module builds one-handle captures
-    from .handle import Handle
-from .packet import Packet
+from .packet import Packet, Source
 
 POLL_MS = 250  # longest sleep between checks of the duration
 MAX_SOURCES = 256  # a record's source index is one byte
 SOURCE_INDEX_OFFSET = OFFSETS["source_index"]
+
+
+class Handle(Protocol):
+    """What a capture asks of each of its handles (:class:`pcap4py.engine.handle.Handle` is one;
+    the handle module builds one-handle captures, so this module does not import it)."""
+
+    name: str
+    live: bool
+
+    @property
+    def sources(self) -> list[Source]: ...
+    @property
+    def eof(self) -> bool: ...
+    def fileno(self) -> int: ...
+    def read_batch(self, batch: Batch, max_packets: Optional[int] = None) -> int: ...
+    def read_uncopied(self, max_packets: int) -> int: ...
+    def stats(self) -> Stats: ...
+    def close(self) -> None: ...
 
 #: ``judge(handle, error)``: the reason to end the capture with when ``error`` (a read error of a
 #: live ``handle``) means that its source went away, or None when it is a real error

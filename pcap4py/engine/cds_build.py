@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Optional
 
 from . import cds, jvm
+from .limits import LINE_OUTPUT_BYTES
 
 OPTIONS_ENV = jvm.OPTIONS_ENV
 
@@ -165,7 +166,7 @@ def train() -> None:
                     packets = list(h.packets())
         for pkt in packets:  # Pcap4J's own parse and rendering (the image's sample prints it)
             str(pkt.pcap4j)
-        out = bytearray(2 << 20)
+        out = bytearray(LINE_OUTPUT_BYTES)
         jout = jpype.nio.convertToDirectBuffer(out)
         for fmt in ("text", "jsonl", "json", "hexdump"):
             with open_offline(files[0]) as h:
@@ -173,7 +174,7 @@ def train() -> None:
                 h.read_batch(batch, 100)
                 formatter = jvm.jclass("pcap4py.helper.LineFormatter")(
                     fmt, jpype.JArray(jpype.JString)(["t"]), jpype.JArray(jpype.JInt)([1]), False, "UTC", len(out))
-                formatter.begin(batch._jmeta, batch._jdata, batch.count)
+                formatter.begin(batch.java_meta, batch.java_data, batch.count)
                 while int(formatter.next(jout)):
                     pass
     for name in ("PcapngWriter", "ReadAhead", "PointOfView"):

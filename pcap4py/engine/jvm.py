@@ -17,7 +17,6 @@ from __future__ import annotations
 import ctypes
 import os
 import shutil
-import signal
 import sys
 import tempfile
 import threading
@@ -27,6 +26,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 from ..errors import JarsNotFound, JvmStartError, NoJavaFound
+from ..signals import held_stop_signals
 
 JARS_ENV = "PCAP4PY_JARS"
 OPTIONS_ENV = "PCAP4PY_JVM_OPTIONS"  # extra JVM options, space-separated
@@ -135,7 +135,9 @@ def start() -> Any:
     jpype = sys.modules.get("jpype")
     if jpype is not None and jpype.isJVMStarted():
         return jpype
-    with _lock, _stop_signals_held():
+    # a stop signal half-way through 'import jpype' would leave it half-imported, and JPype's exit
+    # hook would then fail with a traceback; held, it arrives once the JVM is up
+    with _lock, held_stop_signals():
         import jpype
 
         if not jpype.isJVMStarted():
@@ -166,29 +168,6 @@ def startup_options(libjvm: Path, cp: list[str], options: list[str]) -> list[str
     from . import cds, tuning
 
     return [*cds.options(libjvm, cp, options, java_major(libjvm)), *tuning.options()]
-
-
-# Ctrl-C and the other stop signals, held while jpype is imported and the JVM starts
-_HELD_SIGNALS = {signal.SIGINT, signal.SIGTERM, signal.SIGHUP}
-
-
-@contextmanager
-def _stop_signals_held() -> Iterator[None]:
-    """Hold the stop signals on the main thread for the body, then let any that came through.
-
-    One landing half-way through ``import jpype`` leaves it half-imported, and JPype's exit hook
-    then fails with a traceback; held, it arrives once the JVM is up, where the CLI's handlers
-    take it.  The JVM's threads, started meanwhile, inherit the mask: these signals always reach
-    Python's thread (with ``-Xrs`` the JVM wants none of them).
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _HELD_SIGNALS)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def user_options() -> list[str]:

@@ -7,6 +7,9 @@ from ..errors import OutOfRange
 
 MAX_SNAPLEN = 262144  # libpcap's largest snapshot (and tcpdump's default)
 INT_MAX = 2**31 - 1  # libpcap takes timeouts and buffer sizes as C ints
+# a line formatter's output buffer: room for the worst frame, as LineFormatter budgets it (9 bytes
+# per frame byte for -X/-A rows of an unknown payload or DNS names, plus the record's fixed part)
+LINE_OUTPUT_BYTES = 10 * MAX_SNAPLEN + (64 << 10)
 
 
 def check_range(name: str, value: object, low: float, high: float) -> None:

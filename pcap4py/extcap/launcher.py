@@ -23,7 +23,8 @@ import site
 import subprocess
 import sys
 from pathlib import Path
-from typing import Optional
+from contextlib import contextmanager
+from typing import Iterator, Optional
 
 from ..errors import NotFound, Pcap4pyError
 
@@ -63,6 +64,9 @@ def extcap_folder(system: bool, folders: dict[str, str]) -> Path:
     if key not in folders:
         raise Pcap4pyError(f"'tshark -G folders' has no {key!r} line")
     path = Path(folders[key])
+    if not path.is_absolute():  # HOME is empty: Wireshark would look relative to where it runs
+        raise Pcap4pyError(f"Wireshark's folder {str(path)!r} is not an absolute path (is HOME empty?): "
+                           f"set HOME (or XDG_CONFIG_HOME) to your home folder")
     return path / "extcap" if key == "Personal configuration" else path
 
 
@@ -80,6 +84,11 @@ def launcher_text(created: list[Path]) -> str:
 
 def install(folder: Path) -> Path:
     """Write the launcher into ``folder`` (made if missing); returns its path."""
+    with _os_errors(f"cannot install the launcher into {folder}"):
+        return _install(folder)
+
+
+def _install(folder: Path) -> Path:
     target = folder / LAUNCHER_NAME
     if target.exists() and not _is_ours(target):
         raise Pcap4pyError(f"{target} exists and was not written by pcap4py: not replacing it")
@@ -98,6 +107,11 @@ def uninstall(folder: Path) -> Optional[Path]:
     """Remove the launcher (only if its marker is there) and the folders install made, if empty.
 
     Returns the removed path, None when there was no launcher."""
+    with _os_errors(f"cannot remove the launcher from {folder}"):
+        return _uninstall(folder)
+
+
+def _uninstall(folder: Path) -> Optional[Path]:
     target = folder / LAUNCHER_NAME
     if not target.exists():
         return None
@@ -111,6 +125,16 @@ def uninstall(folder: Path) -> Optional[Path]:
         except OSError:
             pass  # not empty (something else lives there now) or already gone
     return target
+
+
+@contextmanager
+def _os_errors(doing: str) -> Iterator[None]:
+    """An OSError of the body (a HOME that is a file, a read-only folder) as one pcap4py line."""
+    try:
+        yield
+    except OSError as e:
+        where = f" ({e.filename})" if e.filename and str(e.filename) not in doing else ""
+        raise Pcap4pyError(f"{doing}: {e.strerror or e}{where}") from e
 
 
 def _is_ours(path: Path) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Iterable, Optional, Sequence
 
 from ..engine.limits import MAX_SNAPLEN
-from .targets import ALL, CAPTURE_DIRECTIONS, VIAS, Running, interface_name
+from .targets import ALL, CAPTURE_DIRECTIONS, VIAS, Running
 
 VIA_CALL, DIRECTION_CALL, SNAPLEN_CALL, CONTAINERS_CALL = "--via", "--direction", "--snaplen", "--containers"
 
@@ -33,7 +33,7 @@ def interfaces(containers: Iterable[Running], version: str, help_url: Optional[s
     """The ``extcap`` line, one interface per container (naming its runtime), and the all-containers interface."""
     head = {"version": version, **({"help": help_url} if help_url else {})}
     lines = [sentence("extcap", **head)]
-    lines += [sentence("interface", value=interface_name(c.name), display=f"{c.name} ({c.runtime} container, pcap4py)")
+    lines += [sentence("interface", value=c.interface, display=f"{c.name} ({c.runtime} container, pcap4py)")
               for c in containers]
     lines.append(sentence("interface", value=ALL, display="All running containers (pcap4py)"))
     return lines

@@ -1,10 +1,10 @@
 """A capture written into Wireshark's fifo until Wireshark stops it.
 
 Wireshark stops an extcap with SIGTERM, or just closes the fifo (tshark's
-``-a packets:N``, a killed tshark).  The first is :func:`~pcap4py.cli.signals.stopping`'s
-job; for the second a watcher thread polls pcap4py's own descriptor of the
-fifo: a pipe's write end reports ``POLLERR`` as soon as its last reader is
-gone, packets or not.  Either way the capture stops at once and its handles
+``-a packets:N``, a killed tshark).  The first is the capture pump's job
+(:func:`pcap4py.sinks.pump.pump`); for the second a watcher thread polls
+pcap4py's own descriptor of the fifo: a pipe's write end reports ``POLLERR``
+as soon as its last reader is gone, packets or not.  Either way the capture stops at once and its handles
 are closed.
 """
 
@@ -15,8 +15,10 @@ import select
 import threading
 from typing import TYPE_CHECKING, Callable, Optional
 
-from ..cli.signals import exiting, stopping
-from ..sinks import Output, open_sink
+from ..errors import CaptureFileError
+from ..signals import exiting
+from ..sinks import Output
+from ..sinks.pump import pump
 
 if TYPE_CHECKING:
     from ..engine.capture import Capture
@@ -37,29 +39,20 @@ class Fifo:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        with exiting():  # a SIGTERM while Wireshark has not opened its end yet ends us
-            self._fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+        try:
+            with exiting():  # a SIGTERM while Wireshark has not opened its end yet ends us
+                self._fd = os.open(path, os.O_WRONLY | os.O_CLOEXEC)
+        except OSError as e:  # a missing folder, a directory: one line, which Wireshark shows
+            raise CaptureFileError(f"cannot open the fifo {path}: {e.strerror or e}") from e
         self._done = threading.Event()
         self._thread: Optional[threading.Thread] = None
 
     def write(self, cap: "Capture") -> int:
         """Write ``cap`` here as pcapng (interface names, directions; flushed after every read
         round) until it stops; returns the count."""
-        sink = open_sink(cap, Output(self.path, pcapng=True))  # a reader is there: no blocking
-        try:
-            self._watch_reader(cap.stop)
-            with stopping(cap):
-                try:
-                    sink.consume(cap, lambda total: sink.flush())
-                except BrokenPipeError:
-                    cap.stop()
-                finally:
-                    sink.end(cap)
-        finally:
-            try:
-                sink.close()
-            except BrokenPipeError:
-                pass
+        # a reader is there: opening the sink does not block
+        pump(cap, Output(self.path, pcapng=True), prepare=lambda sink: self._watch_reader(cap.stop),
+             each_round=lambda sink, total: sink.flush())
         return cap.seen
 
     def _watch_reader(self, on_gone: Callable[[], None]) -> None:

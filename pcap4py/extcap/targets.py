@@ -7,11 +7,11 @@ the container code means changing the imports below and nothing else.
 
 from __future__ import annotations
 
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Iterable, Iterator, NamedTuple, Optional
 
-from ..container.capture import CAPTURE_DIRECTIONS, VIAS, open_container, parse_directions
-from ..container.lookup import containers, each_runtime
+from ..container.capture import CAPTURE_DIRECTIONS, VIAS, open_container, open_containers, parse_directions
+from ..container.lookup import each_runtime
 from ..errors import Pcap4pyError
 
 if TYPE_CHECKING:
@@ -23,29 +23,40 @@ __all__ = ["VIAS", "CAPTURE_DIRECTIONS", "PREFIX", "ALL", "Running", "interface_
 PREFIX = "pcap4py-"
 ALL = PREFIX + "all"  # every running container in one capture
 BOTH = "both"
-
-
-def interface_name(container: str) -> str:
-    """The extcap interface of a container."""
-    return PREFIX + container
+OPEN_TRIES = 5  # openings of every container while containers come and go (see _open_every)
 
 
 class Running(NamedTuple):
-    """A running container as the extcap lists it: its name and its runtime (``docker``, ``podman``)."""
+    """A running container as the extcap lists it: its name, its runtime (``docker``, ``podman``)
+    and its id."""
 
     name: str
     runtime: str
+    id: str = ""
+
+    @property
+    def interface(self) -> str:
+        """Its extcap interface (see :func:`interface_name`)."""
+        return interface_name(self.name, self.id)
+
+
+def interface_name(container: str, container_id: str = "") -> str:
+    """The extcap interface of a container: ``pcap4py-NAME``; a container named ``all`` is
+    ``pcap4py-<its short id>`` (``pcap4py-all`` is every container, and an id prefix names a
+    container as well as its name does)."""
+    value = PREFIX + container
+    return PREFIX + container_id[:12] if value == ALL and container_id else value
 
 
 def running_names() -> list[Running]:
-    """The running containers not on the host's network (name, runtime), sorted by name.
+    """The running containers not on the host's network (name, runtime, id), sorted by name.
 
     Asked of the runtimes alone: listing needs their sockets but, unlike
-    :func:`containers`, no entering of namespaces, so Wireshark shows the
+    :func:`pcap4py.container.lookup.containers`, no entering of namespaces, so Wireshark shows the
     interfaces to a user who may lack CAP_SYS_ADMIN (the capture then says so).
     """
     def listed(rt) -> list[Running]:
-        return [Running(item.name, rt.name) for item in rt.listed() if not item.host_network]
+        return [Running(item.name, rt.name, item.id) for item in rt.listed() if not item.host_network]
 
     return sorted(each_runtime(listed))
 
@@ -55,33 +66,36 @@ def directions(value: Optional[str]) -> frozenset:
     return frozenset(CAPTURE_DIRECTIONS) if value in (None, "", BOTH) else parse_directions(value)
 
 
+def _open_every(**kwargs) -> "Capture":
+    """Every running container, followed.  The listing is a snapshot: a container that stops
+    before its handles are open fails the opening, and is gone from the next listing; so while
+    the running containers change under it, the opening is tried again."""
+    tries = 1
+    while True:
+        before = running_names()
+        try:
+            return open_containers(all=True, follow=True, **kwargs)
+        except Pcap4pyError:
+            if tries == OPEN_TRIES or running_names() == before:
+                raise  # not a container that went away meanwhile
+        tries += 1
+
+
 @contextmanager
 def open_interface(interface: str, *, via: str, capture: Iterable[str], filter: Optional[str],
                    only: Iterable[str] = (), **live) -> Iterator["Capture"]:
-    """A capture of extcap ``interface`` (one container, or for :data:`ALL` every running one or
-    those named in ``only``), closed with everything it opened when the body ends."""
+    """A capture of extcap ``interface`` (one container, or for :data:`ALL` every running one,
+    those that start later too, or only those named in ``only``), closed with everything it
+    opened when the body ends.  A container that stops leaves :data:`ALL`'s capture, which goes on."""
     if interface == ALL:
-        with _open_all(set(only), via=via, capture=capture, filter=filter, **live) as cap:
+        names = sorted(set(only))
+        # one capture numbering every container's sources (a pcapng section numbers its
+        # interfaces once), following the runtimes so that containers leave and join it
+        kwargs = dict(via=via, capture=capture, filter=filter, **live)
+        with (open_containers(names, **kwargs) if names else _open_every(**kwargs)) as cap:
             yield cap
         return
     if not interface.startswith(PREFIX) or interface == PREFIX:
         raise Pcap4pyError(f"unknown extcap interface {interface!r}: pcap4py's are named {PREFIX}CONTAINER")
     with open_container(interface[len(PREFIX):], via=via, capture=capture, filter=filter, **live) as cap:
         yield cap
-
-
-@contextmanager
-def _open_all(only: set, **kwargs) -> Iterator["Capture"]:
-    """One capture reading the handles of every chosen container's capture."""
-    from ..engine.capture import Capture
-
-    chosen = [c for c in containers() if not c.host_network and (not only or c.name in only)]
-    missing = sorted(only - {c.name for c in chosen})
-    if missing:
-        raise Pcap4pyError(f"no running container named {', '.join(missing)}")
-    if not chosen:
-        raise Pcap4pyError("no running container to capture")
-    with ExitStack() as parts:  # closing a part closes its handles and its wake-up pipe
-        handles = [h for c in chosen for h in parts.enter_context(open_container(c, **kwargs)).handles]
-        with Capture(handles) as merged:
-            yield merged

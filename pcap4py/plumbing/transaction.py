@@ -10,7 +10,8 @@ as steps of one :class:`Transaction`::
 * A step that fails (a kernel refusal becomes a one-line pcap4py error through
   :func:`pcap4py.plumbing.rtnl.netlink_errors`), or anything raised between
   steps, undoes every step done so far, newest first, best effort.
-* SIGINT and SIGTERM are deferred while a transaction runs: the current step
+* The stop signals (:mod:`pcap4py.signals`: SIGINT, SIGTERM, SIGHUP) are
+  deferred while a transaction runs: the current step
   finishes (its undo is registered), then everything is rolled back and
   :class:`Interrupted` is raised (exit status 128 + the signal number).  A signal
   that kills the process half-way through a step is what left temporary macvlans
@@ -25,75 +26,19 @@ as steps of one :class:`Transaction`::
 
 from __future__ import annotations
 
-import signal
-import threading
-from contextlib import contextmanager
 from functools import partial
-from typing import Any, Callable, Iterator, Mapping, Optional, TypeVar
+from typing import Callable, Mapping, Optional, TypeVar
 
 from ..errors import Interrupted
+from ..signals import deferred_stop_signals, signal_name, take_pending
 from .rtnl import netlink_errors
 
-__all__ = ["Transaction", "HOOKS", "deferred_stop_signals"]
+__all__ = ["Transaction", "HOOKS"]
 
 T = TypeVar("T")
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
 #: Test seam: called with each step's name once the step is done (see the module notes).
 HOOKS: list[Callable[[str], None]] = []
-
-
-# --------------------------------------------------------------------------- deferred signals
-
-
-class _Pending:
-    """The stop signal received while deferral is on (first one wins), and how deep deferral is nested."""
-
-    signum: Optional[int] = None
-    depth = 0
-    previous: dict = {}
-
-
-def _record(signum: int, frame: Any) -> None:
-    if _Pending.signum is None:
-        _Pending.signum = signum
-
-
-@contextmanager
-def deferred_stop_signals() -> Iterator[None]:
-    """Record SIGINT/SIGTERM instead of acting on them while the body runs (re-entrant).
-
-    Only the main thread can install signal handlers; elsewhere this does
-    nothing (a KeyboardInterrupt raised in the body still rolls a transaction
-    back, but without a step boundary).  Use :func:`take_pending` to collect a
-    recorded signal.
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    if _Pending.depth == 0:
-        _Pending.signum = None
-        _Pending.previous = {s: signal.signal(s, _record) for s in STOP_SIGNALS}
-    _Pending.depth += 1
-    try:
-        yield
-    finally:
-        _Pending.depth -= 1
-        if _Pending.depth == 0:
-            for s, handler in _Pending.previous.items():
-                signal.signal(s, handler)
-            _Pending.previous = {}
-
-
-def take_pending() -> Optional[int]:
-    """The stop signal recorded so far (and forget it), or None."""
-    signum, _Pending.signum = _Pending.signum, None
-    return signum
-
-
-def signal_name(signum: int) -> str:
-    return signal.Signals(signum).name
 
 
 # --------------------------------------------------------------------------- transaction

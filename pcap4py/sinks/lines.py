@@ -18,13 +18,14 @@ from ..engine import jvm
 from ..engine.batch import Batch
 from ..engine.packet import Source
 from .printing import PrintFlags
+from ..engine.limits import LINE_OUTPUT_BYTES
 from ..text import printable
 
 if TYPE_CHECKING:
     from ..engine.capture import Capture
 
 LINE_FORMATS = ("text", "hexdump", "json", "jsonl")
-OUT_BYTES = 2 << 20  # room for the worst frame (a 256 KiB frame as hex rows is ~1.2 MB), on each side
+OUT_BYTES = LINE_OUTPUT_BYTES  # on each side
 ZONEINFO = "/usr/share/zoneinfo"
 
 
