@@ -169,7 +169,7 @@ def test_ctrl_c_drains_every_pod_and_counts_match_the_agents_own(kube_cluster, p
         mine = [r for r in rows if r[0].startswith(f"{NS}/{pod}/")]
         assert len(mine) == counted, f"{pod}: {len(mine)} packets in the file, the agent counted {counted}"
         http = [r for r in mine if "80" in r[1:]]
-        assert len(http) >= HTTP_ROUNDS * 10, pod  # 10+ packets a fetch, in each pod
+        assert len(http) >= HTTP_ROUNDS * 7, pod  # 7-11 packets a fetch (ACKs merge), in each pod
     assert set(cap.ephemeral()) == {"web", "client"}
 
 
