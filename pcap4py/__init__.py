@@ -29,6 +29,8 @@ _LAZY = {
     "Interface": "engine.devices",
     "Packet": "engine.packet",
     "Capture": "engine.capture",
+    "Listener": "engine.listener",
+    "SourceGone": "engine.listener",
     "wait_for_ping": "engine.trigger",
     "compile_filter": "engine.bpf",
     "Container": "container.model",

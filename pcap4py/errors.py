@@ -23,6 +23,7 @@ __all__ = [
     "CaptureWriteError",
     "CaptureError",
     "HandleClosed",
+    "HandleBusy",
     "PacketParseError",
     "OutOfRange",
     "TimeoutExpired",
@@ -127,6 +128,10 @@ class CaptureError(Pcap4pyError):
 
 class HandleClosed(CaptureError):
     """An operation on a handle or capture that was already closed."""
+
+
+class HandleBusy(CaptureError):
+    """A handle read by a second iteration (another thread's) while one is reading it."""
 
 
 class PacketParseError(Pcap4pyError):

@@ -105,8 +105,8 @@ AFTER_CLOSE_DRIVER = textwrap.dedent("""
     h = offline()
     h._j.close()
     batch = Batch()
-    n = h._reader.fill(batch._jmeta, batch._jdata, 10)
-    print(json.dumps(["java fill after close", f"{n} {h._reader.error()}"]), flush=True)
+    n = h._native.reader.fill(batch._jmeta, batch._jdata, 10)
+    print(json.dumps(["java fill after close", f"{n} {h._native.reader.error()}"]), flush=True)
     h.close()
 
     # a dump file shared by two handles, closed with the first

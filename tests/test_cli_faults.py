@@ -231,6 +231,21 @@ def test_bad_jvm_option_names_the_option():
     assert_one_line_error(proc, "--bogus-option")
 
 
+@pytest.mark.parametrize("option, complaint", [
+    ("-Xmx2m", "Initial heap size set to a larger value than the maximum heap size"),
+    ("-Xss1k", "The Java thread stack size specified is too small"),
+])
+def test_an_option_the_jvm_dies_of_is_one_pcap4py_line(tmp_path, option, complaint):
+    """Refused during its initialisation, the JVM ends the process itself (its lines on stdout):
+    the options are tried first, and the refusal is one line."""
+    path = tmp_path / "v.pcap"
+    write_pcap(path, 6)
+    proc = run_cli("read", str(path), env={"PCAP4PY_JVM_OPTIONS": option})
+    assert_one_line_error(proc, complaint)
+    assert f"(options from PCAP4PY_JVM_OPTIONS: {option})" in proc.stderr
+    assert proc.stdout == ""
+
+
 def test_jvm_start_errors_are_pcap4py_errors(tmp_path):
     code = ("import pcap4py\ntry:\n    pcap4py.interfaces()\nexcept pcap4py.JvmStartError as e:\n"
             "    print(isinstance(e, pcap4py.Pcap4pyError), e.__cause__ is not None, e)\n")

@@ -8,6 +8,7 @@ import time
 import pytest
 
 import pcap4py
+from pcap4py.engine.listener import Listener, SourceGone
 
 
 def _capture_while(handle, action, count=None, duration=5.0) -> tuple[list, pcap4py.Stats]:
@@ -129,7 +130,8 @@ def _read_until_the_veth_goes(veth, judge) -> tuple[pcap4py.Capture, list, float
     cap = pcap4py.Capture([pcap4py.open_live(veth.host_if, filter="udp port 5556", immediate=True),
                            pcap4py.open_live("lo", filter="udp port 5557", immediate=True, index=1)],
                           duration=20)
-    cap.judge_read_errors(judge)
+    cap.listen(Listener(read_failed=lambda handle, error: None if (reason := judge(handle, error)) is None
+                        else SourceGone(reason)))
     veth.send_udp(veth.host_ip, 5556, b"over-veth", count=3)
     send_udp("127.0.0.1", 5557, b"over-lo", count=3)
     vanish = threading.Timer(0.5, sh, args=("ip", "link", "del", veth.host_if))
@@ -169,7 +171,7 @@ def test_closers_run_once_before_the_handles_close(veth):
     handle = pcap4py.open_live(veth.host_if)
     cap = pcap4py.Capture([handle])
     seen = []
-    cap.add_closer(lambda: seen.append(handle.captured))  # raises once the handle is closed
+    cap.listen(Listener(closing=lambda: seen.append(handle.captured)))  # raises once the handle is closed
     cap.close()
     cap.close()
     assert seen == [0] and cap.stop_reason is None

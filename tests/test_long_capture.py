@@ -20,6 +20,7 @@ import pytest
 import pcap4py
 from pcap4py.engine import capture as capture_module
 from pcap4py.engine.capture import Capture
+from pcap4py.engine.listener import Listener
 from pcap4py.engine.handle import open_live
 from pcap4py.sinks.lines import LineSink
 from pcap4py.sinks.pcapng import PcapngSink
@@ -83,7 +84,7 @@ def test_a_reused_source_index_is_named_afresh_in_lines(tmp_path):
     cap = Capture([], growing=True)
     with open(path, "wb") as out:
         sink = LineSink(out.fileno(), "jsonl", [], with_interface=True, by_label=True)
-        cap.on_added.append(sink.add_sources)  # as open_sink does
+        cap.listen(Listener(added=sink.add_sources))  # as open_sink does
         indexes = _come_and_go(cap, sink, 30)
     assert max(indexes) < 2  # each source gets the index of one that left
     records = [json.loads(line) for line in path.read_text().splitlines()]

@@ -225,7 +225,7 @@ def test_a_small_file_reserves_little_memory(small_pcap_module):
     code = ("import sys, pcap4py\nfrom pcap4py.engine import batch\n"
             "with pcap4py.open_offline(sys.argv[1]) as h:\n"
             "    n = sum(1 for _ in h.packets())\n"
-            "    sizes = [len(b.data) for b in h._read_ahead._slots]\n"
+            "    sizes = [len(b.data) for b in h._native.read_ahead._slots]\n"
             "print(n, max(sizes))")
     done = subprocess.run([PYTHON, "-c", code, str(small_pcap_module)], capture_output=True, text=True,
                           env=_env(Path("/"), PCAP4PY_CDS="off"), timeout=120)

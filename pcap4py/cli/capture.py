@@ -10,8 +10,7 @@ import click
 from ..engine import tuning
 from ..engine.limits import MAX_SNAPLEN
 from ..engine.numbers import LINKTYPE_NAMES
-from ..errors import Pcap4pyError, SelectionError
-from ..signals import exiting
+from ..errors import Pcap4pyError
 from ..sinks import FORMATS, Output
 from ..sinks.pump import pump
 from ..text import printable
@@ -19,12 +18,13 @@ from .group import main
 from .kube import capture_pods, kube_options, refuse_without_kube
 from .options import PRINT_OPTIONS, print_flags
 from .options import BUFFER_KIB, COMMAND, FILE_COUNT, FILE_NAME, FILE_SIZE, INTERVAL, SECONDS, USER_NAME
-from .request import CaptureRequest
+from .request import CaptureRequest, check_output
 
 RUNTIMES = ("docker", "podman")  # the backends of pcap4py.container.runtimes (not imported here: kept lazy)
 # container.plans.VIAS, spelled here so that a plain capture or read never imports the container
 # layer (tests/test_startup.py checks that the two agree)
 VIAS = ("netns", "veth", "bridge")
+from .wait import wait_announced
 
 if TYPE_CHECKING:
     from ..engine.capture import Capture
@@ -113,30 +113,19 @@ def capture(**options) -> None:
 
 
 def _capture(r: CaptureRequest) -> None:
-    rotation = _rotation(r.write_path, r.file_size, r.rotate_seconds, r.file_count, r.post_rotate)
-    output = _checked(r.output(rotation))
-    if r.read_file:
-        if rotation is not None:
-            raise click.UsageError("-C, -G, -W and -z rotate live captures: drop them with -r")
-        return _read(r.read_file, _join_filter(r.filter_opt, r.args), r.count, output)
     refuse_without_kube(r)
-    if r.kube:
-        return capture_pods(r, output, _join_filter(r.filter_opt, r.args), _run)
-    selection = _selection(r.containers, r.labels, r.compose_service, r.all_containers, r.follow, r.pods,
-                           r.compose_project)
-    namespace = r.pid is not None or r.netns is not None
-    if namespace and (selection is not None or (r.pid is not None and r.netns is not None)):
-        raise click.UsageError("--pid, --netns and a container selection exclude each other: give one")
-    if (selection is not None or namespace) and (r.iface_opt or r.direction):
-        raise click.UsageError("--container picks its own interfaces and directions: "
-                               "drop -i/-Q and use --via and --capture")
-    if r.follow and r.user:
-        raise click.UsageError("--follow opens handles as containers start, which needs the privileges "
-                               "-Z would drop: drop -Z")
-    iface, expression = _split_args(r.args, r.iface_opt, r.filter_opt, need_iface=selection is None and not namespace)
+    if r.kube:  # before r.check(): --pod and --follow mean pods of the cluster here
+        return capture_pods(r, check_output(r.output(_rotation(r))), _kube_filter(r), _run)
+    r.check()
+    output = r.output(_rotation(r))
+    iface, expression = r.interface(), r.expression()
+    if r.read_file:
+        return _read(r.read_file, expression, r.count, output)
+    selection = _selection(r)
+    namespace = r.namespace
     tuning.expect_job(packets=r.count)
     if r.wait_ping:
-        _wait_for_trigger(r.wait_iface, r.wait_timeout)
+        wait_announced(r.wait_iface, r.wait_timeout, lambda line: click.echo(printable(line), err=True))
     user = r.user
     if selection is not None:
         cap = _open_containers(selection, r.follow, r.via, r.capture_dirs, expression, r.live(), r.count,
@@ -166,8 +155,8 @@ def _capture(r: CaptureRequest) -> None:
 @_output_options
 def read(path, expression, count, write_path, pcapng, comments, fmt, as_json, numeric, filter_opt, **printing):
     """Read a pcap or pcapng file: read FILE [EXPRESSION...]."""
-    output = _checked(Output(write_path, "json" if as_json else fmt, pcapng, comments, nano=True,
-                             flags=print_flags(**printing)))
+    output = check_output(Output(write_path, "json" if as_json else fmt, pcapng, comments, nano=True,
+                                 flags=print_flags(**printing)))
     _read(path, _join_filter(filter_opt, expression), count, output)
 
 
@@ -183,30 +172,20 @@ def interfaces():
 
 
 # --- helpers ---------------------------------------------------------------------------------
-def _rotation(write_path: Optional[str], size: Optional[int], seconds: Optional[int], files: Optional[int],
-              command: Optional[str]) -> Optional[Rotation]:
-    """The rotation -C/-G/-W/-z ask for (None: one file), refusing what cannot work before anything is opened."""
-    if size is None and seconds is None:
-        for flag, value in (("-W", files), ("-z", command)):
-            if value is not None:
-                raise click.UsageError(f"{flag} needs -C or -G (it acts on rotated files)")
+def _kube_filter(r: CaptureRequest) -> Optional[str]:
+    """With --kube every word is the filter (no interface comes first)."""
+    if r.filter_opt and r.args:
+        raise click.UsageError("give the filter either with -f or as trailing words, not both")
+    return r.filter_opt or (" ".join(r.args) if r.args else None)
+
+
+def _rotation(r: CaptureRequest) -> Optional[Rotation]:
+    """The rotation -C/-G/-W/-z ask for (None: one file)."""
+    if r.file_size is None and r.rotate_seconds is None:
         return None
-    if not write_path or write_path == "-":
-        raise click.UsageError("-C and -G rotate files: give -w FILE (not stdout)")
     from ..sinks.rotate import Rotation
 
-    return Rotation(size, seconds, files, command)
-
-
-def _checked(output: Output) -> Output:
-    """``output``, once the pcapng-only options are known to have pcapng to act on."""
-    from ..sinks.pcapng import wants_pcapng
-
-    if output.pcapng and not output.path:
-        raise click.UsageError("--pcapng needs -w FILE (or -w - for stdout)")
-    if output.comments and not (output.path and wants_pcapng(output.path, output.pcapng)):
-        raise click.UsageError("--comments needs pcapng output: -w FILE.pcapng, or --pcapng with -w")
-    return output
+    return Rotation(r.file_size, r.rotate_seconds, r.file_count, r.post_rotate)
 
 
 def _read(path: str, expression: Optional[str], count: Optional[int], output: Output) -> None:
@@ -218,48 +197,19 @@ def _read(path: str, expression: Optional[str], count: Optional[int], output: Ou
     _run(cap, output, user=None, live=False)
 
 
-def _split_args(args: tuple, iface_opt: Optional[str], filter_opt: Optional[str], need_iface: bool):
-    """tcpdump accepts the interface by -i; pcap4py also takes it as the first word."""
-    words = list(args)
-    iface = iface_opt
-    if iface is None and need_iface:
-        if not words:
-            raise click.UsageError("name an interface: capture IFACE [EXPRESSION...] (see 'pcap4py interfaces')")
-        iface = words.pop(0)
-    return iface, _join_filter(filter_opt, tuple(words))
-
-
 def _join_filter(filter_opt: Optional[str], words: tuple) -> Optional[str]:
     if filter_opt and words:
         raise click.UsageError("give the filter either with -f or as trailing words, not both")
     return filter_opt or (" ".join(words) if words else None)
 
 
-def _wait_for_trigger(iface: str, timeout: Optional[float]) -> None:
-    from ..engine.handle import _require_interface
-    from ..engine.trigger import wait_for_ping
-
-    _require_interface(iface)  # an unknown name is an error before any "waiting" line
-    click.echo(f"waiting for a ping on {printable(iface)}...", err=True)
-    with exiting():
-        pkt = wait_for_ping(iface, timeout=timeout)
-    click.echo(f"triggered by an echo request from {pkt.src} on {printable(iface)}", err=True)
-
-
-def _selection(names: tuple, labels: tuple, compose_service: Optional[str], all_containers: bool, follow: bool,
-               pods: tuple = (), compose_project: Optional[str] = None):
-    """The containers asked for (None: none, capture an interface); bad combinations are usage errors."""
+def _selection(r: CaptureRequest):
+    """The containers asked for (None: none, capture an interface); a bad label is a SelectionError."""
     from ..container.selection import Selection
 
-    if not (names or labels or compose_service or compose_project is not None or all_containers or pods):
-        if follow:
-            raise SelectionError("--follow needs a container selection: --container, --label, "
-                                 "--compose-service, --pod or --all-containers")
+    if not r.selected:
         return None
-    if all_containers and (names or pods):
-        raise SelectionError("--container/--pod and --all-containers exclude each other")
-    # a bad label: SelectionError
-    return Selection.of(names, labels, compose_service, all_containers, pods, compose_project)
+    return Selection.of(r.containers, r.labels, r.compose_service, r.all_containers, r.pods, r.compose_project)
 
 
 def _directions(capture_dirs: str) -> frozenset:

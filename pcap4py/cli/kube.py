@@ -28,7 +28,8 @@ def kube_options(f: Callable) -> Callable:
     for option in reversed([
         click.option("--kube", is_flag=True,
                      help="Capture Kubernetes pods (--pod or --selector) through ephemeral containers."),
-        click.option("--namespace", metavar="NS", help="With --kube: the pods' namespace (default: the context's)."),
+        click.option("--namespace", "kube_namespace", metavar="NS",
+                     help="With --kube: the pods' namespace (default: the context's)."),
         click.option("--selector", metavar="KEY=VALUE", help="With --kube: the pods matching this label selector."),
         click.option("--target-container", metavar="NAME",
                      help="With --kube: whose namespaces the capture shares (default: the pod's first container)."),
@@ -46,7 +47,7 @@ def kube_options(f: Callable) -> Callable:
 
 def refuse_without_kube(r: "CaptureRequest") -> None:
     """The pod options mean nothing without --kube: say so rather than capture something else."""
-    given = [flag for flag, on in (("--selector", r.selector), ("--namespace", r.namespace),
+    given = [flag for flag, on in (("--selector", r.selector), ("--namespace", r.kube_namespace),
                                    ("--target-container", r.target_container), ("--image", r.image)) if on]
     if given and not r.kube:
         raise click.UsageError(f"{', '.join(given)} select pods: add --kube")
@@ -76,10 +77,10 @@ def capture_pods(r: "CaptureRequest", output: "Output", expression, run: Callabl
 
     check_request(r)
     api, namespace = client(r.kubeconfig, r.kube_context)
-    pods, problems = select_pods(api, r.namespace or namespace, r.pods, r.selector, r.target_container)
+    pods, problems = select_pods(api, r.kube_namespace or namespace, r.pods, r.selector, r.target_container)
     for line in problems:
         _say(line)
-    where = f"in namespace {r.namespace or namespace}" + (f" matching {r.selector}" if r.selector else "")
+    where = f"in namespace {r.kube_namespace or namespace}" + (f" matching {r.selector}" if r.selector else "")
     if not pods and not r.follow:
         raise Pcap4pyError(f"no running pod to capture {where}")
     joined = []
@@ -95,7 +96,7 @@ def capture_pods(r: "CaptureRequest", output: "Output", expression, run: Callabl
              f"with image {image}")
     else:
         _say(f"waiting for a pod {where} to run")
-    follow = (r.namespace or namespace, r.selector, r.target_container) if r.follow else None
+    follow = (r.kube_namespace or namespace, r.selector, r.target_container) if r.follow else None
     cap = open_pods(api, pods, image, filter=expression, snaplen=r.snaplen, pull_policy=r.image_pull_policy,
                     count=r.count, duration=r.duration, report=report, follow=follow)
     run(cap, output, user=None, live=True)

@@ -22,7 +22,8 @@ from ..engine.limits import MAX_SNAPLEN
 from ..text import printable
 from .group import main
 from .options import SECONDS
-from ..signals import exiting, stopping
+from ..signals import stopping
+from .wait import wait_announced
 
 TRIGGER_IFACE = "eth0"  # the original always waited on eth0, whatever IFACE was
 
@@ -65,8 +66,7 @@ def sample(iface: str, wait: bool, filter_words: tuple, count: int, snaplen: int
         if expression:
             _check_filter(expression)  # fail now, not after somebody has pinged
         _describe(TRIGGER_IFACE, found)
-        with exiting():
-            _wait(wait_timeout)
+        wait_announced(TRIGGER_IFACE, wait_timeout, say)
         found = interfaces()  # IFACE is often attached while we wait
     _describe(iface, found)
 
@@ -104,12 +104,3 @@ def _check_filter(expression: str) -> None:
 
     compile_filter(expression)
 
-
-def _wait(timeout: Optional[float]) -> None:
-    from ..engine.handle import _require_interface
-    from ..engine.trigger import wait_for_ping
-
-    _require_interface(TRIGGER_IFACE)  # an unknown name is an error before any "waiting" line
-    say(f"waiting for a ping on {TRIGGER_IFACE}...")
-    pkt = wait_for_ping(TRIGGER_IFACE, timeout=timeout)
-    say(f"triggered by an echo request from {pkt.src} on {TRIGGER_IFACE}")

@@ -17,9 +17,11 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
+from contextlib import ExitStack
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional, Union
 
+from ..engine.listener import Listener, SourceGone
 from ..engine.pov import PointOfView
 from ..errors import ContainerNotFound, Pcap4pyError
 from .follow import Follower
@@ -89,16 +91,12 @@ def open_container(
     """
     _check_mode(via, capture)
     rt, container = find(container, runtime) if isinstance(container, str) else (runtime_of(container), container)
-    try:
+    with ExitStack() as undo:
+        undo.callback(rt.close)
         cap = _open_namespace(Namespace.of(container), via, filter, capture, count, duration, live_kwargs)
-    except BaseException:
-        rt.close()
-        raise
-    try:
+        undo.callback(cap.close)
         _end_with_the_container(cap, container, rt)
-    except BaseException:
-        cap.close()
-        raise
+        undo.pop_all()
     return cap
 
 
@@ -121,16 +119,14 @@ def open_namespace(
     ns = Namespace.at(ref, pid=pid)
     cap = _open_namespace(ns, via, filter, capture, count, duration, live_kwargs)
     if pid:
-        try:
+        with ExitStack() as undo:
+            undo.callback(cap.close)
             # our sockets keep the namespace (and its interfaces) alive: watch the process itself
             watch = ProcessWatch(int(ref), cap.stop)
-            cap.add_closer(watch.close)
+            cap.listen(Listener(read_failed=lambda handle, error: None if os.path.exists(f"/proc/{int(ref)}")
+                                else SourceGone(f"process {int(ref)} exited"), closing=watch.close))
             watch.start()
-        except BaseException:
-            cap.close()
-            raise
-        cap.judge_read_errors(lambda handle, error: None if os.path.exists(f"/proc/{int(ref)}")
-                              else f"process {int(ref)} exited")
+            undo.pop_all()
     return cap
 
 
@@ -139,21 +135,26 @@ def _open_namespace(ns: Namespace, via: str, user_filter: Optional[str], capture
     from ..engine.capture import Capture
 
     handles = _namespace_handles(ns, via, user_filter, capture, live_kwargs)
-    try:
-        return Capture(handles, count=count, duration=duration, local=ContainerView.of(ns))
-    except BaseException:
+    with ExitStack() as undo:
         for h in handles:
-            h.close()
-        raise
+            undo.callback(h.close)
+        cap = Capture(handles, count=count, duration=duration, local=ContainerView.of(ns))
+        undo.pop_all()
+    return cap
 
 
 def _end_with_the_container(cap: "Capture", container: Container, runtime: Any) -> None:
     """Stop ``cap`` when ``container`` stops; a read error after its stop is then the end, not an error."""
     watch = ContainerWatch(container, cap.stop, runtime)
-    cap.add_closer(watch.close)  # first: a failed start is cleaned up with the capture
-    cap.add_closer(runtime.close)
+
+    def read_failed(handle, error) -> Optional[SourceGone]:
+        reason = watch.wait_stopped(STOP_NEWS_WAIT_S)
+        return None if reason is None else SourceGone(reason)
+
+    # listening first: a failed start is cleaned up with the capture
+    cap.listen(Listener(read_failed=read_failed, closing=watch.close))
+    cap.listen(Listener(closing=runtime.close))
     watch.start()
-    cap.judge_read_errors(lambda handle, error: watch.wait_stopped(STOP_NEWS_WAIT_S))
 
 
 def _check_mode(via: str, capture) -> None:
@@ -223,31 +224,27 @@ def open_containers(
     if len(projects) > 1:
         report(f"warning: Compose service {selection.compose_service} is in {len(projects)} projects "
                f"({', '.join(projects)}): capturing all of them (choose one with --compose-project)")
+    from ..engine.capture import Capture
+
     opened: list = []
-    try:
+    with ExitStack() as undo:  # closed again on failure (closing twice is harmless)
+        for rt in runtimes:
+            undo.callback(rt.close)
         for ns in _unique_names(by_namespace(c for _, c in found)):
             first = sum(len(hs) for _, hs in opened)
             opened.append((ns, _namespace_handles(ns, via, filter, capture, live_kwargs, lambda n: first)))
-        cap = _containers_capture()([h for _, hs in opened for h in hs], count=count, duration=duration,
-                                    growing=follow)
-    except BaseException:
-        for _, hs in opened:
-            for h in hs:
-                h.close()
-        for rt in runtimes:
-            rt.close()
-        raise
-    try:
-        follower = Follower(cap, selection, runtimes,
+            for h in opened[-1][1]:
+                undo.callback(h.close)
+        cap = Capture([h for _, hs in opened for h in hs], count=count, duration=duration, growing=follow)
+        undo.callback(cap.close)
+        follower = Follower(cap, selection, runtimes,  # it listens to the capture: closed with it
                             lambda ns, reserve: _namespace_handles(ns, via, filter, capture, live_kwargs, reserve),
                             follow=follow, report=report)
         for ns, hs in opened:
             follower.track(ns, hs)
-        cap.follower = follower
+        cap.follower = follower  # (for inspection: the containers captured now)
         follower.start(since)
-    except BaseException:
-        cap.close()
-        raise
+        undo.pop_all()
     return cap
 
 
@@ -257,30 +254,6 @@ def _unique_names(namespaces: list[Namespace]) -> list[Namespace]:
     seen = Counter(ns.name for ns in namespaces)
     return [replace(ns, name=f"{ns.members[0].runtime}:{ns.name}") if seen[ns.name] > 1 and ns.members else ns
             for ns in namespaces]
-
-
-def _containers_capture() -> type:
-    """:class:`Capture` that also stops following its runtimes' events when it closes (made on first
-    use: the engine, and with it the JVM's modules, loads lazily)."""
-    global _ContainersCapture
-    if _ContainersCapture is None:
-        from ..engine.capture import Capture
-
-        class ContainersCapture(Capture):
-            """A capture of several containers; ``follower`` keeps it in step with their runtimes."""
-
-            follower = None
-
-            def close(self) -> None:
-                if self.follower is not None:
-                    self.follower.close()
-                super().close()
-
-        _ContainersCapture = ContainersCapture
-    return _ContainersCapture
-
-
-_ContainersCapture: Optional[type] = None
 
 
 # A container's interfaces get a kernel ring of their own each (mapped, so resident, whole):
@@ -294,13 +267,11 @@ def _open_all(plans: list, live_kwargs: dict, first: int = 0) -> list:
     from ..engine.handle import open_live
 
     handles = []
-    try:
+    with ExitStack() as undo:
         for n, p in enumerate(plans, first):
             ring = LOOPBACK_BUFFER_SIZE if p.iface == "lo" else INTERFACE_BUFFER_SIZE
             kwargs = {"buffer_size": ring, **live_kwargs}
             handles.append(open_live(p.iface, filter=p.filter, netns=p.netns, index=n, **kwargs))
-    except BaseException:
-        for h in handles:
-            h.close()
-        raise
+            undo.callback(handles[-1].close)
+        undo.pop_all()
     return handles

@@ -8,7 +8,7 @@ thread, as always) and joined to the capture with :meth:`pcap4py.engine.capture.
 When the last container of a namespace stops, its handles are removed
 (:meth:`~pcap4py.engine.capture.Capture.remove`), and the capture goes on.  An interface that
 vanishes before the stop event arrives fails its read: :meth:`Follower.read_failed` (the
-capture's ``on_read_error``) then asks the runtime whether its containers have stopped.  Each
+capture's listener) then asks the runtime whether its containers have stopped.  Each
 change is reported in one line (``+ container c (eth0, lo)``, ``- container c stopped``).
 """
 
@@ -18,6 +18,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Callable, Optional
 
+from ..engine.listener import Listener, SourceGone
 from ..errors import Pcap4pyError
 from .model import Container
 from .namespace import Namespace, namespace_key
@@ -66,7 +67,7 @@ class Follower:
         self._streams: list = []
         self._threads: list[threading.Thread] = []
         self._closed = False
-        capture.on_read_error = self.read_failed
+        capture.listen(Listener(read_failed=self.read_failed, closing=self.close))
 
     def track(self, ns: Namespace, handles: list) -> None:
         """Count ``handles`` (already in the capture) as those of namespace ``ns`` and its members."""
@@ -192,21 +193,21 @@ class Follower:
                          f"for {others})")
 
     # --- on the capture's thread ----------------------------------------------------------------
-    def read_failed(self, handle: "Handle", error: Exception) -> bool:
-        """The capture's ``on_read_error``: a handle of a namespace whose containers have all
-        stopped is removed (with the rest of that namespace's) and the capture goes on; any other
-        error is raised."""
+    def read_failed(self, handle: "Handle", error: Exception) -> Optional[SourceGone]:
+        """A read error of ``handle``: one of a namespace whose containers have all stopped leaves
+        the capture (with the rest of that namespace's handles) and the capture goes on; any other
+        error is raised (None)."""
         with self._lock:
             entry = next((e for e in self._captured.values() if handle in e.handles), None)
             members = list(entry.members.values()) if entry is not None else []
         if entry is None:
-            return True  # its containers' stop was seen already: its removal is queued
+            return SourceGone()  # its containers' stop was seen already: its removal is queued
         running = [c for c in members if self._is_running(c)]
         if running:
-            return False
+            return None
         for c in members:
             self._stopped(c.id)
-        return True
+        return SourceGone()
 
     def _is_running(self, c: Container) -> bool:
         rt = self._runtimes.get(c.endpoint)

@@ -6,8 +6,8 @@ thread takes effect at once, even on an idle interface).  Packets from several
 handles are merged in timestamp order within each read round.
 
 A capture can also end because what it reads went away (a container that stopped, say): its
-owner calls ``stop(reason=...)`` and, through :meth:`Capture.judge_read_errors`, says which read
-errors mean the same thing.  Such a capture ends as cleanly as a stopped one, ``stop_reason``
+owner calls ``stop(reason=...)`` and, through a :class:`~pcap4py.engine.listener.Listener`, says
+which read errors mean the same thing.  Such a capture ends as cleanly as a stopped one, ``stop_reason``
 saying why; the engine itself knows nothing of what the sources are.
 
 A running capture can take more live handles and let some go (:meth:`Capture.add`,
@@ -20,47 +20,28 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
 import select
 import threading
 import time
-from typing import Callable, Iterator, Optional, Protocol, Sequence
+from typing import Callable, Iterator, Optional, Sequence
 
-from ..errors import CaptureError, HandleClosed, Pcap4pyError
+from ..errors import CaptureError, HandleClosed
 from .batch import Batch, BatchView
 from .limits import check_range
+from .listener import Listener
+from .packet import Packet
+from .poll import Poll
+from .readable import Readable as Handle
 from .record import OFFSETS
 
 COOKED_LINKS = (113, 276)  # Linux cooked v1, v2: their headers say in or out
 from .stats import Stats
+from .wakeup import Wakeup
 
-from .packet import Packet, Source
-
+_LEFT = -1  # a read's count when its handle's source went away alone: the handle leaves
 POLL_MS = 250  # longest sleep between checks of the duration
 MAX_SOURCES = 256  # a record's source index is one byte
 SOURCE_INDEX_OFFSET = OFFSETS["source_index"]
-
-
-class Handle(Protocol):
-    """What a capture asks of each of its handles (:class:`pcap4py.engine.handle.Handle` is one;
-    the handle module builds one-handle captures, so this module does not import it)."""
-
-    name: str
-    live: bool
-
-    @property
-    def sources(self) -> list[Source]: ...
-    @property
-    def eof(self) -> bool: ...
-    def fileno(self) -> int: ...
-    def read_batch(self, batch: Batch, max_packets: Optional[int] = None) -> int: ...
-    def read_uncopied(self, max_packets: int) -> int: ...
-    def stats(self) -> Stats: ...
-    def close(self) -> None: ...
-
-#: ``judge(handle, error)``: the reason to end the capture with when ``error`` (a read error of a
-#: live ``handle``) means that its source went away, or None when it is a real error
-ReadErrorJudge = Callable[["Handle", CaptureError], Optional[str]]
 
 
 class Capture:
@@ -92,14 +73,10 @@ class Capture:
         self._seen = 0
         self._stopped = False
         self._stop_reason: Optional[str] = None
-        self._judge: Optional[ReadErrorJudge] = None
-        self._closers: list[Callable[[], None]] = []
+        self._listeners: list[Listener] = []
         self._closed = False
-        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._wakeup = Wakeup()  # open while a reading loop polls
         self._batches = [self._new_batch(len(self.handles)) for _ in self.handles]
-        # called after every poll wait, at most POLL_MS apart even on an idle link, so that a sink
-        # can act on the clock (-G rotation) without a check per packet
-        self.tick: Optional[Callable[[], None]] = None
         # handles joining or leaving while running: queued by any thread, applied by the loop's
         self._changes: list[tuple[str, Handle]] = []
         self._changes_lock = threading.Lock()
@@ -107,11 +84,6 @@ class Capture:
         self._free: list[int] = []  # indexes of removed handles, given out again
         self._reservations: dict[int, int] = {}  # first index -> how many, until their handles join
         self._retired = Stats(0)  # the counters of the handles removed (and closed)
-        # called on the loop's thread with the handles just joined, before any of them is read
-        # (sinks describe the new sources: pcapng interface blocks, a shared dumper, line names)
-        self.on_added: list[Callable[[list[Handle]], None]] = []
-        # a handle's read failed: a callback returning True removes that handle and the capture goes on
-        self.on_read_error: Optional[Callable[[Handle, Exception], bool]] = None
 
     def _new_batch(self, handles: int) -> Batch:
         """A handle's batch, sized to the job (a file's reads go through its read-ahead slots, so
@@ -131,10 +103,7 @@ class Capture:
         if reason is not None and not self._stopped:
             self._stop_reason = reason
         self._stopped = True
-        try:
-            os.write(self._wake_w, b"x")
-        except OSError:
-            pass  # the pipe is full or closed: the flag alone will do
+        self._wakeup.set()
 
     @property
     def stopped(self) -> bool:
@@ -146,18 +115,19 @@ class Capture:
         duration, the end of a file, a stop by the user)."""
         return self._stop_reason
 
-    def judge_read_errors(self, judge: ReadErrorJudge) -> None:
-        """Let ``judge(handle, error)`` decide what a read error of a live handle means: a reason
-        (its source went away) ends the capture cleanly with that reason; None raises the error.
+    def listen(self, listener: Listener) -> Listener:
+        """Register ``listener`` (called in the order registered); returns it, for :meth:`unlisten`."""
+        self._listeners.append(listener)
+        return listener
 
-        ``judge`` runs on the reading thread and may wait a little (bounded) for the owner to
-        learn what happened.
-        """
-        self._judge = judge
+    def unlisten(self, listener: Listener) -> None:
+        """Stop calling ``listener``."""
+        if listener in self._listeners:
+            self._listeners.remove(listener)
 
-    def add_closer(self, closer: Callable[[], None]) -> None:
-        """Call ``closer()`` when the capture closes, before its handles (to end what watches it)."""
-        self._closers.append(closer)
+    def _calls(self, kind: str) -> list[Callable]:
+        """The listeners' callables of ``kind`` ('tick', 'added', 'read_failed', 'closing')."""
+        return [f for f in (getattr(listener, kind) for listener in self._listeners) if f is not None]
 
     # --- handles joining and leaving --------------------------------------------------------
     def reserve_sources(self, n: int) -> int:
@@ -200,23 +170,18 @@ class Capture:
     def _queue(self, changes: list) -> None:
         with self._changes_lock:
             self._changes.extend(changes)
-        try:
-            os.write(self._wake_w, b"c")
-        except OSError:
-            pass  # full: a wake-up is pending already; closed: the capture is over
+        self._wakeup.set(b"c")
 
-    def _apply_changes(self) -> bool:
-        """Apply the queued additions and removals (on the reading thread); True if any."""
+    def _apply_changes(self, iteration: object) -> bool:
+        """Apply the queued additions and removals (on the reading thread, for the reading loop
+        ``iteration``); True if any."""
         with self._changes_lock:
             changes, self._changes = self._changes, []
-        try:
-            while os.read(self._wake_r, 4096):
-                pass
-        except OSError:
-            pass  # drained (EAGAIN)
+        self._wakeup.drain()
         added = []
         for op, h in changes:
             if op == "add" and h not in self.handles:
+                h.claim(iteration)
                 self.handles.append(h)
                 self._batches.append(self._new_batch(len(self.handles)))
                 indexes = {s.index for s in h.sources}  # a removed handle's, given out again
@@ -230,8 +195,8 @@ class Capture:
         self.sources.sort(key=lambda s: s.index)  # a packet's source is sources[its index]
         joined = [h for h in added if h in self.handles]
         if joined:
-            for callback in self.on_added:
-                callback(joined)
+            for added in self._calls("added"):
+                added(joined)
         return bool(changes)
 
     def _retire(self, handle: Handle) -> None:
@@ -247,14 +212,6 @@ class Capture:
             pass
         handle.close()
 
-    def _read_failed(self, handle: Handle, error: Exception) -> bool:
-        """Whether a failed read of ``handle`` is handled (the handle retired) rather than raised."""
-        if self.on_read_error is None or not self.on_read_error(handle, error):
-            return False
-        if handle in self.handles:
-            self._retire(handle)
-        return True
-
     def _require_open(self) -> None:
         if self._closed:
             raise HandleClosed("capture is closed")
@@ -264,90 +221,123 @@ class Capture:
 
     # --- reading rounds ---------------------------------------------------------------------
     def _rounds(self, read: Callable[[int, Handle, Optional[int]], int]) -> Iterator[None]:
-        """Call ``read(i, handle, limit)`` whenever handle ``i`` may have packets; yield after each round."""
+        """Call ``read(i, handle, limit)`` whenever handle ``i`` may have packets; yield after each round.
+
+        The handles are claimed for this loop (another loop reading one of them meanwhile is
+        refused) and the wake-up pipe is open, until the loop ends or is abandoned."""
         self._require_open()
+        iteration = object()
+        claimed: list[Handle] = []
+        try:
+            for h in self.handles:
+                h.claim(iteration)
+                claimed.append(h)
+            yield from self._loop(read, iteration)
+        finally:
+            for h in claimed + self.handles:
+                h.unclaim(iteration)
+            self._wakeup.close()
+
+    def _loop(self, read: Callable[[int, Handle, Optional[int]], int], iteration: object) -> Iterator[None]:
+        """The rounds: a file round while files are left (one file at a time, in turn), then
+        live rounds until a count, the duration, a stop, or no handle left."""
         deadline = None if self.duration is None else time.monotonic() + self.duration
-        live, files, by_fd, poller = self._polling()
-        hot = set(live)  # read once before sleeping: packets may already be buffered
+        poll = self._polling()
         gone: set[int] = set()  # handles whose source went away: never read again
         while not self._stopped and self._remaining() != 0:
             self._require_open()  # closed between rounds (the caller's loop body may close it)
-            if self._changes and self._apply_changes():  # one check a round, even when never idle
-                live, files, by_fd, poller = self._polling()
-                hot = set(live)  # new handles may hold packets already; indexes have moved
-            if files:
-                i = files[0]
-                if read(i, self.handles[i], self._remaining()) == 0 and self.handles[i].eof:
-                    files.pop(0)
-                yield
-                continue
-            if not live and not self.growing:
+            if self._changes and self._apply_changes(iteration):  # one check a round, even when never idle
+                poll = self._polling()  # new handles may hold packets already; indexes have moved
+            if poll.files:
+                self._file_round(read, poll.files)
+            elif not poll.live and not self.growing:
                 return
-            now = time.monotonic()
-            if deadline is not None and now >= deadline:
+            elif deadline is not None and time.monotonic() >= deadline:
                 return
-            if not hot:
-                wait = POLL_MS if deadline is None else min(POLL_MS, max(0, int((deadline - now) * 1000)) + 1)
-                for fd, _ in poller.poll(wait):
-                    if fd in by_fd:
-                        hot.add(by_fd[fd])
-                if self.tick is not None:
-                    self.tick()
-                if self._stopped:
-                    break
-                if self._changes:  # woken to take handles in or out: the next round does
-                    continue
-            ready, hot = sorted(hot), set()
-            failed = []
-            for i in ready:
-                if self._remaining() == 0:
-                    break
-                try:
-                    if self._read_live(read, i, gone) > 0:
-                        hot.add(i)  # a full batch may leave packets in libpcap's current block
-                except Pcap4pyError as e:
-                    if not self._read_failed(self.handles[i], e):
-                        raise
-                    failed.append(i)
-                    break  # indexes have moved: this round ends here
-            if failed:
-                live, files, by_fd, poller = self._polling()
-                hot = set(live)
+            elif not self._live_round(read, poll, deadline, gone):
+                break
+            if poll.failed:
+                poll = self._polling()
             yield
         if self._stop_reason is not None and self._remaining() != 0 and not self._closed:
             # the source ended, not the reader: deliver what the other handles already hold
-            for i in live:
+            for i in poll.live:
                 if i not in gone and self._remaining() != 0:
-                    self._read_live(read, i, gone)
+                    self._read_live(read, i, gone)  # (one that leaves now is closed with the rest)
             yield
 
+    def _file_round(self, read: Callable[[int, Handle, Optional[int]], int], files: list[int]) -> None:
+        """Read the first file left once; it leaves the list at its end."""
+        i = files[0]
+        if read(i, self.handles[i], self._remaining()) == 0 and self.handles[i].eof:
+            files.pop(0)
+
+    def _live_round(self, read: Callable[[int, Handle, Optional[int]], int], poll: Poll,
+                    deadline: Optional[float], gone: set[int]) -> bool:
+        """Wait (at most POLL_MS) until a live handle is ready unless one is known to be, then read
+        each ready one.  False when stopped while waiting (the loop ends)."""
+        if not poll.hot:
+            now = time.monotonic()
+            wait = POLL_MS if deadline is None else min(POLL_MS, max(0, int((deadline - now) * 1000)) + 1)
+            events = poll.poller.poll(wait)
+            for fd, _ in events:
+                if fd in poll.by_fd:
+                    poll.hot.add(poll.by_fd[fd])
+            if not events:
+                # an idle round reads every handle once anyway: an interface that went down and
+                # then away (its namespace's owner killed) never polls readable again, and only a
+                # read lets libpcap notice that it disappeared
+                poll.hot.update(i for i in poll.live if i not in gone)
+            for tick in self._calls("tick"):
+                tick()
+            if self._stopped:
+                return False
+            if self._changes:  # woken to take handles in or out: the next round does
+                return True
+        ready, poll.hot = sorted(poll.hot), set()
+        for i in ready:
+            if self._remaining() == 0:
+                break
+            n = self._read_live(read, i, gone)
+            if n > 0:
+                poll.hot.add(i)  # a full batch may leave packets in libpcap's current block
+            elif n == _LEFT:
+                self._retire(self.handles[i])
+                poll.failed = True
+                break  # indexes have moved: this round ends here
+        return True
+
     def _read_live(self, read: Callable[[int, Handle, Optional[int]], int], i: int, gone: set[int]) -> int:
-        """``read`` handle ``i``; a read error its judge blames on the source's going away stops
-        the capture with that reason (and marks the handle ``gone``) instead of raising."""
+        """``read`` handle ``i``.  A read error the listeners call a :class:`~.listener.SourceGone` is not
+        raised: with a reason, the capture stops with it (and the handle is marked ``gone``);
+        without, :data:`_LEFT` says the handle leaves."""
         try:
             return read(i, self.handles[i], self._remaining())
         except HandleClosed:
             raise
         except CaptureError as e:
-            reason = self._judge(self.handles[i], e) if self._judge is not None else None
-            if reason is None:
+            verdict = next((v for v in (judge(self.handles[i], e) for judge in self._calls("read_failed"))
+                            if v is not None), None)
+            if verdict is None:
                 raise
+            if verdict.reason is None:
+                return _LEFT
             gone.add(i)
-            self.stop(reason)
+            self.stop(verdict.reason)
             return 0
 
-    def _polling(self) -> tuple:
-        """What one reading loop needs for the current handles: the live and file indexes, the
+    def _polling(self) -> Poll:
+        """What the reading loop needs for the current handles: the live and file indexes, the
         live ones by descriptor, and a poller of them and of the wake-up pipe."""
         live = [i for i, h in enumerate(self.handles) if h.live]
-        files = [i for i, h in enumerate(self.handles) if not h.live]
-        poller = select.poll()
-        poller.register(self._wake_r, select.POLLIN)
-        by_fd = {}
+        poll = Poll(live, [i for i, h in enumerate(self.handles) if not h.live])
+        if live or self.growing:
+            poll.poller.register(self._wakeup.open(), select.POLLIN)
         for i in live:
-            by_fd[self.handles[i].fileno()] = i
-            poller.register(self.handles[i].fileno(), select.POLLIN)
-        return live, files, by_fd, poller
+            fd = self.handles[i].fileno()
+            poll.by_fd[fd] = i
+            poll.poller.register(fd, select.POLLIN)
+        return poll
 
     def _filled(self) -> Iterator[list[Batch]]:
         """The batches filled in each read round; each stays valid until the next round."""
@@ -460,12 +450,13 @@ class Capture:
             h.flush()
 
     def close(self) -> None:
-        """Close every handle (flushing dump files) and the wake-up pipe. Safe to call twice."""
+        """Close every handle (flushing dump files), the listeners told first. Safe to call twice."""
+        first = not self._closed
         self._closed = True
-        closers, self._closers = self._closers, []
         try:
-            for closer in closers:
-                closer()
+            if first:
+                for closing in self._calls("closing"):
+                    closing()
         finally:
             self._close_handles()
 
@@ -477,12 +468,7 @@ class Capture:
         for batch in self._batches:  # the handles are closed: no reader fills them any more
             batch.recycle()
         self._batches = []
-        for fd in (self._wake_r, self._wake_w):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
-        self._wake_r = self._wake_w = -1
+        self._wakeup.close()
 
     def __enter__(self) -> "Capture":
         return self

@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import os
 import socket
-import stat
+from contextlib import ExitStack
 from typing import Any, Iterator, Optional
 
 from . import bpf, jvm
 from .batch import Batch, BatchView
-from ..errors import (CaptureError, CaptureFileError, HandleClosed, InterfaceNotFound,
+from .capture import Capture
+from ..errors import (CaptureError, CaptureFileError, CaptureWriteError, HandleClosed, InterfaceNotFound,
                       PermissionDenied, Pcap4pyError)
 from ..netns import NetnsRef, run_in_netns
 from .limits import INT_MAX, MAX_SNAPLEN, check_range
+from .resources import Native, finalizer
 from .packet import Packet, Source
+from .readahead import ReadAhead
 from .stats import Stats
 
 # -Q: what the kernel saw the interface do (libpcap's pcap_setdirection), by its Pcap4J name
@@ -46,20 +49,29 @@ class Handle:
     def _start(self, jhandle: Any, reader: Any, source: Source, *, live: bool) -> None:
         """The state every handle has: ``reader`` (a Java ``BatchSource``) reads ``source``; ``jhandle``
         is the Pcap4J handle behind it (None for a file Java reads alone)."""
-        self._j = jhandle
+        self._native = Native(jhandle, reader)  # closed by close(), or once the handle is unreachable
+        self._release = finalizer(self, self._native)
         self.name = source.name
         self.live = live
-        self._reader = reader
-        # what copies packets into batches: the reader, or for a whole classic pcap file with no
-        # filter and no dump, the Java file reader (see use_file_reader)
-        self._copier: Any = reader
         self.linktype = source.linktype
         self.source = source
         self.filter: Optional[str] = None
-        self._dumper: Any = None  # the dumper this handle opened (and closes)
         self._dump_target: Any = None  # the dumper it writes to (its own, or one shared with it)
-        self._read_ahead: Optional[_ReadAhead] = None
         self._closed = False
+
+    @property
+    def _j(self) -> Any:
+        """Pcap4J's handle (None for a file Java reads alone)."""
+        return self._native.jhandle
+
+    @property
+    def _dumper(self) -> Any:
+        """The dumper this handle opened (and closes); a sink that takes it over sets None."""
+        return self._native.dumper
+
+    @_dumper.setter
+    def _dumper(self, dumper: Any) -> None:
+        self._native.dumper = dumper
 
     @property
     def sources(self) -> list[Source]:
@@ -75,7 +87,7 @@ class Handle:
     def fileno(self) -> int:
         """A descriptor that polls readable when packets are waiting (live handles)."""
         self._require_open()
-        return int(self._reader.selectableFd())
+        return int(self._native.reader.selectableFd())
 
     def read_batch(self, batch: Batch, max_packets: Optional[int] = None) -> int:
         """Fill ``batch`` with what is ready now (live) or the next packets (file).
@@ -85,15 +97,15 @@ class Handle:
         """
         self._require_readable()
         if not self.live and max_packets is None:
-            if self._read_ahead is None:
-                self._read_ahead = _ReadAhead(self)
-            return self._raise_on_error(self._read_ahead.take(batch))
-        return self._raise_on_error(batch.fill(self._copier, max_packets))
+            if self._native.read_ahead is None:
+                self._native.read_ahead = ReadAhead(self._native.copier, self.name)
+            return self._raise_on_error(self._native.read_ahead.take(batch))
+        return self._raise_on_error(batch.fill(self._native.copier, max_packets))
 
     def _raise_on_error(self, n: int, source: Any = None) -> int:
         """Pass a read's count through, or raise if the read (of ``source``, by default the
         copier) stopped on an error."""
-        source = self._copier if source is None else source
+        source = self._native.copier if source is None else source
         if n == 0 and source.error() is not None:
             self._require_open()  # closed by another thread while reading: say so
             raise self._read_error(str(source.error()))
@@ -103,24 +115,24 @@ class Handle:
         """Copy packets of this classic pcap file with Java's own reader instead of libpcap's
         (several times faster per packet); a filter or a dump switches back to libpcap."""
         self._require_open()
-        self._copier = jvm.jclass("pcap4py.helper.PcapFileReader")(path, self.linktype, self.source.index)
+        self._native.copier = jvm.jclass("pcap4py.helper.PcapFileReader")(path, self.linktype, self.source.index)
 
     def _use_libpcap(self) -> None:
-        if self._copier is not self._reader:
-            if self._copier.total():
+        if self._native.copier is not self._native.reader:
+            if self._native.copier.total():
                 raise CaptureError(f"{self.name}: set filters and dump files before reading")
-            self._copier.close()
-            self._copier = self._reader
+            self._native.copier.close()
+            self._native.copier = self._native.reader
 
     def read_uncopied(self, max_packets: int) -> int:
         """Read (and dump) up to ``max_packets`` without copying them to Python; returns the count."""
         self._require_readable()
-        self._reader.setCopy(False)
+        self._native.reader.setCopy(False)
         try:
-            n = int(self._reader.fill(None, None, max_packets))
+            n = int(self._native.reader.fill(None, None, max_packets))
         finally:
-            self._reader.setCopy(True)
-        return self._raise_on_error(n, self._reader)
+            self._native.reader.setCopy(True)
+        return self._raise_on_error(n, self._native.reader)
 
     def _require_readable(self) -> None:
         """Open, and not dumping to a file another handle has closed (pcap_dump would write to freed memory)."""
@@ -137,41 +149,33 @@ class Handle:
     def eof(self) -> bool:
         """True once a capture file has been read to its end."""
         self._require_open()
-        return bool(self._copier.isEof())
+        return bool(self._native.copier.isEof())
 
     @property
     def captured(self) -> int:
         """Packets read from this handle so far."""
         self._require_open()
-        if self._copier is self._reader:
-            return int(self._reader.total())
-        return int(self._reader.total()) + int(self._copier.total())
+        if self._native.copier is self._native.reader:
+            return int(self._native.reader.total())
+        return int(self._native.reader.total()) + int(self._native.copier.total())
 
     def __iter__(self) -> Iterator[Packet]:
-        from .capture import Capture
-
         self._require_open()
         return iter(Capture([self]))
 
     def packets(self, count: Optional[int] = None, duration: Optional[float] = None) -> Iterator[Packet]:
         """Iterate packets, stopping after ``count`` packets or ``duration`` seconds."""
-        from .capture import Capture
-
         self._require_open()
         return iter(Capture([self], count=count, duration=duration))
 
     def raw(self, count: Optional[int] = None) -> Iterator[tuple[int, int, bytes]]:
         """Iterate ``(ts_ns, original_length, frame_bytes)`` tuples: the fastest way in."""
-        from .capture import Capture
-
         self._require_open()
         return Capture([self], count=count).raw()
 
     def views(self, count: Optional[int] = None) -> Iterator["BatchView"]:
         """Zero-copy views of each batch (see :class:`~pcap4py.engine.batch.BatchView`): no object
         per packet.  A view is valid only until the next one is asked for."""
-        from .capture import Capture
-
         return Capture([self], count=count).views()
 
     # --- settings -------------------------------------------------------------------------
@@ -181,7 +185,7 @@ class Handle:
         mode = jvm.jclass("org.pcap4j.core.BpfProgram$BpfCompileMode").OPTIMIZE
         self._use_libpcap()
         with jvm.java_errors(lambda message: bpf.filter_error(expression, message, self.linktype)):
-            self._j.setFilter(expression, mode)
+            self._native.jhandle.setFilter(expression, mode)
         self.filter = expression
 
     def require_known_link_type(self) -> None:
@@ -202,7 +206,7 @@ class Handle:
         value = getattr(jvm.jclass("org.pcap4j.core.PcapHandle$PcapDirection"), KERNEL_DIRECTIONS[direction])
         with jvm.java_errors(lambda message: CaptureError(
                 f"cannot set direction {direction!r} on {self.name}: {message}")):
-            self._j.setDirection(value)
+            self._native.jhandle.setDirection(value)
 
     def dump(self, path: str, dumper: Any = None, *, owned: bool = True) -> Any:
         """Write every packet read from now on to the pcap file ``path`` ('-' is stdout).
@@ -216,10 +220,10 @@ class Handle:
         if dumper is None:
             with jvm.java_errors(lambda message: CaptureFileError(  # libpcap's message names the file too
                     f"cannot write {path}: {message.removeprefix(f'{path}: ')}")):
-                dumper = self._j.dumpOpen(path)
-            self._dumper = dumper if owned else None
+                dumper = self._native.jhandle.dumpOpen(path)
+            self._native.dumper = dumper if owned else None
         self._dump_path = path
-        self._reader.setDumper(dumper)
+        self._native.reader.setDumper(dumper)
         self._dump_target = dumper
         return dumper
 
@@ -227,18 +231,18 @@ class Handle:
         """Stop dumping: flush and close the dumper this handle opened (a handle sharing it stops too,
         by calling this as well); packets read from now on are not written."""
         self._require_open()
-        self._reader.setDumper(None)
-        self._reader.setDumpBudget(None)
+        self._native.reader.setDumper(None)
+        self._native.reader.setDumpBudget(None)
         self._dump_target = None
-        if self._dumper is not None:
-            self._dumper.close()  # pcap_dump_close flushes
-            self._dumper = None
+        if self._native.dumper is not None:
+            self._native.dumper.close()  # pcap_dump_close flushes
+            self._native.dumper = None
 
     def set_dump_budget(self, budget: Any) -> None:
         """Share ``budget`` (a Java ``long[1]``: bytes the dump file may still grow by, None: no
         limit) with the reader: it stops before a packet once the budget is negative (-C)."""
         self._require_open()
-        self._reader.setDumpBudget(budget)
+        self._native.reader.setDumpBudget(budget)
 
     def flush(self) -> int:
         """Push what the dumper buffered to the file; returns the file's length once written
@@ -247,11 +251,9 @@ class Handle:
         Raises :class:`CaptureWriteError` once a write to the file has failed (disk
         full, the reader of a pipe gone), here or while reading.
         """
-        from ..errors import CaptureWriteError  # (imported here: this method is the only user)
-
         self._require_readable()
-        offset = int(self._reader.flushDumper())
-        failed = int(self._reader.writeError())
+        offset = int(self._native.reader.flushDumper())
+        failed = int(self._native.reader.writeError())
         if failed:
             raise CaptureWriteError(self._dump_path, failed)
         return offset
@@ -264,7 +266,7 @@ class Handle:
             return Stats(captured)
         jpype = jvm.start()
         try:
-            st = self._j.getStats()
+            st = self._native.jhandle.getStats()
         except jpype.JException:
             return Stats(captured)
         return Stats(captured, int(st.getNumPacketsReceived()), int(st.getNumPacketsDropped()),
@@ -272,25 +274,19 @@ class Handle:
 
     def close(self) -> None:
         """Flush and close the dump file (if any) and the handle. Safe to call twice."""
-        if not self._stop_reading():
-            return
-        if self._copier is not self._reader:
-            self._copier.close()
-        # the handle first: its close waits for a read in progress on another thread (which may
-        # be dumping), and no read starts after it
-        self._j.close()
-        if self._dumper is not None:
-            self._reader.flushDumper()
-            self._dumper.close()
-
-    def _stop_reading(self) -> bool:
-        """Mark the handle closed and stop its read-ahead thread; False if it was closed already."""
         if self._closed:
-            return False
+            return
         self._closed = True
-        if self._read_ahead is not None:
-            self._read_ahead.stop()
-        return True
+        self._release()
+
+    def claim(self, iteration: object) -> None:
+        """Mark ``iteration`` (a token of one reading loop) as the one reading this handle until
+        :meth:`unclaim`; raises :class:`~pcap4py.errors.HandleBusy` while another one reads it."""
+        self._native.claim(iteration, self.name)
+
+    def unclaim(self, iteration: object) -> None:
+        """End ``iteration``'s claim."""
+        self._native.unclaim(iteration)
 
     def __enter__(self) -> "Handle":
         return self
@@ -301,65 +297,6 @@ class Handle:
     def __repr__(self) -> str:
         kind = "live" if self.live else "file"
         return f"<Handle {kind} {self.name!r} linktype={self.linktype}>"
-
-
-class _ReadAhead:
-    """Reads a file ahead on a Java thread (``pcap4py.helper.ReadAhead``) into a ring of batches,
-    so reading and the caller's per-packet work run on two cores.
-
-    The caller's batch is lent a filled slot by swapping buffers with it, and swapped back (and
-    the slot handed back to Java) at the next :meth:`take`.
-    """
-
-    SLOTS = 2  # Java fills faster than Python consumes: one slot lent, one being filled
-
-    def __init__(self, handle: Handle):
-        size = _file_size(handle.name)
-        self._slots = [Batch.for_bytes(size) for _ in range(self.SLOTS)]
-        metas = jvm.jclass("java.nio.ByteBuffer")[:]([b._jmeta for b in self._slots])
-        datas = jvm.jclass("java.nio.ByteBuffer")[:]([b._jdata for b in self._slots])
-        self._ahead = jvm.jclass("pcap4py.helper.ReadAhead")(
-            handle._copier, metas, datas, self._slots[0].capacity, f"pcap4py-read-{handle.name}")
-        self._lent: Optional[int] = None
-        self._finished = False
-
-    def take(self, batch: Batch) -> int:
-        """Give back the slot ``batch`` holds, then swap the next filled one into it."""
-        self._give_back(batch)
-        if self._finished:
-            batch.count = 0
-            return 0
-        slot = int(self._ahead.next())
-        batch.swap(self._slots[slot])
-        batch.count = int(self._ahead.count(slot))
-        self._lent = slot
-        if batch.count == 0:
-            self._finished = True  # Java's thread has stopped; nothing more will be filled
-        return batch.count
-
-    def _give_back(self, batch: Batch) -> None:
-        if self._lent is not None:
-            batch.swap(self._slots[self._lent])
-            if not self._finished:
-                self._ahead.release(self._lent)
-            self._lent = None
-
-    def stop(self) -> None:
-        """Stop the Java thread (waiting for it) before the slots' buffers can be freed or reused."""
-        if self._ahead.close():
-            for slot in self._slots:
-                slot.recycle()
-        self._slots = []
-
-
-def _file_size(path: str) -> Optional[int]:
-    """The length of the regular file ``path`` (what sizes its read-ahead slots); None for a
-    stream or anything else."""
-    try:
-        st = os.stat(path)
-    except (OSError, ValueError):
-        return None
-    return st.st_size if stat.S_ISREG(st.st_mode) else None
 
 
 def open_live(
@@ -393,22 +330,21 @@ def open_live(
     opener = lambda: _open_live_here(iface, snaplen, promisc, timeout_ms, buffer_size,  # noqa: E731
                                      immediate, nanosecond, index)
     handle = run_in_netns(netns, opener) if netns is not None else opener()
-    try:
+    with ExitStack() as undo:
+        undo.callback(handle.close)
         if direction is not None:
             handle.set_direction(direction)
         if filter:
             handle.set_filter(filter)
         handle._j.setBlockingMode(jvm.jclass("org.pcap4j.core.PcapHandle$BlockingMode").NONBLOCKING)
-    except BaseException:
-        handle.close()
-        raise
+        undo.pop_all()
     return handle
 
 
 def _open_live_here(iface: str, snaplen: int, promisc: bool, timeout_ms: int,
                     buffer_size: Optional[int], immediate: bool, nanosecond: bool, index: int) -> Handle:
     """Open ``iface`` in the calling thread's network namespace."""
-    _require_interface(iface)
+    require_interface(iface)
     ph = jvm.jclass("org.pcap4j.core.PcapHandle")
     precision = jvm.jclass("org.pcap4j.core.PcapHandle$TimestampPrecision")
     promiscuity = jvm.jclass("org.pcap4j.core.PcapNetworkInterface$PromiscuousMode")
@@ -424,7 +360,9 @@ def _open_live_here(iface: str, snaplen: int, promisc: bool, timeout_ms: int,
     return Handle(jhandle, iface, live=True, index=index)
 
 
-def _require_interface(iface: str) -> None:
+def require_interface(iface: str) -> None:
+    """Raise :class:`InterfaceNotFound`, naming the interfaces there are, unless this thread's
+    network namespace has ``iface`` (or it is libpcap's ``any``)."""
     if iface == ANY_DEVICE:
         return
     try:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import ctypes
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import threading
@@ -145,6 +146,8 @@ def start() -> Any:
             libjvm = find_libjvm()
             # -Xrs leaves SIGINT/SIGTERM to Python's handlers
             options = base_options(libjvm)
+            if user_options():
+                _check_options(libjvm, options)
             _start_jvm(jpype, libjvm, [*options, *startup_options(libjvm, cp, options)], cp)
             # Load libpcap through JNA now, at home: JNA's first load starts helper threads (its
             # cleaner, the reaper of an ldconfig it runs), and a thread starts in the network
@@ -192,6 +195,28 @@ def _start_jvm(jpype: Any, libjvm: Path, options: list[str], cp: list[str]) -> N
     complaint = " ".join(line.strip() for line in said.text.splitlines() if line.strip()) or str(error)
     extra = f" (options from {OPTIONS_ENV}: {' '.join(user_options())})" if user_options() else ""
     raise JvmStartError(f"the JVM {libjvm} did not start: {complaint}{extra}") from error
+
+
+def _check_options(libjvm: Path, options: list[str]) -> None:
+    """Try ``options`` on the runtime's own launcher first: a JVM that refuses some of them
+    during its initialisation (``-Xmx2m`` below the initial heap) ends the whole process with
+    ``_exit(1)``, its complaint on stdout, leaving no Python code to say what went wrong."""
+    java = next((home / "bin" / "java" for home in list(libjvm.parents)[1:4] if (home / "bin" / "java").is_file()),
+                None)
+    if java is None:
+        return  # no launcher beside it: JPype's start says what it can
+    try:
+        proc = subprocess.run([str(java), *options, "-version"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return
+    if proc.returncode == 0:
+        return
+    said = [line.strip() for line in (proc.stdout + proc.stderr).splitlines()
+            if line.strip() and not line.startswith(("Error: ", "Error occurred during initialization"))]
+    complaint = " ".join(said) or f"{java} exits with status {proc.returncode}"
+    raise JvmStartError(f"the JVM {libjvm} did not start: {complaint} (options from {OPTIONS_ENV}: "
+                        f"{' '.join(user_options())})") from subprocess.CalledProcessError(
+                            proc.returncode, proc.args, proc.stdout, proc.stderr)
 
 
 def _from_where(libjvm: Path) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import stat
+from contextlib import ExitStack
 from typing import Optional
 
 from . import jvm
@@ -42,15 +43,14 @@ def open_offline(path: str, *, filter: Optional[str] = None, index: int = 0) -> 
     with jvm.java_errors(lambda message: CaptureFileError(f"cannot read {path}: {message}")):
         jhandle = pcaps.openOffline(path, precision.NANO if nano else precision.MICRO)
     handle = Handle(jhandle, path, live=False, index=index)
-    try:
+    with ExitStack() as undo:
+        undo.callback(handle.close)
         handle.require_known_link_type()
         if filter:
             handle.set_filter(filter)
         elif magic in _STANDARD_PCAP_MAGICS:
             handle.use_file_reader(path)
-    except BaseException:
-        handle.close()
-        raise
+        undo.pop_all()
     return handle
 
 

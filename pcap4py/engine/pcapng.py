@@ -10,6 +10,7 @@ once per link type and applied to each interface of that type.
 
 from __future__ import annotations
 
+from contextlib import ExitStack
 from typing import Any, Optional
 
 from . import bpf, jvm
@@ -41,7 +42,6 @@ class PcapngFileHandle(Handle):
         self._sources = _sources(reader, path, index)
         self._start(None, reader, self._sources[0], live=False)  # no libpcap handle: Java reads the file
         self.name = path
-        self._programs: list[Any] = []  # compiled filters, freed on close
 
     @property
     def sources(self) -> list[Source]:
@@ -53,8 +53,8 @@ class PcapngFileHandle(Handle):
         for dlt in sorted({s.linktype for s in self._sources}):
             snaplen = max(s.snaplen for s in self._sources if s.linktype == dlt)
             program = bpf.program(expression, dlt, snaplen)
-            self._programs.append(program)
-            self._reader.setFilter(linktype_of(dlt), program)
+            self._native.programs.append(program)
+            self._native.reader.setFilter(linktype_of(dlt), program)
         self.filter = expression
 
     def require_known_link_type(self) -> None:
@@ -83,13 +83,6 @@ class PcapngFileHandle(Handle):
         self._require_open()
         return -1
 
-    def close(self) -> None:
-        if not self._stop_reading():
-            return
-        self._reader.close()
-        for program in self._programs:
-            program.free()
-
     def __repr__(self) -> str:
         return f"<PcapngFileHandle {self.name!r} interfaces={len(self._sources)}>"
 
@@ -112,11 +105,10 @@ def open_pcapng(path: str, *, filter: Optional[str] = None, index: int = 0) -> P
     with jvm.java_errors(lambda message: CaptureFileError(f"cannot read {path}: {message}")):
         reader = jvm.jclass("pcap4py.helper.PcapngFileReader")(path, index)
     handle = PcapngFileHandle(reader, path, index)
-    try:
+    with ExitStack() as undo:
+        undo.callback(handle.close)
         handle.require_known_link_type()
         if filter:
             handle.set_filter(filter)
-    except BaseException:
-        handle.close()
-        raise
+        undo.pop_all()
     return handle

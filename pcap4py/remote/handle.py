@@ -50,7 +50,7 @@ class StreamHandle(Handle):
         chunk = self._byte_array(frames)
         with self._feeding:
             if not self._closed:
-                self._reader.push(chunk)
+                self._native.reader.push(chunk)
                 self._wake()
 
     def remote_statistics(self, stats: Statistics) -> None:
@@ -61,7 +61,7 @@ class StreamHandle(Handle):
         """No more packets will come (``failure``: why the stream broke)."""
         with self._feeding:
             if not self._closed:
-                self._reader.finish(failure)
+                self._native.reader.finish(failure)
                 self._wake()
 
     def _wake(self) -> None:
@@ -82,8 +82,8 @@ class StreamHandle(Handle):
                 pass
         except OSError:
             pass  # drained
-        n = self._raise_on_error(batch.fill(self._reader, max_packets))
-        if n == 0 and self._reader.isEof() and not self._ended:
+        n = self._raise_on_error(batch.fill(self._native.reader, max_packets))
+        if n == 0 and self._native.reader.isEof() and not self._ended:
             self._ended = True
             if self._on_end is not None:
                 self._on_end(self)
@@ -115,11 +115,12 @@ class StreamHandle(Handle):
 
     def close(self) -> None:
         with self._feeding:
-            if not self._stop_reading():
+            if self._closed:
                 return
-            self._reader.finish(None)
+            self._native.reader.finish(None)
             for fd in (self._wake_r, self._wake_w):
                 os.close(fd)
+        super().close()
 
     def __repr__(self) -> str:
         return f"<StreamHandle {self.source.display_name!r} linktype={self.linktype}>"

@@ -22,6 +22,7 @@ import sys
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any, Callable, Optional, Protocol
 
+from ..engine.listener import Listener
 from .lines import LINE_FORMATS
 from .printing import PrintFlags
 
@@ -95,5 +96,5 @@ def open_sink(capture: "Capture", output: Output, stream: IO[str] = sys.stdout) 
                     with_interface=len(capture.sources) > 1 or capture.growing, local=capture.local,
                     by_label=names_by_label(capture.sources, capture.growing) or _containers_in_text(capture, output),
                     flags=output.flags)
-    capture.on_added.append(sink.add_sources)
+    capture.listen(Listener(added=sink.add_sources))
     return sink

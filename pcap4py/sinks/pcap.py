@@ -20,6 +20,7 @@ import struct
 from typing import TYPE_CHECKING, Callable, Optional
 
 from ..engine import jvm
+from ..engine.listener import Listener
 from ..errors import CaptureWriteError
 from .rotate import RotatingSink, Rotation
 
@@ -46,7 +47,7 @@ class PcapSink:
             dumper = h.dump(path, dumper, owned=not capture.growing)
         self._dumper = dumper
         if capture.growing:
-            capture.on_added.append(self._dump_added)
+            capture.listen(Listener(added=self._dump_added))
         # opened now, while the process may still write there (before -Z), to cut the file back later
         self._fd = _open_if_regular(path)
         self.good_offset = 0

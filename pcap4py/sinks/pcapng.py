@@ -14,6 +14,7 @@ from typing import Any, Callable, Optional, Sequence
 
 from ..engine import jvm
 from ..engine.batch import Batch
+from ..engine.listener import Listener
 from ..engine.pcapng import linktype_of
 from ..errors import CaptureFileError
 from .rotate import RotatingSink, Rotation
@@ -55,7 +56,7 @@ class PcapngSink:
         self._j.setComments(comments)
         if capture.growing or (len(capture.handles) > 1 and any(h.live for h in capture.handles)):
             self._j.setHoldback(HOLDBACK_NS)
-        capture.on_added.append(self.add_interfaces)
+        capture.listen(Listener(added=self.add_interfaces))
 
     def add_interfaces(self, handles: Sequence[Any]) -> None:
         """Interface blocks for handles that joined a running capture, written before any of their
@@ -78,14 +79,14 @@ class PcapngSink:
     def consume(self, capture: Any, progress: Optional[Callable[[int], None]] = None) -> None:
         """Write each read round of ``capture`` as it comes, onto the file at the end of the round
         (and, on an idle link, the held-back packets once they are due)."""
-        capture.tick = self.tick
+        ticks = capture.listen(Listener(tick=self.tick))
         try:
             for batches in capture.rounds():
                 self.write_round(batches)
                 if progress is not None:
                     progress(capture.seen)
         finally:
-            capture.tick = None
+            capture.unlisten(ticks)
 
     def end(self, capture: Any) -> None:
         """Statistics blocks, then everything to the file (a broken pipe has stopped the capture)."""

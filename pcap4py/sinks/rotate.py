@@ -29,6 +29,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Optional
 
+from ..engine.listener import Listener
 from ..errors import Pcap4pyError
 
 if TYPE_CHECKING:
@@ -115,7 +116,7 @@ class RotatingSink:
     # --- the sink interface ---------------------------------------------------------------------
     def consume(self, capture: Capture, progress: Optional[Callable[[int], None]] = None) -> None:
         """Read ``capture`` to its end, rotating after any round (or idle poll) that calls for it."""
-        capture.tick = self._on_idle
+        ticks = capture.listen(Listener(tick=self._on_idle))
 
         def after_round() -> None:
             self._rotate_while_full()
@@ -126,7 +127,7 @@ class RotatingSink:
         try:
             self._write(capture, after_round)
         finally:
-            capture.tick = None
+            capture.unlisten(ticks)
 
     def end(self, capture: Capture) -> None:
         """The last packets (a full file may call for one more), then the last file's statistics."""

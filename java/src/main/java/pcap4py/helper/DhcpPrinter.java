@@ -81,7 +81,7 @@ final class DhcpPrinter {
     }
     out.ascii("\n\t  ").ascii(name).ascii(" \"");
     for (int i = 0; i < n && f.u8(at + i) != 0; i++) {
-      p.tcp.printable(f.u8(at + i));
+      out.printChar(f.u8(at + i));
     }
     out.ch('"');
   }
@@ -110,7 +110,7 @@ final class DhcpPrinter {
         case 'a':
           out.ch('"');
           for (int i = at; i < end; i++) {
-            p.tcp.printable(f.u8(i));
+            out.printChar(f.u8(i));
           }
           out.ch('"');
           at = end;
@@ -171,7 +171,7 @@ final class DhcpPrinter {
         if (type == 0) {
           out.ch('"');
           for (; at < end; at++) {
-            p.tcp.printable(f.u8(at));
+            out.printChar(f.u8(at));
           }
           out.ch('"');
           return at;

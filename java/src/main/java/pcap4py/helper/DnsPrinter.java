@@ -177,7 +177,7 @@ final class DnsPrinter {
           int n = f.u8(cp);
           f.need(cp + 1, n);
           for (int i = 0; i < n; i++) {
-            printable(f.u8(cp + 1 + i));
+            out.printChar(f.u8(cp + 1 + i));
           }
           out.ch('"');
           cp += 1 + n;
@@ -249,25 +249,13 @@ final class DnsPrinter {
         throw Frame.TRUNCATED; // more name than the frame could honestly hold
       }
       for (int k = 0; k < i; k++) {
-        printable(f.b[cp + k] & 0xff);
+        out.printChar(f.b[cp + k] & 0xff);
       }
       cp += i;
       out.ch('.');
       i = f.u8(cp++);
     }
     return rp < 0 ? cp : rp;
-  }
-
-  private void printable(int c) {
-    if (c >= 0x80) {
-      out.ascii("M-");
-      c &= 0x7f;
-    }
-    if (c < 0x20 || c == 0x7f) {
-      out.ch('^').ch((char) (c ^ 0x40));
-    } else {
-      out.ch((char) c);
-    }
   }
 
   private void klass(int c) {

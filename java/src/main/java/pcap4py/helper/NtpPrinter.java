@@ -63,7 +63,7 @@ final class NtpPrinter {
       out.ascii("(unspec)");
     } else if (stratum == 1) {
       for (int i = 0; i < 4 && f.u8(at + 12 + i) != 0; i++) {
-        p.tcp.printable(f.u8(at + 12 + i));
+        out.printChar(f.u8(at + 12 + i));
       }
     } else {
       out.ascii("0x").hex((int) f.u32(at + 12), 8);

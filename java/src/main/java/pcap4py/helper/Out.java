@@ -35,6 +35,18 @@ final class Out {
   }
 
   /** An ASCII-only string (literals, names). */
+  /** One byte as tcpdump's fn_print_char prints it: M- for the high bit, ^X for controls. */
+  Out printChar(int c) {
+    if (c >= 0x80) {
+      ascii("M-");
+      c &= 0x7f;
+    }
+    if (c < 0x20 || c == 0x7f) {
+      return ch('^').ch((char) (c ^ 0x40));
+    }
+    return ch((char) c);
+  }
+
   Out ascii(String s) {
     for (int i = 0, n = s.length(); i < n; i++) {
       buf[pos++] = (byte) s.charAt(i);

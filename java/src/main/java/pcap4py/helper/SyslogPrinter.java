@@ -51,7 +51,7 @@ final class SyslogPrinter {
     out.ascii(" (").dec(facility).ascii("), Severity ").ascii(SEVERITIES[severity]).ascii(" (").dec(severity)
         .ascii(")\n\tMsg: ");
     for (; off < len; off++) {
-      p.tcp.printable(f.u8(at + off));
+      out.printChar(f.u8(at + off));
     }
     if (p.flags.verbose > 1) {
       new Dumps(out).hex(f.b, at, (int) Math.min(at + len, f.end));

@@ -51,7 +51,7 @@ final class TcpApps {
     }
     out.ascii(": ");
     for (int j = at; j < i; j++) {
-      printable(f.b[j] & 0xff);
+      out.printChar(f.b[j] & 0xff);
     }
   }
 
@@ -171,18 +171,5 @@ final class TcpApps {
       }
     }
     return true;
-  }
-
-  /** tcpdump's fn_print_char. */
-  void printable(int c) {
-    if (c >= 0x80) {
-      out.ascii("M-");
-      c &= 0x7f;
-    }
-    if (c < 0x20 || c == 0x7f) {
-      out.ch('^').ch((char) (c ^ 0x40));
-    } else {
-      out.ch((char) c);
-    }
   }
 }

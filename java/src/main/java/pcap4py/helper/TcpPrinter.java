@@ -117,11 +117,6 @@ final class TcpPrinter {
     }
   }
 
-  /** tcpdump's fn_print_char (the applications' text). */
-  void printable(int c) {
-    apps.printable(c);
-  }
-
   private void checksum(int off, long length) {
     if (!f.has(off, (int) Math.min(length, Integer.MAX_VALUE))) {
       return;
