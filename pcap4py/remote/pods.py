@@ -18,6 +18,7 @@ import time
 from typing import Any, Callable, Optional
 
 from ..engine.capture import Capture
+from ..engine.listener import Listener, SourceGone
 from ..engine.pov import PointOfView
 from ..errors import Pcap4pyError
 from .agent import parse_description
@@ -200,8 +201,8 @@ def open_pods(api: Any, pods: list[Pod], image: str, *, filter: Optional[str] = 
 
     session = PodSession(capture, report or (lambda line: None), filter, make, follow=follow is not None)
     capture.session = session
-    capture.add_closer(session.close)
-    capture.on_read_error = lambda handle, error: _stream_failed(session, handle, error)
+    capture.listen(Listener(read_failed=lambda handle, error: _stream_failed(session, handle, error),
+                            closing=session.close))
     for pod in pods:
         session.start(pod)
     if follow is not None:
@@ -223,10 +224,10 @@ def _follow(session: PodSession, api: Any, namespace: str, selector: Optional[st
             session.report(f"warning: no longer following pods: {e}")
 
 
-def _stream_failed(session: PodSession, handle: Any, error: Exception) -> bool:
+def _stream_failed(session: PodSession, handle: Any, error: Exception) -> Optional[SourceGone]:
     """A stream that broke: its handle leaves (the line was reported by the feed), the rest goes on."""
     for stream in session.streams:
         if handle in stream.handles:
             stream._ended_handle(handle)
-            return True
-    return False
+            return SourceGone()
+    return None
