@@ -202,3 +202,11 @@ class StateFileError(Pcap4pyError):
     def __init__(self, message: str, reason: str | None = None):
         super().__init__(message)
         self.reason = reason or message
+
+
+class KubeError(Pcap4pyError):
+    """The Kubernetes API refused or failed a request (or its client is not installed)."""
+
+
+class PodUnreachable(KubeError):
+    """One pod cannot be captured (no ephemeral containers, RBAC refusal, image absent, ...)."""

@@ -14,8 +14,9 @@ PACKAGE = Path(__file__).resolve().parents[1] / "pcap4py"
 
 # each layer may import itself and the layers listed after it
 LAYERS = {
-    "entry": ("cli", "extcap", "container", "plumbing", "sinks", "engine", "base"),
-    "cli": ("extcap", "container", "plumbing", "sinks", "engine", "base"),
+    "entry": ("cli", "extcap", "remote", "container", "plumbing", "sinks", "engine", "base"),
+    "cli": ("extcap", "remote", "container", "plumbing", "sinks", "engine", "base"),
+    "remote": ("container", "plumbing", "sinks", "engine", "base"),
     "extcap": ("container", "sinks", "engine", "base"),
     "container": ("plumbing", "engine", "base"),
     "sinks": ("engine", "base"),

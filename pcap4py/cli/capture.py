@@ -15,6 +15,7 @@ from ..sinks import FORMATS, Output
 from ..sinks.pump import pump
 from ..text import printable
 from .group import main
+from .kube import capture_pods, kube_options, refuse_without_kube
 from .options import PRINT_OPTIONS, print_flags
 from .options import BUFFER_KIB, COMMAND, FILE_COUNT, FILE_NAME, FILE_SIZE, INTERVAL, SECONDS, USER_NAME
 from .request import CaptureRequest, check_output
@@ -88,7 +89,7 @@ def _output_options(f):
 @click.option("--compose-project", metavar="NAME",
               help="Capture the containers of this Compose project (with --compose-service: that project's only).")
 @click.option("--pod", "pods", metavar="NAME", multiple=True,
-              help="Capture a pod (Podman): its one network namespace, once; repeat for several.")
+              help="Capture a pod (Podman): its one network namespace, once; repeat for several. With --kube: a Kubernetes pod.")
 @click.option("--runtime", type=click.Choice(RUNTIMES), metavar="|".join(RUNTIMES),
               help="Look containers up in this runtime only (default: every runtime whose socket is present; "
                    "or $PCAP4PY_RUNTIME).")
@@ -105,12 +106,16 @@ def _output_options(f):
               help="With --container: egress, ingress or both (comma-separated).")
 @click.option("-Z", "--relinquish-privileges", "user", metavar="USER", type=USER_NAME,
               help="Drop to USER once handles and files are open (default with --container as root: nobody).")
+@kube_options
 def capture(**options) -> None:
     """Capture packets live: capture IFACE [EXPRESSION...] (or -i IFACE, or --container NAME)."""
     _capture(CaptureRequest(**options))
 
 
 def _capture(r: CaptureRequest) -> None:
+    refuse_without_kube(r)
+    if r.kube:  # before r.check(): --pod and --follow mean pods of the cluster here
+        return capture_pods(r, check_output(r.output(_rotation(r))), _kube_filter(r), _run)
     r.check()
     output = r.output(_rotation(r))
     iface, expression = r.interface(), r.expression()
@@ -167,6 +172,13 @@ def interfaces():
 
 
 # --- helpers ---------------------------------------------------------------------------------
+def _kube_filter(r: CaptureRequest) -> Optional[str]:
+    """With --kube every word is the filter (no interface comes first)."""
+    if r.filter_opt and r.args:
+        raise click.UsageError("give the filter either with -f or as trailing words, not both")
+    return r.filter_opt or (" ".join(r.args) if r.args else None)
+
+
 def _rotation(r: CaptureRequest) -> Optional[Rotation]:
     """The rotation -C/-G/-W/-z ask for (None: one file)."""
     if r.file_size is None and r.rotate_seconds is None:

@@ -65,6 +65,15 @@ class CaptureRequest:
     hex_X: int = 0
     ascii_A: int = 0
     number: bool = False
+    # --kube (pcap4py.cli.kube; --pod then names Kubernetes pods)
+    kube: bool = False
+    kube_namespace: Optional[str] = None
+    selector: Optional[str] = None
+    target_container: Optional[str] = None
+    image: Optional[str] = None
+    image_pull_policy: str = "IfNotPresent"
+    kubeconfig: Optional[str] = None
+    kube_context: Optional[str] = None
 
     def check(self) -> None:
         """Refuse every combination of options that cannot work, before anything is opened
