@@ -233,6 +233,7 @@ def write(path: str | Path, count: int, *, small: bool = False, seed: int = SEED
     pack_ts = struct.Struct("<II").pack
     sec, usec = int(start), 0
     total_bytes = 0
+    path.parent.mkdir(parents=True, exist_ok=True)  # a section run alone: no other made bench/out
     with open(path, "wb", buffering=0) as out:
         out.write(struct.pack("<IHHiIII", 0xA1B2C3D4, 2, 4, 0, 0, SNAPLEN, LINKTYPE_ETHERNET))
         done = 0
