@@ -140,27 +140,19 @@ final class TextPrinter {
   }
 
   private void dump(int hdr) {
-    switch (flags.dump) {
-      case PrintFlags.HEX:
-        dumps.hex(f.b, Math.min(hdr, f.caplen), f.caplen);
-        break;
-      case PrintFlags.HEX_LINK:
-        dumps.hex(f.b, 0, f.caplen);
-        break;
-      case PrintFlags.HEX_ASCII:
-        dumps.hexAscii(f.b, Math.min(hdr, f.caplen), f.caplen);
-        break;
-      case PrintFlags.HEX_ASCII_LINK:
-        dumps.hexAscii(f.b, 0, f.caplen);
-        break;
-      case PrintFlags.ASCII:
-        dumps.ascii(f.b, Math.min(hdr, f.caplen), f.caplen);
-        break;
-      case PrintFlags.ASCII_LINK:
-        dumps.ascii(f.b, 0, f.caplen);
-        break;
-      default:
-        break;
+    int d = flags.dump;
+    if (d == PrintFlags.HEX_NONE) {
+      return;
+    }
+    // -xx, -XX, -AA include the link header; -x, -X, -A start after it
+    boolean link = d == PrintFlags.HEX_LINK || d == PrintFlags.HEX_ASCII_LINK || d == PrintFlags.ASCII_LINK;
+    int from = link ? 0 : Math.min(hdr, f.caplen);
+    if (d == PrintFlags.HEX || d == PrintFlags.HEX_LINK) {
+      dumps.hex(f.b, from, f.caplen);
+    } else if (d == PrintFlags.HEX_ASCII || d == PrintFlags.HEX_ASCII_LINK) {
+      dumps.hexAscii(f.b, from, f.caplen);
+    } else {
+      dumps.ascii(f.b, from, f.caplen);
     }
   }
 
