@@ -17,7 +17,7 @@ LAYERS = {
     "entry": ("cli", "extcap", "remote", "container", "plumbing", "sinks", "engine", "base"),
     "cli": ("extcap", "remote", "container", "plumbing", "sinks", "engine", "base"),
     "remote": ("container", "plumbing", "sinks", "engine", "base"),
-    "extcap": ("container", "sinks", "engine", "base"),
+    "extcap": ("remote", "container", "sinks", "engine", "base"),
     "container": ("plumbing", "engine", "base"),
     "sinks": ("engine", "base"),
     "plumbing": ("base",),

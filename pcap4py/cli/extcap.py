@@ -1,4 +1,5 @@
-"""``pcap4py extcap``: running containers as Wireshark capture interfaces, and the launcher for them.
+"""``pcap4py extcap``: running containers (and Kubernetes pods) as Wireshark capture interfaces, and
+the launcher for them.
 
 Wireshark runs the launcher (``pcap4py extcap install``) with the extcap
 options: ``--extcap-interfaces``, ``--extcap-dlts``, ``--extcap-config``,
@@ -16,6 +17,8 @@ import click
 from .. import __version__
 from ..errors import DockerUnavailable, FilterError, PermissionDenied, Pcap4pyError
 from ..extcap import protocol
+from ..remote.kube import DEFAULT_IMAGE, IMAGE_VARIABLE, default_image
+from ..extcap.pods import K8S_PREFIX, pod_containers, start_listing
 from ..extcap.targets import VIAS, directions, open_interface, running_names
 from ..text import printable
 from .group import main
@@ -33,7 +36,8 @@ README = Path(__file__).resolve().parents[2] / "README.md"
               help="Wireshark's version (given with --extcap-interfaces); alone, print pcap4py's.")
 @click.option("--extcap-dlts", "list_dlts", is_flag=True, help="List the link types of --extcap-interface.")
 @click.option("--extcap-config", "list_config", is_flag=True, help="List the options of --extcap-interface.")
-@click.option("--extcap-interface", "interface", metavar="IFACE", help="The interface (pcap4py-NAME or pcap4py-all).")
+@click.option("--extcap-interface", "interface", metavar="IFACE",
+              help="The interface (pcap4py-NAME, pcap4py-all or pcap4py-k8s-NS-POD).")
 @click.option("--extcap-capture-filter", "capture_filter", metavar="FILTER",
               help="Check FILTER (alone: print nothing when valid, else the error); with --capture, apply it.")
 @click.option("--capture", "do_capture", is_flag=True, help="Capture --extcap-interface into --fifo.")
@@ -46,23 +50,32 @@ README = Path(__file__).resolve().parents[2] / "README.md"
               default=protocol.MAX_SNAPLEN, show_default=True, help="Bytes to capture per packet.")
 @click.option(protocol.CONTAINERS_CALL, "only", default="", metavar="NAME,...",
               help="With pcap4py-all: only these containers (default: every running one).")
+@click.option(protocol.TARGET_CALL, "target", default="", metavar="NAME",
+              help="With a pod: whose namespaces the capture shares (default: its first container).")
+@click.option(protocol.IMAGE_CALL, "image", default="", metavar="IMAGE",
+              help=f"With a pod: the capture image (default: ${IMAGE_VARIABLE}, else {DEFAULT_IMAGE}).")
 @click.pass_context
 def extcap(ctx, list_interfaces, wireshark_version, list_dlts, list_config, interface, capture_filter, do_capture,
-           fifo, via, direction, snaplen, only):
-    """Containers as Wireshark capture interfaces (Wireshark's extcap); see 'install'."""
+           fifo, via, direction, snaplen, only, target, image):
+    """Containers and Kubernetes pods as Wireshark capture interfaces (Wireshark's extcap); see 'install'."""
     if ctx.invoked_subcommand is not None:
         return
     if list_interfaces:
         help_url = README.as_uri() if README.exists() else None
-        _echo(protocol.interfaces(_running_or_none(), __version__, help_url))
+        pods = start_listing()  # the cluster is asked while the runtimes are
+        _echo(protocol.interfaces(_running_or_none(), __version__, help_url, pods()))
     elif list_dlts:
         _need_interface(interface, "--extcap-dlts")
         _echo(protocol.dlts())
     elif list_config:
         _need_interface(interface, "--extcap-config")
-        _echo(protocol.config(interface, [c.name for c in _running_or_none()]))
+        if interface.startswith(K8S_PREFIX):
+            _echo(protocol.pod_config(pod_containers(interface), default_image()))
+        else:
+            _echo(protocol.config(interface, [c.name for c in _running_or_none()]))
     elif do_capture:
-        _capture(interface, fifo, capture_filter, via, direction, snaplen, only)
+        pod = {"target": target or None, "image": image or None}
+        _capture(interface, fifo, capture_filter, via, direction, snaplen, only, pod)
     elif capture_filter is not None:
         _check_filter(capture_filter)
     elif wireshark_version is not None:
@@ -121,7 +134,7 @@ def _check_filter(expression: str) -> None:
         click.echo(f"pcap4py: {printable(e)}")
 
 
-def _capture(interface, fifo, capture_filter, via, direction, snaplen, only) -> None:
+def _capture(interface, fifo, capture_filter, via, direction, snaplen, only, pod) -> None:
     from ..extcap.session import Fifo
 
     if not fifo:
@@ -133,10 +146,10 @@ def _capture(interface, fifo, capture_filter, via, direction, snaplen, only) -> 
         except Pcap4pyError as e:
             raise click.BadParameter(str(e), param_hint=protocol.DIRECTION_CALL) from None
         names = [n for n in only.split(",") if n.strip()]
-        _start(out, interface, capture_filter, via, dirs, names, snaplen)
+        _start(out, interface, capture_filter, via, dirs, names, snaplen, pod)
 
 
-def _start(out, interface, capture_filter, via, dirs, names, snaplen) -> None:
+def _start(out, interface, capture_filter, via, dirs, names, snaplen, pod) -> None:
     """Check the filter, open the capture and write it into ``out``; a missing privilege is named."""
     from ..engine.bpf import compile_filter
 
@@ -147,7 +160,7 @@ def _start(out, interface, capture_filter, via, dirs, names, snaplen) -> None:
             raise Pcap4pyError(str(e)) from e  # one line: Wireshark shows it in a dialog
     try:
         with open_interface(interface, via=via, capture=dirs, filter=capture_filter or None,
-                            only=names, snaplen=snaplen, immediate=True) as cap:
+                            only=names, pod=pod, snaplen=snaplen, immediate=True) as cap:
             out.write(cap)
     except PermissionDenied as e:
         raise PermissionDenied(f"{e}: {WIRESHARK_RIGHTS}") from e

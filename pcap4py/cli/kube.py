@@ -7,19 +7,16 @@ command's ``_run`` (sinks, signals, statistics).
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Callable
 
 import click
 
 from ..errors import Pcap4pyError
+from ..remote.kube import DEFAULT_IMAGE, IMAGE_VARIABLE
 
 if TYPE_CHECKING:
     from ..sinks import Output
     from .request import CaptureRequest
-
-DEFAULT_IMAGE = "pcap4py"  # the bundled image as docker/build.sh tags it
-IMAGE_VARIABLE = "PCAP4PY_KUBE_IMAGE"
 
 
 def kube_options(f: Callable) -> Callable:
@@ -72,7 +69,7 @@ def check_request(r: "CaptureRequest") -> None:
 
 def capture_pods(r: "CaptureRequest", output: "Output", expression, run: Callable) -> None:
     """Capture the pods ``r`` selects into ``output`` with ``run`` (the capture command's runner)."""
-    from ..remote.kube import client, select_pods
+    from ..remote.kube import client, default_image, select_pods
     from ..remote.pods import open_pods
 
     check_request(r)
@@ -90,7 +87,7 @@ def capture_pods(r: "CaptureRequest", output: "Output", expression, run: Callabl
             joined.append(line)
         _say(line)
 
-    image = r.image or os.environ.get(IMAGE_VARIABLE) or DEFAULT_IMAGE
+    image = r.image or default_image()
     if pods:
         _say(f"capturing {len(pods)} pod{'s' if len(pods) != 1 else ''} ({', '.join(str(p) for p in pods)}) "
              f"with image {image}")

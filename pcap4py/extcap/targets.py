@@ -2,7 +2,9 @@
 
 Everything the extcap needs from containers (listing them, the capture modes
 and directions, opening a capture) goes through this module, so that moving
-the container code means changing the imports below and nothing else.
+the container code means changing the imports below and nothing else.  The
+Kubernetes pods' interfaces (``pcap4py-k8s-...``) are :mod:`.pods`'; a capture of
+one is opened here too, so that every interface opens through :func:`open_interface`.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from typing import TYPE_CHECKING, Iterable, Iterator, NamedTuple, Optional
 
 from ..container.capture import CAPTURE_DIRECTIONS, VIAS, open_container, open_containers, parse_directions
 from ..container.lookup import each_runtime
+from ..engine.limits import MAX_SNAPLEN
 from ..errors import Pcap4pyError
+from .pods import K8S_PREFIX, open_pod
 
 if TYPE_CHECKING:
     from ..engine.capture import Capture
@@ -41,11 +45,12 @@ class Running(NamedTuple):
 
 
 def interface_name(container: str, container_id: str = "") -> str:
-    """The extcap interface of a container: ``pcap4py-NAME``; a container named ``all`` is
-    ``pcap4py-<its short id>`` (``pcap4py-all`` is every container, and an id prefix names a
-    container as well as its name does)."""
+    """The extcap interface of a container: ``pcap4py-NAME``; a container named ``all``, or
+    ``k8s-...``, is ``pcap4py-<its short id>`` (``pcap4py-all`` is every container,
+    ``pcap4py-k8s-...`` a Kubernetes pod, and an id prefix names a container as well as its name does)."""
     value = PREFIX + container
-    return PREFIX + container_id[:12] if value == ALL and container_id else value
+    taken = value == ALL or value.startswith(K8S_PREFIX)
+    return PREFIX + container_id[:12] if taken and container_id else value
 
 
 def running_names() -> list[Running]:
@@ -83,10 +88,16 @@ def _open_every(**kwargs) -> "Capture":
 
 @contextmanager
 def open_interface(interface: str, *, via: str, capture: Iterable[str], filter: Optional[str],
-                   only: Iterable[str] = (), **live) -> Iterator["Capture"]:
+                   only: Iterable[str] = (), pod: Optional[dict] = None, **live) -> Iterator["Capture"]:
     """A capture of extcap ``interface`` (one container, or for :data:`ALL` every running one,
-    those that start later too, or only those named in ``only``), closed with everything it
-    opened when the body ends.  A container that stops leaves :data:`ALL`'s capture, which goes on."""
+    those that start later too, or only those named in ``only``; or a Kubernetes pod, with the
+    ``pod`` options of :func:`.pods.open_pod`), closed with everything it opened when the body
+    ends.  A container that stops leaves :data:`ALL`'s capture, which goes on."""
+    if interface.startswith(K8S_PREFIX):
+        # the pod's every interface, from its point of view: via and directions do not apply
+        with open_pod(interface, filter=filter, snaplen=live.get("snaplen", MAX_SNAPLEN), **(pod or {})) as cap:
+            yield cap
+        return
     if interface == ALL:
         names = sorted(set(only))
         # one capture numbering every container's sources (a pcapng section numbers its

@@ -14,14 +14,18 @@ becomes :class:`~pcap4py.errors.PodUnreachable` with one line saying which and w
 
 from __future__ import annotations
 
+import os
 import secrets
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
 
 from ..errors import KubeError, PodUnreachable
 
 AGENT_MODULE = "pcap4py.remote.agent"
+DEFAULT_IMAGE = "pcap4py"  # the bundled image as docker/build.sh tags it
+IMAGE_VARIABLE = "PCAP4PY_KUBE_IMAGE"
 CONTAINER_PREFIX = "pcap4py-"
 ATTACH_ATTEMPTS = 5  # a websocket handshake failing right after the container starts is tried again
 START_TIMEOUT = 120.0  # seconds for the ephemeral container to start (image already on the node)
@@ -39,6 +43,7 @@ class Pod:
     node: Optional[str]
     ips: tuple
     target: str
+    containers: tuple = ()  # every container of its spec, in order
 
     def __str__(self) -> str:
         return f"{self.namespace}/{self.name}"
@@ -66,6 +71,38 @@ def client(kubeconfig: Optional[str] = None, context: Optional[str] = None) -> t
         except ConfigException:
             raise KubeError(f"no Kubernetes configuration: {_first_line(e)}") from None
     return k8s.CoreV1Api(), namespace
+
+
+def default_image() -> str:
+    """The image the ephemeral containers run: ``$PCAP4PY_KUBE_IMAGE``, else the bundled image's name."""
+    return os.environ.get(IMAGE_VARIABLE) or DEFAULT_IMAGE
+
+
+def kubeconfig_present() -> bool:
+    """Whether a kubeconfig is there to read (a file of ``KUBECONFIG``, else ~/.kube/config),
+    without importing the client."""
+    listed = os.environ.get("KUBECONFIG")
+    paths = [p for p in listed.split(os.pathsep) if p] if listed else [str(Path.home() / ".kube" / "config")]
+    return any(os.path.isfile(os.path.expanduser(p)) for p in paths)
+
+
+def running_pods(api: Any, namespace: str, timeout: Optional[float] = None) -> tuple[list[Pod], Optional[str]]:
+    """The running pods of every namespace the user may list, or of ``namespace`` alone when
+    listing them all is refused (then also a line saying so); each request bounded by ``timeout``."""
+    running = "status.phase=Running"
+    narrowed = None
+    try:
+        raw = api.list_pod_for_all_namespaces(field_selector=running, _request_timeout=timeout).items
+    except Exception as e:  # noqa: BLE001
+        if getattr(e, "status", None) != 403:
+            raise KubeError(f"cannot list pods: {_api_error(e, 'list', 'pods')}") from None
+        narrowed = f"listing pods in all namespaces is forbidden: only namespace {namespace}"
+        try:
+            raw = api.list_namespaced_pod(namespace, field_selector=running, _request_timeout=timeout).items
+        except Exception as e:  # noqa: BLE001
+            raise KubeError(f"cannot list pods in {namespace}: {_api_error(e, 'list', 'pods')}") from None
+    pods = [pod for pod, _ in (pod_of(r, None) for r in raw) if pod is not None]
+    return sorted(pods, key=lambda p: (p.namespace, p.name)), narrowed
 
 
 def select_pods(api: Any, namespace: str, names: tuple = (), selector: Optional[str] = None,
@@ -108,7 +145,7 @@ def pod_of(raw: Any, target: Optional[str]) -> tuple[Optional[Pod], Optional[str
     if chosen not in containers:
         return None, f"pod {ns}/{name} has no container {chosen} (it has {', '.join(containers)})"
     ips = tuple(p.ip for p in (raw.status.pod_ips or []) if p.ip) or ((raw.status.pod_ip,) if raw.status.pod_ip else ())
-    return Pod(ns, name, raw.metadata.uid, raw.spec.node_name, ips, chosen), None
+    return Pod(ns, name, raw.metadata.uid, raw.spec.node_name, ips, chosen, tuple(containers)), None
 
 
 def watch_pods(api: Any, namespace: str, selector: Optional[str], closed: Callable[[], bool],
