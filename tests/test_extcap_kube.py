@@ -18,7 +18,8 @@ from pcap4py.extcap.targets import interface_name
 from pcap4py.remote.kube import Pod
 from tests.cli import run_cli, start_cli, wait_output
 from tests.fixtures.dockerlab import IMAGE as BUSYBOX
-from tests.test_extcap import frames, interfaces, packets_by_interface, read_fifo_into, tshark, wait_until
+from tests.test_extcap import (extcap_processes, frames, interfaces, packets_by_interface, read_fifo_into, tshark,
+                               wait_until)
 
 HAS_TSHARK = Path("/usr/bin/tshark").exists()
 NS = "p4x"
@@ -207,6 +208,7 @@ def test_tshark_captures_a_pods_http_with_its_filter_names_and_directions(kube_c
         res = tshark("-i", f"{K8S_PREFIX}{NS}-web", "-f", "tcp port 80", "-a", "packets:20", "-a", "duration:90",
                      "-w", str(out), env=kube_env, timeout=150)
     assert res.returncode == 0, res.stderr
+    wait_until(lambda: not extcap_processes(f"{NS}-web"), "exit of the extcap after tshark", 15)
     rows = subprocess.run(["tshark", "-r", str(out), "-T", "fields", "-e", "frame.interface_name",
                            "-e", "frame.packet_flags_direction", "-e", "ip.src", "-e", "tcp.srcport",
                            "-e", "tcp.dstport"], capture_output=True, text=True, timeout=60).stdout
@@ -220,6 +222,14 @@ def test_tshark_captures_a_pods_http_with_its_filter_names_and_directions(kube_c
         assert direction == ("0x00000002" if sent else "0x00000001")
     # tshark closed the fifo after 20 packets: the extcap is gone, and so is its capture container
     wait_until(lambda: _running_ephemeral(kube_cluster, "web") == [], "end of the capture container", 30)
+
+
+def _count(path: Path) -> int:
+    """Packets in a file tshark is writing (0 while it holds no interface block yet)."""
+    try:
+        return len(frames(path))
+    except (OSError, ValueError):
+        return 0
 
 
 def _running_ephemeral(cluster, name: str) -> list[str]:
@@ -265,7 +275,7 @@ def test_sigterm_to_tshark_ends_the_pod_capture(kube_cluster, pods, kube_env, tm
                                 env={**os.environ, **kube_env}, stdin=subprocess.DEVNULL,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         try:
-            wait_until(lambda: out.exists() and len(frames(out)) >= 10, "packets in the file", 120)
+            wait_until(lambda: _count(out) >= 10, "packets in the file", 120)
             proc.send_signal(signal.SIGTERM)
             proc.wait(timeout=60)
         finally:
@@ -273,6 +283,7 @@ def test_sigterm_to_tshark_ends_the_pod_capture(kube_cluster, pods, kube_env, tm
                 proc.kill()
                 proc.wait()
     assert len(frames(out)) >= 10
+    wait_until(lambda: not extcap_processes(f"{NS}-client"), "exit of the extcap after SIGTERM", 15)
     wait_until(lambda: _running_ephemeral(kube_cluster, "client") == [], "end of the capture container", 30)
 
 
@@ -282,9 +293,10 @@ def test_a_user_who_may_list_one_namespace_sees_its_pods(kube_cluster, pods, tmp
     kube_cluster.kubectl("apply", "-f", "-", input=RBAC)
     token = kube_cluster.kubectl("-n", NS, "create", "token", "lister").stdout.strip()
     config = tmp_path / "lister.kubeconfig"
+    ca = kube_cluster.run / "pki" / "ca.crt"
     config.write_text(f"""apiVersion: v1
 kind: Config
-clusters: [{{name: c, cluster: {{server: "https://198.18.77.1:16443", certificate-authority: "{kube_cluster.run}/pki/ca.crt"}}}}]
+clusters: [{{name: c, cluster: {{server: "https://198.18.77.1:16443", certificate-authority: "{ca}"}}}}]
 users: [{{name: lister, user: {{token: "{token}"}}}}]
 contexts: [{{name: v, context: {{cluster: c, user: lister, namespace: {NS}}}}}]
 current-context: v
