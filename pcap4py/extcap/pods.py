@@ -130,8 +130,10 @@ def pod_containers(value: str, timeout: Optional[float] = None) -> tuple[str, ..
 def open_pod(value: str, *, filter: Optional[str], snaplen: int, target: Optional[str] = None,
              image: Optional[str] = None) -> Iterator["Capture"]:
     """A capture of the pod behind ``value`` (an ephemeral container running ``image``, sharing
-    ``target``'s namespaces), closed when the body ends.  Its joining and leaving are lines on
-    stderr; a pod that could not be captured at all raises with the reason, after the body."""
+    ``target``'s namespaces), closed when the body ends.  Wireshark shows whatever an extcap wrote
+    on stderr as an error once the capture ends, so only what the user must know goes there: a
+    pod whose capture ended while nobody asked (it went away), or why it could not be captured at
+    all (raised after the body)."""
     from ..remote.pods import open_pods
 
     api, pod = find_pod(value)
@@ -141,20 +143,22 @@ def open_pod(value: str, *, filter: Optional[str], snaplen: int, target: Optiona
         pod = replace(pod, target=target)
     joined: list[str] = []
     problems: list[str] = []
+    session: list = []  # the capture's session, once there
 
     def report(line: str) -> None:
-        if line.startswith(("+ pod ", "- pod ")):
+        if line.startswith("+ pod "):
             joined.append(line)
-            _stderr(line)
+        elif line.startswith("- pod "):
+            if not (session and session[0].draining):  # not the end a stop (SIGTERM) asked for
+                _stderr(line)
         else:
-            problems.append(line)  # the error Wireshark shows, once, if the pod never joined
+            problems.append(line)
 
     with open_pods(api, [pod], image or default_image(), filter=filter, snaplen=snaplen, report=report) as cap:
+        session.append(cap.session)
         yield cap
     if not joined:
         raise KubeError("; ".join(problems) or f"pod {pod} could not be captured")
-    for line in problems:
-        _stderr(line)
 
 
 def _stderr(line: str) -> None:
