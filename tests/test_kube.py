@@ -270,3 +270,48 @@ def test_json_lines_name_each_pod_and_its_direction(kube_cluster, pods):
         sent_by_web = r["src_port"] == 80
         by_pod = sent_by_web if r["interface"].startswith(f"{NS}/web/") else not sent_by_web
         assert r["direction"] == ("out" if by_pod else "in"), r
+
+
+FLOOD = 20_000
+FLOODER = """
+apiVersion: v1
+kind: Pod
+metadata: {{name: flooder, namespace: {ns}}}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - {{name: py, image: {image}, imagePullPolicy: Never, command: [sleep, "3600"]}}
+"""
+SEND = """
+import socket, sys, time
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.connect((sys.argv[1], 9999))
+sent, t0 = 0, time.monotonic()
+while sent < int(sys.argv[2]) and time.monotonic() - t0 < 60:
+    try:
+        s.send(b"p4" * 9)
+        sent += 1
+    except OSError:
+        pass
+print(sent)
+"""
+
+
+def test_a_burst_of_small_frames_at_top_speed_is_captured_whole(kube_cluster, pods, tmp_path):
+    """20,000 60-byte frames as fast as a pod can send them: every one is in the file (the agent's
+    immediate mode used a ring of ~128 snaplen-sized slots and dropped about half)."""
+    kube_cluster.kubectl("apply", "-f", "-", input=FLOODER.format(ns=NS, image=kube_cluster.agent_image))
+    try:
+        kube_cluster.kubectl("-n", NS, "wait", "--for=condition=Ready", "pod/flooder", "--timeout=120s", timeout=150)
+        out = str(tmp_path / "burst.pcapng")
+        cap = Capture(kube_cluster, "--pod", "flooder", "-w", out, "udp port 9999")
+        cap.wait_for(r"\+ pod p4k/flooder ")
+        sent = int(kube_cluster.kubectl("-n", NS, "exec", "flooder", "--", "python3", "-c", SEND, pods["web"],
+                                        str(FLOOD), timeout=120).stdout)
+        time.sleep(2)
+        cap.proc.send_signal(signal.SIGINT)  # drains: what the agent captured still arrives
+        assert cap.finish(60) == 0, cap.lines
+    finally:
+        kube_cluster.kubectl("-n", NS, "delete", "pod", "flooder", "--wait=false", check=False)
+    assert sent == FLOOD
+    assert len(tshark(out, "frame.interface_name", filter="udp.dstport == 9999")) == FLOOD
