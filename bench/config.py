@@ -17,6 +17,7 @@ class Config:
     live_file_frames: int = 100_000  # the replay file; tcpreplay loops it live_frames / this times
     memory_counts: tuple[int, int] = (100_000, 1_000_000)  # RSS must not grow from the first to the second
     startup_runs: int = 7
+    kube_packets: int = 100_000  # frames from one pod to another, captured merged and locally
     out: Path = OUT
 
     @classmethod
@@ -24,7 +25,7 @@ class Config:
         if not quick:
             return cls()
         return cls(quick=True, offline_frames=100_000, slice_frames=5_000, live_frames=100_000,
-                   live_file_frames=100_000, memory_counts=(10_000, 100_000), startup_runs=3)
+                   live_file_frames=100_000, memory_counts=(10_000, 100_000), startup_runs=3, kube_packets=20_000)
 
     def path(self, name: str) -> Path:
         self.out.mkdir(exist_ok=True)

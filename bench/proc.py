@@ -83,6 +83,16 @@ class Proc:
             pass  # gone, or a zombie without memory: keep the last sample
         return self.hwm_kb
 
+    def stderr_so_far(self) -> str:
+        """What the process has written on stderr up to now (while it runs; '' once reaped)."""
+        if self._done is not None:
+            return self._done.stderr
+        try:
+            size = os.fstat(self._err.fileno()).st_size
+            return os.pread(self._err.fileno(), size, 0).decode(errors="replace")
+        except (OSError, ValueError):
+            return ""
+
     def alive(self) -> bool:
         return self._done is None and self._reap(block=False) is None
 
