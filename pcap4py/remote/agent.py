@@ -25,11 +25,13 @@ import select
 import signal
 import sys
 import threading
+import time
 from dataclasses import replace
 from typing import Any, Optional
 
 DESCRIPTION_PREFIX = "pcap4py-agent"
 TERMINATION_LOG = "/dev/termination-log"
+FLUSH_WAIT = 0.3  # seconds: the kernel hands over a partly filled ring block after timeout_ms (100)
 
 
 def describe(mac: Optional[str], ips: list[str]) -> str:
@@ -110,6 +112,12 @@ def _watch_lifeline(capture: Any) -> None:
             pass
     except OSError:
         pass
+    _stop_when_flushed(capture)
+
+
+def _stop_when_flushed(capture: Any) -> None:
+    """Stop ``capture`` once what the kernel holds in a block not yet handed over has been read."""
+    time.sleep(FLUSH_WAIT)
     capture.stop()
 
 
@@ -137,7 +145,8 @@ def run(filter: Optional[str], snaplen: int, attach_timeout: float) -> int:
         _write_termination(line)
         return 2
     for s in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(s, lambda signum, frame: capture.stop())
+        signal.signal(s, lambda signum, frame: threading.Thread(target=_stop_when_flushed, args=(capture,),
+                                                                daemon=True).start())
     threading.Thread(target=_watch_lifeline, args=(capture,), daemon=True).start()
     sink = PcapngSink("-", capture, nano=True)
     try:
