@@ -81,10 +81,24 @@ def test_label_selects_pods(crilab, tmp_path):
     assert not tshark(out, "ip.src", display_filter=f"ip.addr == {other.ip}")
 
 
-def test_stopping_the_pod_ends_the_capture_cleanly(crilab, tmp_path):
+def test_all_containers_takes_every_pod(crilab, tmp_path):
+    web = crilab.pod("cweb")
+    other = crilab.pod("cother", namespace="other")
+    out = tmp_path / "all.pcapng"
+    proc = CaptureProcess("--all-containers", "-w", str(out), "tcp port 80", handles=4)
+    _get(web.ip)
+    _get(other.ip)
+    _, err = proc.stop()
+    assert proc.proc.returncode == 0, err
+    names = _names(out, "http")
+    assert names.count("test/cweb/eth0") == 2 and names.count("other/cother/eth0") == 2, names
+
+
+@pytest.mark.parametrize("select", [("--pod", "test/cweb"), ("--container", "httpd")])
+def test_stopping_the_pod_ends_the_capture_cleanly(crilab, tmp_path, select):
     pod = crilab.pod("cweb", labels={"app": "web"})
     out = tmp_path / "stop.pcapng"
-    proc = CaptureProcess("--pod", "test/cweb", "-w", str(out), "tcp port 80", handles=2)
+    proc = CaptureProcess(*select, "-w", str(out), "tcp port 80", handles=2)
     _get(pod.ip)
     crilab.stop(pod)
     try:

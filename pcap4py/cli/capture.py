@@ -89,7 +89,8 @@ def _output_options(f):
 @click.option("--compose-project", metavar="NAME",
               help="Capture the containers of this Compose project (with --compose-service: that project's only).")
 @click.option("--pod", "pods", metavar="NAME", multiple=True,
-              help="Capture a pod (Podman): its one network namespace, once; repeat for several. With --kube: a Kubernetes pod.")
+              help="Capture a pod (Podman; a CRI pod as [NAMESPACE/]NAME): its one network namespace, once; repeat for several. "
+                   "With --kube: a Kubernetes pod.")
 @click.option("--runtime", type=click.Choice(RUNTIMES), metavar="|".join(RUNTIMES),
               help="Look containers up in this runtime only (default: every runtime whose socket is present; "
                    "or $PCAP4PY_RUNTIME).")
