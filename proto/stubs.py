@@ -4,8 +4,9 @@
 The ``.proto`` files come from Go modules at pinned versions, fetched with ``go mod download``
 (the Go module proxy, checked against the pinned ``h1:`` sum and the checksum database), and are
 compiled with ``grpcio-tools`` into ``pcap4py/container/runtimes/gen/`` (git-ignored).  Each API
-is a :class:`Api`: the module, its version and sum, the proto files to take, and the name of
-the Python module they become.  Safe to run again: an API whose stubs exist is skipped.
+is an :class:`Api`: the module, its version and sum, the proto files to take, and the name of
+the Python module(s) they become.  Safe to run again: an API whose stubs are built at its pinned
+version is skipped.
 
 usage: python3 proto/stubs.py [--force]
 """
@@ -28,20 +29,29 @@ PACKAGE = "pcap4py/container/runtimes/gen"
 
 @dataclass(frozen=True)
 class Api:
-    """``files`` of Go module ``module@version`` (whose ``h1:`` sum is ``sum``), compiled as
-    ``gen/<name>_pb2.py`` and ``gen/<name>_pb2_grpc.py`` (one file each: ``files`` has one entry)."""
+    """The proto ``files`` of Go module ``module@version`` (whose ``h1:`` sum is ``sum``).
+
+    A single file becomes ``gen/<name>_pb2.py`` and ``gen/<name>_pb2_grpc.py``; several keep their
+    tree under ``gen/<name>/``, their imports of one another (``<module>/<file>``) rewritten to it."""
 
     name: str
     module: str
     version: str
     sum: str
-    file: str
+    files: tuple[str, ...]
 
 
 APIS = (
     # the CRI (Kubernetes' Container Runtime Interface): containerd's CRI plugin, CRI-O
     Api("cri", "k8s.io/cri-api", "v0.37.0", "h1:8a3Rpw5NNRivF+q8GO/ECK3BrWT06M4Er8ndzLvTF7k=",
-        "pkg/apis/runtime/v1/api.proto"),
+        ("pkg/apis/runtime/v1/api.proto",)),
+    # containerd's own API (containers, tasks, events, namespaces), what nerdctl's containers live in
+    Api("containerd", "github.com/containerd/containerd/api", "v1.9.0",
+        "h1:HZ/licowTRazus+wt9fM6r/9BQO7S0vD5lMcWspGIg0=",
+        ("services/containers/v1/containers.proto", "services/tasks/v1/tasks.proto",
+         "services/events/v1/events.proto", "services/namespaces/v1/namespace.proto", "events/task.proto",
+         "types/event.proto", "types/fieldpath.proto", "types/task/task.proto", "types/mount.proto",
+         "types/metrics.proto", "types/descriptor.proto")),
 )
 
 
@@ -67,18 +77,31 @@ def download(api: Api) -> Path:
     return Path(info["Dir"])
 
 
+def _placed(api: Api) -> list[tuple[str, Path]]:
+    """(module file, where it goes) for each proto file of ``api``."""
+    if len(api.files) == 1:
+        return [(api.files[0], GEN / f"{api.name}.proto")]
+    return [(f, GEN / api.name / f) for f in api.files]
+
+
 def compile_api(api: Api, source: Path) -> None:
-    """``gen/<name>.proto`` from the module, compiled in place (imports as ``pcap4py.container...``)."""
+    """The proto files copied under ``gen/`` and compiled in place (imported as ``pcap4py.container...``)."""
     from grpc_tools import protoc
 
-    proto = GEN / f"{api.name}.proto"
-    proto.write_bytes((source / api.file).read_bytes())
-    proto.chmod(0o644)
+    targets = []
+    for name, dest in _placed(api):
+        text = (source / name).read_text()
+        text = text.replace(f'import "{api.module}/', f'import "{PACKAGE}/{api.name}/')
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_text(text)
+        targets.append(str(dest.relative_to(ROOT)))
+        for folder in dest.relative_to(GEN).parents:  # packages all the way down
+            (GEN / folder / "__init__.py").touch()
     include = str(Path(protoc.__file__).parent / "_proto")
-    args = ["protoc", f"-I{ROOT}", f"-I{include}", f"--python_out={ROOT}", f"--grpc_python_out={ROOT}",
-            f"{PACKAGE}/{api.name}.proto"]
+    args = ["protoc", f"-I{ROOT}", f"-I{include}", f"--python_out={ROOT}", f"--grpc_python_out={ROOT}", *targets]
     if protoc.main(args) != 0:
-        sys.exit(f"stubs: protoc failed on {proto}")
+        sys.exit(f"stubs: protoc failed on {api.name}")
+    (GEN / f"{api.name}.version").write_text(f"{api.module}@{api.version}\n")
 
 
 def main(argv: list[str]) -> int:
@@ -90,7 +113,8 @@ def main(argv: list[str]) -> int:
     GEN.mkdir(parents=True, exist_ok=True)
     (GEN / "__init__.py").write_text('"""Generated gRPC stubs (proto/stubs.py): never edited, never committed."""\n')
     for api in APIS:
-        if not force and (GEN / f"{api.name}_pb2_grpc.py").exists():
+        marker = GEN / f"{api.name}.version"
+        if not force and marker.exists() and marker.read_text().strip() == f"{api.module}@{api.version}":
             continue
         compile_api(api, download(api))
         print(f"stubs: {api.name} from {api.module}@{api.version}")

@@ -2,4 +2,5 @@
 a private rootful Podman (podmanlab)."""
 
 pytest_plugins = ["tests.fixtures.netlab", "tests.fixtures.dockerlab", "tests.fixtures.podmanlab",
-                  "tests.fixtures.rootlesslab", "tests.fixtures.kubelab", "tests.fixtures.containerdlab"]
+                  "tests.fixtures.rootlesslab", "tests.fixtures.kubelab", "tests.fixtures.containerdlab",
+                  "tests.fixtures.nerdctllab"]

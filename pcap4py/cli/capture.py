@@ -20,7 +20,7 @@ from .options import PRINT_OPTIONS, print_flags
 from .options import BUFFER_KIB, COMMAND, FILE_COUNT, FILE_NAME, FILE_SIZE, INTERVAL, SECONDS, USER_NAME
 from .request import CaptureRequest, check_output
 
-RUNTIMES = ("docker", "podman", "cri")  # the backends of pcap4py.container.runtimes (not imported here: kept lazy)
+RUNTIMES = ("docker", "podman", "cri", "containerd")  # the backends of pcap4py.container.runtimes (not imported here: kept lazy)
 # container.plans.VIAS, spelled here so that a plain capture or read never imports the container
 # layer (tests/test_startup.py checks that the two agree)
 VIAS = ("netns", "veth", "bridge")

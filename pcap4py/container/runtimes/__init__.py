@@ -20,7 +20,8 @@ from .base import Event, Listed, Runtime
 __all__ = ["NAMES", "ENV", "chosen", "backend", "Runtime", "Listed", "Event"]
 
 # runtime name -> "module:class" of its backend, in the order auto-discovery asks them
-BACKENDS = {"docker": "docker:DockerRuntime", "podman": "podman:PodmanRuntime", "cri": "cri:CriRuntime"}
+BACKENDS = {"docker": "docker:DockerRuntime", "podman": "podman:PodmanRuntime", "cri": "cri:CriRuntime",
+            "containerd": "containerd:ContainerdRuntime"}
 NAMES = tuple(BACKENDS)
 ENV = "PCAP4PY_RUNTIME"
 

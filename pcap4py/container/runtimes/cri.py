@@ -50,7 +50,7 @@ class CriRuntime(Runtime):
     def instances(cls) -> list["CriRuntime"]:
         if os.environ.get(ENV):
             return [cls()]
-        if not rpc.available("cri"):
+        if not rpc.available("cri_pb2"):
             return []  # without grpcio or the stubs, found only when asked for (then the error says so)
         return [cls(url) for url in DEFAULTS if os.path.exists(rpc.socket_path(url))]
 

@@ -16,7 +16,7 @@ from typing import Any, Callable, Iterator, Optional
 
 from ...errors import DockerError, DockerUnavailable, Pcap4pyError, RuntimeNotServed
 
-__all__ = ["stubs", "available", "channel", "rpc_errors", "socket_path", "is_cancelled", "CALL_TIMEOUT_S"]
+__all__ = ["stubs", "load", "available", "channel", "rpc_errors", "socket_path", "is_cancelled", "CALL_TIMEOUT_S"]
 
 GEN = f"{__package__}.gen"
 CALL_TIMEOUT_S = 10.0  # one unary call; a runtime that takes longer is stuck
@@ -27,26 +27,32 @@ def socket_path(endpoint: str) -> str:
     return endpoint.removeprefix("unix://")
 
 
-def available(api: str) -> bool:
-    """Whether grpcio and the stubs of ``api`` are installed (no import of either)."""
+def available(module: str) -> bool:
+    """Whether grpcio and the generated ``module`` (``cri_pb2``, ``containerd``...) are installed,
+    without importing either."""
     try:
-        return importlib.util.find_spec("grpc") is not None and importlib.util.find_spec(f"{GEN}.{api}_pb2") is not None
+        return importlib.util.find_spec("grpc") is not None and importlib.util.find_spec(f"{GEN}.{module}") is not None
     except (ImportError, ValueError):
         return False
 
 
-def stubs(api: str, runtime: str) -> tuple[Any, Any]:
-    """(messages, services) modules of ``api``; a one-line :class:`DockerUnavailable` saying how to
-    get them when grpcio or the generated stubs are missing."""
+def load(module: str, runtime: str) -> Any:
+    """The generated ``module`` (a path under ``gen``); a one-line :class:`DockerUnavailable` saying
+    how to get it when grpcio or the generated stubs are missing."""
     try:
         import grpc  # noqa: F401
     except ImportError as e:
         raise DockerUnavailable(f"the {runtime} runtime needs grpcio: pip install 'pcap4py[cri]'") from e
     try:
-        return importlib.import_module(f"{GEN}.{api}_pb2"), importlib.import_module(f"{GEN}.{api}_pb2_grpc")
+        return importlib.import_module(f"{GEN}.{module}")
     except ImportError as e:
         raise DockerUnavailable(f"the {runtime} runtime's gRPC stubs are not built: run `python3 proto/stubs.py` "
                                 f"in pcap4py's source tree (needs Go and grpcio-tools)") from e
+
+
+def stubs(api: str, runtime: str) -> tuple[Any, Any]:
+    """(messages, services) modules of the one-file ``api`` (``cri``)."""
+    return load(f"{api}_pb2", runtime), load(f"{api}_pb2_grpc", runtime)
 
 
 def channel(endpoint: str) -> Any:
