@@ -282,9 +282,14 @@ class _TaskEvents:
 def _unpack(any_: Any, message: Any) -> Optional[Any]:
     """``message`` read from ``any_``.  containerd's type URLs are bare names
     (``containerd.events.TaskExit``), which protobuf's ``Any.Unpack`` refuses (it wants a ``/``)."""
+    from google.protobuf.message import DecodeError
+
     if any_.type_url.rsplit("/", 1)[-1] != message.DESCRIPTOR.full_name:
         return None
-    message.ParseFromString(any_.value)
+    try:
+        message.ParseFromString(any_.value)
+    except DecodeError:
+        return None  # not what its type says: skipped, the stream goes on
     return message
 
 

@@ -99,7 +99,8 @@ class CriRuntime(Runtime):
 
     def _state(self, status: Any, info: dict) -> ContainerState:
         ready = status.state == self._pb.SANDBOX_READY
-        pid = info.get("pid") if isinstance(info.get("pid"), int) and info.get("pid") > 0 else None
+        pid = info.get("pid")
+        pid = pid if type(pid) is int and pid > 0 else None  # the runtime's JSON: anything may be there
         return ContainerState("ready" if ready else "notready", ready and pid is not None, pid, None)
 
     def _attrs(self, status: Any, info: dict) -> dict:
@@ -107,7 +108,7 @@ class CriRuntime(Runtime):
         state = self._state(status, info)
         meta = status.metadata
         return {"Id": status.id, "Name": f"{meta.namespace}/{meta.name}",
-                "Config": {"Image": info.get("image", ""), "Labels": dict(status.labels)},
+                "Config": {"Image": str(info.get("image") or ""), "Labels": dict(status.labels)},
                 "State": {"Status": state.status, "Running": state.running, "Pid": state.pid},
                 "HostConfig": {"NetworkMode": "host" if _host_network(status) else "pod"},
                 "Pod": {"name": meta.name, "namespace": meta.namespace, "uid": meta.uid,
@@ -265,8 +266,17 @@ def _host_network(status: Any) -> bool:
 
 def _netns_file(info: dict) -> Optional[str]:
     """The network namespace file in the sandbox's OCI spec (containerd's verbose info)."""
-    spaces = ((info.get("runtimeSpec") or {}).get("linux") or {}).get("namespaces") or []
-    return next((n.get("path") for n in spaces if n.get("type") == "network" and n.get("path")), None)
+    spaces = _dig(info, "runtimeSpec", "linux", "namespaces")
+    paths = (n.get("path") for n in spaces if isinstance(n, dict) and n.get("type") == "network") \
+        if isinstance(spaces, list) else ()
+    return next((p for p in paths if isinstance(p, str) and p), None)
+
+
+def _dig(value: Any, *keys: str) -> Any:
+    """``value[k1][k2]...``, None where a level is missing or not a mapping."""
+    for key in keys:
+        value = value.get(key) if isinstance(value, dict) else None
+    return value
 
 
 def _network(status: Any, info: dict, interfaces: tuple) -> tuple:
