@@ -156,3 +156,43 @@ def test_an_endpoint_without_a_runtime_is_one_line(tmp_path):
     assert res.returncode != 0 and res.stderr.strip().splitlines() == [
         f"pcap4py: cannot reach the CRI runtime at unix://{tmp_path}/none.sock (CONTAINER_RUNTIME_ENDPOINT): "
         "no such socket"], res.stderr
+
+
+@pytest.fixture
+def containerd_without_cri(containerd_service, tmp_path):
+    """A second private containerd whose CRI plugin is disabled (as Docker's is): its socket."""
+    import signal
+    import time
+
+    (tmp_path / "config.toml").write_text(
+        f'version = 2\nroot = "{tmp_path}/root"\nstate = "{tmp_path}/state"\n'
+        f'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n[grpc]\n  address = "{tmp_path}/c.sock"\n'
+        f'[ttrpc]\n  address = "{tmp_path}/c.sock.ttrpc"\n[debug]\n  address = ""\n[metrics]\n  address = ""\n')
+    proc = subprocess.Popen(["containerd", "--config", str(tmp_path / "config.toml")], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 20
+        while not (tmp_path / "c.sock").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        yield f"unix://{tmp_path}/c.sock"
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=20)
+        subprocess.run(["umount", "-R", str(tmp_path / "state")], capture_output=True)
+
+
+def test_a_containerd_without_cri_is_one_line_when_named_and_silent_beside_others(crilab, containerd_without_cri,
+                                                                                 monkeypatch):
+    crilab.pod("cweb")
+    res = run_cli("containers", env={"CONTAINER_RUNTIME_ENDPOINT": containerd_without_cri})
+    lines = res.stderr.strip().splitlines()
+    assert res.returncode != 0 and len(lines) == 1 and "does not serve this API" in lines[0], res.stderr
+
+    from pcap4py.container.lookup import each_runtime
+    from pcap4py.container.runtimes.cri import CriRuntime
+
+    warnings: list[str] = []
+    monkeypatch.setattr("pcap4py.container.lookup.chosen", lambda runtime=None: [
+        CriRuntime(containerd_without_cri), CriRuntime(crilab.svc.endpoint)])
+    names = each_runtime(lambda rt: [item.name for item in rt.listed()], warn=warnings.append)
+    assert names == ["test/cweb"] and warnings == []
