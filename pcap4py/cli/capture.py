@@ -22,7 +22,7 @@ from .request import CaptureRequest, check_output
 
 RUNTIMES = ("docker", "podman", "cri", "containerd")  # the backends of pcap4py.container.runtimes (not imported here: kept lazy)
 # container.plans.VIAS, spelled here so that a plain capture or read never imports the container
-# layer (tests/test_startup.py checks that the two agree)
+# layer (tests/engine/test_startup.py checks that the two agree)
 VIAS = ("netns", "veth", "bridge")
 from .wait import wait_announced
 
