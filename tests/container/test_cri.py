@@ -15,10 +15,10 @@ import pytest
 
 import pcap4py
 from pcap4py.errors import DockerUnavailable
-from tests.cli import run_cli
+from tests.fixtures.cli import run_cli
 from tests.fixtures.containerdlab import BRIDGE
-from tests.test_container_capture import CaptureProcess
-from tests.test_pcapng import tshark
+from tests.container.test_container_capture import CaptureProcess
+from tests.sinks.test_pcapng import tshark
 
 pytestmark = pytest.mark.cri
 

@@ -16,10 +16,10 @@ import subprocess
 import pytest
 
 import pcap4py
-from tests.cli import run_cli
+from tests.fixtures.cli import run_cli
 from tests.fixtures.nerdctllab import NETWORK
-from tests.test_container_capture import CaptureProcess
-from tests.test_pcapng import tshark
+from tests.container.test_container_capture import CaptureProcess
+from tests.sinks.test_pcapng import tshark
 
 pytestmark = pytest.mark.cri
 
