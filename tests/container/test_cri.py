@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 
 import pytest
 
@@ -143,11 +144,32 @@ def test_a_pod_name_in_two_namespaces_asks_for_the_namespace(crilab):
     assert res.returncode != 0 and len(lines) == 1 and "give NAMESPACE/cweb" in lines[0], res.stderr
 
 
-def test_missing_stubs_are_one_clear_line():
+# runs the CLI with the generated stubs hidden from imports, as on a machine where they were never built
+WITHOUT_STUBS = """
+import runpy, sys
+class Hide:
+    def find_spec(self, name, path=None, target=None):
+        if name.startswith("pcap4py.container.runtimes.gen"):
+            raise ModuleNotFoundError(name)
+sys.meta_path.insert(0, Hide())
+sys.argv = ["pcap4py", *sys.argv[1:]]
+runpy.run_module("pcap4py", run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize("runtime", ["cri", "containerd"])
+def test_missing_stubs_are_one_clear_line(tmp_path, runtime):
     from pcap4py.container.runtimes.rpc import stubs
 
     with pytest.raises(DockerUnavailable, match=r"gRPC stubs are not built: run `python3 proto/stubs.py`"):
         stubs("nosuch", "cri")
+    env = {**os.environ, "PCAP4PY_RUNTIME": runtime, "CONTAINER_RUNTIME_ENDPOINT": f"unix://{tmp_path}/s.sock",
+           "CONTAINERD_ADDRESS": f"unix://{tmp_path}/s.sock"}
+    res = subprocess.run([sys.executable, "-c", WITHOUT_STUBS, "containers"], capture_output=True, text=True,
+                         timeout=60, env=env)
+    assert res.returncode != 0 and res.stderr.strip().splitlines() == [
+        f"pcap4py: the {runtime} runtime's gRPC stubs are not built: run `python3 proto/stubs.py` in pcap4py's "
+        "source tree (needs Go and grpcio-tools)"], res.stderr
 
 
 def test_an_endpoint_without_a_runtime_is_one_line(tmp_path):
