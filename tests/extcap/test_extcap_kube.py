@@ -16,9 +16,9 @@ import pytest
 from pcap4py.extcap.pods import K8S_PREFIX, interfaces_of
 from pcap4py.extcap.targets import interface_name
 from pcap4py.remote.kube import Pod
-from tests.cli import run_cli, start_cli
+from tests.fixtures.cli import run_cli, start_cli
 from tests.fixtures.dockerlab import IMAGE as BUSYBOX
-from tests.test_extcap import (extcap_processes, frames, interfaces, packets_by_interface, read_fifo_into, tshark,
+from tests.extcap.test_extcap import (extcap_processes, frames, interfaces, packets_by_interface, read_fifo_into, tshark,
                                wait_until)
 
 HAS_TSHARK = Path("/usr/bin/tshark").exists()
