@@ -185,6 +185,24 @@ def test_big_and_small_frames_mixed_keep_order_and_counts(tmp_path):
     assert tshark_frames(target) == expected(frames)
 
 
+def test_a_link_types_largest_frame_grows_the_read_ahead_slots(tmp_path):
+    """EBHSCR's largest frame, 8 MiB, and a 5 MB one: bigger than the 4 MiB a file's read-ahead
+    slot holds, so Java hands the slot back, it grows, and shrinks back after."""
+    frames = [frame_of(100, 1), frame_of(8 << 20, 2), frame_of(60, 3), frame_of(5_000_000, 4), frame_of(70, 5)]
+    for fmt in ("pcap", "pcapng"):
+        path = tmp_path / f"max.{fmt}"
+        write_capture(path, EBHSCR, frames, fmt)
+        text = run_cli("read", str(path))
+        assert text.returncode == 0, text.stderr
+        assert [line.split(" ", 1)[1] for line in text.stdout.splitlines()] == [
+            f"link-type {EBHSCR}, length {len(f)}" for f in frames]
+        target = tmp_path / f"out-{fmt}.pcapng"
+        assert run_cli("read", str(path), "-w", str(target)).returncode == 0
+        assert tshark_frames(target) == expected(frames)
+        with pcap4py.open_offline(str(path)) as handle:
+            assert [frame for _, _, frame in handle.raw()] == frames
+
+
 # --- above the link type's largest frame: refused ----------------------------------------------
 def _declared(path, linktype: int, caplen: int, fmt: str) -> None:
     """A good small frame, then a record declaring ``caplen`` bytes (only some of them present)."""

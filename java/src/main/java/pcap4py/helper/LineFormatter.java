@@ -168,9 +168,9 @@ public final class LineFormatter {
         if (out.pos > 0 || budget <= usualOut.length) {
           break; // the rest goes in the next call
         }
-        out.buf = new byte[budget]; // a big frame, alone: its output is handed over in pieces
+        out.buf = bigArray(budget); // a big frame, alone: its output is handed over in pieces
       }
-      frame = f.caplen <= usualFrame.length ? usualFrame : new byte[f.caplen];
+      frame = f.caplen <= usualFrame.length ? usualFrame : bigArray(f.caplen);
       ByteBuffer data = datas[b];
       data.position(f.dataOff);
       data.get(frame, 0, f.caplen);
@@ -187,6 +187,16 @@ public final class LineFormatter {
       frame = usualFrame;
     }
     return handOut(dst);
+  }
+
+  /** An array for a big frame or its output; refused in words when the Java heap cannot hold it. */
+  private byte[] bigArray(int n) {
+    try {
+      return new byte[n];
+    } catch (OutOfMemoryError e) {
+      throw new IllegalStateException("not enough Java heap to format a frame of " + f.caplen
+          + " bytes (raise it with PCAP4PY_JVM_OPTIONS=-Xmx2g)");
+    }
   }
 
   /** Copies the next piece of the formatted output into {@code dst}; returns its length. */

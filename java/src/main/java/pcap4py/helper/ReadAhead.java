@@ -76,6 +76,9 @@ public final class ReadAhead {
   private int fillSafely(int slot) {
     try {
       return source.fill(metas[slot], datas[slot], capacity);
+    } catch (OutOfMemoryError e) { // a frame of up to 128 MiB (D-Bus) takes a few copies of itself
+      source.error = "not enough Java heap for a frame this big (raise it with PCAP4PY_JVM_OPTIONS=-Xmx2g)";
+      return 0;
     } catch (RuntimeException | Error e) {
       source.error = String.valueOf(e);
       return 0;
