@@ -19,8 +19,8 @@ import pytest
 
 import pcap4py
 
-from .cli import run_cli
-from .fixtures.pcapfiles import (BASE_TS, eth_frames, pcap_header, pcap_record, pcapng_epb, pcapng_idb,
+from tests.fixtures.cli import run_cli
+from tests.fixtures.pcapfiles import (BASE_TS, eth_frames, pcap_header, pcap_record, pcapng_epb, pcapng_idb,
                                  pcapng_shb)
 
 DBUS, USBPCAP, EBHSCR, EN10MB = 231, 249, 279, 1
