@@ -17,9 +17,9 @@ import click
 from .. import __version__
 from ..errors import DockerUnavailable, FilterError, PermissionDenied, Pcap4pyError
 from ..extcap import protocol
-from ..remote.kube import DEFAULT_IMAGE, IMAGE_VARIABLE, default_image
 from ..extcap.pods import K8S_PREFIX, pod_containers, start_listing
 from ..extcap.targets import VIAS, directions, open_interface, running_names
+from ..remote.kube import DEFAULT_IMAGE, IMAGE_VARIABLE, default_image
 from ..text import printable
 from .group import main
 
