@@ -30,6 +30,7 @@ from urllib.parse import urlsplit
 from ..errors import RemoteHostError
 
 SCHEMES = ("tcp", "ssh", "unix")
+MIN_API_VERSION = "1.24"  # the Docker SDK's minimum (Engine 1.12)
 CONNECT_TIMEOUT = 60  # seconds per API call (an image load streams for longer: see sidecar)
 
 
@@ -150,8 +151,14 @@ def connect(host: RemoteHost, timeout: int = CONNECT_TIMEOUT) -> Any:
         t = host.tls
         kwargs["tls"] = docker.tls.TLSConfig(client_cert=(t.cert, t.key) if t.cert and t.key else None,
                                              ca_cert=t.ca, verify=t.verify)
+    pin = host.tls is not None and host.tls.verify and host.tls.ca
+    if pin:  # "auto" asks the engine from the constructor, before the CA can be pinned
+        kwargs["version"] = MIN_API_VERSION
     try:
         client = docker.DockerClient(**kwargs)
+        if pin:
+            _pin_ca(client.api, host.tls.ca)
+            client.api._version = client.api._retrieve_server_version()  # what "auto" does
         client.ping()
     except DockerException as e:
         raise RemoteHostError(f"host {host.name} ({host.url}): its Docker Engine does not answer: "
@@ -160,6 +167,20 @@ def connect(host: RemoteHost, timeout: int = CONNECT_TIMEOUT) -> Any:
         raise RemoteHostError(f"host {host.name} ({host.url}): its Docker Engine does not answer: "
                               f"{_why(e)}") from None
     return client
+
+
+def _pin_ca(session: Any, ca: str) -> None:
+    """Verify the host against ``ca`` whatever the environment says: requests lets
+    ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` replace a session's CA (a system bundle there would
+    refuse the host's own CA)."""
+    merge = session.merge_environment_settings
+
+    def merge_keeping_ca(url, proxies, stream, verify, cert):
+        settings = merge(url, proxies, stream, verify, cert)
+        settings["verify"] = ca
+        return settings
+
+    session.merge_environment_settings = merge_keeping_ca
 
 
 def _why(error: BaseException) -> str:

@@ -62,7 +62,7 @@ class Sidecar:
                                              cap_add=CAPABILITIES, auto_remove=True)
         try:
             created = api.create_container(self.image, command=self._args, entrypoint=AGENT, name=self.name,
-                                           stdin_open=True, stdin_once=True, tty=False, detach=False,
+                                           stdin_open=True, tty=False, detach=False,  # the SDK adds StdinOnce
                                            labels={SIDECAR_LABEL: self.target.id}, host_config=host_config)
         except (DockerException, OSError, ValueError) as e:  # requests' errors are OSErrors
             raise SidecarError(f"{self._where()}: cannot create the capture sidecar: {_first_line(e)}") from None
