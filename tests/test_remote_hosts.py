@@ -66,7 +66,7 @@ def test_a_missing_image_is_loaded_then_the_container_is_captured_over_tls(remot
     assert {r[0] for r in rows} == {f"{REMOTE_IP}/{web.name}/eth0"}
     assert all(f"container {web.name} (id {web.id[:12]}) on host {REMOTE_IP}" in r[1] for r in rows)
     # the web container's point of view: requests come in, replies go out
-    assert {(r[3], r[2]) for r in rows} == {("8", "0x1"), ("0", "0x2")}, rows
+    assert {(r[3], int(r[2], 16)) for r in rows} == {("8", 1), ("0", 2)}, rows  # 1 inbound, 2 outbound
     assert "20 packets captured" in res.stderr
     assert remotelab.sidecars() == []
 
