@@ -179,6 +179,9 @@ class PodCapture(Capture):
     :data:`DRAIN_WAIT` seconds (a second stop ends it at once)."""
 
     session: PodSession
+    # packets reach us late: the agent's own pcapng holds them up to 0.5 s, then the transport;
+    # a pcapng file holds each packet this long to write every stream's in time order
+    holdback_ns = 2_000_000_000
 
     def stop(self, reason: Optional[str] = None) -> None:
         if reason is not None or self.stopped or getattr(self, "_draining", False):
