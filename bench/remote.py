@@ -1,10 +1,10 @@
 """Section remote: two remote sources merged (capture --host) beside a local capture of the same traffic.
 
 A second Docker Engine in a network namespace (tests/fixtures/remotelab.py, on 198.18.124.0/30,
-TLS) runs two busybox containers: ``rx`` listens on UDP port 9, ``tx`` sends it a bounded stream
-(``dd | nc -u``).  While ``tx`` sends, in one run:
+TLS) runs two busybox containers: ``rx`` listens on TCP port 9, ``tx`` sends it a bounded stream
+(``dd | nc``; busybox's nc has no UDP).  While ``tx`` sends, in one run:
 
-* pcap4py ``capture --host tcp://... --container tx --container rx -w merged.pcapng udp``: two
+* pcap4py ``capture --host tcp://... --container tx --container rx -w merged.pcapng tcp port 9``: two
   capture sidecars on that host, their pcapng streams read back over the Engine API and merged;
 * tcpdump ``-w`` in each container's namespace (``nsenter``), the local reference.
 
@@ -22,11 +22,11 @@ from pathlib import Path
 
 from .config import Config
 from .lab import tcpdump_stats
-from .proc import Proc, python, run, wait_capturing
+from .proc import Proc, _socket_inodes, python, run
 from .report import Row, Section
 
 OCTET = 124  # the bench's engine: apart from the tests' (120)
-UDP_BYTES = 1200  # per datagram write
+BLOCK = 1400  # bytes per write of dd
 READY_TIMEOUT = 180.0  # the image load and both sidecars' start
 SEND_LIMIT = 120.0
 
@@ -38,7 +38,7 @@ def _count(path: Path) -> int:
 
 def measure(cfg: Config) -> Section:
     sec = Section("remote")
-    datagrams = 20_000 if cfg.quick else 200_000
+    blocks = 20_000 if cfg.quick else 200_000
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from tests.fixtures import dockerlab, imagelab, remotelab
 
@@ -51,42 +51,46 @@ def measure(cfg: Config) -> Section:
     try:
         image = imagelab.pcap4py_image.__wrapped__(engine_local)
         with remotelab.running_remote_engine(OCTET) as engine:
-            sec.raw.update(_run(cfg, engine, image, datagrams))
+            sec.raw.update(_run(cfg, engine, image, blocks))
     finally:
         next(local, None)
-    _rows(sec, datagrams)
+    _rows(sec, blocks)
     return sec
 
 
-def _run(cfg: Config, engine, image: str, datagrams: int) -> dict:
+def _run(cfg: Config, engine, image: str, blocks: int) -> dict:
     client = engine.client()
     out = cfg.path("remote")
     out.mkdir(exist_ok=True)
     merged = out / "merged.pcapng"
-    raw: dict = {"datagrams": datagrams, "bytes_each": UDP_BYTES}
+    raw: dict = {"blocks": blocks, "block_bytes": BLOCK}
     procs: list[Proc] = []
     try:
-        rx = client.containers.run(remotelab_image(), ["nc", "-lu", "-p", "9"], name="bench-rx", detach=True)
+        rx = client.containers.run(remotelab_image(), ["sh", "-c", "sleep 600 | nc -l -p 9 > /dev/null; sleep 600"], name="bench-rx", detach=True)
         tx = client.containers.run(remotelab_image(), ["sleep", "600"], name="bench-tx", detach=True)
         rx.reload()
         tx.reload()
         rx_ip = rx.attrs["NetworkSettings"]["IPAddress"]
+        for c in (tx, rx):  # one segment per frame (no GSO): the packet rate is what is measured
+            run(["nsenter", "-t", str(c.attrs["State"]["Pid"]), "-n", "ip", "link", "set", "dev", "eth0",
+                 "gso_max_segs", "1"], 10)
         ours = Proc(python("-m", "pcap4py", "capture", "--host", engine.tcp_url, *engine.tls_args, "--image", image,
-                           "--container", "bench-tx", "--container", "bench-rx", "-w", str(merged), "udp"))
+                           "--container", "bench-tx", "--container", "bench-rx", "-w", str(merged), "tcp port 9"))
         procs.append(ours)
         local = {}
         for c in (tx, rx):
             pid = c.attrs["State"]["Pid"]
             local[c.name] = Proc(["nsenter", "-t", str(pid), "-n", "tcpdump", "-i", "eth0", "-Z", "root",
-                                  "-w", str(out / f"{c.name}.pcap"), "udp"], stdout_null=True)
+                                  "-w", str(out / f"{c.name}.pcap"), "tcp", "port", "9"], stdout_null=True)
             procs.append(local[c.name])
-        ready = _wait_joined(ours, 2, READY_TIMEOUT) and all(wait_capturing(p, 30) for p in local.values())
+        ready = _wait_joined(ours, 2, READY_TIMEOUT) and all(_wait_packet_socket(p, 30) for p in local.values())
         if not ready:
-            raw["error"] = "the captures did not start: " + ours.stop().brief(6)
+            raw["error"] = "the captures did not start: " + " | ".join(
+                p.stop().brief(12) for p in [ours, *local.values()])
             return raw
         t0 = time.monotonic()
-        res = tx.exec_run(["sh", "-c", f"timeout {SEND_LIMIT:.0f} dd if=/dev/zero bs={UDP_BYTES} count={datagrams} "
-                                       f"2>/dev/null | nc -u -w 1 {rx_ip} 9"])
+        res = tx.exec_run(["sh", "-c", f"dd if=/dev/zero bs={BLOCK} count={blocks} 2>/dev/null "
+                                       f"| timeout {SEND_LIMIT:.0f} nc {rx_ip} 9"])
         raw["send_s"] = round(time.monotonic() - t0, 2)
         raw["send_exit"] = res.exit_code
         time.sleep(3.0)  # rings, sockets and the sidecars' streams drain
@@ -130,7 +134,24 @@ def _wait_joined(proc: Proc, n: int, timeout: float) -> bool:
     return False
 
 
-def _rows(sec: Section, datagrams: int) -> None:
+def _wait_packet_socket(proc: Proc, timeout: float) -> bool:
+    """Whether ``proc`` (tcpdump entered into a container's namespace) holds a packet socket there:
+    the bench's own /proc/net/packet is the host namespace's, so read the process's."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.alive():
+        try:
+            with open(f"/proc/{proc.pid}/net/packet") as f:
+                inodes = {line.split()[-1] for line in f.readlines()[1:]}
+        except OSError:
+            inodes = set()
+        if inodes & _socket_inodes(proc.pid):
+            time.sleep(0.5)
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _rows(sec: Section, blocks: int) -> None:
     r = sec.raw
     ours = r.get("pcap4py") or {}
     peers = r.get("tcpdump") or {}
@@ -157,6 +178,6 @@ def _rows(sec: Section, datagrams: int) -> None:
         Row("remote", "missing vs the local capture", "pkts", None if got is None else ref - got, "tcpdump -w", 0,
             higher_is_better=False, compare=False),
     ]
-    sec.notes.append(f"remote: tx sent {datagrams:,} writes of {UDP_BYTES} B in {send_s} s (nc -u); "
+    sec.notes.append(f"remote: tx sent {blocks:,} blocks of {BLOCK} B over TCP in {send_s} s; "
                      f"merged file holds {ours.get('written')} packets; pcap4py cpu {ours.get('cpu_s')} s, "
                      f"max RSS {ours.get('maxrss_mb')} MB")

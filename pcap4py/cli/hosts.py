@@ -112,7 +112,7 @@ def capture_hosts(r: "CaptureRequest", output: "Output", expression: Optional[st
         _say(line)
 
     cap = open_hosts(ready, image, filter=expression, snaplen=r.snaplen, count=r.count, duration=r.duration,
-                     report=report)
+                     report=report, buffer_kib=r.buffer_size)
     run(cap, output, user=None, live=True)
     if not joined:
         raise Pcap4pyError("no container could be captured")

@@ -83,7 +83,7 @@ def prepare_hosts(hosts: Sequence[RemoteHost], image: str, report: Report, *, na
 
 def open_hosts(ready: Sequence[ReadyHost], image: str, *, filter: Optional[str] = None, snaplen: int = 262144,
                count: Optional[int] = None, duration: Optional[float] = None,
-               report: Optional[Report] = None) -> Capture:
+               report: Optional[Report] = None, buffer_kib: Optional[int] = None) -> Capture:
     """A capture of every target of ``ready`` (see the module); the sidecars start in the background."""
     targets = [(h.client, t) for h in ready for t in h.targets]
     if not targets:
@@ -92,7 +92,7 @@ def open_hosts(ready: Sequence[ReadyHost], image: str, *, filter: Optional[str] 
     capture = PodCapture([], count=count, duration=duration, growing=True)
 
     def make(target: Target) -> Sidecar:
-        return Sidecar(clients[target.uid], target, image, filter=filter, snaplen=snaplen)
+        return Sidecar(clients[target.uid], target, image, filter=filter, snaplen=snaplen, buffer_kib=buffer_kib)
 
     session = PodSession(capture, report or (lambda line: None), filter, make, stream_class=SidecarStream)
     session.ended_reason = "every container's capture ended"

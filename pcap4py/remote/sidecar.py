@@ -41,14 +41,15 @@ class Sidecar:
     """
 
     def __init__(self, client: Any, target: Target, image: str, *, filter: Optional[str] = None,
-                 snaplen: int = 262144):
+                 snaplen: int = 262144, buffer_kib: Optional[int] = None):
         self.client = client
         self.target = target
         self.pod = target
         self.image = image
         self.name = NAME_PREFIX + secrets.token_hex(4)
         self.id: Optional[str] = None
-        self._args = ["--snaplen", str(snaplen)] + (["--filter", filter] if filter else [])
+        self._args = (["--snaplen", str(snaplen)] + (["--filter", filter] if filter else [])
+                      + (["--buffer-size", str(buffer_kib)] if buffer_kib else []))  # -B, per interface
         self._sock: Any = None
         self._closed = False
 
