@@ -48,10 +48,13 @@ def kube_options(f: Callable) -> Callable:
 
 
 def refuse_without_kube(r: "CaptureRequest") -> None:
-    """The pod options mean nothing without --kube: say so rather than capture something else."""
+    """The pod options mean nothing without --kube: say so rather than capture something else
+    (``--image`` also serves ``--host``/``--context``)."""
+    from .hosts import wants_hosts
+
     given = [flag for flag, on in (("--selector", r.selector), ("--namespace", r.kube_namespace),
                                    ("--target-container", r.target_container),
-                                   ("--image", r.image and not (r.hosts or r.context))) if on]
+                                   ("--image", r.image and not wants_hosts(r))) if on]
     if given and not r.kube:
         raise click.UsageError(f"{', '.join(given)} select pods: add --kube")
 

@@ -138,3 +138,27 @@ def test_an_unreachable_host_is_one_line_and_the_others_go_on(remotelab, pcap4py
     alone = run_cli("capture", "--host", bad, "--container", web.name, "-c", "4", timeout=60)
     assert alone.returncode == 1, alone.stderr
     assert alone.stderr.splitlines()[-1] == "pcap4py: no container to capture on 198.18.120.1", alone.stderr
+
+
+def test_a_docker_context_names_the_host_and_its_tls(remotelab, pcap4py_image, tmp_path):
+    import hashlib
+    import shutil
+
+    web, _ = _pinger(remotelab, "c")
+    digest = hashlib.sha256(b"p4-remote").hexdigest()
+    meta = tmp_path / "contexts" / "meta" / digest
+    meta.mkdir(parents=True)
+    meta.joinpath("meta.json").write_text(json.dumps(
+        {"Name": "p4-remote", "Metadata": {}, "Endpoints": {"docker": {"Host": remotelab.engine.tcp_url,
+                                                                      "SkipTLSVerify": False}}}))
+    tls = tmp_path / "contexts" / "tls" / digest / "docker"
+    tls.mkdir(parents=True)
+    for f in ("ca.pem", "cert.pem", "key.pem"):
+        shutil.copy(remotelab.engine.lab / "tls" / f, tls / f)
+    env = {"DOCKER_CONFIG": str(tmp_path), "DOCKER_CONTEXT": "p4-remote"}
+    res = run_cli("capture", "--image", IMAGE_TAG, "--container", web.name, "-c", "4", "icmp", timeout=240, env=env)
+    assert res.returncode == 0, res.stderr
+    assert f"pcap4py: capturing 1 container (p4-remote/{web.name})" in res.stderr
+    assert f"p4-remote/{web.name}/eth0" in res.stdout, res.stdout
+    assert len(res.stdout.splitlines()) == 4
+    assert remotelab.sidecars() == []
