@@ -162,3 +162,29 @@ def test_a_docker_context_names_the_host_and_its_tls(remotelab, pcap4py_image, t
     assert f"p4-remote/{web.name}/eth0" in res.stdout, res.stdout
     assert len(res.stdout.splitlines()) == 4
     assert remotelab.sidecars() == []
+
+
+def test_the_image_archive_is_loaded_on_a_host_without_the_image(remotelab, pcap4py_image, tmp_path):
+    import docker
+
+    local = docker.from_env()
+    try:
+        archive = tmp_path / "image.tar"
+        with open(archive, "wb") as f:
+            for chunk in local.api.get_image(IMAGE_TAG):
+                f.write(chunk)
+    finally:
+        local.close()
+    try:
+        remotelab.client.images.remove(IMAGE_TAG, force=True)
+    except Exception:
+        pass
+    web, _ = _pinger(remotelab, "a")
+    res = _capture(remotelab.engine, "--container", web.name, "-c", "4", "--image-archive", str(archive), "icmp")
+    assert res.returncode == 0, res.stderr
+    assert f"pcap4py: host {REMOTE_IP} has no image {IMAGE_TAG}: loading it there from {archive}" in res.stderr
+    assert len(res.stdout.splitlines()) == 4, res.stdout
+    missing = run_cli("capture", "--host", remotelab.engine.tcp_url, *remotelab.engine.tls_args, "--image", "p4-none:x",
+                      "--container", web.name, "-c", "1", "--image-archive", str(tmp_path / "nope.tar"), timeout=60)
+    assert missing.returncode == 1, missing.stderr
+    assert f"pcap4py: cannot read the image archive {tmp_path / 'nope.tar'}: No such file or directory" in missing.stderr
