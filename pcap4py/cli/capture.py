@@ -15,6 +15,7 @@ from ..sinks import FORMATS, Output
 from ..sinks.pump import pump
 from ..text import printable
 from .group import main
+from .hosts import capture_hosts, host_options, wants_hosts
 from .kube import capture_pods, kube_options, refuse_without_kube
 from .options import PRINT_OPTIONS, print_flags
 from .options import BUFFER_KIB, COMMAND, FILE_COUNT, FILE_NAME, FILE_SIZE, INTERVAL, SECONDS, USER_NAME
@@ -108,6 +109,7 @@ def _output_options(f):
 @click.option("-Z", "--relinquish-privileges", "user", metavar="USER", type=USER_NAME,
               help="Drop to USER once handles and files are open (default with --container as root: nobody).")
 @kube_options
+@host_options
 def capture(**options) -> None:
     """Capture packets live: capture IFACE [EXPRESSION...] (or -i IFACE, or --container NAME)."""
     _capture(CaptureRequest(**options))
@@ -117,6 +119,8 @@ def _capture(r: CaptureRequest) -> None:
     refuse_without_kube(r)
     if r.kube:  # before r.check(): --pod and --follow mean pods of the cluster here
         return capture_pods(r, check_output(r.output(_rotation(r))), _kube_filter(r), _run)
+    if wants_hosts(r):  # containers on other hosts: every word is the filter, as with --kube
+        return capture_hosts(r, check_output(r.output(_rotation(r))), _kube_filter(r), _run)
     r.check()
     output = r.output(_rotation(r))
     iface, expression = r.interface(), r.expression()

@@ -31,21 +31,27 @@ def kube_options(f: Callable) -> Callable:
         click.option("--target-container", metavar="NAME",
                      help="With --kube: whose namespaces the capture shares (default: the pod's first container)."),
         click.option("--image", metavar="IMAGE",
-                     help=f"With --kube: the bundled image to run in the pods (${IMAGE_VARIABLE}, "
-                          f"default {DEFAULT_IMAGE})."),
+                     help=f"With --kube or --host: the bundled image to run in the pods (${IMAGE_VARIABLE}) or "
+                          f"on the hosts ($PCAP4PY_REMOTE_IMAGE); default {DEFAULT_IMAGE}."),
         click.option("--image-pull-policy", type=click.Choice(["IfNotPresent", "Always", "Never"]),
                      default="IfNotPresent", show_default=True, help="With --kube: when the node pulls the image."),
         click.option("--kubeconfig", metavar="FILE", help="With --kube: the kubeconfig (default: $KUBECONFIG)."),
-        click.option("--context", "kube_context", metavar="NAME", help="With --kube: the kubeconfig context."),
+        click.option("--context", "context", metavar="NAME",
+                     help="With --kube: the kubeconfig context; else a Docker context whose host's containers "
+                          "are captured (as --host; $DOCKER_CONTEXT)."),
     ]):
         f = option(f)
     return f
 
 
 def refuse_without_kube(r: "CaptureRequest") -> None:
-    """The pod options mean nothing without --kube: say so rather than capture something else."""
+    """The pod options mean nothing without --kube: say so rather than capture something else
+    (``--image`` also serves ``--host``/``--context``)."""
+    from .hosts import wants_hosts
+
     given = [flag for flag, on in (("--selector", r.selector), ("--namespace", r.kube_namespace),
-                                   ("--target-container", r.target_container), ("--image", r.image)) if on]
+                                   ("--target-container", r.target_container),
+                                   ("--image", r.image and not wants_hosts(r))) if on]
     if given and not r.kube:
         raise click.UsageError(f"{', '.join(given)} select pods: add --kube")
 
@@ -73,7 +79,7 @@ def capture_pods(r: "CaptureRequest", output: "Output", expression, run: Callabl
     from ..remote.pods import open_pods
 
     check_request(r)
-    api, namespace = client(r.kubeconfig, r.kube_context)
+    api, namespace = client(r.kubeconfig, r.context)
     pods, problems = select_pods(api, r.kube_namespace or namespace, r.pods, r.selector, r.target_container)
     for line in problems:
         _say(line)

@@ -73,7 +73,15 @@ class CaptureRequest:
     image: Optional[str] = None
     image_pull_policy: str = "IfNotPresent"
     kubeconfig: Optional[str] = None
-    kube_context: Optional[str] = None
+    context: Optional[str] = None  # with --kube the kubeconfig's, else a Docker context (pcap4py.cli.hosts)
+    # --host (pcap4py.cli.hosts)
+    hosts: tuple = ()
+    tls: bool = False
+    tlsverify: bool = False
+    tlscacert: Optional[str] = None
+    tlscert: Optional[str] = None
+    tlskey: Optional[str] = None
+    image_archive: Optional[str] = None
 
     def check(self) -> None:
         """Refuse every combination of options that cannot work, before anything is opened

@@ -1,7 +1,7 @@
 """What runs inside a pod (the bundled image as an ephemeral container): every interface of the
 pod's network namespace, captured from the pod's point of view, written as pcapng on stdout.
 
-    python3 -m pcap4py.remote.agent [--filter EXPR] [--snaplen N] [--attach-timeout S]
+    python3 -m pcap4py.remote.agent [--filter EXPR] [--snaplen N] [--buffer-size KiB] [--attach-timeout S]
 
 Stdout is the stream the host reads (the container's log), so nothing else may reach it:
 standard error goes to /dev/null, and an error before the capture starts is the one line
@@ -69,7 +69,7 @@ def _namespace_interfaces() -> list[dict]:
     return result
 
 
-def open_capture(filter: Optional[str], snaplen: int) -> Any:
+def open_capture(filter: Optional[str], snaplen: int, buffer_kib: Optional[int] = None) -> Any:
     """A capture of every interface that is up, from this namespace's point of view."""
     from ..engine.capture import Capture
     from ..engine.handle import open_live
@@ -85,7 +85,8 @@ def open_capture(filter: Optional[str], snaplen: int) -> Any:
             # them in 32 MiB at 256 KiB), which a burst of small frames overflows while the
             # stream's writes wait (half of 24,000 frames/s were dropped); the block ring holds
             # each frame in its own size, and a block is handed over after at most timeout_ms
-            h = open_live(iface["name"], filter=filter, snaplen=snaplen, immediate=False, index=n)
+            sized = {"buffer_size": buffer_kib * 1024} if buffer_kib else {}  # else the engine's 32 MiB
+            h = open_live(iface["name"], filter=filter, snaplen=snaplen, immediate=False, index=n, **sized)
             h.source = replace(h.source, description=describe(iface["mac"], iface["ips"]))
             handles.append(h)
     except BaseException:
@@ -130,7 +131,7 @@ def _write_termination(text: str) -> None:
         pass  # not in a pod, or not writable: the stream's statistics say the same
 
 
-def run(filter: Optional[str], snaplen: int, attach_timeout: float) -> int:
+def run(filter: Optional[str], snaplen: int, attach_timeout: float, buffer_kib: Optional[int] = None) -> int:
     """Capture until the lifeline ends; the exit status."""
     from ..sinks.pcapng import PcapngSink
 
@@ -138,7 +139,7 @@ def run(filter: Optional[str], snaplen: int, attach_timeout: float) -> int:
         _write_termination(f"nobody attached within {attach_timeout:.0f} s")
         return 3
     try:
-        capture = open_capture(filter, snaplen)
+        capture = open_capture(filter, snaplen, buffer_kib)
     except Exception as e:  # noqa: BLE001 - one line, in the stream, is all the host can read
         line = f"pcap4py: {(str(e).splitlines() or [type(e).__name__])[0]}"
         os.write(1, (line + "\n").encode())
@@ -166,10 +167,11 @@ def main(argv: Optional[list] = None) -> None:
     parser.add_argument("--filter", default=None)
     parser.add_argument("--snaplen", type=int, default=262144)
     parser.add_argument("--attach-timeout", type=float, default=60.0)
+    parser.add_argument("--buffer-size", type=int, default=None, help="KiB of kernel buffer per interface")
     args = parser.parse_args(argv)
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 2)  # the log is the stream: nothing but pcapng may reach it
-    sys.exit(run(args.filter or None, args.snaplen, args.attach_timeout))
+    sys.exit(run(args.filter or None, args.snaplen, args.attach_timeout, args.buffer_size))
 
 
 if __name__ == "__main__":

@@ -78,9 +78,17 @@ class PodStream:
                 h.filter = self.session.filter
             self.handles.extend(handles)
             capture.add(handles)
-        self.session.report(f"+ pod {self.pod} ({', '.join(i.name or '?' for i in ifaces)}) "
-                            f"through ephemeral container {self.container.name}")
+        self.session.report(f"+ {self.what()} ({', '.join(i.name or '?' for i in ifaces)}) "
+                            f"through {self.through()}")
         return handles
+
+    def what(self) -> str:
+        """What this stream captures, for its lines (``pod NS/NAME``)."""
+        return f"pod {self.pod}"
+
+    def through(self) -> str:
+        """What captures it, for its lines."""
+        return f"ephemeral container {self.container.name}"
 
     def _describe(self, iface: Interface) -> str:
         p = self.pod
@@ -88,14 +96,14 @@ class PodStream:
                 f"namespaces by ephemeral container {self.container.name}")
 
     def _failed(self, message: str) -> None:
-        self.session.report(f"pod {self.pod}: {message}")
+        self.session.report(f"{self.what()}: {message}")
 
     def _ended_handle(self, handle: StreamHandle) -> None:
         """On the capture's thread: one of this pod's handles has read its stream's end."""
         self.session.capture.remove(handle)
         self._ended.add(id(handle))
         if len(self._ended) == len(self.handles):
-            self.session.report(f"- pod {self.pod}: its capture ended")
+            self.session.report(f"- {self.what()}: its capture ended")
             self.session.done(self)
 
     def close(self) -> None:
@@ -110,8 +118,10 @@ class PodSession:
     :class:`~.kube.EphemeralCapture`.  Following, the capture goes on when every stream has ended."""
 
     def __init__(self, capture: Capture, report: Report, filter: Optional[str],
-                 make: Callable[[Pod], EphemeralCapture], follow: bool = False):
+                 make: Callable[[Pod], EphemeralCapture], follow: bool = False,
+                 stream_class: type = PodStream):
         self.capture = capture
+        self._stream_class = stream_class
         self.report = report
         self.filter = filter
         self.follow = follow
@@ -123,6 +133,7 @@ class PodSession:
         self._uids: set[str] = set()
         self.closed = False
         self.draining = False
+        self.ended_reason = "every pod's capture ended"
 
     def start(self, pod: Pod) -> None:
         """Capture ``pod`` (once: a pod already taken is left alone)."""
@@ -130,7 +141,7 @@ class PodSession:
             if pod.uid in self._uids or self.closed:
                 return
             self._uids.add(pod.uid)
-            stream = PodStream(self, self._make(pod))
+            stream = self._stream_class(self, self._make(pod))
             self.streams.append(stream)
         stream.start()
 
@@ -141,7 +152,7 @@ class PodSession:
         if finished and self.draining:
             self.capture.stop()  # the drain asked for is complete
         elif finished:
-            self.capture.stop(reason="every pod's capture ended")
+            self.capture.stop(reason=self.ended_reason)
 
     def end_inputs(self) -> bool:
         """Tell every agent to finish (its input closed); whether any stream is still running."""
@@ -168,6 +179,9 @@ class PodCapture(Capture):
     :data:`DRAIN_WAIT` seconds (a second stop ends it at once)."""
 
     session: PodSession
+    # packets reach us late: the agent's own pcapng holds them up to 0.5 s, then the transport;
+    # a pcapng file holds each packet this long to write every stream's in time order
+    holdback_ns = 2_000_000_000
 
     def stop(self, reason: Optional[str] = None) -> None:
         if reason is not None or self.stopped or getattr(self, "_draining", False):

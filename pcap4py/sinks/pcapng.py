@@ -55,7 +55,9 @@ class PcapngSink:
             self._describe(handle)
         self._j.setComments(comments)
         if capture.growing or (len(capture.handles) > 1 and any(h.live for h in capture.handles)):
-            self._j.setHoldback(HOLDBACK_NS)
+            # a capture of streams from elsewhere says how late its packets may arrive (their
+            # agents hold theirs back too, and the transport adds its own delay)
+            self._j.setHoldback(getattr(capture, "holdback_ns", HOLDBACK_NS))
         capture.listen(Listener(added=self.add_interfaces))
 
     def add_interfaces(self, handles: Sequence[Any]) -> None:
