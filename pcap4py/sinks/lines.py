@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 from ..engine import jvm
 from ..engine.batch import Batch
 from ..engine.packet import Source
+from ..errors import CaptureError
 from .printing import PrintFlags
 from ..engine.limits import LINE_OUTPUT_BYTES
 from ..text import printable
@@ -143,7 +144,8 @@ class LineSink:
             self._formatter.begin(*Batch.java_arrays(batches))
         view = memoryview(self._out)
         while True:
-            n = int(self._formatter.next(self._jout))
+            with jvm.java_errors(CaptureError):  # a frame of up to 128 MiB may not fit Java's heap
+                n = int(self._formatter.next(self._jout))
             if not n:
                 return
             self._write_all(view[:n])

@@ -17,9 +17,11 @@ import time
 from pathlib import Path
 from typing import Optional
 
-from tests.fixtures.pcapfiles import BASE_TS, pcap_header, pcap_record, pcapng_file, varied_eth_frames
+from tests.fixtures.pcapfiles import (BASE_TS, pcap_header, pcap_record, pcapng_epb, pcapng_file, pcapng_idb,
+                                      pcapng_shb, varied_eth_frames)
 
 SEEDS = range(150)  # per base file
+BIG_SEEDS = range(20)  # of the file of big frames
 FORMATS = ("text", "hexdump", "json", "jsonl", "pcap4j")
 FILTERS = (None, "not tcp")
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,6 +35,19 @@ def base_pcap() -> bytes:
 def base_pcapng() -> bytes:
     frames = varied_eth_frames() * 3
     return pcapng_file(3, [(i % 3, (BASE_TS + i) * 10**9 + i, f) for i, f in enumerate(frames)])
+
+
+def base_big_pcapng() -> bytes:
+    """A D-Bus interface (snapshot length 0: its largest frame, 128 MiB) with frames above 256 KiB
+    between small ones (issue 25 row 16): a flipped length must never make a reader lose its place."""
+    frames = [bytes([i]) * (300_001 + i if i % 3 == 1 else 40 + i) for i in range(7)]
+    return (pcapng_shb() + pcapng_idb(231, "dbus0", snaplen=0)
+            + b"".join(pcapng_epb(0, (BASE_TS + i) * 10**9 + i, f) for i, f in enumerate(frames)))
+
+
+def filters_for(path: Path) -> tuple:
+    """The filters a variant is read with: D-Bus has no protocols to filter on, only lengths."""
+    return (None, "greater 100") if ".big." in path.name else FILTERS
 
 
 def mutate(data: bytes, seed: int) -> bytes:
@@ -121,14 +136,15 @@ def tshark_read_as_pcaps(path: Path) -> list[Path]:
 def test_mutated_files_never_crash_and_never_invent_packets(tmp_path):
     started = time.monotonic()
     variants = []
-    for kind, base in (("pcap", base_pcap()), ("pcapng", base_pcapng())):
-        for seed in SEEDS:
+    for kind, base, seeds in (("pcap", base_pcap(), SEEDS), ("pcapng", base_pcapng(), SEEDS),
+                              ("big.pcapng", base_big_pcapng(), BIG_SEEDS)):
+        for seed in seeds:
             path = tmp_path / f"{kind}-{seed}.{kind}"
             path.write_bytes(mutate(base, seed))
             variants.append(path)
     runs = [[*(["read", str(p), "--format", fmt]), *([flt] if flt else [])]
-            for p in variants for fmt in FORMATS for flt in FILTERS]
-    limits = {(str(p), flt): reference_count(p, flt) for p in variants for flt in FILTERS}
+            for p in variants for fmt in FORMATS for flt in filters_for(p)]
+    limits = {(str(p), flt): reference_count(p, flt) for p in variants for flt in filters_for(p)}
 
     proc = subprocess.run([sys.executable, "-m", "tests.fixtures.cli_driver"], cwd=ROOT, timeout=300,
                           input="".join(json.dumps(r) + "\n" for r in runs), capture_output=True, text=True)
