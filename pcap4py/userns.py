@@ -17,8 +17,8 @@ opened, and nothing outside Python is needed.  Only the namespaces change, not t
 are still created by the user's own uid (in the container, that uid is ``root``), and paths are the
 host's (the mount namespace is not entered).
 
-Listing (``pcap4py containers``) enters nothing for good: each namespace is read by a forked child
-(:func:`in_owned`), which is single-threaded whatever its parent is.
+Listing (``pcap4py containers``) enters nothing for good: each namespace is read by another,
+single-threaded process (:func:`in_owned`).
 """
 
 from __future__ import annotations
@@ -26,9 +26,12 @@ from __future__ import annotations
 import ctypes
 import errno
 import fcntl
+import importlib
 import os
 import pickle
 import struct
+import subprocess
+import sys
 from typing import Callable, TypeVar
 
 from .errors import PermissionDenied, Pcap4pyError
@@ -41,6 +44,7 @@ CLONE_NEWUSER = 0x10000000
 NS_GET_USERNS = 0xB701  # ioctl on a namespace file: a descriptor on the user namespace that owns it
 NS_GET_OWNER_UID = 0xB704  # ioctl on a user namespace: the uid of its creator (its owner)
 CAP_SYS_ADMIN = 21
+READER_TIMEOUT_S = 60
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -128,32 +132,70 @@ def join_owner(ref: NetnsRef) -> bool:
 
 
 def in_owned(ref: NetnsRef, fn: Callable[[], T]) -> T:
-    """``fn()``, called in a forked child inside namespace ``ref`` (through its owner's user
-    namespace) and its result sent back pickled; the calling process enters nothing.
+    """``fn()`` (a module-level function), called inside namespace ``ref`` (through its owner's user
+    namespace) by another process, its result sent back pickled; the calling process enters nothing.
 
-    For reading a namespace the caller owns but may not enter (see :func:`must_join`).
+    For reading a namespace the caller owns but may not enter (see :func:`must_join`).  The other
+    process is a fork when this one has a single thread (fast), else a new interpreter: a forked
+    copy of a process whose other threads (the JVM's) held a lock at that moment can wait for it
+    forever.
     """
-    reader, writer = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: one thread, whatever the parent has
-        try:
-            os.close(reader)
-            try:
-                _enter(ref)
-                box = ("ok", fn())
-            except BaseException as e:  # noqa: BLE001 - carried to the parent
-                box = ("error", e if isinstance(e, Pcap4pyError) else Pcap4pyError(str(e)))
-            with os.fdopen(writer, "wb") as out:
-                pickle.dump(box, out)
-        finally:
-            os._exit(0)  # never back into the parent's code
-    os.close(writer)
-    with os.fdopen(reader, "rb") as got:
-        data = got.read()
-    os.waitpid(pid, 0)
-    if not data:
-        raise Pcap4pyError(f"cannot read network namespace {netns_path(ref)}: its reader died")
-    kind, value = pickle.loads(data)
+    path = netns_path(ref)
+    if _threads() == 1:
+        answer, status, said = _forked(path, fn)
+    else:
+        answer, status, said = _interpreter(path, f"{fn.__module__}:{fn.__qualname__}")
+    try:
+        kind, value = pickle.loads(answer)
+    except Exception:  # noqa: BLE001 - it died before answering: its last words say why
+        last = said.decode(errors="replace").strip().splitlines()
+        raise Pcap4pyError(f"cannot read network namespace {path}: "
+                           f"{last[-1] if last else f'its reader ended with status {status}'}") from None
     if kind == "error":
         raise value
     return value
+
+
+def _forked(path: str, fn: Callable[[], T]) -> tuple[bytes, int, bytes]:
+    reader, writer = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(reader)
+            with os.fdopen(writer, "wb") as out:
+                out.write(_answer(path, fn))
+        finally:
+            os._exit(0)  # never back into the caller's code
+    os.close(writer)
+    with os.fdopen(reader, "rb") as got:
+        answer = got.read()
+    return answer, os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]), b""
+
+
+def _interpreter(path: str, target: str) -> tuple[bytes, int, bytes]:
+    try:
+        proc = subprocess.run([sys.executable, "-m", __name__, path, target], capture_output=True,
+                              timeout=READER_TIMEOUT_S)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise Pcap4pyError(f"cannot read network namespace {path}: {e}") from e
+    return proc.stdout, proc.returncode, proc.stderr
+
+
+def _answer(path: str, fn: Callable[[], T]) -> bytes:
+    """In the reader: enter ``path``, call ``fn``, the pickled outcome."""
+    try:
+        _enter(path)
+        box = ("ok", fn())
+    except Exception as e:  # noqa: BLE001 - carried to the caller
+        box = ("error", e if isinstance(e, Pcap4pyError) else Pcap4pyError(f"{type(e).__name__}: {e}"))
+    return pickle.dumps(box)
+
+
+def _reader(path: str, target: str) -> None:
+    """The new interpreter of :func:`in_owned`: ``target`` (``module:function``) in ``path``, pickled."""
+    module, name = target.split(":")
+    sys.stdout.buffer.write(_answer(path, getattr(importlib.import_module(module), name)))
+
+
+if __name__ == "__main__":
+    _reader(*sys.argv[1:3])

@@ -151,3 +151,17 @@ def test_without_root_what_the_user_does_not_own_is_refused_in_one_line(rootless
     res = _as_owner(rootless_podman, owner_cwd, "capture", "--container", box, "--via", "veth", "-c", "1")
     assert res.returncode != 0 and len(res.stderr.splitlines()) == 1, res.stderr
     assert res.stderr.startswith(f"pcap4py: container {box} has no host-side veth peer") and "use --via netns" in res.stderr
+
+
+def test_a_program_whose_jvm_runs_already_is_told_to_capture_first(rootless, rootless_podman, owner_cwd):
+    """The JVM's threads keep a process out of a user namespace: the owner's program that started
+    it before asking for a rootless container gets one clear error, not a half-entered capture."""
+    box = rootless("late")
+    script = ("import pcap4py\nfrom pcap4py.engine import jvm\njvm.start()\n"
+              f"try:\n    pcap4py.open_container({box!r})\n"
+              "except pcap4py.Pcap4pyError as e:\n    print(type(e).__name__, e)\n")
+    res = subprocess.run(rootless_podman.python_command("-c", script), cwd=owner_cwd, capture_output=True,
+                         text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.startswith(f"Pcap4pyError cannot enter the user namespace of /proc/"), res.stdout
+    assert "threads (the JVM is running?)" in res.stdout and "capture rootless containers before" in res.stdout
