@@ -119,7 +119,8 @@ def _setns(fd: int, what: str) -> None:
     if _libc.setns(fd, CLONE_NEWNET) != 0:
         err = ctypes.get_errno()
         if err == errno.EPERM:
-            raise PermissionDenied(f"cannot enter network namespace {what}: CAP_SYS_ADMIN is missing")
+            raise PermissionDenied(f"no permission to enter network namespace {what}: CAP_SYS_ADMIN is missing "
+                                   f"(run as root; a rootless container: as the user who owns it)")
         raise Pcap4pyError(f"cannot enter network namespace {what}: {os.strerror(err)}")
 
 

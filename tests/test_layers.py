@@ -24,7 +24,7 @@ LAYERS = {
     "engine": ("base",),
     "base": ("base",),
 }
-BASE = {"errors", "netns", "privileges", "signals", "text", "__init__"}
+BASE = {"errors", "netns", "privileges", "signals", "text", "userns", "__init__"}
 ENTRY = {"image", "__main__"}  # what a user runs: the image's entry point, python -m pcap4py
 
 

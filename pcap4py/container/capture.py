@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional, Union
 from ..engine.listener import Listener, SourceGone
 from ..engine.pov import PointOfView
 from ..errors import ContainerNotFound, Pcap4pyError
+from ..userns import join_owner
 from .follow import Follower
 from .lookup import find, reachable, runtime_of
 from .model import Container
@@ -169,6 +170,8 @@ def _namespace_handles(ns: Namespace, via: str, user_filter: Optional[str], capt
     """The open, labelled handles of namespace ``ns`` captured ``via``, numbered from
     ``reserve(number of handles)`` on."""
     plans = plan(ns, via, user_filter, capture)
+    if ns.path:
+        join_owner(ns.path)  # a rootless container's owner, without root: this process moves in (before the JVM)
     if via == "bridge":
         # a bridge device sees frames switched between its ports only in promiscuous mode
         live_kwargs = {**live_kwargs, "promisc": True}

@@ -16,6 +16,7 @@ from typing import Optional
 
 from ..netns import NetnsRef, netns_key
 from ..plumbing.rtnl import IFF_LOOPBACK, IFF_UP, link_kind, netlink_errors, rtnl
+from ..userns import in_owned, must_join
 
 __all__ = ["interfaces", "is_own_namespace", "norm_ip"]
 
@@ -63,7 +64,8 @@ def interfaces(path: NetnsRef) -> list[dict]:
     host_peer, host_peer_index, host_bridge`` (the peer as seen from the calling
     thread's namespace)."""
     with netlink_errors(f"cannot list the interfaces of {path}"):
-        links, addrs = _read_namespace(path)
+        # a rootless container seen by its owner: read by a child that enters its user namespace
+        links, addrs = in_owned(path, _read_namespace) if must_join(path) else _read_namespace(path)
         host_links, _ = _read_namespace()
     host = {link["index"]: link for link in host_links}
     result = []

@@ -4,7 +4,8 @@ the libpod endpoints for what that API lacks (a container's pod, a pod's members
 The socket is ``CONTAINER_HOST`` (Podman's own variable), else the rootful
 ``/run/podman/podman.sock`` and every user's rootless ``/run/user/UID/podman/podman.sock`` that
 is there (root reaches them all; a rootless container is captured in ``netns`` mode: its
-interfaces have no veth peer on the host).
+interfaces have no veth peer on the host), and ``$XDG_RUNTIME_DIR/podman/podman.sock``: a user
+without root finds their own (and captures their containers through :mod:`pcap4py.userns`).
 Podman 4.3's compatible event stream filters on its own event names before translating them
 (``died`` is reported as ``die``, a removal is ``remove``): the subscription asks in Podman's words.
 """
@@ -40,8 +41,12 @@ class PodmanRuntime(DockerRuntime):
     def instances(cls) -> list["PodmanRuntime"]:
         if os.environ.get(cls.ENV):
             return [cls()]  # named: that one only
-        sockets = [cls.DEFAULT.removeprefix("unix://")] + sorted(glob.glob(cls.ROOTLESS))
-        return [cls(f"unix://{path}") for path in sockets if os.path.exists(path)]
+        sockets = [cls.DEFAULT.removeprefix("unix://"), *sorted(glob.glob(cls.ROOTLESS))]
+        runtime_dir = os.environ.get("XDG_RUNTIME_DIR")
+        if runtime_dir:  # the user's own, wherever their session keeps it
+            sockets.append(os.path.join(runtime_dir, "podman", "podman.sock"))
+        unique = dict.fromkeys(os.path.realpath(p) for p in sockets if os.path.exists(p))
+        return [cls(f"unix://{path}") for path in unique]
 
     def _libpod(self, path: str, what: str) -> Optional[dict]:
         """The JSON answer of libpod endpoint ``path`` (None: 404)."""
