@@ -231,3 +231,33 @@ def test_a_small_file_reserves_little_memory(small_pcap_module):
                           env=_env(Path("/"), PCAP4PY_CDS="off"), timeout=120)
     n, biggest = map(int, done.stdout.split())
     assert n == 100 and biggest <= 512 << 10, done.stderr
+
+
+def test_a_plain_read_loads_no_libpcap_until_a_filter_or_a_dump_asks(small_pcap_module, tmp_path):
+    """A classic pcap read whole is Java's alone (no JNA, no libpcap: a quicker, smaller start);
+    a filter, or a dump asked for before reading, opens it in libpcap as before."""
+    out = tmp_path / "copy.pcap"
+    code = ("import json, sys, pcap4py\n"
+            "def loaded():\n"
+            "    maps = open('/proc/self/maps').read()\n"
+            "    return [n for n in ('libpcap', 'libjnidispatch') if n in maps]\n"
+            "with pcap4py.open_offline(sys.argv[1]) as h:\n"
+            "    plain = sum(1 for _ in h.packets())\n"
+            "before = loaded()\n"
+            "with pcap4py.open_offline(sys.argv[1]) as h:\n"
+            "    h.dump(sys.argv[2])\n"
+            "    dumped = sum(1 for _ in h.packets())\n"
+            "with pcap4py.open_offline(sys.argv[1], filter='udp') as h:\n"
+            "    udp = sum(1 for _ in h.packets())\n"
+            "print(json.dumps({'plain': plain, 'before': before, 'dumped': dumped, 'udp': udp, 'after': loaded()}))")
+    done = subprocess.run([PYTHON, "-c", code, str(small_pcap_module), str(out)], capture_output=True, text=True,
+                          env=_env(Path("/"), PCAP4PY_CDS="off"), timeout=120)
+    assert done.returncode == 0, done.stderr
+    said = json.loads(done.stdout.strip().splitlines()[-1])
+    assert said["plain"] == said["dumped"] == 100 and said["before"] == []
+    assert said["after"] == ["libpcap", "libjnidispatch"]
+    peer = subprocess.run(["tcpdump", "-n", "-r", str(out)], capture_output=True, text=True, timeout=60)
+    assert peer.returncode == 0 and len(peer.stdout.splitlines()) == 100, peer.stderr
+    udp = subprocess.run(["tcpdump", "-n", "-r", str(small_pcap_module), "udp"], capture_output=True, text=True,
+                         timeout=60)
+    assert said["udp"] == len(udp.stdout.splitlines()) > 0

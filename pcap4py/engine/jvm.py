@@ -35,6 +35,8 @@ OPTIONS_ENV = "PCAP4PY_JVM_OPTIONS"  # extra JVM options, space-separated
 DEFAULT_OPTIONS = ("-Xrs", "-Xms16m", "-Xmx256m", "-XX:+UseSerialGC", "-XX:-UsePerfData")
 _HELPER_JAR_GLOB = "pcap4py-helper-*.jar"
 _lock = threading.Lock()
+_native_loaded = False
+_NATIVE_PACKAGE = "org.pcap4j.core."  # Pcap4J's classes that bind libpcap when first used
 
 
 def jar_dir() -> Path:
@@ -149,11 +151,25 @@ def start() -> Any:
             if user_options():
                 _check_options(libjvm, options)
             _start_jvm(jpype, libjvm, [*options, *startup_options(libjvm, cp, options)], cp)
-            # Load libpcap through JNA now, at home: JNA's first load starts helper threads (its
-            # cleaner, the reaper of an ldconfig it runs), and a thread starts in the network
-            # namespace of the thread that makes it; a first load inside a container's namespace
-            # would leave them there for good.
-            jpype.JClass("org.pcap4j.core.Pcaps").libVersion()
+    return jpype
+
+
+def start_native() -> Any:
+    """:func:`start`, then libpcap loaded through JNA (Pcap4J's bindings), once; returns ``jpype``.
+
+    Call it from a thread in the host's network namespace before anything that enters another
+    one: JNA's first load starts helper threads (its cleaner), and a thread starts in the
+    namespace of the thread that makes it, so a first load inside a container's namespace would
+    leave them there for good.  :func:`jclass` calls it for Pcap4J's ``org.pcap4j.core`` classes;
+    a plain file read never needs it (Java reads the file: no JNA, no libpcap, a quicker start).
+    """
+    global _native_loaded
+    jpype = start()
+    if not _native_loaded:
+        with _lock, held_stop_signals():
+            if not _native_loaded:
+                jpype.JClass("org.pcap4j.core.Pcaps").libVersion()
+                _native_loaded = True
     return jpype
 
 
@@ -272,8 +288,10 @@ def _scratch_file() -> Any:
 
 @lru_cache(maxsize=None)
 def jclass(name: str) -> Any:
-    """A Java class by its fully qualified name (looked up once), starting the JVM if needed."""
-    return start().JClass(name)
+    """A Java class by its fully qualified name (looked up once), starting the JVM if needed
+    (and loading libpcap first for Pcap4J's core classes, see :func:`start_native`)."""
+    jpype = start_native() if name.startswith(_NATIVE_PACKAGE) else start()
+    return jpype.JClass(name)
 
 
 @contextmanager
