@@ -261,3 +261,35 @@ def test_a_plain_read_loads_no_libpcap_until_a_filter_or_a_dump_asks(small_pcap_
     udp = subprocess.run(["tcpdump", "-n", "-r", str(small_pcap_module), "udp"], capture_output=True, text=True,
                          timeout=60)
     assert said["udp"] == len(udp.stdout.splitlines()) > 0
+
+
+PEAK = ("import atexit, runpy, sys\n"
+        "def peak():\n"
+        "    with open('/proc/self/status') as f:\n"
+        "        kb = next(int(l.split()[1]) for l in f if l.startswith('VmHWM:'))\n"
+        "    print(f'peak-kb {kb}', file=sys.stderr)\n"
+        "atexit.register(peak)\n"
+        "sys.argv = ['pcap4py', *sys.argv[1:]]\n"
+        "runpy.run_module('pcap4py', run_name='__main__')\n")
+
+
+def _peak_mb(*args: str) -> float:
+    done = subprocess.run([PYTHON, "-c", PEAK, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          text=True, timeout=300, env=_env(Path("/"), PCAP4PY_CDS="off"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    return int(done.stderr.split("peak-kb ")[-1].split()[0]) / 1024
+
+
+@pytest.mark.slow
+def test_json_peaks_near_a_plain_dump(tmp_path):
+    """Formatting 200,000 packets as a JSON array holds little more than copying them to a file:
+    no C2 compilation arena of tens of MB, no young generation grown to a third of the heap, no
+    temporary direct copy of the read buffer, no buffer resident beyond what a batch fills (the
+    gap was ~60 MB)."""
+    from bench import gen
+
+    path = tmp_path / "mid.pcap"
+    gen.ensure(path, 200_000)
+    dump = _peak_mb("read", str(path), "-w", "/dev/null")
+    json_peak = _peak_mb("read", str(path), "--json")
+    assert json_peak - dump <= 25, f"--json peaked at {json_peak:.0f} MB, -w at {dump:.0f} MB"

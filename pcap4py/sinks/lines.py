@@ -15,7 +15,7 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 from ..engine import jvm
-from ..engine.batch import Batch
+from ..engine.batch import Batch, untouched
 from ..engine.packet import Source
 from .printing import PrintFlags
 from ..engine.limits import LINE_OUTPUT_BYTES
@@ -104,7 +104,7 @@ class LineSink:
         self._formatter = make_formatter(fmt, sources, with_interface=with_interface, local=local,
                                          by_label=by_label, flags=flags)
         self._known = len(sources)
-        self._out = bytearray(OUT_BYTES)
+        self._out = untouched(OUT_BYTES)  # only the pages a batch's lines fill become resident
         self._jout = jpype.nio.convertToDirectBuffer(self._out)
         self._closed = False
         self.warnings: list[str] = []
