@@ -13,6 +13,7 @@ __all__ = [
     "NotFound",
     "InterfaceNotFound",
     "ContainerNotFound",
+    "RuntimeNotServed",
     "SelectionError",
     "JarsNotFound",
     "NoJavaFound",
@@ -161,6 +162,11 @@ class DockerError(Pcap4pyError):
 
 class DockerUnavailable(DockerError):
     """The Docker daemon cannot be reached."""
+
+
+class RuntimeNotServed(DockerUnavailable):
+    """A runtime's socket is there but does not serve that runtime's API (a containerd whose CRI
+    plugin is disabled, as Docker's is): found by discovery, it is skipped without a warning."""
 
 
 class ContainerNotRunning(DockerError):

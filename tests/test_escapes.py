@@ -20,7 +20,7 @@ from typing import Optional
 import pytest
 
 from pcap4py.text import printable
-from tests.cli import pcap4py_cmd, start_cli, wait_listening
+from tests.fixtures.cli import pcap4py_cmd, start_cli, wait_listening
 from tests.fixtures.netlab import sh
 from tests.fixtures.pcapfiles import A4, B4, ethernet, ipv4_udp, pcapng_epb, pcapng_shb
 

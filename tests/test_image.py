@@ -17,7 +17,7 @@ import uuid
 
 import pytest
 
-from tests.cli import run_cli
+from tests.fixtures.cli import run_cli
 from tests.fixtures.imagelab import pcap4py_image  # noqa: F401  (session fixture)
 
 pytestmark = pytest.mark.docker

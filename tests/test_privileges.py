@@ -68,7 +68,7 @@ def _status(pid: int) -> dict:
 
 def test_running_capture_after_the_drop_has_no_capability_and_no_new_privs():
     import signal
-    from tests.cli import start_cli, wait_listening
+    from tests.fixtures.cli import start_cli, wait_listening
 
     proc = start_cli("capture", "lo", "-Z", "nobody", "icmp")
     try:
@@ -90,7 +90,7 @@ def test_running_capture_after_the_drop_has_no_capability_and_no_new_privs():
 
 
 def test_empty_user_is_a_usage_error_not_a_silent_root_capture():
-    from tests.cli import run_cli
+    from tests.fixtures.cli import run_cli
 
     proc = run_cli("capture", "lo", "-Z", "", "-c", "1", "icmp")
     assert proc.returncode == 2 and "Invalid value for '-Z'" in proc.stderr, proc.stderr

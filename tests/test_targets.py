@@ -18,7 +18,7 @@ import pytest
 
 from pcap4py.errors import NotFound, Pcap4pyError, PermissionDenied
 from pcap4py.netns import netns_path, open_netns, resolve_netns
-from tests.cli import run_cli
+from tests.fixtures.cli import run_cli
 
 ADDR = "198.18.7.2/24"
 

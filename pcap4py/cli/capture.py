@@ -20,9 +20,9 @@ from .options import PRINT_OPTIONS, print_flags
 from .options import BUFFER_KIB, COMMAND, FILE_COUNT, FILE_NAME, FILE_SIZE, INTERVAL, SECONDS, USER_NAME
 from .request import CaptureRequest, check_output
 
-RUNTIMES = ("docker", "podman")  # the backends of pcap4py.container.runtimes (not imported here: kept lazy)
+RUNTIMES = ("docker", "podman", "cri", "containerd")  # the backends of pcap4py.container.runtimes (not imported here: kept lazy)
 # container.plans.VIAS, spelled here so that a plain capture or read never imports the container
-# layer (tests/test_startup.py checks that the two agree)
+# layer (tests/engine/test_startup.py checks that the two agree)
 VIAS = ("netns", "veth", "bridge")
 from .wait import wait_announced
 
@@ -89,7 +89,8 @@ def _output_options(f):
 @click.option("--compose-project", metavar="NAME",
               help="Capture the containers of this Compose project (with --compose-service: that project's only).")
 @click.option("--pod", "pods", metavar="NAME", multiple=True,
-              help="Capture a pod (Podman): its one network namespace, once; repeat for several. With --kube: a Kubernetes pod.")
+              help="Capture a pod (Podman; a CRI pod as [NAMESPACE/]NAME): its one network namespace, once; repeat for several. "
+                   "With --kube: a Kubernetes pod.")
 @click.option("--runtime", type=click.Choice(RUNTIMES), metavar="|".join(RUNTIMES),
               help="Look containers up in this runtime only (default: every runtime whose socket is present; "
                    "or $PCAP4PY_RUNTIME).")

@@ -36,7 +36,7 @@ def _rows(c) -> list[list[str]]:
 
 @main.command("containers")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of full records.")
-@click.option("--runtime", type=click.Choice(("docker", "podman")),
+@click.option("--runtime", type=click.Choice(("docker", "podman", "cri", "containerd")),
               help="Only this runtime's containers (default: every runtime whose socket is present).")
 def containers_command(as_json: bool, runtime: str) -> None:
     """List running containers of every runtime: PID, interfaces, host veth peers, IPs, networks, bridges."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Callable, Optional, TypeVar
 
-from ..errors import ContainerNotFound, DockerUnavailable, SelectionError
+from ..errors import ContainerNotFound, DockerUnavailable, RuntimeNotServed, SelectionError
 from .model import Container
 from .runtimes import Runtime, backend, chosen
 
@@ -85,9 +85,16 @@ def each_runtime(fn: Callable[[Runtime], list[T]], runtime: Optional[str] = None
             rt.close()
     if errors and len(errors) == len(runtimes):
         raise errors[0]
-    for e in errors:
-        (warn or (lambda line: None))(f"warning: skipped: {e}")
+    _warn_skipped(errors, warn)
     return results
+
+
+def _warn_skipped(errors: list[DockerUnavailable], warn: Optional[Callable[[str], None]]) -> None:
+    """Tell ``warn`` of the runtimes skipped; a socket that serves another API (Docker's containerd,
+    without CRI) is no runtime of that kind: not worth a word."""
+    for e in errors:
+        if not isinstance(e, RuntimeNotServed):
+            (warn or (lambda line: None))(f"warning: skipped: {e}")
 
 
 def reachable(runtimes: list[Runtime], warn: Optional[Callable[[str], None]] = None) -> list[Runtime]:
@@ -103,8 +110,7 @@ def reachable(runtimes: list[Runtime], warn: Optional[Callable[[str], None]] = N
             rt.close()
     if not answering:
         raise errors[0]
-    for e in errors:
-        (warn or (lambda line: None))(f"warning: skipped: {e}")
+    _warn_skipped(errors, warn)
     return answering
 
 

@@ -40,7 +40,8 @@ class Namespace:
     def of(cls, c: Container) -> "Namespace":
         """The namespace of one container."""
         ips = frozenset(norm_ip(ip) for n in c.networks for ip in n.ips)
-        return cls(c.name, f"container {c.name}", f"{c.runtime} container {c.name} (id {c.short_id})",
+        kind = "pod" if c.pod and c.pod == c.name else "container"  # a CRI pod is one record
+        return cls(c.name, f"{kind} {c.name}", f"{c.runtime} {kind} {c.name} (id {c.short_id})",
                    c.netns_path or "", c.interfaces, ips, (c,))
 
     @classmethod

@@ -93,8 +93,8 @@ class Selection:
             return True
         if any(ref == name or container_id.startswith(ref) for ref in self.names):
             return True
-        if pod is not None and pod in self.pods:
-            return True
+        if pod is not None and (pod in self.pods or pod.rpartition("/")[2] in self.pods):
+            return True  # a CRI pod NAMESPACE/NAME is also named by its NAME
         required = self.required_labels
         return bool(required) and all(
             key in labels and (value is None or labels[key] == value) for key, value in required)

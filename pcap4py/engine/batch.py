@@ -1,7 +1,7 @@
 """Batches: how packets cross from Java to Python without one JPype call per packet.
 
-Python owns two ``bytearray`` buffers, handed to Java once as direct
-``ByteBuffer`` views.  One ``BatchReader.fill`` call appends a fixed-size record
+Python owns two buffers (anonymous memory, see :func:`untouched`), handed to Java once as
+direct ``ByteBuffer`` views.  One ``BatchReader.fill`` call appends a fixed-size record
 per packet to ``meta`` and the frame bytes to ``data`` and returns the count;
 Python then unpacks all records with one ``struct.iter_unpack``.
 
@@ -24,8 +24,9 @@ from .limits import MAX_SNAPLEN
 from .record import RECORD
 
 DEFAULT_BATCH_PACKETS = 4096  # the largest batch: what heavy traffic grows to
-DEFAULT_DATA_BYTES = 4 << 20  # 4096 frames of ~1 KB, above the helper's 256 KiB per-frame reserve
-# Java appends a packet only while a whole frame of the largest size still fits (its reserve)
+DEFAULT_DATA_BYTES = 4 << 20  # 4096 frames of ~1 KB
+# a batch with less room than the usual largest frame left counts as full (it grows next time);
+# a frame above it (a few link types allow up to 128 MiB) is held by Java until a batch has room
 FRAME_RESERVE = MAX_SNAPLEN
 START_BATCH_PACKETS = 256  # where a batch starts before traffic asks for more
 START_DATA_BYTES = FRAME_RESERVE + (256 << 10)  # 256 KiB of frames a batch, then it grows
@@ -96,9 +97,10 @@ class Batch:
         return cls(packets, data_bytes)
 
     def recycle(self) -> None:
-        """Hand the buffers back for reuse; only once nothing (no Java thread either) uses them."""
+        """Hand the buffers back for reuse; only once nothing (no Java thread either) uses them.
+        One grown for a big frame is let go rather than kept idle."""
         self.count = 0
-        if len(_IDLE) < IDLE_BATCHES and self not in _IDLE:
+        if len(_IDLE) < IDLE_BATCHES and self not in _IDLE and len(self.data) <= DEFAULT_DATA_BYTES:
             _IDLE.append(self)
 
     @property
@@ -131,8 +133,23 @@ class Batch:
             self._grow()
         limit = self.capacity if max_packets is None else min(self.capacity, max_packets)
         self.count = int(reader.fill(self._jmeta, self._jdata, limit))
+        if not self.count and self.fit(int(reader.roomNeeded())):
+            self.count = int(reader.fill(self._jmeta, self._jdata, limit))
         self._full = self.count > 0 and (self.count >= self.capacity or self._room_left() < FRAME_RESERVE)
         return self.count
+
+    def fit(self, frame_bytes: int) -> bool:
+        """Make the data area hold a frame of ``frame_bytes`` (one Java held back for lack of room:
+        a link type whose frames exceed the usual 256 KiB); False when it already does.  The
+        records stay; the frames' buffer is replaced (its contents were consumed already)."""
+        if frame_bytes <= len(self.data):
+            return False
+        self.set_data_bytes(frame_bytes)
+        return True
+
+    def set_data_bytes(self, data_bytes: int) -> None:
+        """Replace the frames' buffer with one of ``data_bytes`` (its contents were consumed)."""
+        self._allocate(self.capacity, data_bytes)
 
     def _room_left(self) -> int:
         """Bytes of the data area after the last frame read."""
@@ -142,12 +159,13 @@ class Batch:
         return len(self.data) - end
 
     def _grow(self) -> None:
-        """Double the buffers (up to the defaults); their contents were consumed already."""
+        """Double the buffers (up to the defaults; one :meth:`fit` grew past them goes back to the
+        default); their contents were consumed already."""
         self._full = False
         capacity = min(DEFAULT_BATCH_PACKETS, self.capacity * 2)
-        data_bytes = min(DEFAULT_DATA_BYTES, len(self.data) * 2)
-        if capacity > self.capacity or data_bytes > len(self.data):
-            self._allocate(max(capacity, self.capacity), max(data_bytes, len(self.data)))
+        data_bytes = min(DEFAULT_DATA_BYTES, len(self.data) * 2)  # one grown for a big frame shrinks back
+        if capacity > self.capacity or data_bytes != len(self.data):
+            self._allocate(max(capacity, self.capacity), data_bytes)
 
     def swap(self, other: "Batch") -> None:
         """Exchange buffers and contents with ``other`` (how a prefetched batch is handed over)."""

@@ -69,7 +69,7 @@ class PcapngFileHandle(Handle):
         self._require_open()
         raise CaptureFileError(f"{self.name}: a file has no direction to select")
 
-    def dump(self, path: str, dumper: Any = None) -> Any:
+    def dump(self, path: str, dumper: Any = None, *, owned: bool = True) -> Any:
         self._require_open()
         raise CaptureFileError(f"cannot write {path} as pcap from the pcapng file {self.name}: "
                                f"write a .pcapng file instead")

@@ -1,7 +1,7 @@
 """The 80-byte record the Java helper writes per packet: its one definition on the Python side.
 
 The Java side is ``java/src/main/java/pcap4py/helper/Record.java``; ``Record.layout()`` names
-the same fields at the same offsets, and ``tests/test_record.py`` compares the two.  From the
+the same fields at the same offsets, and ``tests/engine/test_record.py`` compares the two.  From the
 table below come the struct that unpacks a record (:data:`RECORD`), the index of each field in
 the unpacked tuple (``TS_NS``, ``CAPLEN``, ...) and each field's byte offset (:data:`OFFSETS`).
 """

@@ -93,7 +93,7 @@ class StreamHandle(Handle):
         self._require_open()
         raise CaptureFileError(f"{self.name}: a remote capture is written as pcapng: use -w FILE.pcapng")
 
-    def dump(self, path: str, dumper: Any = None) -> Any:
+    def dump(self, path: str, dumper: Any = None, *, owned: bool = True) -> Any:
         self._require_open()
         raise CaptureFileError(f"cannot write {path} as pcap from a remote capture: write a .pcapng file")
 

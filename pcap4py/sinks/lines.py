@@ -1,7 +1,7 @@
 """The line sink: text, hexdump, JSON lines and a streamed JSON array, formatted in Java.
 
 Java's ``LineFormatter`` turns a whole batch into output bytes in a buffer Python owns (a direct
-``ByteBuffer`` over a ``bytearray``, like the batch buffers); Python writes them to the output
+``ByteBuffer`` over anonymous memory, like the batch buffers); Python writes them to the output
 descriptor with one ``os.write`` per filled buffer.  No Python object is made per packet.
 
 ``--format json`` streams: ``[`` when the sink opens, records as they come, ``]`` on close, so
@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 from ..engine import jvm
 from ..engine.batch import Batch, untouched
 from ..engine.packet import Source
+from ..errors import CaptureError
 from .printing import PrintFlags
 from ..engine.limits import LINE_OUTPUT_BYTES
 from ..text import printable
@@ -143,7 +144,8 @@ class LineSink:
             self._formatter.begin(*Batch.java_arrays(batches))
         view = memoryview(self._out)
         while True:
-            n = int(self._formatter.next(self._jout))
+            with jvm.java_errors(CaptureError):  # a frame of up to 128 MiB may not fit Java's heap
+                n = int(self._formatter.next(self._jout))
             if not n:
                 return
             self._write_all(view[:n])

@@ -2,7 +2,8 @@
 
 :func:`chosen` picks them: the one ``--runtime`` or ``PCAP4PY_RUNTIME`` names, else every runtime
 whose socket is set or present (``DOCKER_HOST`` or ``/var/run/docker.sock``; ``CONTAINER_HOST`` or
-``/run/podman/podman.sock`` and the rootless ``/run/user/UID/podman/podman.sock``), else Docker
+``/run/podman/podman.sock`` and the rootless ``/run/user/UID/podman/podman.sock``; for the CRI
+``CONTAINER_RUNTIME_ENDPOINT`` or containerd's and CRI-O's sockets), else Docker
 (whose error then says where it looked).  Each backend
 is imported only when asked for.
 """
@@ -19,7 +20,8 @@ from .base import Event, Listed, Runtime
 __all__ = ["NAMES", "ENV", "chosen", "backend", "Runtime", "Listed", "Event"]
 
 # runtime name -> "module:class" of its backend, in the order auto-discovery asks them
-BACKENDS = {"docker": "docker:DockerRuntime", "podman": "podman:PodmanRuntime"}
+BACKENDS = {"docker": "docker:DockerRuntime", "podman": "podman:PodmanRuntime", "cri": "cri:CriRuntime",
+            "containerd": "containerd:ContainerdRuntime"}
 NAMES = tuple(BACKENDS)
 ENV = "PCAP4PY_RUNTIME"
 

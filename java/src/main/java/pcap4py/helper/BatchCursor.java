@@ -6,7 +6,8 @@ import java.nio.ByteOrder;
 /**
  * Where the next packet goes in the two buffers a {@code fill} call was given: the bookkeeping
  * every reader's loop shares. Records start at offset 0 of {@code meta}, frames at 0 of {@code
- * data}; a packet fits while a record and a frame of the largest size still do.
+ * data}; a packet fits while a record and its frame still do (no fixed per-frame reserve: a frame
+ * may be as big as its link type allows, {@link LinkTypes#maxSnaplen}).
  */
 final class BatchCursor {
 
@@ -23,11 +24,22 @@ final class BatchCursor {
     this.maxPackets = maxPackets;
   }
 
-  /** Whether another packet may be appended. */
+  /** Whether another record may be appended (its frame must fit too: {@link #fits}). */
   boolean hasRoom() {
-    return count < maxPackets
-        && rec + Record.SIZE <= meta.capacity()
-        && data.capacity() - pos >= Summary.MAX_FRAME;
+    return count < maxPackets && rec + Record.SIZE <= meta.capacity();
+  }
+
+  /** Whether a frame of {@code caplen} bytes fits in what is left of the data buffer. */
+  boolean fits(int caplen) {
+    return data.capacity() - pos >= caplen;
+  }
+
+  /**
+   * For a frame that does not fit: the data buffer size it needs when even an empty batch has no
+   * room for it (see {@link BatchSource#roomNeeded}), else 0 (the next batch will take it).
+   */
+  int needs(int caplen) {
+    return count == 0 && caplen > data.capacity() ? caplen : 0;
   }
 
   /** Appends one packet: its record (decoded from {@code frame}) and its bytes. */

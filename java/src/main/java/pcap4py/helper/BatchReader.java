@@ -26,8 +26,6 @@ import org.pcap4j.core.PcapHandle.TimestampPrecision;
  */
 public final class BatchReader extends BatchSource {
 
-  private static final int MAX_FRAME = Summary.MAX_FRAME;
-
   private final PcapHandle handle;
   private final Lock handleLock;
   private final Pointer pcap;
@@ -36,7 +34,6 @@ public final class BatchReader extends BatchSource {
   private final int sourceIndex;
   private final Memory out = new Memory(16); // pcap_next_ex's two out-parameters
   private final Pointer outData = out.share(8);
-  private final byte[] frame = new byte[MAX_FRAME];
   private final long[] addrs = new long[2];
   private final long[] header = new long[3];
 
@@ -50,6 +47,10 @@ public final class BatchReader extends BatchSource {
   private long[] budget;
   private int writeError; // errno of the dumper's first failed write, 0 while none
   private boolean copy = true;
+  // a packet read (and dumped) whose frame did not fit in the last batch: its pcap_pkthdr and
+  // bytes stay valid in libpcap's buffer until the next pcap_next_ex, which waits until it is taken
+  private Pointer heldHeader;
+  private Pointer heldBytes;
   private boolean unsignedSeconds;
 
   public BatchReader(PcapHandle handle, int sourceIndex) {
@@ -168,6 +169,14 @@ public final class BatchReader extends BatchSource {
   private int fillOpen(ByteBuffer meta, ByteBuffer data, int maxPackets) {
     int count = 0;
     BatchCursor batch = copy ? new BatchCursor(meta, data, maxPackets) : null; // null: count and dump only
+    needed = 0;
+    if (heldHeader != null) { // dumped when read; copied now (or only counted, with copying off)
+      if (batch != null && (!batch.hasRoom() || !copyPacket(batch, heldHeader, heldBytes))) {
+        return 0;
+      }
+      heldHeader = null;
+      count++;
+    }
     while (count < maxPackets && (batch == null || batch.hasRoom())) {
       if (budget != null && budget[0] < 0) {
         break; // the file is full: the next packet goes to the next file
@@ -191,21 +200,38 @@ public final class BatchReader extends BatchSource {
           budget[0] -= PCAP_RECORD_HEADER + hdr.getInt(PKTHDR_CAPLEN);
         }
       }
-      count++;
-      if (batch == null) {
-        continue;
+      if (batch != null && !copyPacket(batch, hdr, bytes)) {
+        heldHeader = hdr; // read and dumped already: the next batch takes it
+        heldBytes = bytes;
+        total += count;
+        return count;
       }
-      hdr.read(0, header, 0, 3);
-      long sec = unsignedSeconds ? header[0] & 0xffffffffL : header[0];
-      long frac = header[1];
-      int caplen = Math.min((int) header[2], MAX_FRAME);
-      int origlen = (int) (header[2] >>> 32);
-      bytes.read(0, frame, 0, caplen);
-      long ts = Summary.timestamp(sec, frac, nanoseconds);
-      batch.append(frame, caplen, origlen, ts, dlt, sourceIndex);
+      count++;
     }
     total += count;
     return count;
+  }
+
+  /**
+   * Appends the packet libpcap handed over; false when its frame does not fit ({@code needed} then
+   * says whether it needs a bigger buffer). libpcap has checked its length against the link type's
+   * largest frame ({@link LinkTypes#maxSnaplen}).
+   */
+  private boolean copyPacket(BatchCursor batch, Pointer hdr, Pointer bytes) {
+    hdr.read(0, header, 0, 3);
+    int caplen = (int) header[2];
+    if (!batch.fits(caplen)) {
+      needed = batch.needs(caplen);
+      return false;
+    }
+    long sec = unsignedSeconds ? header[0] & 0xffffffffL : header[0];
+    long frac = header[1];
+    int origlen = (int) (header[2] >>> 32);
+    byte[] frame = frameFor(caplen);
+    bytes.read(0, frame, 0, caplen);
+    long ts = Summary.timestamp(sec, frac, nanoseconds);
+    batch.append(frame, caplen, origlen, ts, dlt, sourceIndex);
+    return true;
   }
 
   private String lastError() {

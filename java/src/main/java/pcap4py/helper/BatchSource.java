@@ -8,13 +8,18 @@ import java.nio.channels.ReadableByteChannel;
  * Something that fills Python's batch buffers: {@link BatchReader} (libpcap), {@link
  * PcapFileReader} (a classic pcap file read directly) or {@link PcapngFileReader} (any pcapng).
  * Records start at offset 0 of {@code meta} and frames at offset 0 of {@code data}, one {@link
- * Record} per packet; {@link BatchCursor} keeps the place.
+ * Record} per packet; {@link BatchCursor} keeps the place. A frame that does not fit in what is
+ * left of {@code data} is held for the next call; one bigger than the whole of {@code data}
+ * makes a call return 0 with {@link #roomNeeded} saying how big a buffer it needs.
  */
 public abstract class BatchSource {
 
   protected boolean eof;
   protected String error;
   protected long total;
+  /** The size of a frame held back because even an empty batch had no room for it, 0 if none. */
+  protected int needed;
+  private final byte[] frame = new byte[Summary.MAX_FRAME];
 
   /**
    * Reads packets until none is ready now (live, non-blocking), the end of a file, an error, {@code
@@ -41,6 +46,23 @@ public abstract class BatchSource {
   /** The message of the read that failed, or null. */
   public String error() {
     return error;
+  }
+
+  /**
+   * After a {@code fill} that returned 0: the data buffer size the next frame needs (a frame above
+   * the usual 256 KiB, up to its link type's largest), or 0 when it was not held back for room.
+   * The frame waits for a {@code fill} with a data buffer that big.
+   */
+  public int roomNeeded() {
+    return needed;
+  }
+
+  /**
+   * An array to copy a frame of {@code caplen} bytes into: the reader's own (the usual size), or
+   * for a bigger frame (a link type whose frames may exceed 256 KiB; rare) one of its own.
+   */
+  protected byte[] frameFor(int caplen) {
+    return caplen <= frame.length ? frame : new byte[caplen];
   }
 
   /** Packets read so far. */

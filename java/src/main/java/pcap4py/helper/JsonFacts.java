@@ -30,7 +30,7 @@ final class JsonFacts {
   /** Prints the packet into the scratch buffer (its facts are then in the printer's Facts). */
   void decode(Fields f) {
     scratch.pos = 0;
-    if (!mayHaveFacts(f)) {
+    if (!mayHaveFacts(f) || f.caplen > Summary.MAX_FRAME) { // a frame above 256 KiB is never IP: no facts
       printer.facts.reset(); // ARP, other UDP, ...: nothing to print for (JSON's hot path)
       return;
     }

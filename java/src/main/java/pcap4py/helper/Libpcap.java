@@ -53,6 +53,9 @@ final class Libpcap {
 
   static native int pcap_snapshot(Pointer pcap);
 
+  /** pcap_datalink_val_to_name: libpcap's name of a DLT_ value ("EN10MB"), or null. */
+  static native String pcap_datalink_val_to_name(int dlt);
+
   /** pcap_offline_filter: the filter's return value for one packet (0: rejected). */
   static native int pcap_offline_filter(Pointer program, Pointer header, Pointer data);
 }

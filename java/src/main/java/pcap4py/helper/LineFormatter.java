@@ -32,8 +32,11 @@ public final class LineFormatter {
   private final Fields.Clock local;
   private final Fields.Clock utc = Fields.Clock.utc();
   private final Fields f = new Fields();
-  private final byte[] frame = new byte[Summary.MAX_FRAME];
+  private final byte[] usualFrame = new byte[Summary.MAX_FRAME];
+  private byte[] frame = usualFrame; // a bigger one for a frame above the usual size, while it is formatted
   private final Out out;
+  private byte[] usualOut; // the output buffer's own array (a frame above the usual size borrows a bigger one)
+  private int handedOut; // bytes of out already copied to the caller's buffers (a big frame's output, in pieces)
   private final TextPrinter text;
   private JsonFacts facts; // JSON formats only
 
@@ -72,6 +75,7 @@ public final class LineFormatter {
     }
     this.local = Fields.Clock.local(zone);
     this.out = new Out(outCapacity);
+    this.usualOut = out.buf;
     this.text = new TextPrinter(out, zone);
     this.facts = this.format >= JSONL ? new JsonFacts(zone) : null;
   }
@@ -141,18 +145,32 @@ public final class LineFormatter {
     this.cursors = new int[metas.length];
   }
 
-  /** Formats the next packets of the round into {@code dst} (from offset 0); returns the byte
-   *  count, 0 once the round is done. */
+  /**
+   * Formats the next packets of the round into {@code dst} (from offset 0); returns the byte
+   * count, 0 once the round is done. A frame above the usual size (up to its link type's
+   * largest, {@link LinkTypes#maxSnaplen}) is formatted alone into a buffer of its own, handed
+   * over in pieces of {@code dst}'s size by this and the next calls; normal traffic never needs it.
+   */
   public int next(ByteBuffer dst) {
+    if (handedOut < out.pos) {
+      return handOut(dst);
+    }
     out.pos = 0;
+    handedOut = 0;
     int b;
     while ((b = nextBatch()) >= 0) {
       int rec = cursors[b] * Record.SIZE;
       f.load(metas[b], rec);
       int src = f.sourceIndex < names.length ? f.sourceIndex : 0;
-      if (out.remaining() < maxBytes(f.caplen, jsonNames[src].length)) {
-        break; // the rest goes in the next call
+      int budget = f.caplen <= Summary.MAX_FRAME ? maxBytes(f.caplen, jsonNames[src].length)
+          : bigFrameBytes(f.caplen, jsonNames[src].length);
+      if (out.remaining() < budget) {
+        if (out.pos > 0 || budget <= usualOut.length) {
+          break; // the rest goes in the next call
+        }
+        out.buf = bigArray(budget); // a big frame, alone: its output is handed over in pieces
       }
+      frame = f.caplen <= usualFrame.length ? usualFrame : bigArray(f.caplen);
       ByteBuffer data = datas[b];
       data.position(f.dataOff);
       data.get(frame, 0, f.caplen);
@@ -166,10 +184,33 @@ public final class LineFormatter {
       }
       append(src, view != null);
       cursors[b]++;
+      frame = usualFrame;
     }
+    return handOut(dst);
+  }
+
+  /** An array for a big frame or its output; refused in words when the Java heap cannot hold it. */
+  private byte[] bigArray(int n) {
+    try {
+      return new byte[n];
+    } catch (OutOfMemoryError e) {
+      throw new IllegalStateException("not enough Java heap to format a frame of " + f.caplen
+          + " bytes (raise it with PCAP4PY_JVM_OPTIONS=-Xmx2g)");
+    }
+  }
+
+  /** Copies the next piece of the formatted output into {@code dst}; returns its length. */
+  private int handOut(ByteBuffer dst) {
+    int n = Math.min(out.pos - handedOut, dst.capacity());
     dst.clear();
-    dst.put(out.buf, 0, out.pos);
-    return out.pos;
+    dst.put(out.buf, handedOut, n);
+    handedOut += n;
+    if (handedOut == out.pos && out.buf != usualOut) {
+      out.buf = usualOut; // the big frame's buffer goes (its bytes are all handed over)
+      out.pos = 0;
+      handedOut = 0;
+    }
+    return n;
   }
 
   /** The batch whose next packet is the earliest (ties: the first batch), or -1: the pcapng
@@ -182,6 +223,16 @@ public final class LineFormatter {
     // hex rows take ~4.4 bytes per frame byte (twice with an unknown payload's rows), JSON 2 plus
     // the facts; DNS names at most ~4 per byte (DnsPrinter's budget)
     return 9 * caplen + JsonFields.maxBytes(0, nameBytes) + 2 * nameBytes;
+  }
+
+  /**
+   * An upper bound of a frame above the usual size's output: such a frame is never IP (only a few
+   * link types allow it), so no printer decodes it; what grows with it is its hex (JSON's payload,
+   * 2 bytes a byte; hex and ASCII rows, under 5), and a text line without dumps is one short line.
+   */
+  private int bigFrameBytes(int caplen, int nameBytes) {
+    int perByte = format >= JSONL ? 2 : format == HEXDUMP || text.flags.dump != PrintFlags.HEX_NONE ? 5 : 0;
+    return perByte * caplen + JsonFields.maxBytes(0, nameBytes) + 2 * nameBytes;
   }
 
   private void append(int src, boolean viewed) {

@@ -21,13 +21,13 @@ public final class PcapFileReader extends BatchSource {
   private static final int RECORD_HEADER = 16;
 
   private final FileChannel channel;
-  /** Read buffer: 4 MiB, or less for a smaller file, but always room for the largest record. */
+  /** Read buffer: 4 MiB, or less for a smaller file, but room for a usual record; grows for a bigger one. */
   private static final int MAX_BUFFER = 4 << 20;
   private static final int MIN_BUFFER = HEADER + RECORD_HEADER + Summary.MAX_FRAME;
 
-  private final ByteBuffer in;
-  private final byte[] frame = new byte[Summary.MAX_FRAME];
+  private ByteBuffer in;
   private final int dlt;
+  private int snapshot; // libpcap's snapshot length of the file (pcap_adjust_snapshot)
   private final int sourceIndex;
   private final boolean nanoseconds;
 
@@ -54,6 +54,8 @@ public final class PcapFileReader extends BatchSource {
       throw new IOException("not a classic pcap file");
     }
     this.nanoseconds = magic == 0xa1b23c4d;
+    int snaplen = in.getInt(in.position() + 16);
+    this.snapshot = snaplen <= 0 || snaplen > LinkTypes.maxSnaplen(dlt) ? LinkTypes.maxSnaplen(dlt) : snaplen;
     in.position(in.position() + HEADER);
   }
 
@@ -68,6 +70,7 @@ public final class PcapFileReader extends BatchSource {
       return 0;
     }
     BatchCursor batch = new BatchCursor(meta, data, maxPackets);
+    needed = 0;
     try {
       while (batch.hasRoom()) {
         if (!ensure(RECORD_HEADER)) {
@@ -83,8 +86,14 @@ public final class PcapFileReader extends BatchSource {
         long frac = in.getInt(p + 4) & 0xffffffffL;
         int caplen = in.getInt(p + 8);
         int origlen = in.getInt(p + 12);
-        if (caplen < 0 || caplen > Summary.MAX_FRAME) {
-          error = "invalid packet capture length " + (caplen & 0xffffffffL) + ", bigger than the maximum of " + Summary.MAX_FRAME;
+        String fault = lengthFault(caplen);
+        if (fault != null) {
+          error = fault;
+          break;
+        }
+        int kept = Math.min(caplen, snapshot); // libpcap keeps at most the snapshot length, skips the rest
+        if (!batch.fits(kept)) {
+          needed = batch.needs(kept); // the record stays unread for the next fill
           break;
         }
         if (!ensure(RECORD_HEADER + caplen)) {
@@ -92,7 +101,10 @@ public final class PcapFileReader extends BatchSource {
           break;
         }
         in.position(in.position() + RECORD_HEADER); // ensure() may have moved the record
-        in.get(frame, 0, caplen);
+        byte[] frame = frameFor(kept);
+        in.get(frame, 0, kept);
+        in.position(in.position() + caplen - kept);
+        caplen = kept;
         long ts = Summary.timestamp(sec, frac, nanoseconds);
         batch.append(frame, caplen, origlen, ts, dlt, sourceIndex);
       }
@@ -103,8 +115,21 @@ public final class PcapFileReader extends BatchSource {
     return batch.count();
   }
 
+  /**
+   * libpcap's check of a record's captured length (sf-pcap.c): above the link type's largest frame
+   * is an error; above the snapshot length only, the frame is cut to it. Null when readable.
+   */
+  private String lengthFault(int caplen) {
+    return caplen >= 0 && caplen <= LinkTypes.maxSnaplen(dlt) ? null : LinkTypes.tooBig(caplen & 0xffffffffL, dlt);
+  }
+
   /** Makes at least {@code n} unread bytes available at the buffer's position; false at end of file. */
   private boolean ensure(int n) throws IOException {
+    if (n > in.capacity()) { // a record above the usual size (at most the link type's largest frame)
+      ByteBuffer bigger = ByteBuffer.allocateDirect(n).order(in.order());
+      bigger.put(in).flip();
+      in = bigger;
+    }
     return ensure(in, channel, n);
   }
 }

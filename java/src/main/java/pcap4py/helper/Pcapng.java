@@ -1,8 +1,8 @@
 package pcap4py.helper;
 
 /**
- * pcapng's numbers, for the reader and the writer alike: block types, option codes,
- * libpcap's largest snapshot length per link type, and libpcap's words for a damaged block.
+ * pcapng's numbers, for the reader and the writer alike: block types, option codes, and
+ * libpcap's words for a damaged block.
  */
 final class Pcapng {
 
@@ -35,19 +35,11 @@ final class Pcapng {
   static final int ISB_IFDROP = 5;
   static final int ISB_USRDELIV = 8;
 
-  /** The default snapshot length and most link types' largest frame (libpcap's MAXIMUM_SNAPLEN). */
-  static final int MAXIMUM_SNAPLEN = 262144;
-
   private Pcapng() {}
 
-  /** libpcap's max_snaplen_for_dlt (these LINKTYPE_ values equal their DLT_ values). */
+  /** libpcap's max_snaplen_for_dlt of a LINKTYPE_ value (see {@link LinkTypes#maxSnaplen}). */
   static int maxSnaplen(int linkType) {
-    switch (linkType) {
-      case 231: return 128 << 20; // DBUS
-      case 279: return 8 << 20; // EBHSCR
-      case 249: return 1 << 20; // USBPCAP
-      default: return MAXIMUM_SNAPLEN;
-    }
+    return LinkTypes.maxSnaplen(LinkTypes.dlt(linkType));
   }
 
   static String truncated(long wanted, long got) {

@@ -42,7 +42,6 @@ public final class PcapngFileReader extends BatchSource {
   // direct (a heap buffer is read through a temporary direct copy NIO keeps per thread); as big
   // as a small file, 4 MiB at most; grows for a bigger block, up to maxBlock
   private ByteBuffer in;
-  private final byte[] frame = new byte[Summary.MAX_FRAME];
   private final int base;
   private final List<PcapngInterface> interfaces = new ArrayList<>(); // every interface block, in file order
   private final List<PcapngInterface> sources = new ArrayList<>(); // the first interface of each source
@@ -103,8 +102,9 @@ public final class PcapngFileReader extends BatchSource {
     return sources.get(i).linkType;
   }
 
+  /** Source i's snapshot length as libpcap takes it (0 or too big: the link type's largest frame). */
   public int snaplen(int i) {
-    return sources.get(i).snaplen;
+    return sources.get(i).snapshot();
   }
 
   /** if_name, or null when the block has none. */
@@ -397,7 +397,8 @@ public final class PcapngFileReader extends BatchSource {
 
   /**
    * Decodes the packet block at {@code p} into {@code packet*} and says why libpcap would stop at
-   * it (pcap_ng_next_packet's checks, in its order), or null; then pcap4py's own frame limit.
+   * it (pcap_ng_next_packet's checks, in its order), or null. The snapshot length is at most the link
+   * type's largest frame ({@link LinkTypes#maxSnaplen}), so a bigger frame is refused there.
    */
   private String packetFault(int type, int p, int length) {
     long caplen;
@@ -429,13 +430,12 @@ public final class PcapngFileReader extends BatchSource {
     if (type == SPB) {
       caplen = Math.min(caplen, snapshot); // an SPB has no captured length (libpcap: its p->snapshot)
     } else if (caplen > snapshot) {
-      return "invalid packet capture length " + caplen + ", bigger than snaplen of " + snapshot;
+      int dlt = dlt(interfaces.get(packetInterface).linkType);
+      return snapshot == LinkTypes.maxSnaplen(dlt) ? LinkTypes.tooBig(caplen, dlt)
+          : "invalid packet capture length " + caplen + ", bigger than snaplen of " + snapshot;
     }
     if (caplen > room) {
       return tooShort(type);
-    }
-    if (caplen > Summary.MAX_FRAME) {
-      return "invalid packet capture length " + caplen + ", bigger than the maximum of " + Summary.MAX_FRAME;
     }
     packetCaplen = (int) caplen;
     return null;
@@ -461,18 +461,25 @@ public final class PcapngFileReader extends BatchSource {
       return 0; // reading on past a fault would take what follows it for blocks
     }
     BatchCursor batch = new BatchCursor(meta, data, maxPackets);
+    needed = 0;
     try {
       while (batch.hasRoom()) {
         int type = nextBlock(false);
         if (type == END) {
           break;
         }
+        if (!batch.fits(packetCaplen)) {
+          in.position(block); // read again by the next fill, into a batch with room for it
+          needed = batch.needs(packetCaplen);
+          break;
+        }
         int next = in.position();
+        byte[] frame = frameFor(packetCaplen);
         in.position(packetData); // relative bulk get: Java 11 has no absolute one
         in.get(frame, 0, packetCaplen);
         in.position(next);
         PcapngInterface f = interfaces.get(packetInterface);
-        if (!accepted(f, packetCaplen, packetOriglen)) {
+        if (!accepted(f, frame, packetCaplen, packetOriglen)) {
           continue;
         }
         long ts = type == SPB ? 0 : f.nanoseconds(packetStamp); // a simple packet block has no time
@@ -485,14 +492,15 @@ public final class PcapngFileReader extends BatchSource {
     return batch.count();
   }
 
-  private boolean accepted(PcapngInterface f, int caplen, int origlen) {
+  private boolean accepted(PcapngInterface f, byte[] frame, int caplen, int origlen) {
     Pointer program = programs.isEmpty() ? null : programs.get(f.linkType);
     if (program == null) {
       return programs.isEmpty();
     }
     filterHeader.setInt(16, caplen);
     filterHeader.setInt(20, origlen);
-    filterFrame.write(0, frame, 0, caplen);
-    return Libpcap.pcap_offline_filter(program, filterHeader, filterFrame) != 0;
+    Memory native_ = caplen <= filterFrame.size() ? filterFrame : new Memory(caplen); // a big frame: its own
+    native_.write(0, frame, 0, caplen);
+    return Libpcap.pcap_offline_filter(program, filterHeader, native_) != 0;
   }
 }

@@ -61,15 +61,15 @@ final class PcapngInterface {
   }
 
   /**
-   * libpcap's snapshot length of an interface (pcap_adjust_snapshot): 0 and values above INT_MAX
-   * mean the largest for the link type.
+   * libpcap's snapshot length of an interface (pcap_adjust_snapshot): 0, values above INT_MAX and
+   * values above the link type's largest frame mean the largest for the link type.
    */
   int snapshot() {
     return snapshot(linkType, snaplen);
   }
 
   static int snapshot(int linkType, int snaplen) {
-    return snaplen <= 0 ? maxSnaplen(linkType) : snaplen;
+    return snaplen <= 0 || snaplen > maxSnaplen(linkType) ? maxSnaplen(linkType) : snaplen;
   }
 
   /** libpcap's process_idb_options: why the options from {@code o} to {@code end} are bad, or null. */

@@ -14,7 +14,9 @@ import java.util.concurrent.BlockingQueue;
  *
  * <p>Protocol: {@link #next()} returns the index of a filled slot (blocking until one is) and
  * {@link #count(int)} its packet count; a count of 0 means the source is finished (see its
- * {@code error()}). Python hands the slot back with {@link #release(int)} once it is done with it.
+ * {@code error()}), unless {@link #needed(int)} says the next frame needs a bigger data buffer:
+ * then Python gives the slot bigger buffers with {@link #resize} and it is filled again. Python
+ * hands the slot back with {@link #release(int)} once it is done with it.
  */
 public final class ReadAhead {
 
@@ -22,6 +24,7 @@ public final class ReadAhead {
   private final ByteBuffer[] metas;
   private final ByteBuffer[] datas;
   private final int[] counts;
+  private final int[] needs; // per slot: the data buffer size the held frame needs, 0 if none
   private final int capacity;
   private final BlockingQueue<Integer> free;
   private final BlockingQueue<Integer> full;
@@ -39,6 +42,7 @@ public final class ReadAhead {
     this.metas = metas;
     this.datas = datas;
     this.counts = new int[metas.length];
+    this.needs = new int[metas.length];
     this.capacity = capacity;
     this.free = new ArrayBlockingQueue<>(metas.length + 1);
     this.full = new ArrayBlockingQueue<>(metas.length);
@@ -58,8 +62,9 @@ public final class ReadAhead {
           return;
         }
         counts[slot] = fillSafely(slot);
+        needs[slot] = counts[slot] == 0 ? source.roomNeeded() : 0;
         full.put(slot);
-        if (counts[slot] == 0) {
+        if (counts[slot] == 0 && needs[slot] == 0) {
           return; // finished: the consumer sees count 0 and stops asking
         }
       }
@@ -71,6 +76,9 @@ public final class ReadAhead {
   private int fillSafely(int slot) {
     try {
       return source.fill(metas[slot], datas[slot], capacity);
+    } catch (OutOfMemoryError e) { // a frame of up to 128 MiB (D-Bus) takes a few copies of itself
+      source.error = "not enough Java heap for a frame this big (raise it with PCAP4PY_JVM_OPTIONS=-Xmx2g)";
+      return 0;
     } catch (RuntimeException | Error e) {
       source.error = String.valueOf(e);
       return 0;
@@ -85,6 +93,18 @@ public final class ReadAhead {
   /** How many packets slot {@code slot} holds. */
   public int count(int slot) {
     return counts[slot];
+  }
+
+  /** After a count of 0: the data buffer size the next frame needs (0: the source is finished). */
+  public int needed(int slot) {
+    return needs[slot];
+  }
+
+  /** Gives slot {@code slot} back with new buffers (bigger for a big frame, or back to the usual size). */
+  public void resize(int slot, ByteBuffer meta, ByteBuffer data) {
+    metas[slot] = meta;
+    datas[slot] = data;
+    free.add(slot);
   }
 
   /** Gives slot {@code slot} back to be filled again. */

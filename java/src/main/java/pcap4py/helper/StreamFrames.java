@@ -70,6 +70,9 @@ public final class StreamFrames extends BatchSource {
       if (caplen < 0 || caplen > Summary.MAX_FRAME || at + HEADER + caplen > current.length) {
         throw new IllegalArgumentException("bad frame header at " + at); // the feeder's bug, never input's
       }
+      if (!batch.fits(caplen)) {
+        break; // the next batch takes it (the feeder's frames are at most the usual size)
+      }
       System.arraycopy(current, at + HEADER, frame, 0, caplen);
       batch.append(frame, caplen, origlen, ts, dlt, index);
       at += HEADER + caplen;
