@@ -293,3 +293,21 @@ def test_json_peaks_near_a_plain_dump(tmp_path):
     dump = _peak_mb("read", str(path), "-w", "/dev/null")
     json_peak = _peak_mb("read", str(path), "--json")
     assert json_peak - dump <= 25, f"--json peaked at {json_peak:.0f} MB, -w at {dump:.0f} MB"
+
+
+def test_loading_libpcap_runs_no_ldconfig():
+    """JNA is handed libpcap's path, so its first library load lists no linker cache: before, it ran
+    `/sbin/ldconfig -p` from the JVM at every start (a fork and an exec, ~30 ms), which left
+    Java's "process reaper" thread behind."""
+    code = ("import json, os\n"
+            "from pcap4py.engine.devices import interfaces\n"
+            "found = [i.name for i in interfaces()]\n"
+            "threads = {open(f'/proc/self/task/{t}/comm').read().strip() for t in os.listdir('/proc/self/task')}\n"
+            "print(json.dumps({'lo': 'lo' in found, 'threads': sorted(threads),\n"
+            "                  'libpcap': 'libpcap' in open('/proc/self/maps').read()}))")
+    done = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True, timeout=120,
+                          env=_env(Path("/"), PCAP4PY_CDS="off"))
+    assert done.returncode == 0, done.stderr
+    said = json.loads(done.stdout.strip().splitlines()[-1])
+    assert said["lo"] and said["libpcap"]
+    assert "process reaper" not in said["threads"], said["threads"]
