@@ -311,3 +311,18 @@ def test_loading_libpcap_runs_no_ldconfig():
     said = json.loads(done.stdout.strip().splitlines()[-1])
     assert said["lo"] and said["libpcap"]
     assert "process reaper" not in said["threads"], said["threads"]
+
+
+def test_libpcap_is_found_where_the_linker_would_look_first(tmp_path, monkeypatch):
+    from pcap4py.engine import native
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "libpcap.so.1").write_bytes(b"")
+    monkeypatch.setenv("LD_LIBRARY_PATH", f"relative/ignored:{mine}")
+    assert native.library_folders()[0] == str(mine)
+    assert native.libpcap_path() == str(mine / "libpcap.so.1")
+    options = native.libpcap_options()
+    assert options[0] == f"-Dorg.pcap4j.core.pcapLibName={mine / 'libpcap.so.1'}"
+    assert options[1].startswith(f"-Djna.platform.library.path={mine}:")
+    assert native.libpcap_path([str(tmp_path / "nothing-here")]) is None
