@@ -53,7 +53,10 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM unwinds like Ctrl-C, so every section's finally (veth and namespace removal) runs
     signal.signal(signal.SIGTERM, _interrupt)
     cfg = Config.make(args.quick)
-    meta = {**machine(), "quick": cfg.quick, "config": {k: str(v) for k, v in vars(cfg).items()}}
+    from .startup import prepare
+
+    meta = {**machine(), "quick": cfg.quick, "config": {k: str(v) for k, v in vars(cfg).items()},
+            "prepared": prepare(cfg)}
     try:
         sections = [_run_section(name, cfg) for name in SECTIONS if not args.only or name in args.only]
     except KeyboardInterrupt:

@@ -1,7 +1,7 @@
 """Batches: how packets cross from Java to Python without one JPype call per packet.
 
-Python owns two ``bytearray`` buffers, handed to Java once as direct
-``ByteBuffer`` views.  One ``BatchReader.fill`` call appends a fixed-size record
+Python owns two buffers (anonymous memory, see :func:`untouched`), handed to Java once as
+direct ``ByteBuffer`` views.  One ``BatchReader.fill`` call appends a fixed-size record
 per packet to ``meta`` and the frame bytes to ``data`` and returns the count;
 Python then unpacks all records with one ``struct.iter_unpack``.
 
@@ -14,6 +14,7 @@ slots sized from the file's length (Java's thread cannot ask Python for bigger o
 from __future__ import annotations
 
 import itertools
+import mmap
 import struct
 from typing import Any, Iterator
 
@@ -36,6 +37,14 @@ _IDLE: list["Batch"] = []
 IDLE_BATCHES = 4
 
 
+def untouched(size: int) -> mmap.mmap:
+    """``size`` writable zero bytes that cost no memory until written: anonymous pages the kernel
+    hands out as Java first writes them.  A buffer sized for the worst case (4 MiB of frames, a
+    line formatter's 2.6 MB of output) then holds only what a batch really fills; a ``bytearray``
+    of that size is zeroed, so all of it is resident from the start."""
+    return mmap.mmap(-1, max(size, 1))
+
+
 class Batch:
     """A reusable pair of buffers and the number of packets currently in them."""
 
@@ -50,8 +59,8 @@ class Batch:
         import jpype.nio  # the JVM is already running when a batch is made
 
         self.capacity = capacity
-        self.meta = bytearray(capacity * RECORD.size)
-        self.data = bytearray(data_bytes)
+        self.meta = untouched(capacity * RECORD.size)
+        self.data = untouched(data_bytes)
         self._jmeta = jpype.nio.convertToDirectBuffer(self.meta)
         self._jdata = jpype.nio.convertToDirectBuffer(self.data)
 

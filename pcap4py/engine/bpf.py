@@ -28,6 +28,9 @@ from .parse import data_link_type
 # what may follow a prefix: nothing, a primitive, an operand, the end of a comparison
 UNKNOWN_LINK_TYPE = "unknown data link type"  # libpcap's words when it has no BPF code generator for it
 _COMPLETIONS = ("", " tcp", " 1", " host 1", " = 1", " 1 = 1")
+# DLT_ values every libpcap (1.0 on) generates filter code for: NULL, EN10MB, RAW (Linux's 12),
+# LINUX_SLL, LINUX_SLL2 (1.10; files of it are only written by a libpcap that knows it)
+FILTERABLE_LINK_TYPES = frozenset({0, 1, 12, 113, 276})
 
 
 def _compile(expression: str, linktype: int, snaplen: int) -> Optional[str]:
@@ -111,7 +114,10 @@ def filter_error(expression: str, message: str, linktype: int = DLT_EN10MB) -> F
 
 def knows_link_type(linktype: int) -> bool:
     """Whether libpcap can filter packets of ``linktype`` (tcpdump refuses files of a type it cannot:
-    it compiles a filter, if only an empty one)."""
+    it compiles a filter, if only an empty one).  The common types are known without asking
+    libpcap (a plain file read then never loads it)."""
+    if linktype in FILTERABLE_LINK_TYPES:
+        return True
     message = _compile("", linktype, MAX_SNAPLEN)
     return message is None or UNKNOWN_LINK_TYPE not in message
 

@@ -22,7 +22,7 @@ class Interface:
 
 def interfaces(netns: NetnsRef | None = None) -> list[Interface]:
     """Interfaces as libpcap lists them (in network namespace ``netns`` if given)."""
-    jvm.start()
+    jvm.start_native()  # at home, before any namespace is entered
     if netns is not None:
         return run_in_netns(netns, _interfaces_here)
     return _interfaces_here()

@@ -326,7 +326,7 @@ def open_live(
     check_range("timeout_ms", timeout_ms, 0, INT_MAX)
     if buffer_size is not None:
         check_range("buffer_size", buffer_size, 1, INT_MAX)
-    jvm.start()
+    jvm.start_native()  # at home, before any namespace is entered
     opener = lambda: _open_live_here(iface, snaplen, promisc, timeout_ms, buffer_size,  # noqa: E731
                                      immediate, nanosecond, index)
     handle = run_in_netns(netns, opener) if netns is not None else opener()

@@ -1,5 +1,6 @@
-"""Opening capture files: classic pcap (libpcap, or Java's reader for a whole unfiltered file),
-pcapng (Java's reader: any link types, any sections), and streams ('-', pipes) through libpcap."""
+"""Opening capture files: classic pcap (Java's reader, libpcap once a filter or a dump asks, see
+:mod:`.pcapfile`; libpcap alone for unusual headers), pcapng (Java's reader: any link types, any
+sections), and streams ('-', pipes) through libpcap."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ import stat
 from contextlib import ExitStack
 from typing import Optional
 
-from . import jvm
 from ..errors import CaptureFileError
 from .handle import Handle
+from .pcapfile import PcapFileHandle, java_reads, libpcap_handle, read_header
 from .pcapng import open_pcapng
 
 STDIN = "-"  # libpcap's name for standard input, as tcpdump -r - uses it
@@ -38,17 +39,17 @@ def open_offline(path: str, *, filter: Optional[str] = None, index: int = 0) -> 
     if magic == PCAPNG_MAGIC:  # read in Java: libpcap refuses mixed link types and later sections
         return open_pcapng(path, filter=filter, index=index)
     nano = True if magic is None else _MAGICS[magic]
-    pcaps = jvm.jclass("org.pcap4j.core.Pcaps")
-    precision = jvm.jclass("org.pcap4j.core.PcapHandle$TimestampPrecision")
-    with jvm.java_errors(lambda message: CaptureFileError(f"cannot read {path}: {message}")):
-        jhandle = pcaps.openOffline(path, precision.NANO if nano else precision.MICRO)
-    handle = Handle(jhandle, path, live=False, index=index)
+    header = read_header(path) if magic in _STANDARD_PCAP_MAGICS else None
+    if java_reads(header):  # an ordinary classic pcap: Java reads it, libpcap only if asked
+        handle: Handle = PcapFileHandle(path, header, index)
+    else:
+        handle = Handle(libpcap_handle(path, nano), path, live=False, index=index)
     with ExitStack() as undo:
         undo.callback(handle.close)
         handle.require_known_link_type()
         if filter:
             handle.set_filter(filter)
-        elif magic in _STANDARD_PCAP_MAGICS:
+        elif magic in _STANDARD_PCAP_MAGICS and not isinstance(handle, PcapFileHandle):
             handle.use_file_reader(path)
         undo.pop_all()
     return handle

@@ -1,7 +1,7 @@
 """The line sink: text, hexdump, JSON lines and a streamed JSON array, formatted in Java.
 
 Java's ``LineFormatter`` turns a whole batch into output bytes in a buffer Python owns (a direct
-``ByteBuffer`` over a ``bytearray``, like the batch buffers); Python writes them to the output
+``ByteBuffer`` over anonymous memory, like the batch buffers); Python writes them to the output
 descriptor with one ``os.write`` per filled buffer.  No Python object is made per packet.
 
 ``--format json`` streams: ``[`` when the sink opens, records as they come, ``]`` on close, so
@@ -15,7 +15,7 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 
 from ..engine import jvm
-from ..engine.batch import Batch
+from ..engine.batch import Batch, untouched
 from ..engine.packet import Source
 from ..errors import CaptureError
 from .printing import PrintFlags
@@ -105,7 +105,7 @@ class LineSink:
         self._formatter = make_formatter(fmt, sources, with_interface=with_interface, local=local,
                                          by_label=by_label, flags=flags)
         self._known = len(sources)
-        self._out = bytearray(OUT_BYTES)
+        self._out = untouched(OUT_BYTES)  # only the pages a batch's lines fill become resident
         self._jout = jpype.nio.convertToDirectBuffer(self._out)
         self._closed = False
         self.warnings: list[str] = []

@@ -231,3 +231,98 @@ def test_a_small_file_reserves_little_memory(small_pcap_module):
                           env=_env(Path("/"), PCAP4PY_CDS="off"), timeout=120)
     n, biggest = map(int, done.stdout.split())
     assert n == 100 and biggest <= 512 << 10, done.stderr
+
+
+def test_a_plain_read_loads_no_libpcap_until_a_filter_or_a_dump_asks(small_pcap_module, tmp_path):
+    """A classic pcap read whole is Java's alone (no JNA, no libpcap: a quicker, smaller start);
+    a filter, or a dump asked for before reading, opens it in libpcap as before."""
+    out = tmp_path / "copy.pcap"
+    code = ("import json, sys, pcap4py\n"
+            "def loaded():\n"
+            "    maps = open('/proc/self/maps').read()\n"
+            "    return [n for n in ('libpcap', 'libjnidispatch') if n in maps]\n"
+            "with pcap4py.open_offline(sys.argv[1]) as h:\n"
+            "    plain = sum(1 for _ in h.packets())\n"
+            "before = loaded()\n"
+            "with pcap4py.open_offline(sys.argv[1]) as h:\n"
+            "    h.dump(sys.argv[2])\n"
+            "    dumped = sum(1 for _ in h.packets())\n"
+            "with pcap4py.open_offline(sys.argv[1], filter='udp') as h:\n"
+            "    udp = sum(1 for _ in h.packets())\n"
+            "print(json.dumps({'plain': plain, 'before': before, 'dumped': dumped, 'udp': udp, 'after': loaded()}))")
+    done = subprocess.run([PYTHON, "-c", code, str(small_pcap_module), str(out)], capture_output=True, text=True,
+                          env=_env(Path("/"), PCAP4PY_CDS="off"), timeout=120)
+    assert done.returncode == 0, done.stderr
+    said = json.loads(done.stdout.strip().splitlines()[-1])
+    assert said["plain"] == said["dumped"] == 100 and said["before"] == []
+    assert said["after"] == ["libpcap", "libjnidispatch"]
+    peer = subprocess.run(["tcpdump", "-n", "-r", str(out)], capture_output=True, text=True, timeout=60)
+    assert peer.returncode == 0 and len(peer.stdout.splitlines()) == 100, peer.stderr
+    udp = subprocess.run(["tcpdump", "-n", "-r", str(small_pcap_module), "udp"], capture_output=True, text=True,
+                         timeout=60)
+    assert said["udp"] == len(udp.stdout.splitlines()) > 0
+
+
+PEAK = ("import atexit, runpy, sys\n"
+        "def peak():\n"
+        "    with open('/proc/self/status') as f:\n"
+        "        kb = next(int(l.split()[1]) for l in f if l.startswith('VmHWM:'))\n"
+        "    print(f'peak-kb {kb}', file=sys.stderr)\n"
+        "atexit.register(peak)\n"
+        "sys.argv = ['pcap4py', *sys.argv[1:]]\n"
+        "runpy.run_module('pcap4py', run_name='__main__')\n")
+
+
+def _peak_mb(*args: str) -> float:
+    done = subprocess.run([PYTHON, "-c", PEAK, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                          text=True, timeout=300, env=_env(Path("/"), PCAP4PY_CDS="off"))
+    assert done.returncode == 0, done.stderr[-2000:]
+    return int(done.stderr.split("peak-kb ")[-1].split()[0]) / 1024
+
+
+@pytest.mark.slow
+def test_json_peaks_near_a_plain_dump(tmp_path):
+    """Formatting 200,000 packets as a JSON array holds little more than copying them to a file:
+    no C2 compilation arena of tens of MB, no young generation grown to a third of the heap, no
+    temporary direct copy of the read buffer, no buffer resident beyond what a batch fills (the
+    gap was ~60 MB)."""
+    from bench import gen
+
+    path = tmp_path / "mid.pcap"
+    gen.ensure(path, 200_000)
+    dump = _peak_mb("read", str(path), "-w", "/dev/null")
+    json_peak = _peak_mb("read", str(path), "--json")
+    assert json_peak - dump <= 25, f"--json peaked at {json_peak:.0f} MB, -w at {dump:.0f} MB"
+
+
+def test_loading_libpcap_runs_no_ldconfig():
+    """JNA is handed libpcap's path, so its first library load lists no linker cache: before, it ran
+    `/sbin/ldconfig -p` from the JVM at every start (a fork and an exec, ~30 ms), which left
+    Java's "process reaper" thread behind."""
+    code = ("import json, os\n"
+            "from pcap4py.engine.devices import interfaces\n"
+            "found = [i.name for i in interfaces()]\n"
+            "threads = {open(f'/proc/self/task/{t}/comm').read().strip() for t in os.listdir('/proc/self/task')}\n"
+            "print(json.dumps({'lo': 'lo' in found, 'threads': sorted(threads),\n"
+            "                  'libpcap': 'libpcap' in open('/proc/self/maps').read()}))")
+    done = subprocess.run([PYTHON, "-c", code], capture_output=True, text=True, timeout=120,
+                          env=_env(Path("/"), PCAP4PY_CDS="off"))
+    assert done.returncode == 0, done.stderr
+    said = json.loads(done.stdout.strip().splitlines()[-1])
+    assert said["lo"] and said["libpcap"]
+    assert "process reaper" not in said["threads"], said["threads"]
+
+
+def test_libpcap_is_found_where_the_linker_would_look_first(tmp_path, monkeypatch):
+    from pcap4py.engine import native
+
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "libpcap.so.1").write_bytes(b"")
+    monkeypatch.setenv("LD_LIBRARY_PATH", f"relative/ignored:{mine}")
+    assert native.library_folders()[0] == str(mine)
+    assert native.libpcap_path() == str(mine / "libpcap.so.1")
+    options = native.libpcap_options()
+    assert options[0] == f"-Dorg.pcap4j.core.pcapLibName={mine / 'libpcap.so.1'}"
+    assert options[1].startswith(f"-Djna.platform.library.path={mine}:")
+    assert native.libpcap_path([str(tmp_path / "nothing-here")]) is None

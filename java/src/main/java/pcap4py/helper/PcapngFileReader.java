@@ -37,14 +37,16 @@ public final class PcapngFileReader extends BatchSource {
   private static final int END = Integer.MIN_VALUE;
 
   private final FileChannel channel;
-  private ByteBuffer in = ByteBuffer.allocate(4 << 20); // grows for a bigger block, up to maxBlock
+  // direct (NIO reads a heap buffer through a direct copy it keeps); a small file's size, 4 MiB
+  // at most; grows for a bigger block, up to maxBlock
+  private ByteBuffer in;
   private final int base;
   private final List<PcapngInterface> interfaces = new ArrayList<>(); // every interface block, in file order
   private final List<PcapngInterface> sources = new ArrayList<>(); // the first interface of each source
   private int[] sourceOf; // an interface's source
   private final Map<Integer, Pointer> programs = new HashMap<>();
-  private final Memory filterHeader = new Memory(24); // struct pcap_pkthdr (x86-64 / arm64)
-  private final Memory filterFrame = new Memory(Summary.MAX_FRAME);
+  private Memory filterHeader; // struct pcap_pkthdr and a frame for libpcap's filter: made with
+  private Memory filterFrame; // the first filter, so a file read whole never loads JNA
   private boolean started; // the first section header has been read
   private int sectionFirst; // global number of the current section's first interface
   private int sectionCount;
@@ -66,6 +68,7 @@ public final class PcapngFileReader extends BatchSource {
   public PcapngFileReader(String path, int base) throws IOException {
     this.channel = FileChannel.open(Paths.get(path), StandardOpenOption.READ);
     this.base = base;
+    this.in = ByteBuffer.allocateDirect((int) Math.max(64 << 10, Math.min(4 << 20, channel.size())));
     in.limit(0);
     try {
       scanInterfaces();
@@ -147,6 +150,8 @@ public final class PcapngFileReader extends BatchSource {
 
   /** Keeps only packets of interfaces with link type {@code linkType} that {@code program} accepts. */
   public void setFilter(int linkType, BpfProgram program) {
+    filterHeader = filterHeader != null ? filterHeader : new Memory(24);
+    filterFrame = filterFrame != null ? filterFrame : new Memory(Summary.MAX_FRAME);
     programs.put(linkType, ((Structure) Pcap4jFields.get(BpfProgram.class, program, "program")).getPointer());
   }
 
@@ -436,7 +441,7 @@ public final class PcapngFileReader extends BatchSource {
       return true;
     }
     if (n > in.capacity()) { // a block above the usual size, at most maxBlock
-      ByteBuffer bigger = ByteBuffer.allocate(n).order(in.order());
+      ByteBuffer bigger = ByteBuffer.allocateDirect(n).order(in.order());
       bigger.put(in).flip();
       in = bigger;
     }
