@@ -46,14 +46,10 @@ def measure(cfg: Config) -> Section:
     if missing:
         sec.notes.append(f"not run: {missing}")
         return sec
-    local = dockerlab.docker_engine.__wrapped__()
-    engine_local = next(local)
-    try:
+    with dockerlab.running_engine() as engine_local:
         image = imagelab.pcap4py_image.__wrapped__(engine_local)
         with remotelab.running_remote_engine(OCTET) as engine:
             sec.raw.update(_run(cfg, engine, image, blocks))
-    finally:
-        next(local, None)
     _rows(sec, blocks)
     return sec
 
