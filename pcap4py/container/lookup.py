@@ -38,6 +38,7 @@ def find_in(ref: str, runtimes: list[Runtime]) -> tuple[Runtime, Container]:
     refused rather than guessed."""
     missing: Optional[ContainerNotFound] = None
     unreachable: Optional[DockerUnavailable] = None
+    not_served: Optional[RuntimeNotServed] = None
     hits: list[tuple[Runtime, Container]] = []
     for rt in runtimes:
         try:
@@ -45,6 +46,8 @@ def find_in(ref: str, runtimes: list[Runtime]) -> tuple[Runtime, Container]:
             continue
         except ContainerNotFound as e:
             missing = missing or e
+        except RuntimeNotServed as e:
+            not_served = not_served or e
         except DockerUnavailable as e:
             unreachable = unreachable or e
     if len(hits) > 1:
@@ -52,9 +55,11 @@ def find_in(ref: str, runtimes: list[Runtime]) -> tuple[Runtime, Container]:
         raise SelectionError(f"{ref!r} is a container of {where}: choose one with --runtime")
     if hits:
         return hits[0]
-    if missing is None and unreachable is not None:
-        raise unreachable
-    raise missing or ContainerNotFound(f"no such container: {ref}")
+    if unreachable is not None:
+        # the runtime that did not answer may have it: "not found" would be a conclusion
+        # (reattach forgets the records of containers not found)
+        raise unreachable if missing is None else DockerUnavailable(f"{missing}; and {unreachable}")
+    raise missing or not_served or ContainerNotFound(f"no such container: {ref}")
 
 
 def get_container(name_or_id: str, runtime: Optional[str] = None) -> Container:

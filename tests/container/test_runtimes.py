@@ -6,20 +6,24 @@ from __future__ import annotations
 
 import pytest
 
+from pcap4py.container import lookup
 from pcap4py.container.model import Container, ContainerState
 from pcap4py.container.namespace import Namespace
-from pcap4py.container.runtimes import chosen
+from pcap4py.container.runtimes import chosen, containerd, cri
 from pcap4py.container.runtimes.docker import DockerRuntime, _Events
 from pcap4py.container.runtimes.podman import PodmanRuntime
-from pcap4py.errors import SelectionError
+from pcap4py.errors import ContainerNotFound, DockerUnavailable, SelectionError
 from tests.fixtures.cli import run_cli
 
 
 @pytest.fixture
 def no_sockets(monkeypatch, tmp_path):
     """No runtime set or present, whatever this machine runs."""
-    for var in ("DOCKER_HOST", "CONTAINER_HOST", "PCAP4PY_RUNTIME"):
+    for var in ("DOCKER_HOST", "CONTAINER_HOST", "PCAP4PY_RUNTIME", "CONTAINER_RUNTIME_ENDPOINT",
+                "CONTAINERD_ADDRESS"):
         monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(cri, "DEFAULTS", (f"unix://{tmp_path}/containerd.sock", f"unix://{tmp_path}/crio.sock"))
+    monkeypatch.setattr(containerd, "DEFAULT", f"unix://{tmp_path}/containerd.sock")
     monkeypatch.setattr(DockerRuntime, "DEFAULT", f"unix://{tmp_path}/docker.sock")
     monkeypatch.setattr(PodmanRuntime, "DEFAULT", f"unix://{tmp_path}/podman.sock")
     monkeypatch.setattr(PodmanRuntime, "ROOTLESS", f"{tmp_path}/user/*/podman/podman.sock")
@@ -106,3 +110,33 @@ def test_a_shared_namespace_is_named_by_its_pod_else_by_its_containers_owner_fir
     alone = Namespace.shared([_container("web", runtime="docker")])
     assert (alone.name, alone.who) == ("web", "container web")
     assert alone.about == f"docker container web (id {'web' * 4})"
+
+
+class _Answering:
+    """A runtime that answers and does not have the container."""
+
+    name, endpoint = "podman", "unix:///p.sock"
+
+    def get(self, ref):
+        raise ContainerNotFound(f"no such container: {ref}")
+
+
+class _Silent(_Answering):
+    """A runtime whose socket does not answer."""
+
+    name, endpoint = "docker", "unix:///d.sock"
+
+    def get(self, ref):
+        raise DockerUnavailable("cannot reach docker at unix:///d.sock")
+
+
+def test_not_found_is_concluded_only_when_every_runtime_answered():
+    """A container missing from the runtimes that answer may be in the one that did not: that is
+    no "no such container" (reattach forgets the records of containers not found; seen when a
+    test cluster's containerd answered while Docker was down)."""
+    with pytest.raises(DockerUnavailable, match="no such container: web; and cannot reach docker"):
+        lookup.find_in("web", [_Silent(), _Answering()])
+    with pytest.raises(ContainerNotFound):
+        lookup.find_in("web", [_Answering()])
+    with pytest.raises(DockerUnavailable, match="^cannot reach docker"):
+        lookup.find_in("web", [_Silent()])
