@@ -296,16 +296,7 @@ def test_sigterm_to_tshark_ends_the_pod_capture(kube_cluster, pods, kube_env, tm
 @pytest.mark.slow
 def test_a_user_who_may_list_one_namespace_sees_its_pods(kube_cluster, pods, tmp_path):
     kube_cluster.kubectl("apply", "-f", "-", input=RBAC)
-    token = kube_cluster.kubectl("-n", NS, "create", "token", "lister").stdout.strip()
-    config = tmp_path / "lister.kubeconfig"
-    ca = kube_cluster.run / "pki" / "ca.crt"
-    config.write_text(f"""apiVersion: v1
-kind: Config
-clusters: [{{name: c, cluster: {{server: "https://198.18.77.1:16443", certificate-authority: "{ca}"}}}}]
-users: [{{name: lister, user: {{token: "{token}"}}}}]
-contexts: [{{name: v, context: {{cluster: c, user: lister, namespace: {NS}}}}}]
-current-context: v
-""")
+    config = kube_cluster.token_kubeconfig(tmp_path / "lister.kubeconfig", "lister", NS)
     res = run_cli("extcap", "--extcap-interfaces", env={"KUBECONFIG": str(config)})
     assert res.returncode == 0
     assert res.stderr == f"pcap4py: listing pods in all namespaces is forbidden: only namespace {NS}\n"

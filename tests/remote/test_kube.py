@@ -223,16 +223,7 @@ subjects:
 
 def test_an_rbac_refusal_is_one_line(kube_cluster, pods, tmp_path):
     kube_cluster.kubectl("apply", "-f", "-", input=RBAC)
-    token = kube_cluster.kubectl("-n", NS, "create", "token", "viewer").stdout.strip()
-    config = tmp_path / "viewer.kubeconfig"
-    ca = kube_cluster.run / "pki" / "ca.crt"
-    config.write_text(f"""apiVersion: v1
-kind: Config
-clusters: [{{name: c, cluster: {{server: "https://198.18.77.1:16443", certificate-authority: "{ca}"}}}}]
-users: [{{name: viewer, user: {{token: "{token}"}}}}]
-contexts: [{{name: v, context: {{cluster: c, user: viewer, namespace: {NS}}}}}]
-current-context: v
-""")
+    config = kube_cluster.token_kubeconfig(tmp_path / "viewer.kubeconfig", "viewer", NS)
     cap = Capture(kube_cluster, "--pod", "web", "-c", "1", kubeconfig=str(config))
     assert cap.finish(60) == 1
     refusals = [line for line in cap.lines if "forbidden" in line]
