@@ -205,8 +205,8 @@ def _waiting(raw: Any) -> bool:
         return True
     try:
         return bool(select.select([raw], [], [], 0)[0])
-    except (OSError, ValueError):
-        return False  # closed meanwhile: the next read says so
+    except (OSError, ValueError, TypeError):
+        return False  # closed meanwhile (the next read says so), or no descriptor to ask
 
 
 def _shut(sock: Any) -> None:
