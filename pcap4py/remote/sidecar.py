@@ -36,7 +36,7 @@ READ_SIZE = 1 << 16
 # bytes gathered from the connection before they are handed on: under load one TLS record
 # (16 KiB, a dozen packets) per read made every record cost a demultiplexing pass, a parse, a
 # push to Java and a wake-up of the capture; what is already there is taken in one go
-GATHER_SIZE = 1 << 20
+GATHER_SIZE = 1 << 18
 STDOUT = 1
 
 
