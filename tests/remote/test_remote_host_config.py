@@ -6,13 +6,15 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import socket
 import struct
+import threading
 
 import pytest
 
 from pcap4py.errors import RemoteHostError
 from pcap4py.remote.hosts import TlsFiles, context_host, distinct_names, parse_host, tls_from
-from pcap4py.remote.sidecar import Sidecar
+from pcap4py.remote.sidecar import READ_SIZE, Sidecar, _recv
 from pcap4py.remote.targets import Target
 
 
@@ -80,3 +82,48 @@ def test_the_attach_frames_give_back_stdout_byte_for_byte_however_cut():
         side = Sidecar(None, Target("h", "c", "0" * 64), "img")
         side._sock = _Pieces(pieces)
         assert b"".join(side._read()) == payload
+
+
+def test_a_read_takes_everything_already_waiting_on_the_connection():
+    # under load one read per TLS record (16 KiB) cost a whole pass per dozen packets
+    a, b = socket.socketpair()
+    try:
+        sent = bytes(random.Random(7).randrange(256) for _ in range(3 * READ_SIZE // 2))
+        b.sendall(sent[:READ_SIZE])
+        b.sendall(sent[READ_SIZE:])
+        got = _recv(a, READ_SIZE)
+        assert got == sent  # one read, every byte waiting, in order
+        b.close()
+        assert _recv(a, READ_SIZE) == b""  # then the end, as before
+    finally:
+        a.close()
+        b.close()
+
+
+def test_the_attach_frames_through_a_real_connection_byte_for_byte():
+    rng = random.Random(23)
+    payload = bytes(rng.randrange(256) for _ in range(300_000))
+    frames, pos = bytearray(), 0
+    while pos < len(payload):
+        n = rng.randrange(1, 40000)
+        frames += struct.pack(">BxxxL", 1, len(payload[pos:pos + n])) + payload[pos:pos + n]
+        pos += n
+    a, b = socket.socketpair()
+
+    def send() -> None:
+        at = 0
+        while at < len(frames):  # uneven pieces: reads meet frames cut anywhere
+            n = rng.randrange(1, 50000)
+            b.sendall(frames[at:at + n])
+            at += n
+        b.close()
+
+    writer = threading.Thread(target=send)
+    writer.start()
+    side = Sidecar(None, Target("h", "c", "0" * 64), "img")
+    side._sock = a
+    try:
+        assert b"".join(side._read()) == payload
+    finally:
+        writer.join(10)
+        a.close()
