@@ -32,8 +32,8 @@ def host_options(f: Callable) -> Callable:
     """The ``--host`` options of ``capture`` (the docker CLI's ``-H`` and TLS flags)."""
     for option in reversed([
         click.option("--host", "hosts", metavar="URL", multiple=True,
-                     help="Capture containers (--container, --label, --all-containers) on the Docker host at URL "
-                          "(tcp://HOST:PORT, ssh://USER@HOST), by a sidecar there; repeat for several."),
+                     help="Capture containers (--container, --label, --all-containers; --follow) on the Docker host "
+                          "at URL (tcp://HOST:PORT, ssh://USER@HOST), by a sidecar there; repeat for several."),
         click.option("--tls", is_flag=True, help="With --host tcp://: use TLS (implied by --tlsverify)."),
         click.option("--tlsverify", is_flag=True, help="With --host tcp://: TLS, and verify the host ($DOCKER_TLS_VERIFY)."),
         click.option("--tlscacert", metavar="FILE", help="Trust certificates signed by this CA ($DOCKER_CERT_PATH/ca.pem)."),
@@ -76,7 +76,7 @@ def check_request(r: "CaptureRequest") -> None:
     if r.all_containers and r.containers:
         raise SelectionError("--container and --all-containers exclude each other")
     clashing = [flag for flag, on in (("-i", r.iface_opt), ("-Q", r.direction), ("--pod", r.pods),
-                                      ("--pid", r.pid), ("--netns", r.netns), ("--follow", r.follow),
+                                      ("--pid", r.pid), ("--netns", r.netns),
                                       ("--wait-ping", r.wait_ping), ("-Z", r.user), ("-r", r.read_file),
                                       ("--via", r.via != "netns")) if on]
     if clashing:
@@ -89,7 +89,10 @@ def check_request(r: "CaptureRequest") -> None:
 
 def capture_hosts(r: "CaptureRequest", output: "Output", expression: Optional[str], run: Callable) -> None:
     """Capture the containers ``r`` selects on its hosts into ``output`` with ``run``."""
+    import time
+
     from ..remote.dockerhosts import open_hosts, prepare_hosts
+    from ..remote.hostfollow import Matcher
 
     check_request(r)
     hosts = hosts_of(r)
@@ -97,13 +100,17 @@ def capture_hosts(r: "CaptureRequest", output: "Output", expression: Optional[st
     labels = list(r.labels)
     labels += [f"{COMPOSE_SERVICE_LABEL}={r.compose_service}"] if r.compose_service else []
     labels += [f"{COMPOSE_PROJECT_LABEL}={r.compose_project}"] if r.compose_project else []
+    since = time.time() - 1  # events from before the listing: a start in between is not missed
     ready = prepare_hosts(hosts, image, _say, names=r.containers, labels=labels, all=r.all_containers,
-                          archive=r.image_archive)
+                          archive=r.image_archive, follow=r.follow)
     if not ready:
         raise Pcap4pyError(f"no container to capture on {', '.join(h.name for h in hosts)}")
     targets = [str(t) for h in ready for t in h.targets]
-    _say(f"capturing {len(targets)} container{'s' if len(targets) != 1 else ''} ({', '.join(targets)}) "
-         f"with image {image}")
+    if targets or not r.follow:
+        _say(f"capturing {len(targets)} container{'s' if len(targets) != 1 else ''} ({', '.join(targets)}) "
+             f"with image {image}")
+    else:
+        _say(f"no container to capture yet: following {', '.join(h.host.name for h in ready)} with image {image}")
     joined = []
 
     def report(line: str) -> None:
@@ -111,10 +118,11 @@ def capture_hosts(r: "CaptureRequest", output: "Output", expression: Optional[st
             joined.append(line)
         _say(line)
 
+    follow = (Matcher(tuple(r.containers), tuple(labels), r.all_containers), since) if r.follow else None
     cap = open_hosts(ready, image, filter=expression, snaplen=r.snaplen, count=r.count, duration=r.duration,
-                     report=report, buffer_kib=r.buffer_size)
+                     report=report, buffer_kib=r.buffer_size, follow=follow)
     run(cap, output, user=None, live=True)
-    if not joined:
+    if not joined and not r.follow:
         raise Pcap4pyError("no container could be captured")
 
 

@@ -9,6 +9,8 @@ every sidecar finish and send its counters first; closing the capture removes ev
 
 :func:`prepare_hosts` does what comes before, host by host: connect, select the containers,
 make sure the image is there (loading it when not).  A host that cannot be reached is one line.
+Following (``follow``, :mod:`.hostfollow`), a host with no container yet stays, and containers
+that start there later join the capture.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any, Callable, Optional, Sequence
 from ..engine.capture import Capture
 from ..engine.listener import Listener
 from ..errors import Pcap4pyError
+from .hostfollow import HostFollower, Matcher
 from .hosts import RemoteHost, connect
 from .images import ensure_image
 from .pods import PodCapture, PodSession, PodStream, _stream_failed
@@ -54,8 +57,10 @@ class SidecarStream(PodStream):
 
 
 def prepare_hosts(hosts: Sequence[RemoteHost], image: str, report: Report, *, names: Sequence[str] = (),
-                  labels: Sequence[str] = (), all: bool = False, archive: Optional[str] = None) -> list[ReadyHost]:
-    """The hosts that answered, with their selected containers, the image on each (see the module)."""
+                  labels: Sequence[str] = (), all: bool = False, archive: Optional[str] = None,
+                  follow: bool = False) -> list[ReadyHost]:
+    """The hosts that answered, with their selected containers, the image on each (see the module);
+    ``follow``: hosts without a container too (the image made ready for those to come)."""
     ready = []
     for host in hosts:
         try:
@@ -67,13 +72,15 @@ def prepare_hosts(hosts: Sequence[RemoteHost], image: str, report: Report, *, na
             targets, problems = select_containers(client, host.name, names, labels, all)
             for line in problems:
                 report(line)
-            if targets:
+            if targets or follow:
                 ensure_image(client, host.name, image, report, archive)
         except Pcap4pyError as e:
             report(str(e))
             client.close()
             continue
-        if not targets:
+        if not targets and follow:
+            report(f"host {host.name}: no running container to capture there yet: following it")
+        elif not targets:
             report(f"host {host.name}: no running container to capture there")
             client.close()
             continue
@@ -83,28 +90,39 @@ def prepare_hosts(hosts: Sequence[RemoteHost], image: str, report: Report, *, na
 
 def open_hosts(ready: Sequence[ReadyHost], image: str, *, filter: Optional[str] = None, snaplen: int = 262144,
                count: Optional[int] = None, duration: Optional[float] = None,
-               report: Optional[Report] = None, buffer_kib: Optional[int] = None) -> Capture:
-    """A capture of every target of ``ready`` (see the module); the sidecars start in the background."""
-    targets = [(h.client, t) for h in ready for t in h.targets]
-    if not targets:
+               report: Optional[Report] = None, buffer_kib: Optional[int] = None,
+               follow: Optional[tuple[Matcher, float]] = None) -> Capture:
+    """A capture of every target of ``ready`` (see the module); the sidecars start in the background.
+
+    ``follow`` (``(matcher, since)``): containers of those hosts that start (events from time
+    ``since`` on) and match join the capture, and it goes on when none is left.
+    """
+    targets = [t for h in ready for t in h.targets]
+    if not targets and follow is None:
         raise ValueError("no container to capture")
-    clients = {t.uid: c for c, t in targets}
+    clients = {h.host.name: h.client for h in ready}
     capture = PodCapture([], count=count, duration=duration, growing=True)
 
     def make(target: Target) -> Sidecar:
-        return Sidecar(clients[target.uid], target, image, filter=filter, snaplen=snaplen, buffer_kib=buffer_kib)
+        return Sidecar(clients[target.host], target, image, filter=filter, snaplen=snaplen, buffer_kib=buffer_kib)
 
-    session = PodSession(capture, report or (lambda line: None), filter, make, stream_class=SidecarStream)
+    session = PodSession(capture, report or (lambda line: None), filter, make, follow=follow is not None,
+                         stream_class=SidecarStream)
     session.ended_reason = "every container's capture ended"
     capture.session = session
+    follower = HostFollower(session, list(clients.items()), *follow) if follow is not None else None
 
     def closing() -> None:
+        if follower is not None:
+            follower.close()
         session.close()
         for h in ready:
             h.client.close()
 
     capture.listen(Listener(read_failed=lambda handle, error: _stream_failed(session, handle, error),
                             closing=closing))
-    for _, target in targets:
+    for target in targets:
         session.start(target)
+    if follower is not None:
+        follower.start()
     return capture

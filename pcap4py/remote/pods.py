@@ -41,6 +41,7 @@ class PodStream:
         self.feed: Optional[StreamFeed] = None
         self.handles: list[StreamHandle] = []
         self._ended: set[int] = set()
+        self.left = False  # its target went away (followed): its line was said, its sidecar goes
         self._thread = threading.Thread(target=self._run, name=f"pcap4py-pod-{self.pod.name}", daemon=True)
 
     def start(self) -> None:
@@ -52,12 +53,20 @@ class PodStream:
             self.container.wait_running()
             self.feed = StreamFeed(str(self.pod), self.container.open_stream(), self._joined, self._failed)
         except Pcap4pyError as e:
-            self.session.report(str(e))
+            if not self.left:
+                self.session.report(str(e))
             self.session.done(self)
             return
         self.feed.run()
+        if self.left:
+            self.container.close()  # its agent has finished: its sidecar goes now, not at the end
         if not self.handles:
             self.session.done(self)
+
+    def leave(self) -> None:
+        """Its target went away: the agent is told to finish (its stream then ends) and it goes."""
+        self.left = True
+        self.container.end_input()
 
     def _joined(self, ifaces: list[Interface]) -> list[StreamHandle]:
         """Handles for the interfaces the agent described, joined to the capture."""
@@ -103,7 +112,8 @@ class PodStream:
         self.session.capture.remove(handle)
         self._ended.add(id(handle))
         if len(self._ended) == len(self.handles):
-            self.session.report(f"- {self.what()}: its capture ended")
+            if not (self.left or self.session.draining):  # an end nobody asked for says so
+                self.session.report(f"- {self.what()}: its capture ended")
             self.session.done(self)
 
     def close(self) -> None:
@@ -144,6 +154,17 @@ class PodSession:
             stream = self._stream_class(self, self._make(pod))
             self.streams.append(stream)
         stream.start()
+
+    def stopped(self, uid: str) -> None:
+        """The target ``uid`` went away (a followed host's event): its stream leaves, in one line,
+        and a target of that uid that starts again is taken anew."""
+        with self._lock:
+            self._uids.discard(uid)
+            stream = next((s for s in self.streams if s.pod.uid == uid and id(s) not in self._done
+                           and not s.left), None)
+        if stream is not None:
+            self.report(f"- {stream.what()} stopped")
+            stream.leave()
 
     def done(self, stream: PodStream) -> None:
         with self._lock:

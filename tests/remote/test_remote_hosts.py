@@ -190,3 +190,45 @@ def test_the_image_archive_is_loaded_on_a_host_without_the_image(remotelab, pcap
                       "--container", web.name, "-c", "1", "--image-archive", str(tmp_path / "nope.tar"), timeout=60)
     assert missing.returncode == 1, missing.stderr
     assert f"pcap4py: cannot read the image archive {tmp_path / 'nope.tar'}: No such file or directory" in missing.stderr
+
+
+def test_follow_adds_containers_that_start_and_lets_go_of_ones_that_stop(remotelab, pcap4py_image, tmp_path):
+    e = remotelab.engine
+    label = f"app=f{remotelab.tag}"
+    gateway = f"198.19.{e.octet}.1"  # the remote engine's bridge answers pings
+    path = tmp_path / "f.pcapng"
+    proc = start_cli("capture", "--host", e.tcp_url, *e.tls_args, "--image", IMAGE_TAG, "--label", label, "--follow",
+                     "-w", str(path), "icmp")
+    try:
+        # the image is made ready, no container yet
+        err = wait_output(proc, f"no container to capture yet: following {REMOTE_IP}", timeout=180)
+        pinger = dict(labels={"app": label.split("=")[1]})
+        first = remotelab.run("f1", "ping", "-c", str(PINGS), "-i", "0.1", gateway, **pinger)
+        err += wait_output(proc, f"+ container {REMOTE_IP}/{first.name} ", timeout=120)
+        time.sleep(3.0)  # its packets
+        second = remotelab.run("f2", "ping", "-c", str(PINGS), "-i", "0.1", gateway, **pinger)
+        err += wait_output(proc, f"+ container {REMOTE_IP}/{second.name} ", timeout=120)
+        time.sleep(3.0)
+        first.stop(timeout=1)
+        err += wait_output(proc, f"- container {REMOTE_IP}/{first.name} stopped", timeout=60)
+        assert len(remotelab.sidecars()) <= 2  # the first one's is going: never a sidecar of a sidecar
+        time.sleep(2.0)
+        proc.send_signal(signal.SIGTERM)
+        _, rest = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    err += rest.decode(errors="replace")
+    assert proc.returncode == 0, err
+    lines = [line for line in err.splitlines() if line.startswith(("pcap4py: +", "pcap4py: -"))]
+    assert [line.split(" (")[0].split(" through")[0] for line in lines] == [
+        f"pcap4py: + container {REMOTE_IP}/{first.name}", f"pcap4py: + container {REMOTE_IP}/{second.name}",
+        f"pcap4py: - container {REMOTE_IP}/{first.name} stopped"], err
+    assert "warning" not in err and "Traceback" not in err, err
+    rows = _fields(path, "frame.interface_name", "icmp.type")
+    names = {r[0] for r in rows}
+    assert {f"{REMOTE_IP}/{first.name}/eth0", f"{REMOTE_IP}/{second.name}/eth0"} <= names, names
+    captured = int(next(line for line in err.splitlines() if line.endswith("packets captured")).split()[0])
+    assert len(rows) == captured, err
+    assert remotelab.sidecars() == []
