@@ -16,6 +16,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
+from .hosts import _why
 from .pods import PodSession
 from .targets import SIDECAR_LABEL, target_of
 
@@ -88,7 +89,7 @@ class HostFollower:
                 self._on_event(host, client, event)
         except Exception as e:  # noqa: BLE001 - the thread's last word: say why following ended
             if not self._closed:
-                why = (str(e).strip().splitlines() or [type(e).__name__])[0]
+                why = _why(e)
                 self.session.report(f"warning: host {host}: no longer following its containers: {why}")
             return
         if not self._closed:
