@@ -42,6 +42,24 @@ class Matcher:
         return self.all
 
 
+def _cancel(stream: Any) -> None:
+    """Close an event stream, waking the thread reading it.  The SDK cannot cancel one read
+    through the ``ssh`` program (it raises): ending that program ends the read."""
+    try:
+        stream.close()
+        return
+    except Exception:  # noqa: BLE001 - ssh, or a stream already broken
+        pass
+    try:
+        channel = stream._response.raw._fp.fp.channel  # the SDK's SSHSocket: the ssh program's pipes
+    except AttributeError:
+        return
+    try:
+        channel.close()  # terminates the ssh program
+    except Exception:  # noqa: BLE001 - it has ended already
+        pass
+
+
 def _has(labels: dict, spec: str) -> bool:
     key, eq, value = spec.partition("=")
     return key in labels and (not eq or labels[key] == value)
@@ -70,10 +88,7 @@ class HostFollower:
         """Stop reading events (closing a stream wakes its thread)."""
         self._closed = True
         for stream in list(self._streams):
-            try:
-                stream.close()
-            except Exception:  # noqa: BLE001 - a stream already broken
-                pass
+            _cancel(stream)
         for thread in self._threads:
             if thread is not threading.current_thread():
                 thread.join(timeout)

@@ -192,13 +192,15 @@ def test_the_image_archive_is_loaded_on_a_host_without_the_image(remotelab, pcap
     assert f"pcap4py: cannot read the image archive {tmp_path / 'nope.tar'}: No such file or directory" in missing.stderr
 
 
-def test_follow_adds_containers_that_start_and_lets_go_of_ones_that_stop(remotelab, pcap4py_image, tmp_path):
+@pytest.mark.parametrize("via", ["tcp", "ssh"])
+def test_follow_adds_containers_that_start_and_lets_go_of_ones_that_stop(remotelab, pcap4py_image, tmp_path, via):
     e = remotelab.engine
     label = f"app=f{remotelab.tag}"
     gateway = f"198.19.{e.octet}.1"  # the remote engine's bridge answers pings
     path = tmp_path / "f.pcapng"
-    proc = start_cli("capture", "--host", e.tcp_url, *e.tls_args, "--image", IMAGE_TAG, "--label", label, "--follow",
-                     "-w", str(path), "icmp")
+    host = ["--host", e.tcp_url, *e.tls_args] if via == "tcp" else ["--host", e.ssh_url]
+    proc = start_cli("capture", *host, "--image", IMAGE_TAG, "--label", label, "--follow", "-w", str(path), "icmp",
+                     env=e.ssh_env if via == "ssh" else None)
     try:
         # the image is made ready, no container yet
         err = wait_output(proc, f"no container to capture yet: following {REMOTE_IP}", timeout=180)
@@ -214,13 +216,16 @@ def test_follow_adds_containers_that_start_and_lets_go_of_ones_that_stop(remotel
         assert len(remotelab.sidecars()) <= 2  # the first one's is going: never a sidecar of a sidecar
         time.sleep(2.0)
         proc.send_signal(signal.SIGTERM)
+        asked = time.monotonic()
         _, rest = proc.communicate(timeout=90)
+        took = time.monotonic() - asked
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
     err += rest.decode(errors="replace")
     assert proc.returncode == 0, err
+    assert took < 7, f"{took:.1f} s from SIGTERM to the end"  # the event streams close at once (ssh too)
     lines = [line for line in err.splitlines() if line.startswith(("pcap4py: +", "pcap4py: -"))]
     assert [line.split(" (")[0].split(" through")[0] for line in lines] == [
         f"pcap4py: + container {REMOTE_IP}/{first.name}", f"pcap4py: + container {REMOTE_IP}/{second.name}",
