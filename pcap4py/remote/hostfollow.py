@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 from .hosts import _why
 from .pods import PodSession
 from .targets import SIDECAR_LABEL, target_of
-
-Report = Callable[[str], None]
 
 
 @dataclass(frozen=True)
