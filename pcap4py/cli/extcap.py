@@ -17,7 +17,7 @@ import click
 from .. import __version__
 from ..errors import DockerUnavailable, FilterError, PermissionDenied, Pcap4pyError
 from ..extcap import protocol
-from ..extcap.pods import K8S_PREFIX, pod_containers, start_listing
+from ..extcap.pods import K8S_PREFIX, leave_if_unanswered, pod_containers, start_listing
 from ..extcap.targets import VIAS, directions, open_interface, running_names
 from ..remote.kube import DEFAULT_IMAGE, IMAGE_VARIABLE, default_image
 from ..text import printable
@@ -64,6 +64,7 @@ def extcap(ctx, list_interfaces, wireshark_version, list_dlts, list_config, inte
         help_url = README.as_uri() if README.exists() else None
         pods = start_listing()  # the cluster is asked while the runtimes are
         _echo(protocol.interfaces(_running_or_none(), __version__, help_url, pods()))
+        leave_if_unanswered(pods)
     elif list_dlts:
         _need_interface(interface, "--extcap-dlts")
         _echo(protocol.dlts())
