@@ -48,13 +48,8 @@ spec:
 @pytest.fixture(scope="module")
 def pods(kube_cluster):
     """The two pods, running; their IPs."""
-    kube_cluster.kubectl("apply", "-f", "-", input=PODS)
-    kube_cluster.kubectl("-n", NS, "wait", "--for=condition=Ready", "pod/web", "pod/client", "--timeout=120s",
-                         timeout=150)
-    ips = {name: kube_cluster.kubectl("-n", NS, "get", "pod", name, "-o", "jsonpath={.status.podIP}").stdout
-           for name in ("web", "client")}
-    yield ips
-    kube_cluster.kubectl("delete", "namespace", NS, "--wait=false", check=False)
+    with kube_cluster.applied_pods(PODS, NS) as ips:
+        yield ips
 
 
 class Capture:
