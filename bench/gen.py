@@ -324,7 +324,7 @@ def ensure(path: str | Path, count: int, *, small: bool = False) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("path")
+    ap.add_argument("path", type=Path)
     ap.add_argument("count", type=int)
     ap.add_argument("--small", action="store_true", help="60-byte UDP frames for the live replay")
     args = ap.parse_args()

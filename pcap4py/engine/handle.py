@@ -30,6 +30,12 @@ KERNEL_DIRECTIONS = {"in": "IN", "out": "OUT", "inout": "INOUT"}
 # The kernel ring a live handle gets unless told otherwise. tcpdump's 2 MiB suits a consumer
 # that spends ~0.1 us per packet; a Python consumer spends 1-2 us, so it needs room for bursts.
 DEFAULT_BUFFER_SIZE = 32 << 20
+# After a live read error (an interface that vanished), the wait before the last read: the kernel
+# retires its ring's partly filled block after the read timeout (its own default, 8 ms, for 0);
+# capped so that a long timeout does not hold a closing capture for long.
+KERNEL_BLOCK_TIMEOUT_MS = 8
+DRAIN_MARGIN_MS = 30
+DRAIN_CAP_MS = 2000
 ANY_DEVICE = "any"
 
 
@@ -357,7 +363,15 @@ def _open_live_here(iface: str, snaplen: int, promisc: bool, timeout_ms: int,
         builder = builder.immediateMode(True)
     with jvm.java_errors(lambda message: _open_error(iface, message)):
         jhandle = builder.build()
-    return Handle(jhandle, iface, live=True, index=index)
+    handle = Handle(jhandle, iface, live=True, index=index)
+    handle._native.reader.setDrainMillis(drain_wait_ms(timeout_ms))
+    return handle
+
+
+def drain_wait_ms(timeout_ms: int) -> int:
+    """How long a live handle waits after a read error before reading its last frames: long
+    enough for the kernel to retire the ring's partly filled block (see BatchReader.setDrainMillis)."""
+    return min(max(timeout_ms, KERNEL_BLOCK_TIMEOUT_MS), DRAIN_CAP_MS) + DRAIN_MARGIN_MS
 
 
 def require_interface(iface: str) -> None:

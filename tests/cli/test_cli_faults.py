@@ -309,3 +309,22 @@ def test_pipeline_into_head_ends():
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)  # the whole pipeline, not just bash
         proc.wait(timeout=30)
+
+
+@pytest.mark.parametrize("suffix", ["pcap", "pcapng"])
+def test_an_interface_that_vanishes_keeps_its_last_exchange(veth, tmp_path, suffix):
+    # The kernel hands libpcap its ring's partly filled block only when the read timeout (100 ms)
+    # retires it, and libpcap reports the vanished interface at once: tcpdump loses the exchange.
+    out = tmp_path / f"last.{suffix}"
+    proc = start_cli("capture", veth.host_if, "-w", str(out), "icmp")
+    try:
+        wait_listening(proc)
+        veth.ns.ping(veth.host_ip)
+        sh("ip", "link", "del", veth.host_if)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        stop(proc)
+    assert proc.returncode == 1 and err.decode().strip().splitlines()[-1] == \
+        f"pcap4py: reading from {veth.host_if} failed: The interface disappeared", err
+    lines = tcpdump_read(out).stdout.splitlines()
+    assert [line.split(": ", 1)[1].split(",")[0] for line in lines] == ["ICMP echo request", "ICMP echo reply"], lines

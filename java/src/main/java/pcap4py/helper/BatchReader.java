@@ -52,6 +52,9 @@ public final class BatchReader extends BatchSource {
   private Pointer heldHeader;
   private Pointer heldBytes;
   private boolean unsignedSeconds;
+  // a live handle: how long to wait after its first read error before reading once more (0: never)
+  private int drainMillis;
+  private boolean drained;
 
   public BatchReader(PcapHandle handle, int sourceIndex) {
     this.handle = handle;
@@ -84,6 +87,17 @@ public final class BatchReader extends BatchSource {
    */
   public void setDumpBudget(long[] b) {
     budget = b;
+  }
+
+  /**
+   * A live handle: after its first read error, waits {@code millis} and reads what libpcap still
+   * hands over before reporting the error. The kernel passes its ring's last, partly filled block
+   * to libpcap only when the read timeout retires it, but libpcap reports an interface that
+   * vanished (a container stopped) at once: the block's frames, the container's last exchange,
+   * would be lost (tcpdump loses them). {@code millis} covers that timeout.
+   */
+  public void setDrainMillis(int millis) {
+    drainMillis = millis;
   }
 
   /** Whether packets are copied into the batch buffers (off: count and dump only). */
@@ -186,6 +200,9 @@ public final class BatchReader extends BatchSource {
         if (rc == -2) {
           eof = true;
         } else if (rc == -1) {
+          if (drainAfterError()) {
+            continue;
+          }
           error = lastError();
         }
         break;
@@ -231,6 +248,21 @@ public final class BatchReader extends BatchSource {
     bytes.read(0, frame, 0, caplen);
     long ts = Summary.timestamp(sec, frac, nanoseconds);
     batch.append(frame, caplen, origlen, ts, dlt, sourceIndex);
+    return true;
+  }
+
+  /** True (once, after waiting) when a live handle's error may still leave frames to read. */
+  private boolean drainAfterError() {
+    if (drainMillis <= 0 || drained) {
+      return false;
+    }
+    drained = true;
+    try {
+      Thread.sleep(drainMillis);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    }
     return true;
   }
 
