@@ -24,10 +24,17 @@ def command_names() -> list[str]:
 def run() -> None:
     """The program (``pcap4py``, ``python -m pcap4py``): :data:`main`, where a Ctrl-C before a
     command's own handlers are in place exits 130, and one that comes during the interpreter's and
-    the JVM's shutdown is ignored (it would otherwise surface in an exit hook as a traceback)."""
+    the JVM's shutdown is ignored (it would otherwise surface in an exit hook as a traceback).
+    A command that started the JVM ends without its teardown (:mod:`pcap4py.engine.quickexit`)."""
     try:
         main(prog_name="pcap4py")
+        code = 0
     except KeyboardInterrupt:
-        sys.exit(130)
+        code = 130
+    except SystemExit as e:
+        code = e.code
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from ..engine.quickexit import exit_process
+
+    exit_process(code)

@@ -149,7 +149,7 @@ def _capture(r: CaptureRequest) -> None:
         from ..engine.capture import Capture
         from ..engine.handle import open_live
 
-        cap = Capture([open_live(iface, filter=expression, direction=r.direction, **r.live())],
+        cap = Capture([open_live(iface, filter=expression, direction=r.direction, **r.live(job_ring=True))],
                       count=r.count, duration=r.duration)
     _run(cap, output, user=user, live=True)
 

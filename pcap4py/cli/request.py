@@ -155,12 +155,18 @@ class CaptureRequest:
         return Output(self.write_path, "json" if self.as_json else self.fmt, self.pcapng, self.comments,
                       self.nano, rotation, flags)
 
-    def live(self) -> dict:
-        """The options every live handle is opened with (``-B`` is in KiB, libpcap takes bytes)."""
+    def live(self, *, job_ring: bool = False) -> dict:
+        """The options every live handle is opened with (``-B`` is in KiB, libpcap takes bytes).
+        ``job_ring``: without ``-B``, a ring sized to ``-c`` (one interface; a container's
+        interfaces have small rings of their own)."""
         options = dict(snaplen=self.snaplen, promisc=not self.no_promisc, immediate=self.immediate,
                        nanosecond=self.nano)
         if self.buffer_size:
             options["buffer_size"] = self.buffer_size * 1024
+        elif job_ring and self.count is not None:
+            from ..engine.handle import ring_for
+
+            options["buffer_size"] = ring_for(self.count, self.snaplen)  # -c 1 needs no 32 MiB
         return options
 
 

@@ -15,7 +15,6 @@ becomes :class:`~pcap4py.errors.PodUnreachable` with one line saying which and w
 from __future__ import annotations
 
 import os
-import secrets
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -178,7 +177,7 @@ class EphemeralCapture:
         self.api = api
         self.pod = pod
         self.image = image
-        self.name = CONTAINER_PREFIX + secrets.token_hex(3)
+        self.name = CONTAINER_PREFIX + os.urandom(3).hex()  # (secrets would import hashlib: ~3 MB into every run)
         self._pull_policy = pull_policy
         self._args = ["--snaplen", str(snaplen)] + (["--filter", filter] if filter else [])
         self._lifeline: Any = None

@@ -17,7 +17,7 @@ A clean end (Ctrl-C, SIGTERM, ``-c``) is a SIGTERM to the agent, which then writ
 
 from __future__ import annotations
 
-import secrets
+import os
 import select
 import socket
 import ssl
@@ -52,7 +52,7 @@ class Sidecar:
         self.target = target
         self.pod = target
         self.image = image
-        self.name = NAME_PREFIX + secrets.token_hex(4)
+        self.name = NAME_PREFIX + os.urandom(4).hex()
         self.id: Optional[str] = None
         self._args = (["--snaplen", str(snaplen)] + (["--filter", filter] if filter else [])
                       + (["--buffer-size", str(buffer_kib)] if buffer_kib else []))  # -B, per interface

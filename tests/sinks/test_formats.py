@@ -330,3 +330,24 @@ def test_streamed_json_is_valid_after_a_signal(sig):
     records = json.loads(out)
     assert [bytes.fromhex(r["payload"]) for r in records] == [b"json-%d" % i for i in range(5)]
     assert b"5 packets captured" in err
+
+
+def test_output_of_many_rounds_is_whole_while_its_buffer_grows(tmp_path):
+    """The formatter's output buffer starts small and doubles as rounds fill it (1 MiB at most):
+    a file whose hex output is over twice its largest comes out whole, in order, in each format."""
+    frames = [(f, len(f)) for f in ethernet_frames()] * 250
+    path = write_pcap(tmp_path / "many.pcap", 1, frames)
+    pkts = packets(path)
+    text = run_cli("read", path).stdout.splitlines()
+    hexdump = run_cli("read", path, "--format", "hexdump").stdout.splitlines()
+    jsonl = run_cli("read", path, "--format", "jsonl").stdout.splitlines()
+    chunks: list[list[str]] = []  # each packet's text: its line and any rows tcpdump adds
+    for line in text:
+        if line.startswith("\t"):
+            chunks[-1].append(line)
+        else:
+            chunks.append([line])
+    assert len(pkts) == len(frames) and len(chunks) == len(pkts) and len(jsonl) == len(pkts)
+    assert sum(len(line) + 1 for line in hexdump) > 2 << 20
+    assert hexdump == [row for chunk, p in zip(chunks, pkts) for row in chunk + ref.frame_dump(p.data)]
+    assert [json.loads(line)["payload"] for line in jsonl] == [p.to_dict()["payload"] for p in pkts]

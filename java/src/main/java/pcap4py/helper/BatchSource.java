@@ -19,7 +19,7 @@ public abstract class BatchSource {
   protected long total;
   /** The size of a frame held back because even an empty batch had no room for it, 0 if none. */
   protected int needed;
-  private final byte[] frame = new byte[Summary.MAX_FRAME];
+  private byte[] frame = new byte[Room.FIRST]; // grows to the usual largest as frames ask (see Room)
 
   /**
    * Reads packets until none is ready now (live, non-blocking), the end of a file, an error, {@code
@@ -62,7 +62,14 @@ public abstract class BatchSource {
    * for a bigger frame (a link type whose frames may exceed 256 KiB; rare) one of its own.
    */
   protected byte[] frameFor(int caplen) {
-    return caplen <= frame.length ? frame : new byte[caplen];
+    if (caplen <= frame.length) {
+      return frame;
+    }
+    if (caplen > Summary.MAX_FRAME) {
+      return new byte[caplen];
+    }
+    frame = new byte[Room.grown(frame.length, caplen, Summary.MAX_FRAME)];
+    return frame;
   }
 
   /** Packets read so far. */

@@ -25,8 +25,8 @@ final class HoldBack {
     void put(ByteBuffer block) throws IOException;
   }
 
-  private ByteBuffer hold = ByteBuffer.allocate(1 << 20).order(ByteOrder.LITTLE_ENDIAN);
-  private ByteBuffer spare = ByteBuffer.allocate(1 << 20).order(ByteOrder.LITTLE_ENDIAN);
+  private ByteBuffer hold = ByteBuffer.allocate(Room.FIRST).order(ByteOrder.LITTLE_ENDIAN); // grown by the encoder
+  private ByteBuffer spare = ByteBuffer.allocate(Room.FIRST).order(ByteOrder.LITTLE_ENDIAN);
   private long[] heldTs = new long[1024];
   private int[] heldOff = new int[1024];
   private int[] heldLen = new int[1024];

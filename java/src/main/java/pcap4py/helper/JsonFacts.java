@@ -22,7 +22,7 @@ final class JsonFacts {
   private final Out scratch;
 
   JsonFacts(String zone) {
-    this.scratch = new Out(Summary.MAX_FRAME * 5 + 4096);
+    this.scratch = new Out(Room.FIRST); // grown per frame to its worst case (see decode)
     this.printer = new TextPrinter(scratch, zone);
     printer.flags = FLAGS;
   }
@@ -33,6 +33,10 @@ final class JsonFacts {
     if (!mayHaveFacts(f) || f.caplen > Summary.MAX_FRAME) { // a frame above 256 KiB is never IP: no facts
       printer.facts.reset(); // ARP, other UDP, ...: nothing to print for (JSON's hot path)
       return;
+    }
+    int worst = f.caplen * 5 + 4096; // the printers' worst case for a frame of this size
+    if (scratch.buf.length < worst) {
+      scratch.buf = new byte[Room.grown(scratch.buf.length, worst, Summary.MAX_FRAME * 5 + 4096)];
     }
     printer.packet(f.ts, f.frame, f.caplen, f.origlen, f.dlt, null, null);
   }

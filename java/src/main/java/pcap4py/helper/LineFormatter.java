@@ -32,10 +32,12 @@ public final class LineFormatter {
   private final Fields.Clock local;
   private final Fields.Clock utc = Fields.Clock.utc();
   private final Fields f = new Fields();
-  private final byte[] usualFrame = new byte[Summary.MAX_FRAME];
+  private byte[] usualFrame = new byte[Room.FIRST]; // grows to the usual largest as frames ask
   private byte[] frame = usualFrame; // a bigger one for a frame above the usual size, while it is formatted
   private final Out out;
   private byte[] usualOut; // the output buffer's own array (a frame above the usual size borrows a bigger one)
+  private final int outCapacity; // the size of the caller's buffers: usualOut grows up to it
+  private boolean outFull; // the last call stopped for room in usualOut: the next one doubles it
   private int handedOut; // bytes of out already copied to the caller's buffers (a big frame's output, in pieces)
   private final TextPrinter text;
   private JsonFacts facts; // JSON formats only
@@ -74,7 +76,8 @@ public final class LineFormatter {
       jsonNames[i] = JsonFields.quoted(interfaces[i]);
     }
     this.local = Fields.Clock.local(zone);
-    this.out = new Out(outCapacity);
+    this.outCapacity = outCapacity;
+    this.out = new Out(Math.min(Room.FIRST, outCapacity));
     this.usualOut = out.buf;
     this.text = new TextPrinter(out, zone);
     this.facts = this.format >= JSONL ? new JsonFacts(zone) : null;
@@ -157,6 +160,9 @@ public final class LineFormatter {
     }
     out.pos = 0;
     handedOut = 0;
+    if (outFull) {
+      growOut(0);
+    }
     int b;
     while ((b = nextBatch()) >= 0) {
       int rec = cursors[b] * Record.SIZE;
@@ -165,12 +171,17 @@ public final class LineFormatter {
       int budget = f.caplen <= Summary.MAX_FRAME ? maxBytes(f.caplen, jsonNames[src].length)
           : bigFrameBytes(f.caplen, jsonNames[src].length);
       if (out.remaining() < budget) {
-        if (out.pos > 0 || budget <= usualOut.length) {
+        if (out.pos > 0) {
+          outFull = usualOut.length < Math.min(Room.MOST_OUT, outCapacity);
           break; // the rest goes in the next call
         }
-        out.buf = bigArray(budget); // a big frame, alone: its output is handed over in pieces
+        if (budget <= outCapacity) {
+          growOut(budget);
+        } else {
+          out.buf = bigArray(budget); // a big frame, alone: its output is handed over in pieces
+        }
       }
-      frame = f.caplen <= usualFrame.length ? usualFrame : bigArray(f.caplen);
+      frame = frameFor(f.caplen);
       ByteBuffer data = datas[b];
       data.position(f.dataOff);
       data.get(frame, 0, f.caplen);
@@ -187,6 +198,26 @@ public final class LineFormatter {
       frame = usualFrame;
     }
     return handOut(dst);
+  }
+
+  /** The array to copy a frame of {@code caplen} bytes into: the usual one, grown if need be. */
+  private byte[] frameFor(int caplen) {
+    if (caplen <= usualFrame.length) {
+      return usualFrame;
+    }
+    if (caplen > Summary.MAX_FRAME) {
+      return bigArray(caplen);
+    }
+    usualFrame = new byte[Room.grown(usualFrame.length, caplen, Summary.MAX_FRAME)];
+    return usualFrame;
+  }
+
+  /** A bigger usual output array (empty now), with room for {@code need} bytes at least. */
+  private void growOut(int need) {
+    int most = need > Room.MOST_OUT ? outCapacity : Math.min(Room.MOST_OUT, outCapacity);
+    usualOut = new byte[Room.grown(usualOut.length, need, most)];
+    out.buf = usualOut;
+    outFull = false;
   }
 
   /** An array for a big frame or its output; refused in words when the Java heap cannot hold it. */
