@@ -210,10 +210,10 @@ def _join_filter(filter_opt: Optional[str], words: tuple) -> Optional[str]:
 
 def _selection(r: CaptureRequest):
     """The containers asked for (None: none, capture an interface); a bad label is a SelectionError."""
+    if not r.selected:
+        return None  # (before the import: a plain interface capture loads no container code)
     from ..container.selection import Selection
 
-    if not r.selected:
-        return None
     return Selection.of(r.containers, r.labels, r.compose_service, r.all_containers, r.pods, r.compose_project)
 
 

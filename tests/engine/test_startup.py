@@ -199,13 +199,27 @@ def test_the_first_run_builds_the_archive_the_next_one_maps(small_pcap_module, t
     assert second == {"packets": 100, "archives": [str(archives[0])]}
 
 
-def test_a_plain_read_imports_no_container_code(small_pcap_module):
-    code = ("import atexit, sys, runpy; sys.argv = ['pcap4py', 'read', sys.argv[1]]\n"
+@pytest.mark.parametrize("command", [["read", "{pcap}"], ["capture", "-r", "{pcap}", "-c", "1"],
+                                     ["capture", "lo", "-c", "1", "udp"]])
+def test_a_plain_read_or_interface_capture_imports_no_container_code(small_pcap_module, command):
+    argv = [a.format(pcap=small_pcap_module) for a in command]
+    code = ("import atexit, sys, runpy; sys.argv = ['pcap4py', *sys.argv[1:]]\n"
             "atexit.register(lambda: print([m for m in sys.modules if m.startswith("
             "('pcap4py.container', 'docker', 'pyroute2'))], file=sys.stderr))\n"
             "runpy.run_module('pcap4py', run_name='__main__')\n")
-    done = subprocess.run([PYTHON, "-c", code, str(small_pcap_module)], capture_output=True, text=True,
-                          env=_env(Path("/")), timeout=120)
+    sender = None
+    if command[-1] == "udp":  # one datagram on loopback, sent until the capture has it (10 s at most)
+        sender = subprocess.Popen([PYTHON, "-c", "import socket, time\ns = socket.socket(socket.AF_INET, "
+                                   "socket.SOCK_DGRAM)\nfor _ in range(100):\n    s.sendto(b'x', ('127.0.0.1', 5599))"
+                                   "\n    time.sleep(0.1)"])
+    try:
+        done = subprocess.run([PYTHON, "-c", code, *argv], capture_output=True, text=True,
+                              env=_env(Path("/")), timeout=120)
+    finally:
+        if sender is not None:
+            sender.kill()
+            sender.wait()
+    assert done.returncode == 0, done.stderr
     assert done.stderr.strip().splitlines()[-1] == "[]", done.stderr
 
 
