@@ -166,7 +166,7 @@ class CaptureRequest:
         elif job_ring and self.count is not None:
             from ..engine.handle import ring_for
 
-            options["buffer_size"] = ring_for(self.count, self.snaplen)  # -c 1 needs no 32 MiB
+            options["buffer_size"] = ring_for(self.count, self.snaplen, self.immediate)  # -c 1: no 32 MiB
         return options
 
 

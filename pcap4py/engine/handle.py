@@ -373,12 +373,15 @@ def _open_live_here(iface: str, snaplen: int, promisc: bool, timeout_ms: int,
     return handle
 
 
-def ring_for(count: Optional[int], snaplen: int) -> int:
+def ring_for(count: Optional[int], snaplen: int, immediate: bool = False) -> int:
     """The kernel ring for a capture of ``count`` packets (None: no end) of at most ``snaplen``
-    bytes each: room for all of them, between :data:`SMALL_RING` and :data:`DEFAULT_BUFFER_SIZE`."""
+    bytes each: room for all of them, between :data:`SMALL_RING` and :data:`DEFAULT_BUFFER_SIZE`.
+    Immediate mode's ring has a slot of ``snaplen`` per frame, in blocks of a power of two (so up
+    to twice that) whatever the frame's size."""
     if count is None or count <= 0:
         return DEFAULT_BUFFER_SIZE
-    return max(SMALL_RING, min(DEFAULT_BUFFER_SIZE, count * min(snaplen, FRAME_ROOM)))
+    per_frame = 2 * snaplen if immediate else min(snaplen, FRAME_ROOM)
+    return max(SMALL_RING, min(DEFAULT_BUFFER_SIZE, count * per_frame))
 
 
 def drain_wait_ms(timeout_ms: int) -> int:

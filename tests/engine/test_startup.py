@@ -348,6 +348,8 @@ def test_a_counted_capture_gets_a_ring_for_its_count():
     assert ring_for(1, 262144) == SMALL_RING == 2 << 20
     assert ring_for(100, 262144) == 100 * (64 << 10)
     assert ring_for(100, 96) == SMALL_RING
+    assert ring_for(1, 262144, immediate=True) == SMALL_RING  # one slot of 256 KiB (in a 512 KiB block)
+    assert ring_for(10, 262144, immediate=True) == 10 * (512 << 10)  # ten slots, as the old 32 MiB had room for
     assert ring_for(10_000, 262144) == ring_for(None, 262144) == ring_for(0, 1500) == DEFAULT_BUFFER_SIZE
 
 
