@@ -44,7 +44,7 @@ def split_wait(argv: Sequence[str]) -> tuple[list[str], list[str]]:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> None:
-    from .cli import command_names, main as cli
+    from .cli import command_names, main as cli, run
 
     wait, rest = split_wait(sys.argv[1:] if argv is None else argv)
     if wait:
@@ -53,7 +53,7 @@ def main(argv: Optional[Sequence[str]] = None) -> None:
         except SystemExit as e:
             if e.code not in (0, None) or not rest:
                 raise
-    cli.main(args=image_args(rest, command_names()), prog_name="pcap4py")
+    run(image_args(rest, command_names()))  # the command itself ends the process, as `pcap4py` does
 
 
 if __name__ == "__main__":

@@ -21,13 +21,14 @@ def command_names() -> list[str]:
     return sorted({*COMMAND_MODULES, *main.commands})
 
 
-def run() -> None:
+def run(args: list[str] | None = None) -> None:
     """The program (``pcap4py``, ``python -m pcap4py``): :data:`main`, where a Ctrl-C before a
     command's own handlers are in place exits 130, and one that comes during the interpreter's and
     the JVM's shutdown is ignored (it would otherwise surface in an exit hook as a traceback).
-    A command that started the JVM ends without its teardown (:mod:`pcap4py.engine.quickexit`)."""
+    A command that started the JVM ends without its teardown (:mod:`pcap4py.engine.quickexit`).
+    ``args``: the command line (default: ``sys.argv[1:]``)."""
     try:
-        main(prog_name="pcap4py")
+        main(args=args, prog_name="pcap4py")
         code = 0
     except KeyboardInterrupt:
         code = 130
