@@ -16,16 +16,19 @@ from tests.fixtures.cli import pcap4py_cmd, start_cli, wait_listening, wait_outp
 from tests.sinks.test_pcapng import tshark
 
 
-def _wait_size(path, above: int, timeout: float = 5.0) -> int:
-    """The size of ``path`` once it is above ``above`` bytes (or what it is after ``timeout``)."""
+def _wait_packets(path, at_least: int, timeout: float = 10.0) -> int:
+    """How many packets tcpdump reads in ``path`` once there are ``at_least`` (or after ``timeout``).
+    Counted, not sized: the section and interface blocks may reach the file before any packet."""
     deadline = time.monotonic() + timeout
-    size = 0
+    count = 0
     while time.monotonic() < deadline:
-        size = os.path.getsize(path) if os.path.exists(path) else 0
-        if size > above:
-            break
+        if os.path.exists(path):
+            done = subprocess.run(["tcpdump", "-n", "-r", str(path)], capture_output=True, text=True, timeout=30)
+            count = len(done.stdout.splitlines())
+            if count >= at_least:
+                break
         time.sleep(0.1)
-    return size
+    return count
 
 
 def _kill(proc: subprocess.Popen) -> None:
@@ -40,11 +43,9 @@ def test_pcapng_file_grows_while_capturing_and_survives_sigkill(veth, tmp_path):
     try:
         wait_listening(proc)
         veth.send_udp(veth.host_ip, 5601, b"first", count=5)
-        first = _wait_size(path, 0)
-        assert first > 0, "nothing reached the file while the capture ran"
+        assert _wait_packets(path, 5) == 5, "the first packets did not reach the file while the capture ran"
         veth.send_udp(veth.host_ip, 5601, b"second", count=5)
-        second = _wait_size(path, first)
-        assert second > first, "the file did not grow with the second packets"
+        assert _wait_packets(path, 10) == 10, "the file did not grow with the second packets"
         assert proc.poll() is None
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
