@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import random
+import socket
 import struct
 import subprocess
 import sys
@@ -170,7 +171,18 @@ def test_the_agent_stream_becomes_named_interfaces_with_directions(veth, tmp_pat
 
     def traffic():
         assert joined.wait(30)
-        time.sleep(0.5)  # the agent's handles are open before it describes them; let it settle
+        # the agent's handles are open before it describes them, but on a loaded machine the pings
+        # once went by unseen: first a datagram at a time until one is in the merged file (10 s)
+        warm = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            warm.sendto(b"warm-up", (veth.peer_ip, 9))
+            time.sleep(0.2)
+            seen = subprocess.run(["tcpdump", "-n", "-r", out, "udp port 9"], capture_output=True, text=True,
+                                  timeout=30).stdout
+            if seen.strip():
+                break
+        warm.close()
         subprocess.run(["ping", "-n", "-q", "-c", "5", "-i", "0.2", "-W", "1", veth.peer_ip],
                        capture_output=True, timeout=10)
         time.sleep(0.5)
