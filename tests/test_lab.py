@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
+from pathlib import Path
 
 import pytest
 
 from tests.fixtures import dockerlab as dockerlab_mod
-from tests.fixtures.netlab import lan_ip, next_subnet, sh
+from tests.fixtures.netlab import FIXED_OCTETS, SECOND_LAN_COUNT, lan_ip, next_subnet, sh
 
 TEST_RANGE = ipaddress.ip_network("198.18.0.0/15")
 NAMESPACE_LANS = (ipaddress.ip_network("198.18.0.0/16"), ipaddress.ip_network("198.19.0.0/17"))
 DOCKER_LANS = ipaddress.ip_network("198.19.128.0/17")
+REPO = Path(__file__).resolve().parent.parent
 
 
 def _in(address: str, network: ipaddress.IPv4Network) -> bool:
@@ -31,9 +34,34 @@ def test_namespace_lans_stay_in_their_half_of_the_test_range():
     for n in (1, 127, 128, 250, next_subnet()):
         first, second = lan_ip(n, 1), lan_ip(n, 254, second=True)
         assert _in(first, NAMESPACE_LANS[0]) and _in(second, NAMESPACE_LANS[1]), (n, first, second)
-    assert lan_ip(128, 1, second=True) == lan_ip(1, 1, second=True) == "198.19.1.1"
+    assert lan_ip(SECOND_LAN_COUNT + 1, 1, second=True) == lan_ip(1, 1, second=True) == "198.19.1.1"
     with pytest.raises(ValueError):
         lan_ip(3, 255)
+
+
+def _fixed_lab_octets() -> dict[str, int]:
+    """The third octet of 198.18 each lab with fixed numbers uses, read from the lab itself."""
+    from bench import gen, remote
+    from tests.fixtures import containerdlab, nerdctllab, podmanlab, remotelab
+
+    octet = lambda text: int(re.search(r"198\.18\.(\d+)\.", text).group(1))  # noqa: E731
+    k8s = (REPO / "tests" / "k8s" / "env.sh").read_text()
+    return {"remote (tests)": remotelab.TEST_OCTET, "remote (bench)": remote.OCTET,
+            "bench LAN": octet(gen.LIVE_NET + "."), "containerd": octet(containerdlab.SUBNET),
+            "nerdctl": octet(nerdctllab.SUBNET), "podman": octet(podmanlab.SUBNET),
+            **{name: octet(re.search(rf"{name}=(\S+)", k8s).group(1))
+               for name in ("NODE_IP", "SVC_CIDR", "POD_CIDR")}}
+
+
+def test_veth_labs_never_take_a_fixed_labs_numbers():
+    """A veth lab on the remote engine's 198.18.120 had its pings routed to that engine (a CI run)."""
+    fixed = _fixed_lab_octets()
+    assert set(fixed.values()) <= set(FIXED_OCTETS), fixed
+    drawn = {next_subnet() for _ in range(600)}
+    assert drawn and not drawn & set(FIXED_OCTETS)
+    assert len(drawn) == 250 - sum(1 for o in FIXED_OCTETS if o <= 250)  # the others all come round
+    second = {int(lan_ip(n, 1, second=True).split(".")[2]) for n in drawn}
+    assert max(second) < 120  # the second engines' bridges stay theirs
 
 
 def test_veth_lab_addresses(veth):
