@@ -1,4 +1,4 @@
-"""python -m bench [--quick] [--only offline|live|startup|memory|kube|remote]: issue #6's benchmark suite.
+"""python -m bench [--quick] [--only offline|live|startup|memory|image|kube|remote]: issue #6's benchmark suite.
 
 Runs each section, prints one side-by-side table (pcap4py beside the peer, ratio, target met?)
 and writes the same as JSON to bench/out/. Needs root (the live sections build a veth pair into a
@@ -17,7 +17,7 @@ import traceback
 from .config import Config
 from .report import Section, machine, table, write_json
 
-SECTIONS = ("offline", "formats", "live", "startup", "memory", "kube", "remote")
+SECTIONS = ("offline", "formats", "live", "startup", "memory", "image", "kube", "remote")
 
 
 def _run_section(name: str, cfg: Config) -> Section:
@@ -46,8 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="small run (100k frames) to smoke-test the suite")
     ap.add_argument("--only", action="append", choices=SECTIONS, help="run only this section (repeatable)")
     args = ap.parse_args(argv)
-    if os.geteuid() != 0 and set(args.only or SECTIONS) & {"live", "startup", "memory", "kube", "remote"}:
-        print("bench: the live, startup, memory, kube and remote sections need root (netns, veth, capture, a cluster, an engine)",
+    if os.geteuid() != 0 and set(args.only or SECTIONS) & {"live", "startup", "memory", "image", "kube", "remote"}:
+        print("bench: the live, startup, memory, image, kube and remote sections need root (netns, veth, capture, a cluster, an engine)",
               file=sys.stderr)
         return 2
     # SIGTERM unwinds like Ctrl-C, so every section's finally (veth and namespace removal) runs

@@ -3,8 +3,8 @@ tcpdump doing the same, and where pcap4py's start goes.
 
 - `capture lo -c 1` beside `tcpdump -n -i lo -c 1` (its default 1 s buffer timeout) and
   `--immediate-mode`; `capture lo -c 1 --immediate` beside `tcpdump --immediate-mode`; a bounded
-  `ping -i 0.2 127.0.0.1` keeps packets coming, so about 0.1 s of each figure is the wait for the
-  next echo.
+  `ping 127.0.0.1` keeps packets coming, every 0.02 s (the rows with targets: ~0.01 s of each
+  figure is the wait for the next echo) and every 0.2 s (~0.1 s of it is; no target).
 - `read` of a 100-packet file (wall and peak RSS) beside `tcpdump -n -r`.
 - `read` of a 300,000-frame file, text and jsonl, beside `tcpdump -n -r` (start-up included).
 - a start-up profile (bench/profile.py): Python imports, `import jpype`, JVM boot, class
@@ -79,6 +79,13 @@ def prepare(cfg: Config) -> dict:
     return facts
 
 
+# Pings a second for the live rows, and a ping's bound: the wait for the next echo is part of
+# each figure (half the interval on average, for pcap4py and tcpdump alike); the dense rate
+# leaves ~0.01 s of it, so the rows measure the start; the 5/s pass shows the same with the wait.
+PING_INTERVALS = (0.02, 0.2)
+PING_SECONDS = 180
+
+
 def _live(cfg: Config, sec: Section) -> None:
     cmds = {
         "pcap4py capture lo -c 1": python("-m", "pcap4py", "capture", "lo", "-c", "1"),
@@ -86,26 +93,44 @@ def _live(cfg: Config, sec: Section) -> None:
         "tcpdump -n -i lo -c 1": ["tcpdump", "-n", "-i", "lo", "-c", "1"],
         "tcpdump --immediate-mode": ["tcpdump", "--immediate-mode", "-n", "-i", "lo", "-c", "1"],
     }
+    sec.raw["capture"] = {"cmd": {k: " ".join(v) for k, v in cmds.items()}}
+    for interval in PING_INTERVALS:
+        runs = _live_runs(cfg, cmds, interval)
+        sec.raw["capture"][f"ping every {interval} s"] = runs
+        sec.rows += _live_rows(cfg, runs, interval)
+
+
+def _live_runs(cfg: Config, cmds: dict[str, list[str]], interval: float) -> dict[str, list]:
+    """Every command ``cfg.startup_runs`` times, interleaved, while ``ping -i interval`` runs."""
     runs: dict[str, list] = {name: [] for name in cmds}
-    # bounded: at most 5 pings a second, for at most 3 minutes
-    ping = Proc(["ping", "-q", "-i", "0.2", "-c", "900", "-w", "180", "127.0.0.1"])
+    # bounded in count and time
+    ping = Proc(["ping", "-q", "-i", str(interval), "-c", str(int(PING_SECONDS / interval)),
+                 "-w", str(PING_SECONDS), "127.0.0.1"])
     try:
         for i in range(cfg.startup_runs):
-            print(f"  startup: capture run {i + 1}/{cfg.startup_runs}", file=sys.stderr, flush=True)
+            print(f"  startup: capture run {i + 1}/{cfg.startup_runs} (a ping every {interval} s)",
+                  file=sys.stderr, flush=True)
             for name, cmd in cmds.items():
                 _timed(cmd, runs[name])
     finally:
         ping.stop()
-    sec.raw["capture"] = {"runs": runs, "cmd": {k: " ".join(v) for k, v in cmds.items()}}
+    return runs
+
+
+def _live_rows(cfg: Config, runs: dict[str, list], interval: float) -> list[Row]:
+    """The rows of one ping rate: the targets are the dense rate's (the start, not the wait)."""
     plain, fast = _median(runs["pcap4py capture lo -c 1"], "wall_s"), _median(runs["pcap4py capture lo -c 1 --immediate"], "wall_s")
-    n = cfg.startup_runs
-    sec.rows += [
-        Row("startup", f"capture lo -c 1 (median of {n})", "s", plain, "tcpdump -n -i lo -c 1",
-            _median(runs["tcpdump -n -i lo -c 1"], "wall_s"), higher_is_better=False, target="<=1.0 s",
-            met=None if plain is None else plain <= 1.0, note=_note(runs["pcap4py capture lo -c 1"])),
-        Row("startup", f"capture lo -c 1 --immediate (median of {n})", "s", fast, "tcpdump --immediate-mode",
-            _median(runs["tcpdump --immediate-mode"], "wall_s"), higher_is_better=False, target="<=0.30 s",
-            met=None if fast is None else fast <= 0.30, note=_note(runs["pcap4py capture lo -c 1 --immediate"])),
+    n, dense = cfg.startup_runs, interval == PING_INTERVALS[0]
+    where = f"median of {n}, a ping every {interval} s"
+    return [
+        Row("startup", f"capture lo -c 1 ({where})", "s", plain, "tcpdump -n -i lo -c 1",
+            _median(runs["tcpdump -n -i lo -c 1"], "wall_s"), higher_is_better=False,
+            target="<=1.0 s" if dense else "", met=None if plain is None or not dense else plain <= 1.0,
+            note=_note(runs["pcap4py capture lo -c 1"])),
+        Row("startup", f"capture lo -c 1 --immediate ({where})", "s", fast, "tcpdump --immediate-mode",
+            _median(runs["tcpdump --immediate-mode"], "wall_s"), higher_is_better=False,
+            target="<=0.30 s" if dense else "", met=None if fast is None or not dense else fast <= 0.30,
+            note=_note(runs["pcap4py capture lo -c 1 --immediate"])),
     ]
 
 

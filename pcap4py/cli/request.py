@@ -173,10 +173,11 @@ class CaptureRequest:
 def check_output(output: Output) -> Output:
     """``output``, once the pcapng-only options are known to have pcapng to act on (capture's
     rule, and read's)."""
-    from ..sinks.pcapng import wants_pcapng
-
     if output.pcapng and not output.path:
         raise click.UsageError("--pcapng needs -w FILE (or -w - for stdout)")
-    if output.comments and not (output.path and wants_pcapng(output.path, output.pcapng)):
-        raise click.UsageError("--comments needs pcapng output: -w FILE.pcapng, or --pcapng with -w")
+    if output.comments:
+        from ..sinks.pcapng import wants_pcapng  # the pcapng writer's modules: only for a -w that may need them
+
+        if not (output.path and wants_pcapng(output.path, output.pcapng)):
+            raise click.UsageError("--comments needs pcapng output: -w FILE.pcapng, or --pcapng with -w")
     return output
