@@ -39,39 +39,38 @@ def measure(cfg: Config) -> Section:
     except ImportError as e:  # pytest missing: the fixtures cannot be imported
         sec.notes.append(f"not measured: the test fixtures cannot be imported: {e}")
         return sec
-    with dockerlab.running_engine():
-        import docker
-
-        client = docker.from_env()
+    with dockerlab.running_engine() as engine:
+        image = imagelab.build_image(imagelab.local_base())
+        lab = dockerlab.DockerLab(engine, _busybox(engine, dockerlab))
         try:
-            image = imagelab.build_image(imagelab.local_base())
-            busybox = _busybox(client, dockerlab)
-            _first_packet(cfg, sec, client, image, busybox)
-            _sidecar(sec, client, image, busybox)
+            _first_packet(cfg, sec, lab, image)
+            _sidecar(sec, lab, image)
         finally:
-            client.close()
+            lab.close()  # the talkers and every container run here
     return sec
 
 
-def _busybox(client: Any, dockerlab: Any) -> str:
-    client.api.import_image_from_data(dockerlab.busybox_rootfs_tar(), repository=dockerlab.IMAGE.split(":")[0],
-                                      tag=dockerlab.IMAGE.split(":")[1])
+def _busybox(engine: Any, dockerlab: Any) -> str:
+    """busybox, imported from a local root filesystem (no registry)."""
+    client = engine.client()
+    try:
+        name, tag = dockerlab.IMAGE.split(":")
+        client.api.import_image_from_data(dockerlab.busybox_rootfs_tar(), repository=name, tag=tag)
+    finally:
+        client.close()
     return dockerlab.IMAGE
 
 
-def _talker(client: Any, busybox: str, name: str, ping: tuple[str, ...]) -> Any:
-    """A busybox container pinging docker0's address (its gateway), bounded in count and time."""
-    box = client.containers.run(busybox, ["sleep", "300"], detach=True, name=f"p4bench-{name}")
-    box.reload()
-    networks = box.attrs["NetworkSettings"]["Networks"]
-    gateway = next(iter(networks.values()))["Gateway"]
-    box.exec_run(["ping", *ping, gateway], detach=True)
+def _talker(lab: Any, name: str, ping: tuple[str, ...]) -> Any:
+    """A busybox container pinging its gateway (docker0), bounded in count and time."""
+    box = lab.run(name)
+    box.sdk.exec_run(["ping", *ping, box.gateway()], detach=True)
     time.sleep(0.5)
     return box
 
 
 def _first_line_with(box: Any, needle: bytes) -> Optional[float]:
-    """Seconds until a log chunk holding ``needle`` arrives (None: the log ended without it)."""
+    """The monotonic time a log chunk holding ``needle`` arrives (None: the log ended without it)."""
     end = time.monotonic() + LOG_TIMEOUT_S
     for chunk in box.logs(stream=True, follow=True):
         if needle in chunk:
@@ -81,29 +80,26 @@ def _first_line_with(box: Any, needle: bytes) -> Optional[float]:
     return None
 
 
-def _first_packet(cfg: Config, sec: Section, client: Any, image: str, busybox: str) -> None:
-    talker = _talker(client, busybox, "talker", ("-i", PING_INTERVAL, *PING_BOUND))
+def _first_packet(cfg: Config, sec: Section, lab: Any, image: str) -> None:
+    talker = _talker(lab, "talker", ("-i", PING_INTERVAL, *PING_BOUND))
     firsts: list[float] = []
     floors: list[float] = []
-    try:
-        for i in range(cfg.startup_runs):
-            print(f"  image: start run {i + 1}/{cfg.startup_runs}", file=sys.stderr, flush=True)
-            started = time.monotonic()
-            client.containers.run(busybox, ["true"], remove=True)
-            floors.append(time.monotonic() - started)
-            started = time.monotonic()
-            box = client.containers.run(image, ["eth0", "false", "icmp"], detach=True,
+    for i in range(cfg.startup_runs):
+        print(f"  image: start run {i + 1}/{cfg.startup_runs}", file=sys.stderr, flush=True)
+        started = time.monotonic()
+        lab.client.containers.run(lab.image, ["true"], remove=True)
+        floors.append(time.monotonic() - started)
+        started = time.monotonic()
+        box = lab.client.containers.run(image, ["eth0", "false", "icmp"], detach=True,
                                         network_mode=f"container:{talker.id}", environment={"PCAP4PY_COUNT": "1"},
                                         cap_drop=["ALL"], cap_add=["NET_RAW"])
-            try:
-                seen = _first_line_with(box, b"ICMP")
-                if seen is not None:
-                    firsts.append(seen - started)
-                box.wait(timeout=30)
-            finally:
-                box.remove(force=True)
-    finally:
-        talker.remove(force=True)
+        try:
+            seen = _first_line_with(box, b"ICMP")
+            if seen is not None:
+                firsts.append(seen - started)
+            box.wait(timeout=30)
+        finally:
+            box.remove(force=True)
     sec.raw["start"] = {"first_packet_s": [round(x, 3) for x in firsts], "busybox_true_s": [round(x, 3) for x in floors]}
     ours = statistics.median(firsts) if firsts else None
     n = cfg.startup_runs
@@ -121,16 +117,14 @@ def _peak_mb(pid: int) -> float:
     return 0.0
 
 
-def _sidecar(sec: Section, client: Any, image: str, busybox: str) -> None:
-    talker = _talker(client, busybox, "smalltalk", SIDECAR_PING)
-    box = None
+def _sidecar(sec: Section, lab: Any, image: str) -> None:
+    talker = _talker(lab, "smalltalk", SIDECAR_PING)
+    box = lab.client.containers.run(image, ["capture", "eth0", "icmp"], detach=True,
+                                    network_mode=f"container:{talker.id}")
     tcpdump = None
     try:
-        box = client.containers.run(image, ["capture", "eth0", "icmp"], detach=True,
-                                    network_mode=f"container:{talker.id}")
-        netns = f"/proc/{talker.attrs['State']['Pid']}/ns/net"
-        tcpdump = subprocess.Popen(["nsenter", f"--net={netns}", "tcpdump", "-n", "-i", "eth0", "icmp"],
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        tcpdump = subprocess.Popen(["nsenter", f"--net=/proc/{talker.pid}/ns/net", "tcpdump", "-n", "-i", "eth0",
+                                    "icmp"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         seen = _first_line_with(box, b"ICMP")
         time.sleep(SIDECAR_SETTLE_S)
         box.reload()
@@ -140,9 +134,7 @@ def _sidecar(sec: Section, client: Any, image: str, busybox: str) -> None:
         if tcpdump is not None:
             tcpdump.terminate()
             tcpdump.wait(timeout=10)
-        if box is not None:
-            box.remove(force=True)
-        talker.remove(force=True)
+        box.remove(force=True)
     sec.raw["sidecar"] = {"peak_mb": ours, "tcpdump_peak_mb": theirs}
     sec.rows.append(Row("image", f"a sidecar's peak RSS (capture eth0 icmp, {SIDECAR_SETTLE_S:.0f} s in)", "MB",
                         None if ours is None else round(ours, 1), "tcpdump -i eth0 icmp (same netns)",
