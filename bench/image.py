@@ -23,6 +23,7 @@ import time
 from typing import Any, Optional
 
 from .config import Config
+from .proc import vm_hwm_kb
 from .report import Row, Section
 
 PING_INTERVAL = "0.02"  # the wait for the next echo is ~0.01 s of each figure
@@ -41,24 +42,13 @@ def measure(cfg: Config) -> Section:
         return sec
     with dockerlab.running_engine() as engine:
         image = imagelab.build_image(imagelab.local_base())
-        lab = dockerlab.DockerLab(engine, _busybox(engine, dockerlab))
+        lab = dockerlab.DockerLab(engine, dockerlab.import_busybox(engine))
         try:
             _first_packet(cfg, sec, lab, image)
             _sidecar(sec, lab, image)
         finally:
             lab.close()  # the talkers and every container run here
     return sec
-
-
-def _busybox(engine: Any, dockerlab: Any) -> str:
-    """busybox, imported from a local root filesystem (no registry)."""
-    client = engine.client()
-    try:
-        name, tag = dockerlab.IMAGE.split(":")
-        client.api.import_image_from_data(dockerlab.busybox_rootfs_tar(), repository=name, tag=tag)
-    finally:
-        client.close()
-    return dockerlab.IMAGE
 
 
 def _talker(lab: Any, name: str, ping: tuple[str, ...]) -> Any:
@@ -109,12 +99,9 @@ def _first_packet(cfg: Config, sec: Section, lab: Any, image: str) -> None:
                         note="" if len(firsts) == n else f"{n - len(firsts)} run(s) printed no packet"))
 
 
-def _peak_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
+def _peak_mb(pid: int) -> Optional[float]:
+    kb = vm_hwm_kb(pid)
+    return None if kb is None else kb / 1024
 
 
 def _sidecar(sec: Section, lab: Any, image: str) -> None:

@@ -49,6 +49,18 @@ class Done:
         return " | ".join(tail)
 
 
+def vm_hwm_kb(pid: int) -> int | None:
+    """Process ``pid``'s peak RSS (VmHWM, kB) now; None when it is gone or has no memory (a zombie)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return None
+
+
 class Proc:
     """A started subprocess whose exit we reap ourselves (``wait4``, for its rusage)."""
 
@@ -73,14 +85,7 @@ class Proc:
     def sample(self) -> int:
         """Reads the process's VmHWM (kB). Not ru_maxrss: after fork/exec that starts at the
         parent's own RSS (the kernel carries the high-water mark across exec)."""
-        try:
-            with open(f"/proc/{self.pid}/status") as f:
-                for line in f:
-                    if line.startswith("VmHWM:"):
-                        self.hwm_kb = max(self.hwm_kb, int(line.split()[1]))
-                        break
-        except (OSError, ValueError):
-            pass  # gone, or a zombie without memory: keep the last sample
+        self.hwm_kb = max(self.hwm_kb, vm_hwm_kb(self.pid) or 0)  # gone or a zombie: keep the last sample
         return self.hwm_kb
 
     def stderr_so_far(self) -> str:
