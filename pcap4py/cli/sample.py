@@ -53,6 +53,7 @@ def sample(iface: str, wait: bool, filter_words: tuple, count: int, snaplen: int
     from .. import interfaces, open_live
     from ..engine import tuning
     from ..engine.capture import Capture
+    from ..engine.parse import warm_up
     from ..sinks.pcap4j import Pcap4jWriter
 
     tuning.expect_job(packets=count)
@@ -60,7 +61,8 @@ def sample(iface: str, wait: bool, filter_words: tuple, count: int, snaplen: int
     expression = " ".join(filter_words) or None
     say(f"count: {count}, snaplen: {snaplen}, read timeout: {read_timeout} ms, "
         f"buffer size: {buffer_size} bytes, filter: {expression or '(none)'}")
-    found = interfaces()
+    found = interfaces()  # the JVM starts here
+    warm_up()
     say(f"{len(found)} NIF(s) found: {', '.join(dev.name for dev in found)}")
     if wait:
         if expression:

@@ -177,7 +177,7 @@ def train() -> None:
                 formatter.begin(batch.java_meta, batch.java_data, batch.count)
                 while int(formatter.next(jout)):
                     pass
-    for name in ("PcapngWriter", "ReadAhead", "PointOfView"):
+    for name in ("PcapngWriter", "ReadAhead", "PointOfView", "Pcap4jWarmUp"):
         jvm.jclass(f"pcap4py.helper.{name}")
     from .devices import interfaces
 

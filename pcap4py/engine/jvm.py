@@ -197,7 +197,8 @@ def startup_options(libjvm: Path, cp: list[str], options: list[str]) -> list[str
     there is a trusted one (see :mod:`.cds`), and the short-job flags (see :mod:`.tuning`)."""
     from . import cds, tuning
 
-    return [*cds.options(libjvm, cp, options, java_major(libjvm)), *tuning.options()]
+    major = java_major(libjvm)
+    return [*cds.options(libjvm, cp, options, major), *tuning.options(major)]
 
 
 def user_options() -> list[str]:

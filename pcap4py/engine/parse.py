@@ -15,6 +15,14 @@ def _factory() -> Any:
     return packets.getFactory(jvm.jclass("org.pcap4j.packet.Packet"), jvm.jclass("org.pcap4j.packet.namednumber.DataLinkType"))
 
 
+@lru_cache(maxsize=None)
+def warm_up() -> Any:
+    """Start Pcap4J's first parse on a Java thread now (the JVM starts if it is not up), once;
+    returns that thread.  Its ~80 ms of class initialisation then overlaps what comes before the
+    first packet (opening a handle, waiting for traffic) instead of delaying its rendering."""
+    return jvm.jclass("pcap4py.helper.Pcap4jWarmUp").start()
+
+
 @lru_cache(maxsize=64)
 def data_link_type(linktype: int) -> Any:
     """Pcap4J's ``DataLinkType`` for a DLT number."""

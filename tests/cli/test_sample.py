@@ -80,3 +80,19 @@ def test_sample_errors_are_one_clear_line(veth):
     assert bad_filter.returncode != 0
     assert "pcap4py: bad filter expression 'tcp port nope' at column 10" in bad_filter.stderr
     assert "waiting" not in bad_filter.stdout
+
+
+def test_pcap4j_is_warmed_up_on_a_java_thread_of_its_own():
+    """The sample starts Pcap4J's first parse (~80 ms of class initialisation) on a Java daemon
+    thread as soon as the JVM is up, so it overlaps opening the handle: the thread exists, ends on
+    its own, and its made-up frame parses and renders as an ICMP echo request."""
+    from pcap4py.engine import jvm, parse
+
+    thread = parse.warm_up()
+    assert parse.warm_up() is thread  # once per process
+    assert str(thread.getName()) == "pcap4py-pcap4j-warm-up" and thread.isDaemon()
+    thread.join(30_000)
+    assert not thread.isAlive()
+    assert int(jvm.jclass("pcap4py.helper.Pcap4jWarmUp").run()) > 0
+    rendered = parse.render(parse.parse(bytes(jvm.jclass("pcap4py.helper.Pcap4jWarmUp").frame()), 1))
+    assert "Type: 8 (Echo)" in rendered and "Source address: /198.18.0.1" in rendered
