@@ -61,6 +61,19 @@ def vm_hwm_kb(pid: int) -> int | None:
     return None
 
 
+def thread_names(pid: int) -> set[str]:
+    """The names of process ``pid``'s threads (``comm``: the JVM's ``C1 CompilerThre``...); empty
+    when it is gone."""
+    names = set()
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/comm") as f:
+                names.add(f.read().strip())
+    except OSError:
+        pass
+    return names
+
+
 class Proc:
     """A started subprocess whose exit we reap ourselves (``wait4``, for its rusage)."""
 

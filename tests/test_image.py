@@ -9,16 +9,15 @@ and the "router" namespace at its far end makes the traffic.
 
 from __future__ import annotations
 
-import glob
 import re
 import subprocess
 import time
 import urllib.request
 import uuid
-from pathlib import Path
 
 import pytest
 
+from bench.proc import thread_names
 from tests.fixtures.cli import run_cli
 from tests.fixtures.imagelab import pcap4py_image  # noqa: F401  (session fixture)
 
@@ -263,7 +262,7 @@ def test_a_sidecar_starts_fast_and_stays_small(run_image, dockerlab, capsys):
         status = dict(line.split(":", 1) for line in f)
     with open(f"/proc/{pid}/maps") as f:
         archive = any(line.rstrip().endswith(".jsa") for line in f)
-    threads = {Path(task, "comm").read_text().strip() for task in glob.glob(f"/proc/{pid}/task/*")}
+    threads = thread_names(pid)
     peak_mb = int(status["VmHWM"].split()[0]) / 1024
     with capsys.disabled():
         print(f"\n[image] sidecar peak RSS: {peak_mb:.0f} MB, archive mapped: {archive}")

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 
+from bench.proc import thread_names
 from pcap4py.engine import tuning
 from pcap4py.errors import JvmStartError
 from tests.fixtures.cli import run_cli, start_cli
@@ -64,8 +64,7 @@ def _compiler_threads(footprint: str) -> set[str]:
     try:
         assert cap.stdout.readline(), "no packet printed"
         time.sleep(1)
-        tasks = Path(f"/proc/{cap.pid}/task").iterdir()
-        return {(t / "comm").read_text().strip() for t in tasks if "Compiler" in (t / "comm").read_text()}
+        return {name for name in thread_names(cap.pid) if "Compiler" in name}
     finally:
         cap.terminate()
         cap.wait(timeout=30)
