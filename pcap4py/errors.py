@@ -17,6 +17,7 @@ __all__ = [
     "SelectionError",
     "JarsNotFound",
     "NoJavaFound",
+    "LibpcapNotFound",
     "JvmStartError",
     "PermissionDenied",
     "FilterError",
@@ -67,6 +68,10 @@ class JarsNotFound(NotFound):
 
 class NoJavaFound(NotFound):
     """No Java runtime could be found to start the JVM."""
+
+
+class LibpcapNotFound(NotFound):
+    """libpcap cannot be loaded (not installed, or ``org.pcap4j.core.pcapLibName`` names no library)."""
 
 
 class JvmStartError(Pcap4pyError):

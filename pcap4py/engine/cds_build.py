@@ -179,10 +179,10 @@ def train() -> None:
                     pass
     for name in ("PcapngWriter", "ReadAhead", "PointOfView", "Pcap4jWarmUp"):
         jvm.jclass(f"pcap4py.helper.{name}")
+    _try_live()  # first: it loads libpcap the way a capture does, on NativeWarmUp's thread
     from .devices import interfaces
 
     interfaces()
-    _try_live()
 
 
 def _try_live() -> None:

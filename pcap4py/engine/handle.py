@@ -337,7 +337,7 @@ def open_live(
     check_range("timeout_ms", timeout_ms, 0, INT_MAX)
     if buffer_size is not None:
         check_range("buffer_size", buffer_size, 1, INT_MAX)
-    jvm.start_native()  # at home, before any namespace is entered
+    jvm.load_native_soon()  # at home, before any namespace is entered; awaited before build()
     opener = lambda: _open_live_here(iface, snaplen, promisc, timeout_ms, buffer_size,  # noqa: E731
                                      immediate, nanosecond, index)
     handle = run_in_netns(netns, opener) if netns is not None else opener()
@@ -356,9 +356,10 @@ def _open_live_here(iface: str, snaplen: int, promisc: bool, timeout_ms: int,
                     buffer_size: Optional[int], immediate: bool, nanosecond: bool, index: int) -> Handle:
     """Open ``iface`` in the calling thread's network namespace."""
     require_interface(iface)
-    ph = jvm.jclass("org.pcap4j.core.PcapHandle")
-    precision = jvm.jclass("org.pcap4j.core.PcapHandle$TimestampPrecision")
-    promiscuity = jvm.jclass("org.pcap4j.core.PcapNetworkInterface$PromiscuousMode")
+    # the builder's classes need no libpcap: made while open_live's Java thread loads it
+    ph = jvm.jclass("org.pcap4j.core.PcapHandle", native=False)
+    precision = jvm.jclass("org.pcap4j.core.PcapHandle$TimestampPrecision", native=False)
+    promiscuity = jvm.jclass("org.pcap4j.core.PcapNetworkInterface$PromiscuousMode", native=False)
     builder = (ph.Builder(iface).snaplen(snaplen).timeoutMillis(timeout_ms)
                .promiscuousMode(promiscuity.PROMISCUOUS if promisc else promiscuity.NONPROMISCUOUS)
                .timestampPrecision(precision.NANO if nanosecond else precision.MICRO))
@@ -366,6 +367,7 @@ def _open_live_here(iface: str, snaplen: int, promisc: bool, timeout_ms: int,
         builder = builder.bufferSize(buffer_size)
     if immediate:
         builder = builder.immediateMode(True)
+    jvm.start_native()  # libpcap's first call is build()'s
     with jvm.java_errors(lambda message: _open_error(iface, message)):
         jhandle = builder.build()
     handle = Handle(jhandle, iface, live=True, index=index)

@@ -26,7 +26,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from ..errors import JarsNotFound, JvmStartError, NoJavaFound
+from ..errors import JarsNotFound, JvmStartError, LibpcapNotFound, NoJavaFound
 from ..signals import held_stop_signals
 
 JARS_ENV = "PCAP4PY_JARS"
@@ -46,6 +46,7 @@ COMPILE_MEMORY_LIMIT = ("-XX:CompileCommand=quiet", "-XX:CompileCommand=MemLimit
 _HELPER_JAR_GLOB = "pcap4py-helper-*.jar"
 _lock = threading.Lock()
 _native_loaded = False
+_native_warming = False  # libpcap's loading started on a Java thread (see load_native_soon)
 _NATIVE_PACKAGE = "org.pcap4j.core."  # Pcap4J's classes that bind libpcap when first used
 
 
@@ -166,7 +167,8 @@ def start() -> Any:
 
 
 def start_native() -> Any:
-    """:func:`start`, then libpcap loaded through JNA (Pcap4J's bindings), once; returns ``jpype``.
+    """:func:`start`, then libpcap loaded through JNA (Pcap4J's bindings and the helper's), once;
+    returns ``jpype``.  When :func:`load_native_soon` started the loading, this waits for it.
 
     Call it from a thread in the host's network namespace before anything that enters another
     one: JNA's first load starts helper threads (its cleaner), and a thread starts in the
@@ -179,8 +181,34 @@ def start_native() -> Any:
     if not _native_loaded:
         with _lock, held_stop_signals():
             if not _native_loaded:
-                jpype.JClass("org.pcap4j.core.Pcaps").libVersion()
+                try:
+                    jpype.JClass("pcap4py.helper.NativeWarmUp").load()
+                except jpype.JClass("java.lang.LinkageError") as e:  # JNA found no libpcap
+                    raise LibpcapNotFound(_libpcap_missing(e)) from e
                 _native_loaded = True
+    return jpype
+
+
+def _libpcap_missing(error: Any) -> str:
+    """One line for a libpcap that JNA could not load: which library, why, how to install it."""
+    lines = [line.strip().rstrip(":") for line in str(error.getMessage() or error).splitlines() if line.strip()]
+    said = "; ".join(lines[:2]) or "JNA found no library"
+    return f"cannot load libpcap: {said} (install it: 'apt-get install libpcap0.8', 'dnf install libpcap')"
+
+
+def load_native_soon() -> Any:
+    """:func:`start`, then libpcap's loading started on a Java thread of its own (the helper's
+    ``NativeWarmUp``), once; returns ``jpype`` without waiting.  The binding (20-35 ms) then
+    overlaps what the caller does next that needs no libpcap; :func:`start_native` waits for it
+    and raises what it raised.  The same rule as :func:`start_native`: call it from a thread in
+    the host's network namespace (the loading thread starts in its creator's)."""
+    global _native_warming
+    jpype = start()
+    if not _native_loaded and not _native_warming:
+        with _lock:
+            if not _native_warming:
+                jpype.JClass("pcap4py.helper.NativeWarmUp").start()
+                _native_warming = True
     return jpype
 
 
@@ -299,10 +327,14 @@ def _scratch_file() -> Any:
 
 
 @lru_cache(maxsize=None)
-def jclass(name: str) -> Any:
-    """A Java class by its fully qualified name (looked up once), starting the JVM if needed
-    (and loading libpcap first for Pcap4J's core classes, see :func:`start_native`)."""
-    jpype = start_native() if name.startswith(_NATIVE_PACKAGE) else start()
+def jclass(name: str, *, native: bool = True) -> Any:
+    """A Java class by its fully qualified name (looked up once), starting the JVM if needed.
+
+    Pcap4J's core classes come with libpcap loaded first (see :func:`start_native`), unless
+    ``native`` is False: for a class whose first use needs no libpcap (a handle's builder),
+    looked up while :func:`load_native_soon`'s thread loads it; the caller then calls
+    :func:`start_native` before its first libpcap call."""
+    jpype = start_native() if native and name.startswith(_NATIVE_PACKAGE) else start()
     return jpype.JClass(name)
 
 

