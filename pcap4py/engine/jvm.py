@@ -205,7 +205,7 @@ def load_native_soon() -> Any:
     global _native_warming
     jpype = start()
     if not _native_loaded and not _native_warming:
-        with _lock:
+        with _lock, held_stop_signals():  # the thread, and JNA's it starts, leave them to Python's
             if not _native_warming:
                 jpype.JClass("pcap4py.helper.NativeWarmUp").start()
                 _native_warming = True

@@ -126,6 +126,32 @@ def test_a_first_open_inside_a_namespace_leaves_no_thread_there(veth):
     assert said == {"types": [0, 8], "there": [], "libpcap": True}
 
 
+def test_no_java_thread_takes_the_stop_signals():
+    """After a live open in a fresh process, every thread but Python's blocks SIGINT and SIGTERM
+    (the JVM's, JNA's, and the thread that loaded libpcap beside Python's work), so that a Ctrl-C
+    or a kill always reaches Python's handlers."""
+    import json
+    import subprocess
+    import sys
+
+    code = ("import json, os, signal, pcap4py\n"
+            "h = pcap4py.open_live('lo', immediate=True)\n"
+            "def blocked(task):\n"
+            "    line = next(l for l in open(f'/proc/self/task/{task}/status') if l.startswith('SigBlk'))\n"
+            "    mask = int(line.split()[1], 16)\n"
+            "    return all(mask & (1 << (s - 1)) for s in (signal.SIGINT, signal.SIGTERM))\n"
+            "tasks = {t: open(f'/proc/self/task/{t}/comm').read().strip() for t in os.listdir('/proc/self/task')}\n"
+            "main = str(os.getpid())\n"
+            "print(json.dumps({'main': blocked(main), 'open': sorted(n for t, n in tasks.items()\n"
+            "                  if t != main and not blocked(t)), 'threads': len(tasks)}))\n"
+            "h.close()\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    said = json.loads(done.stdout.strip().splitlines()[-1])
+    assert said["main"] is False and said["threads"] > 5
+    assert said["open"] == [], said
+
+
 def test_pcap4j_parse_gives_real_layers(veth):
     handle = pcap4py.open_live(veth.host_if, filter="udp port 5555", immediate=True)
     got, _ = _capture_while(handle, lambda: veth.send_udp(veth.host_ip, 5555, b"layers"), count=1)
