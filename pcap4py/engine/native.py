@@ -21,7 +21,6 @@ from __future__ import annotations
 import os
 import platform
 import sys
-import zipfile
 from pathlib import Path
 from typing import Optional
 
@@ -79,6 +78,8 @@ def libpcap_options() -> list[str]:
 
 def unpack(jar_dir: Path) -> Path:
     """Copy this machine's ``libjnidispatch.so`` out of the JNA jar into :func:`folder`."""
+    import zipfile  # here: only the one-off unpacking reads the jar
+
     jars = sorted(jar_dir.glob("jna-*.jar"))
     if not jars:
         raise FileNotFoundError(f"no JNA jar in {jar_dir}")

@@ -24,7 +24,7 @@ public final class NativeWarmUp {
   /** Starts the loading thread, once; later calls do nothing. */
   public static synchronized void start() {
     if (thread == null) {
-      thread = new Thread(NativeWarmUp::bind, "pcap4py-native-warm-up");
+      thread = new Thread(new Binder(), "pcap4py-native-warm-up");
       thread.setDaemon(true);
       thread.start();
     }
@@ -46,6 +46,14 @@ public final class NativeWarmUp {
     }
     if (failure != null) {
       throw failure;
+    }
+  }
+
+  /** The thread's body: a class, not a lambda, so that no call site is linked at this start. */
+  private static final class Binder implements Runnable {
+    @Override
+    public void run() {
+      bind();
     }
   }
 
