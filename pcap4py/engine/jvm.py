@@ -49,7 +49,6 @@ COMPILE_MEMORY_LIMIT = ("-XX:CompileCommand=quiet", "-XX:CompileCommand=MemLimit
 _HELPER_JAR_GLOB = "pcap4py-helper-*.jar"
 _lock = threading.Lock()
 _native_loaded = False
-_native_warming = False  # libpcap's loading started on a Java thread (see load_native_soon)
 _NATIVE_PACKAGE = "org.pcap4j.core."  # Pcap4J's classes that bind libpcap when first used
 
 
@@ -187,7 +186,7 @@ def start_native() -> Any:
         with _lock, held_stop_signals():
             if not _native_loaded:
                 try:
-                    jpype.JClass("pcap4py.helper.NativeWarmUp").load()
+                    jclass("pcap4py.helper.NativeWarmUp").load()
                 except jpype.JClass("java.lang.LinkageError") as e:  # JNA found no libpcap
                     raise LibpcapNotFound(_libpcap_missing(e)) from e
                 _native_loaded = True
@@ -207,13 +206,12 @@ def load_native_soon() -> Any:
     overlaps what the caller does next that needs no libpcap; :func:`start_native` waits for it
     and raises what it raised.  The same rule as :func:`start_native`: call it from a thread in
     the host's network namespace (the loading thread starts in its creator's)."""
-    global _native_warming
     jpype = start()
-    if not _native_loaded and not _native_warming:
-        with _lock, held_stop_signals():  # the thread, and JNA's it starts, leave them to Python's
-            if not _native_warming:
-                jpype.JClass("pcap4py.helper.NativeWarmUp").start()
-                _native_warming = True
+    if not _native_loaded:
+        # NativeWarmUp.start() makes its thread once; held, the stop signals stay Python's (the
+        # thread, and JNA's that it starts, inherit the mask)
+        with _lock, held_stop_signals():
+            jclass("pcap4py.helper.NativeWarmUp").start()
     return jpype
 
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import threading
 import time
 
@@ -96,11 +99,7 @@ def test_a_first_open_inside_a_namespace_leaves_no_thread_there(veth):
     Java thread started from home while the handle's classes are made, and waited for before the
     open: the handle captures the namespace's pings, and no thread (JNA's, the loader's) lives in
     that namespace afterwards."""
-    import json
-    import subprocess
-    import sys
-
-    code = ("import json, os, sys, threading, time, pcap4py\n"
+    code = ("import json, os, sys, threading, pcap4py\n"
             "h = pcap4py.open_live(sys.argv[1], filter='icmp', netns=sys.argv[2], immediate=True)\n"
             "cap = pcap4py.Capture([h], count=2, duration=10)\n"
             "got = []\n"
@@ -130,10 +129,6 @@ def test_no_java_thread_takes_the_stop_signals():
     """After a live open in a fresh process, every thread but Python's blocks SIGINT and SIGTERM
     (the JVM's, JNA's, and the thread that loaded libpcap beside Python's work), so that a Ctrl-C
     or a kill always reaches Python's handlers."""
-    import json
-    import subprocess
-    import sys
-
     code = ("import json, os, signal, pcap4py\n"
             "h = pcap4py.open_live('lo', immediate=True)\n"
             "def blocked(task):\n"
